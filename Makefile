@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over CMake. The two commands a newcomer needs:
+#   make run    install what is missing, build, run the main job on the embedded default
+#   make test   install what is missing, build, run every test (plus an ASan+UBSan pass
+#               and short libFuzzer runs)
+
+BUILD      ?= build/release
+SAN_BUILD  ?= build/asan
+FUZZ_BUILD ?= build/fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build run test test-release test-asan fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/tgharvest run --import examples
+
+test: deps test-release test-asan fuzz
+	@echo "make test: all suites passed"
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	$(BUILD)/bench/bench_ingest
+
+clean:
+	rm -rf build

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+
+int
+main(void)
+{
+    puts("tgharvest");
+    return 0;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - the configuration table and the .env parser.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define TGH_LOG_SUB "config"
+
+extern char **environ;
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_LOGLEVEL };
+
+struct cfg_param {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    const char *def;
+    int64_t min, max; /* CFG_INT */
+    const char *doc;
+};
+
+/* Sorted by name. */
+static const struct cfg_param params[] = {
+    { "TGH_BATCH_SIZE", CFG_INT, offsetof(struct tgh_config, batch_size), "500", 1, 100000,
+      "events per store transaction" },
+    { "TGH_ENV_FILE", CFG_STR, offsetof(struct tgh_config, env_file), ".env", 0, 0,
+      ".env-style file read at start when it exists" },
+    { "TGH_IMPORT_TZ", CFG_STR, offsetof(struct tgh_config, import_tz), "UTC", 0, 0,
+      "time zone of export dates that lack date_unixtime" },
+    { "TGH_LOG_LEVEL", CFG_LOGLEVEL, offsetof(struct tgh_config, log_level), "info", 0, 0,
+      "error, warn, info or debug" },
+    { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db",
+      0, 0, "message store URL" },
+};
+
+#define NPARAMS (sizeof(params) / sizeof(params[0]))
+
+const char *const *
+tgh_config_keys(void)
+{
+    static const char *keys[NPARAMS + 1];
+
+    for (size_t i = 0; i < NPARAMS; i++)
+        keys[i] = params[i].name;
+    keys[NPARAMS] = NULL;
+    return keys;
+}
+
+static const struct cfg_param *
+param_find(const char *name)
+{
+    for (size_t i = 0; i < NPARAMS; i++)
+        if (strcmp(params[i].name, name) == 0)
+            return &params[i];
+    return NULL;
+}
+
+static tgh_err
+param_set(struct tgh_config *cfg, const struct cfg_param *p, const char *value)
+{
+    char *field = (char *)cfg + p->offset;
+
+    switch (p->type) {
+    case CFG_STR: {
+        char **s = (char **)(void *)field;
+
+        tgh_free(*s);
+        *s = tgh_strdup(value);
+        return TGH_OK;
+    }
+    case CFG_INT: {
+        char *end;
+        long long v;
+
+        errno = 0;
+        v = strtoll(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < p->min || v > p->max)
+            return tgh_errf(TGH_EINVAL, "%s: '%s' is not an integer in %" PRId64 "..%" PRId64,
+                            p->name, value, p->min, p->max);
+        *(int64_t *)(void *)field = v;
+        return TGH_OK;
+    }
+    case CFG_LOGLEVEL: {
+        enum tgh_log_level lv;
+
+        if (tgh_log_level_parse(value, &lv) != TGH_OK)
+            return tgh_errf(TGH_EINVAL, "%s: %s", p->name, tgh_errmsg());
+        *(enum tgh_log_level *)(void *)field = lv;
+        return TGH_OK;
+    }
+    }
+    return TGH_EINVAL;
+}
+
+static tgh_err
+file_pair(void *arg, const char *key, const char *value, int line)
+{
+    struct tgh_config *cfg = arg;
+    const struct cfg_param *p = param_find(key);
+
+    if (p == NULL) {
+        if (strncmp(key, "TGH_", 4) == 0)
+            log_warn("%s:%d: unknown setting %s ignored", cfg->env_file, line, key);
+        return TGH_OK; /* other programs' keys may share the file */
+    }
+    if (getenv(key) != NULL)
+        return TGH_OK; /* the environment wins */
+    if (param_set(cfg, p, value) != TGH_OK)
+        return tgh_errf(TGH_EINVAL, "%s:%d: %s", cfg->env_file, line, tgh_errmsg());
+    return TGH_OK;
+}
+
+static tgh_err
+load_file(struct tgh_config *cfg, bool must_exist)
+{
+    FILE *f = fopen(cfg->env_file, "rb");
+    char *text;
+    size_t n;
+    tgh_err rc;
+
+    if (f == NULL) {
+        if (!must_exist && errno == ENOENT)
+            return TGH_OK;
+        return tgh_errf(TGH_EIO, "TGH_ENV_FILE %s: %s", cfg->env_file, strerror(errno));
+    }
+    text = tgh_malloc(TGH_ENV_FILE_MAX + 1);
+    n = fread(text, 1, TGH_ENV_FILE_MAX + 1, f);
+    (void)fclose(f);
+    if (n > TGH_ENV_FILE_MAX) {
+        tgh_free(text);
+        return tgh_errf(TGH_ETOOBIG, "%s: larger than %d bytes", cfg->env_file, TGH_ENV_FILE_MAX);
+    }
+    rc = tgh_env_parse(text, n, file_pair, cfg);
+    tgh_free(text);
+    return rc;
+}
+
+tgh_err
+tgh_config_load(struct tgh_config *cfg)
+{
+    const char *envf = getenv("TGH_ENV_FILE");
+    tgh_err rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NPARAMS; i++) {
+        rc = param_set(cfg, &params[i], params[i].def);
+        if (rc != TGH_OK)
+            return rc;
+    }
+    if (envf != NULL && param_set(cfg, param_find("TGH_ENV_FILE"), envf) != TGH_OK)
+        return TGH_EINVAL;
+    rc = load_file(cfg, envf != NULL);
+    if (rc != TGH_OK)
+        return rc;
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[128];
+        const struct cfg_param *p;
+
+        if (strncmp(*e, "TGH_", 4) != 0 || eq == NULL || (size_t)(eq - *e) >= sizeof(name))
+            continue;
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        p = param_find(name);
+        if (p == NULL) {
+            if (strncmp(name, "TGH_TEST_", 9) != 0)
+                log_warn("unknown setting %s ignored", name);
+            continue;
+        }
+        rc = param_set(cfg, p, eq + 1);
+        if (rc != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+void
+tgh_config_fini(struct tgh_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < NPARAMS; i++) {
+        if (params[i].type == CFG_STR) {
+            char **s = (char **)(void *)((char *)cfg + params[i].offset);
+            tgh_free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+/* .env parsing */
+
+static bool
+is_key_char(char c, bool first)
+{
+    return isalpha((unsigned char)c) || c == '_' || (!first && isdigit((unsigned char)c));
+}
+
+static tgh_err
+parse_value(const char *p, const char *end, char *out, size_t outcap, int line)
+{
+    size_t n = 0;
+
+    if (p < end && (*p == '"' || *p == '\'')) {
+        char quote = *p++;
+
+        for (; p < end && *p != quote; p++) {
+            char c = *p;
+
+            if (quote == '"' && c == '\\' && p + 1 < end) {
+                p++;
+                c = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p;
+            }
+            if (n + 1 >= outcap)
+                return tgh_errf(TGH_ETOOBIG, "line %d: value too long", line);
+            out[n++] = c;
+        }
+        if (p >= end)
+            return tgh_errf(TGH_EINVAL, "line %d: unterminated %c quote", line, quote);
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p != '#')
+            return tgh_errf(TGH_EINVAL, "line %d: text after the closing quote", line);
+    } else {
+        const char *vend = p;
+
+        /* Unquoted: up to an unescaped " #" comment, trailing blanks trimmed. */
+        while (vend < end && !(*vend == '#' && vend > p && (vend[-1] == ' ' || vend[-1] == '\t')))
+            vend++;
+        while (vend > p && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r'))
+            vend--;
+        if ((size_t)(vend - p) >= outcap)
+            return tgh_errf(TGH_ETOOBIG, "line %d: value too long", line);
+        memcpy(out, p, (size_t)(vend - p));
+        n = (size_t)(vend - p);
+    }
+    out[n] = '\0';
+    return TGH_OK;
+}
+
+tgh_err
+tgh_env_parse(const char *text, size_t len, tgh_env_fn fn, void *arg)
+{
+    const char *p = text, *end = text + len;
+    char *value = tgh_malloc(len + 1);
+    tgh_err rc = TGH_OK;
+    int line = 0;
+
+    while (p < end && rc == TGH_OK) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *lend = eol ? eol : end;
+        char key[128];
+        size_t klen = 0;
+
+        line++;
+        while (p < lend && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        if (p == lend || *p == '#')
+            goto next;
+        if ((size_t)(lend - p) > 7 && strncmp(p, "export ", 7) == 0)
+            p += 7;
+        while (p < lend && is_key_char(*p, klen == 0)) {
+            if (klen + 1 >= sizeof(key)) {
+                rc = tgh_errf(TGH_ETOOBIG, "line %d: key too long", line);
+                goto out;
+            }
+            key[klen++] = *p++;
+        }
+        key[klen] = '\0';
+        while (p < lend && (*p == ' ' || *p == '\t'))
+            p++;
+        if (klen == 0 || p >= lend || *p != '=') {
+            rc = tgh_errf(TGH_EINVAL, "line %d: expected KEY=VALUE", line);
+            goto out;
+        }
+        p++;
+        while (p < lend && (*p == ' ' || *p == '\t'))
+            p++;
+        rc = parse_value(p, lend, value, len + 1, line);
+        if (rc != TGH_OK)
+            goto out;
+        if (memchr(p, '\0', (size_t)(lend - p)) != NULL) {
+            rc = tgh_errf(TGH_EINVAL, "line %d: NUL byte in value", line);
+            goto out;
+        }
+        rc = fn(arg, key, value, line);
+    next:
+        p = eol ? eol + 1 : end;
+    }
+out:
+    tgh_free(value);
+    return rc;
+}

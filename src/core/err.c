@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * err.c - thread-local error detail, so that a deep failure can explain
+ * itself without every layer logging it.
+ */
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char errbuf[1024];
+
+tgh_err
+tgh_errf(tgh_err code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *
+tgh_errmsg(void)
+{
+    return errbuf;
+}
+
+void
+tgh_err_clear(void)
+{
+    errbuf[0] = '\0';
+}
+
+const char *
+tgh_err_name(tgh_err code)
+{
+    static const char *const names[] = {
+        [TGH_OK] = "OK",           [TGH_ENOMEM] = "ENOMEM",     [TGH_EINVAL] = "EINVAL",
+        [TGH_ETOOBIG] = "ETOOBIG", [TGH_EIO] = "EIO",           [TGH_EPROTO] = "EPROTO",
+        [TGH_ETIMEOUT] = "ETIMEOUT", [TGH_EAGAIN] = "EAGAIN",   [TGH_EUNAVAIL] = "EUNAVAIL",
+        [TGH_ECONFLICT] = "ECONFLICT", [TGH_ENOTFOUND] = "ENOTFOUND",
+    };
+
+    if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || names[code] == NULL)
+        return "EUNKNOWN";
+    return names[code];
+}
+
+bool
+tgh_err_is_transient(tgh_err code)
+{
+    return code == TGH_EUNAVAIL || code == TGH_ETIMEOUT || code == TGH_EAGAIN;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - picks the backend from the URL scheme and forwards to it.
+ */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/url.h"
+#include "store/store_int.h"
+
+struct store {
+    const struct store_backend *be;
+    void *impl;
+};
+
+static const struct store_backend *const backends[] = {
+    &store_sqlite_backend,
+};
+
+tgh_err
+store_open(const char *url, struct store **out)
+{
+    struct tgh_url u;
+    tgh_err rc;
+
+    rc = tgh_url_parse(url, &u);
+    if (rc != TGH_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        struct store *st;
+        void *impl;
+
+        if (strcmp(backends[i]->scheme, u.scheme) != 0)
+            continue;
+        rc = backends[i]->open(&u, &impl);
+        tgh_url_fini(&u);
+        if (rc != TGH_OK)
+            return rc;
+        st = tgh_calloc(1, sizeof(*st));
+        st->be = backends[i];
+        st->impl = impl;
+        *out = st;
+        return TGH_OK;
+    }
+    rc = tgh_errf(TGH_EINVAL, "TGH_STORE: unsupported store scheme '%s' (supported: sqlite)",
+                  u.scheme);
+    tgh_url_fini(&u);
+    return rc;
+}
+
+void
+store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    st->be->close(st->impl);
+    tgh_free(st);
+}
+
+tgh_err
+store_batch_commit(struct store *st, const struct msg_event *ev, size_t n,
+                   struct store_stats *stats)
+{
+    return st->be->commit(st->impl, ev, n, stats);
+}
+
+tgh_err
+store_dead_letter_add(struct store *st, const struct store_dead_letter *dl)
+{
+    return st->be->dead_letter_add(st->impl, dl);
+}
+
+tgh_err
+store_run_begin(struct store *st, int64_t chat_id, const char *kind, const char *origin,
+                int64_t *run_id)
+{
+    return st->be->run_begin(st->impl, chat_id, kind, origin, run_id);
+}
+
+tgh_err
+store_run_finish(struct store *st, int64_t run_id, const struct store_run_result *res)
+{
+    return st->be->run_finish(st->impl, run_id, res);
+}
+
+tgh_err
+store_chats_each(struct store *st, store_chat_fn fn, void *arg)
+{
+    return st->be->chats_each(st->impl, fn, arg);
+}
+
+tgh_err
+store_messages_each(struct store *st, const struct store_query *q, store_message_fn fn, void *arg)
+{
+    return st->be->messages_each(st->impl, q, fn, arg);
+}
+
+tgh_err
+store_versions_each(struct store *st, int64_t chat_id, int64_t message_id, store_message_fn fn,
+                    void *arg)
+{
+    return st->be->versions_each(st->impl, chat_id, message_id, fn, arg);
+}
+
+tgh_err
+store_totals_get(struct store *st, struct store_totals *out)
+{
+    return st->be->totals_get(st->impl, out);
+}

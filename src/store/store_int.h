@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int.h - what a store backend provides (private to src/store/).
+ */
+#ifndef TGH_STORE_STORE_INT_H
+#define TGH_STORE_STORE_INT_H
+
+#include "core/url.h"
+#include "store/store.h"
+
+struct store_backend {
+    const char *scheme; /* "sqlite", "postgresql" */
+    tgh_err (*open)(const struct tgh_url *url, void **impl);
+    void (*close)(void *impl);
+    tgh_err (*commit)(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats);
+    tgh_err (*dead_letter_add)(void *impl, const struct store_dead_letter *dl);
+    tgh_err (*run_begin)(void *impl, int64_t chat_id, const char *kind, const char *origin,
+                         int64_t *run_id);
+    tgh_err (*run_finish)(void *impl, int64_t run_id, const struct store_run_result *res);
+    tgh_err (*chats_each)(void *impl, store_chat_fn fn, void *arg);
+    tgh_err (*messages_each)(void *impl, const struct store_query *q, store_message_fn fn,
+                             void *arg);
+    tgh_err (*versions_each)(void *impl, int64_t chat_id, int64_t message_id, store_message_fn fn,
+                             void *arg);
+    tgh_err (*totals_get)(void *impl, struct store_totals *out);
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif
