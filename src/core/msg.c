@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 static const char *const op_names[] = { "upsert", "delete" };
 static const char *const source_names[] = { "export", "tdlib", "botapi" };
 static const char *const chat_type_names[] = { "unknown", "private", "bot",     "saved",
@@ -187,4 +189,53 @@ msg_utf16_len(const char *s, size_t n)
         i += len;
     }
     return units;
+}
+
+void
+msg_batch_init(struct msg_batch *b, size_t cap)
+{
+    b->ev = tgh_calloc(cap ? cap : 1, sizeof(*b->ev));
+    b->n = 0;
+    b->cap = cap ? cap : 1;
+    tgh_arena_init(&b->arena, 256 * 1024);
+}
+
+void
+msg_batch_fini(struct msg_batch *b)
+{
+    if (b == NULL)
+        return;
+    msg_batch_reset(b);
+    tgh_arena_fini(&b->arena);
+    tgh_free(b->ev);
+    b->ev = NULL;
+    b->cap = 0;
+}
+
+void
+msg_batch_reset(struct msg_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        msg_event_fini(&b->ev[i]);
+    b->n = 0;
+    tgh_arena_reset(&b->arena);
+}
+
+struct msg_event *
+msg_batch_push(struct msg_batch *b)
+{
+    struct msg_event *ev;
+
+    if (b->n >= b->cap)
+        return NULL;
+    ev = &b->ev[b->n++];
+    msg_event_init(ev);
+    return ev;
+}
+
+void
+msg_batch_pop(struct msg_batch *b)
+{
+    if (b->n > 0)
+        msg_event_fini(&b->ev[--b->n]);
 }

@@ -25,6 +25,8 @@
 
 #include <jansson.h>
 
+#include "core/arena.h"
+
 #define MSG_SCHEMA_VERSION 1
 #define MSG_UNSET          INT64_MIN
 
@@ -190,6 +192,29 @@ struct msg_event {
 
     char content_hash[MSG_HASH_HEX_LEN + 1]; /* filled by codec_event_finalize() */
 };
+
+/*
+ * A batch of events and the arena their strings live in. Sources fill one,
+ * the writer commits it, then the owner resets it for reuse.
+ */
+struct msg_batch {
+    struct msg_event *ev;
+    size_t n;
+    size_t cap;
+    struct tgh_arena arena;
+};
+
+void msg_batch_init(struct msg_batch *b, size_t cap);
+void msg_batch_fini(struct msg_batch *b); /* NULL is fine */
+
+/* Finalize every event and forget them; the arena keeps one chunk. */
+void msg_batch_reset(struct msg_batch *b);
+
+/* The next slot, msg_event_init()ed, or NULL when the batch is full. */
+struct msg_event *msg_batch_push(struct msg_batch *b);
+
+/* Drop the last pushed event (a source that gave up on it). */
+void msg_batch_pop(struct msg_batch *b);
 
 /* An event with every optional integer MSG_UNSET and every pointer NULL. */
 void msg_event_init(struct msg_event *ev);
