@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.c - helpers shared by the subcommands.
+ */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+
+void
+cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)fprintf(stderr, "tgharvest %s: ", cmd);
+    va_start(ap, fmt);
+    (void)vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    (void)fputc('\n', stderr);
+}
+
+int
+cli_help(const struct cli_cmd *cmd)
+{
+    fputs(cmd->usage, stdout);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)fprintf(stderr, "tgharvest %s: ", cmd->name);
+    va_start(ap, fmt);
+    (void)vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    (void)fprintf(stderr, " (see tgharvest %s --help)\n", cmd->name);
+    return CLI_EXIT_USAGE;
+}
+
+tgh_err
+cli_store_open(const struct tgh_config *cfg, const char *url, struct store **out)
+{
+    return store_open(url != NULL ? url : cfg->store_url, out);
+}
+
+tgh_err
+cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return tgh_errf(TGH_EINVAL, "'%s' is not an integer in %" PRId64 "..%" PRId64, s, min,
+                        max);
+    *out = v;
+    return TGH_OK;
+}
+
+tgh_err
+cli_parse_date(const char *s, int64_t *out)
+{
+    static const char *const formats[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                                           "%Y-%m-%dT%H:%M",    "%Y-%m-%d %H:%M",
+                                           "%Y-%m-%d" };
+    bool digits = *s != '\0';
+
+    for (const char *p = s; *p; p++)
+        digits = digits && isdigit((unsigned char)*p);
+    if (digits)
+        return cli_parse_int(s, 0, INT64_C(253402300799), out);
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm;
+        const char *end;
+
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(s, formats[i], &tm);
+        if (end == NULL)
+            continue;
+        if (*end == 'Z')
+            end++;
+        if (*end != '\0')
+            continue;
+        *out = (int64_t)timegm(&tm);
+        return TGH_OK;
+    }
+    return tgh_errf(TGH_EINVAL,
+                    "'%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or Unix "
+                    "seconds)",
+                    s);
+}
+
+struct chat_lookup {
+    const char *name;
+    int64_t found;
+    int matches;
+};
+
+static int
+chat_match(void *arg, const struct store_chat_row *row)
+{
+    struct chat_lookup *l = arg;
+    const char *name = l->name[0] == '@' ? l->name + 1 : l->name;
+
+    if ((row->username != NULL && strcasecmp(row->username, name) == 0) ||
+        (row->title != NULL && strcmp(row->title, l->name) == 0)) {
+        l->found = row->chat_id;
+        l->matches++;
+    }
+    return 0;
+}
+
+tgh_err
+cli_parse_chat(struct store *st, const char *s, int64_t *out)
+{
+    struct chat_lookup l = { s, 0, 0 };
+    tgh_err rc;
+
+    if (cli_parse_int(s, INT64_MIN + 1, INT64_MAX, out) == TGH_OK) {
+        if (*out == 0)
+            return tgh_errf(TGH_EINVAL, "chat id 0 does not exist");
+        return TGH_OK;
+    }
+    rc = store_chats_each(st, chat_match, &l);
+    if (rc != TGH_OK)
+        return rc;
+    if (l.matches == 0)
+        return tgh_errf(TGH_ENOTFOUND, "no chat with id, username or title '%s'", s);
+    if (l.matches > 1)
+        return tgh_errf(TGH_EINVAL, "%d chats match '%s'; use the chat id", l.matches, s);
+    *out = l.found;
+    return TGH_OK;
+}
+
+const char *
+cli_fmt_time(int64_t t, char *buf, size_t bufsize)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (t == 0 || t == INT64_MIN || gmtime_r(&tt, &tm) == NULL) {
+        (void)snprintf(buf, bufsize, "-");
+        return buf;
+    }
+    (void)strftime(buf, bufsize, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what the subcommands share: the command table entry, option
+ * parsing helpers, opening the configured store, printing errors.
+ * Exit codes: 0 success, 1 failure, 2 bad usage.
+ */
+#ifndef TGH_CLI_CLI_H
+#define TGH_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/err.h"
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
+#define CLI_EXIT_USAGE 2
+
+struct store;
+
+struct cli_cmd {
+    const char *name;
+    int (*run)(const struct tgh_config *cfg, int argc, char **argv);
+    const char *summary;
+    const char *usage; /* full --help text */
+};
+
+extern const struct cli_cmd cli_cmd_import, cli_cmd_chats, cli_cmd_messages, cli_cmd_search,
+    cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run;
+
+/* "tgharvest CMD: message" on stderr, one line. */
+void cli_error(const char *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
+
+/* Print the usage of cmd on stdout (--help) and return CLI_EXIT_OK. */
+int cli_help(const struct cli_cmd *cmd);
+
+/* Report a bad option and point at --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
+
+/* Open the store: url (from --store) or the configured TGH_STORE. */
+TGH_MUSTCHECK tgh_err cli_store_open(const struct tgh_config *cfg, const char *url,
+                                     struct store **out);
+
+/*
+ * Dates on the command line, always UTC: 2024-05-01, 2024-05-01T12:30,
+ * 2024-05-01T12:30:00(Z), "2024-05-01 12:30:00", or Unix seconds.
+ */
+TGH_MUSTCHECK tgh_err cli_parse_date(const char *s, int64_t *out);
+
+/* A chat on the command line: its id (-100...) or its exact username/title. */
+TGH_MUSTCHECK tgh_err cli_parse_chat(struct store *st, const char *s, int64_t *out);
+
+TGH_MUSTCHECK tgh_err cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* "2024-05-01 12:30:00" (UTC) into buf; "-" for 0 / unset. */
+const char *cli_fmt_time(int64_t t, char *buf, size_t bufsize);
+
+#endif
