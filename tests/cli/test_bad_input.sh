@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Bad input gets a clear error naming what was wrong, malformed messages land
+# in dead letters with position and reason while the good ones around them
+# are imported, and a broken file leaves the store consistent.
+source "$(dirname "$0")/lib.sh"
+
+# Malformed message objects among good ones.
+f=$FX/malformed_messages.json
+n=$(export_count "$f")
+assert_status 0 tgh import --json -q "$f"
+errors=$(jq .errors "$WORK/out")
+[ "$errors" -gt 0 ] || fail "no dead letters from malformed_messages.json"
+assert_eq "good messages imported" "$((n - errors))" "$(jq .imported "$WORK/out")"
+assert_eq "dead letters stored" "$errors" "$(sql "SELECT count(*) FROM ingestion_errors WHERE source = 'export'")"
+assert_eq "dead letters with position and reason" 0 \
+    "$(sql "SELECT count(*) FROM ingestion_errors WHERE position NOT LIKE '%messages[%' OR reason = '' OR payload = ''")"
+assert_eq "origin is the file" "$errors" "$(sql "SELECT count(*) FROM ingestion_errors WHERE origin = '$f'")"
+assert_eq "run is partial" partial "$(sql "SELECT status FROM collection_runs ORDER BY id DESC LIMIT 1")"
+assert_eq "stats dead letters" "$errors" "$(tgh stats --json | jq .dead_letters)"
+# Re-import: the same dead letters again, nothing else changes.
+assert_status 0 tgh import --json -q "$f"
+assert_eq "re-import imported" 0 "$(jq .imported "$WORK/out")"
+ok "$errors malformed messages dead-lettered, $((n - errors)) imported"
+
+# A file cut in the middle: error naming file and offset, complete batches kept.
+rows_before=$(sql "SELECT count(*) FROM messages")
+assert_status 1 tgh import -q --batch 2 "$FX/truncated.json"
+assert_contains "truncated error" "truncated.json" "$WORK/err"
+assert_eq "one-line error" 1 "$(grep -c 'tgharvest import' "$WORK/err")"
+assert_eq "integrity" ok "$(sql "PRAGMA integrity_check")"
+assert_eq "failed run recorded" failed "$(sql "SELECT status FROM collection_runs ORDER BY id DESC LIMIT 1")"
+[ "$(sql "SELECT count(*) FROM messages")" -ge "$rows_before" ] || fail "rows lost"
+ok "truncated file fails cleanly"
+
+# Not JSON at all, missing file, empty file, a root that is not an object.
+assert_status 1 tgh import -q "$FX/not_json.txt"
+assert_contains "not json error" "not_json.txt" "$WORK/err"
+assert_status 1 tgh import -q "$WORK/does-not-exist.json"
+assert_contains "missing file" "does-not-exist.json" "$WORK/err"
+: >"$WORK/empty.json"
+assert_status 1 tgh import -q "$WORK/empty.json"
+assert_contains "empty file" "empty.json" "$WORK/err"
+echo '[1,2,3]' >"$WORK/array.json"
+assert_status 1 tgh import -q "$WORK/array.json"
+assert_contains "array root" "array.json" "$WORK/err"
+ok "unreadable files give one-line errors"
+
+# A hostile file name is just a name.
+hostile="$WORK/we\"ird \$(touch pwned) ; name'.json"
+cp "$FX/single_chat_channel.json" "$hostile"
+( cd "$WORK" && assert_status 0 tgh import -q "$hostile" )
+[ ! -e "$WORK/pwned" ] || fail "file name was executed"
+assert_eq "hostile origin recorded verbatim" 1 \
+    "$(sql "SELECT count(*) FROM collection_runs WHERE origin = '$(printf '%s' "$hostile" | sed "s/'/''/g")'")"
+ok "hostile file name"
+
+# An oversized field: one message with 2 MB of text is a dead letter, its neighbours import.
+export TGH_STORE="sqlite://$WORK/big.db"
+DB=$WORK/big.db
+big=$(head -c 2000000 /dev/zero | tr '\0' 'a')
+jq -n --arg big "$big" '{name: "Big", type: "public_channel", id: 42, messages: [
+    {id: 1, type: "message", date: "2024-01-01T00:00:00", date_unixtime: "1704067200", text: "before"},
+    {id: 2, type: "message", date: "2024-01-01T00:00:01", date_unixtime: "1704067201", text: $big},
+    {id: 3, type: "message", date: "2024-01-01T00:00:02", date_unixtime: "1704067202", text: "after"}]}' \
+    >"$WORK/big.json"
+assert_status 0 tgh import --json -q "$WORK/big.json"
+assert_eq "big: imported" 2 "$(jq .imported "$WORK/out")"
+assert_eq "big: errors" 1 "$(jq .errors "$WORK/out")"
+assert_eq "big: reason names the field" 1 "$(sql "SELECT count(*) FROM ingestion_errors WHERE reason LIKE '%text%'")"
+ok "oversized field dead-lettered"
+
+# Unknown fields and unknown message types are kept in raw, never an error.
+jq -n '{name: "Odd", type: "public_channel", id: 43, future_root_key: {x: 1}, messages: [
+    {id: 1, type: "message", date: "2024-01-01T00:00:00", date_unixtime: "1704067200", text: "hi",
+     brand_new_field: [1, 2, {deep: true}]},
+    {id: 2, type: "hologram", date: "2024-01-01T00:00:01", date_unixtime: "1704067201", text: ""}]}' \
+    >"$WORK/odd.json"
+assert_status 0 tgh import --json -q "$WORK/odd.json"
+assert_eq "odd: imported" 2 "$(jq .imported "$WORK/out")"
+assert_eq "odd: raw kept" true \
+    "$(tgh messages --chat -1000000000043 --json | jq -s '.[0].raw.brand_new_field[2].deep')"
+ok "unknown fields and types kept in raw"

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Reading the archive: messages with filters, search, export as JSON lines
+# and CSV, stats, decode, and the usage errors of every command.
+source "$(dirname "$0")/lib.sh"
+
+ex=$TGH_SOURCE_DIR/examples/harbour_watch_result.json
+chat=-1001987654321
+n=$(export_count "$ex")
+assert_status 0 tgh import -q "$ex"
+
+# messages: order, limit, newest-first, since/until (UTC, until exclusive).
+tgh messages --chat "$chat" --json >"$WORK/all"
+assert_eq "messages" "$n" "$(wc -l <"$WORK/all")"
+assert_eq "oldest first" "$(jq '.messages | map(.id) | sort | .[0]' "$ex")" "$(head -n 1 "$WORK/all" | jq .message_id)"
+assert_eq "limit" 3 "$(tgh messages --chat "$chat" --limit 3 --json | wc -l)"
+assert_eq "newest first" "$(jq '.messages | map(.id) | max' "$ex")" \
+    "$(tgh messages --chat "$chat" --newest-first --limit 1 --json | jq .message_id)"
+since=2024-06-01T12:00:00Z
+until=2024-06-01T15:00:00
+want=$(jq '[.messages[] | select((.date_unixtime | tonumber) >= 1717243200 and (.date_unixtime | tonumber) < 1717254000)] | length' "$ex")
+assert_eq "since/until" "$want" "$(tgh messages --chat "$chat" --since $since --until $until --json | wc -l)"
+assert_eq "chat by title" "$n" "$(tgh messages --chat 'Harbour Watch (demo)' --json | wc -l)"
+assert_status 0 tgh messages --chat "$chat"
+assert_contains "text listing" "Crane 4 is back in service" "$WORK/out"
+ok "messages filters"
+
+# search: words, case, diacritics, Cyrillic, phrase, chat filter, bad syntax.
+assert_eq "search word" 1 "$(tgh search crane --json | jq -s 'map(select(.message_id == 9)) | length')"
+assert_eq "search case" "$(tgh search crane --json | wc -l)" "$(tgh search CRANE --json | wc -l)"
+assert_eq "search cyrillic" 1 "$(tgh search 'танкера' --json | wc -l)"
+assert_eq "search phrase" 1 "$(tgh search '"fog warning"' --json | wc -l)"
+assert_eq "search other chat" 0 "$(tgh search crane --chat 5 --json | wc -l)"
+assert_status 0 tgh search crane
+assert_contains "snippet marks the match" "[Crane]" "$WORK/out"
+assert_status 1 tgh search '"unterminated'
+assert_eq "one-line error" 1 "$(wc -l <"$WORK/err")"
+ok "search"
+
+# export: jsonl equals messages --json; csv has a header and one record per message.
+assert_status 0 tgh export --chat "$chat" -o "$WORK/out.jsonl"
+cmp -s "$WORK/out.jsonl" "$WORK/all" || fail "export jsonl differs from messages --json"
+[ ! -e "$WORK/out.jsonl.part" ] || fail "export left its .part file"
+assert_status 0 tgh export --format csv -o "$WORK/out.csv"
+assert_eq "csv header" "chat_id,message_id,date_utc,edit_date_utc,deleted_at_utc,versions,chat_title,sender_name,text" \
+    "$(head -n 1 "$WORK/out.csv" | tr -d '\r')"
+assert_eq "csv records" "$n" "$(grep -c "^$chat," "$WORK/out.csv")"
+grep -q '"Harbour Watch (demo)","Harbour Watch","Crane 4 is back in service' "$WORK/out.csv" || fail "csv quoting"
+assert_status 2 tgh export --format xml
+assert_status 1 tgh export -o /nonexistent-dir/x.csv
+ok "export"
+
+# stats
+assert_status 0 tgh stats --json
+assert_eq "stats messages" "$n" "$(jq .messages "$WORK/out")"
+assert_eq "stats chats" 1 "$(jq .chats "$WORK/out")"
+assert_eq "stats first" 1717232400 "$(jq .first_date "$WORK/out")"
+ok "stats"
+
+# decode
+assert_status 0 tgh decode --from export "$ex"
+assert_eq "decode export lines" "$n" "$(wc -l <"$WORK/out")"
+head -n 1 "$WORK/all" | jq -c '.message_id = -5' >"$WORK/bad_event.jsonl"
+assert_status 1 tgh decode --from event "$WORK/bad_event.jsonl"
+assert_contains "decode names the field" "message_id" "$WORK/err"
+echo '{"schema_version": 1, "op": "upsert", "surprise": 1}' >"$WORK/bad2.jsonl"
+assert_status 1 tgh decode --from event "$WORK/bad2.jsonl"
+assert_contains "decode unknown key" "surprise" "$WORK/err"
+assert_status 0 tgh decode --from event - <"$WORK/all"
+assert_eq "decode stdin" "$n" "$(wc -l <"$WORK/out")"
+ok "decode"
+
+# usage errors exit 2 with one line; --help and --version exit 0.
+assert_status 2 tgh messages
+assert_status 2 tgh messages --chat "$chat" --since yesterday
+assert_status 2 tgh nosuchcommand
+assert_status 2 tgh decode --from carrier-pigeon x
+assert_status 2 tgh import
+assert_status 1 tgh messages --chat @nobody
+for c in run import chats messages search export stats decode; do
+    assert_status 0 tgh "$c" --help
+    assert_contains "$c --help" "usage: tgharvest $c" "$WORK/out"
+done
+assert_status 0 tgh --version
+assert_contains "version" "schema_version 1" "$WORK/out"
+assert_status 0 tgh --help
+ok "usage, help, version"
+
+# A bad TGH_* value is a clear configuration error.
+TGH_BATCH_SIZE=abc assert_status 1 tgh stats
+assert_contains "config error" "TGH_BATCH_SIZE" "$WORK/err"
+TGH_STORE=mysql://x assert_status 1 tgh stats
+assert_contains "store scheme" "mysql" "$WORK/err"
+ok "configuration errors"
