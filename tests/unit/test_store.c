@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/codec.h"
 #include "core/msg.h"
 #include "store/store.h"
@@ -291,10 +293,22 @@ test_insert(void **state)
     struct rows rows;
     struct store_query q = query_all();
 
+    struct msg_event back;
+    struct tgh_arena a;
+
+    ev[0].raw = json_pack("{s:i, s:s}", "id", 1, "text", "first");
     assert_stats(commit(fx, ev, 2), 2, 0, 0, 0, 0, 0);
     query(fx, &q, &rows);
     assert_int_equal(rows.n, 2);
     assert_int_equal(rows.message_id[0], 1);
+    /* The event column is the whole event, raw included. */
+    tgh_arena_init(&a, 4096);
+    assert_int_equal(codec_event_decode(rows.event[0], strlen(rows.event[0]), &a, &back), TGH_OK);
+    assert_true(codec_event_equal(&ev[0], &back));
+    assert_non_null(back.raw);
+    msg_event_fini(&back);
+    msg_event_fini(&ev[0]);
+    tgh_arena_fini(&a);
     assert_string_equal(rows.text[1], "second");
     assert_string_equal(rows.chat_title[0], "Channel");
     assert_int_equal(rows.edit_date[0], 0);
