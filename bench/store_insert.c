@@ -26,8 +26,8 @@
 #define ROUNDS  3
 
 static const char *const words[] = {
-    "market", "signal", "update", "report", "breaking", "новости", "канал", "café",
-    "price",  "today",  "people", "city",   "weather",  "служба", "release", "vote",
+    "market", "signal", "update", "report", "breaking", "новости", "канал",   "café",
+    "price",  "today",  "people", "city",   "weather",  "служба",  "release", "vote",
 };
 
 static double
@@ -157,10 +157,11 @@ run_raw(const char *path, const struct msg_event *ev, size_t n, size_t batch)
     }
     store_close(st);
     must(sqlite3_open(path, &db), db, "open");
-    must(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                          " PRAGMA foreign_keys = ON;"
-                          " INSERT INTO chats (chat_id, type, title, created_at, updated_at)"
-                          " VALUES (-1001234567890, 'channel', 'Bench channel', 0, 0)",
+    must(sqlite3_exec(db,
+                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                      " PRAGMA foreign_keys = ON;"
+                      " INSERT INTO chats (chat_id, type, title, created_at, updated_at)"
+                      " VALUES (-1001234567890, 'channel', 'Bench channel', 0, 0)",
                       NULL, NULL, NULL),
          db, "setup");
     must(sqlite3_prepare_v2(db, insert, -1, &s, NULL), db, "prepare");

@@ -158,7 +158,7 @@ struct batch {
  * Map a SQLite result code to ours and record the detail. BUSY/LOCKED are
  * transient: another process held the write lock longer than busy_timeout.
  */
-static tgh_err
+TGH_MUSTCHECK static tgh_err
 sq_fail(struct sq *sq, int rc, const char *what)
 {
     tgh_err code;
@@ -420,8 +420,10 @@ migrate(struct sq *sq)
 
         /* A build invariant (cmake/embed.cmake sorts by name), checked anyway. */
         if (v <= known)
-            return tgh_errf(TGH_EINVAL, "store migration %s: name must start with a version "
-                                        "above %" PRId64 " (NNN_name.sql)", m->name, known);
+            return tgh_errf(TGH_EINVAL,
+                            "store migration %s: name must start with a version "
+                            "above %" PRId64 " (NNN_name.sql)",
+                            m->name, known);
         known = v;
     }
     if (current > known)
@@ -476,7 +478,7 @@ sqlite_close(void *impl)
     tgh_free(sq);
 }
 
-static tgh_err
+TGH_MUSTCHECK static tgh_err
 sqlite_open(const struct tgh_url *url, void **impl)
 {
     struct sq *sq = tgh_calloc(1, sizeof(*sq));
@@ -509,8 +511,8 @@ sqlite_open(const struct tgh_url *url, void **impl)
     if (rc != TGH_OK)
         goto out;
     for (int i = 0; i < S_COUNT; i++) {
-        src = sqlite3_prepare_v3(sq->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                 &sq->stmt[i], NULL);
+        src = sqlite3_prepare_v3(sq->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sq->stmt[i],
+                                 NULL);
         if (src != SQLITE_OK) {
             rc = sq_fail(sq, src, "prepare");
             goto out;
@@ -610,9 +612,8 @@ counters_differ(sqlite3_stmt *s, const struct msg_event *ev, const char *reac, s
     const int64_t known[3] = { ev->views, ev->forwards, ev->replies };
 
     for (int i = 0; i < 3; i++) {
-        if (known[i] != MSG_UNSET &&
-            (sqlite3_column_type(s, 3 + i) == SQLITE_NULL ||
-             sqlite3_column_int64(s, 3 + i) != known[i]))
+        if (known[i] != MSG_UNSET && (sqlite3_column_type(s, 3 + i) == SQLITE_NULL ||
+                                      sqlite3_column_int64(s, 3 + i) != known[i]))
             return true;
     }
     if (ev->has_reactions) {
@@ -886,7 +887,7 @@ stats_add(struct store_stats *to, const struct store_stats *from)
     to->delete_unknown += from->delete_unknown;
 }
 
-static tgh_err
+TGH_MUSTCHECK static tgh_err
 sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats)
 {
     struct sq *sq = impl;
@@ -898,15 +899,15 @@ sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_sta
     if (rc != TGH_OK)
         return rc;
     for (i = 0; i < n; i++) {
-        rc = ev[i].op == MSG_OP_DELETE ? apply_delete(sq, &b, &ev[i])
-                                       : apply_upsert(sq, &b, &ev[i]);
+        rc =
+            ev[i].op == MSG_OP_DELETE ? apply_delete(sq, &b, &ev[i]) : apply_upsert(sq, &b, &ev[i]);
         if (rc != TGH_OK) {
             char detail[512];
 
             /* tgh_errf() writes the buffer it would read: copy it first. */
             (void)snprintf(detail, sizeof(detail), "%s", tgh_errmsg());
-            rc = tgh_errf(rc, "event %zu of %zu (chat %" PRId64 ", message %" PRId64 "): %s", i,
-                          n, ev[i].chat_id, ev[i].message_id, detail);
+            rc = tgh_errf(rc, "event %zu of %zu (chat %" PRId64 ", message %" PRId64 "): %s", i, n,
+                          ev[i].chat_id, ev[i].message_id, detail);
             goto out;
         }
     }
@@ -936,8 +937,7 @@ sqlite_dead_letter_add(void *impl, const struct store_dead_letter *dl)
 }
 
 TGH_MUSTCHECK static tgh_err
-sqlite_run_begin(void *impl, int64_t chat_id, const char *kind, const char *origin,
-                 int64_t *run_id)
+sqlite_run_begin(void *impl, int64_t chat_id, const char *kind, const char *origin, int64_t *run_id)
 {
     struct sq *sq = impl;
     sqlite3_stmt *s = sq->stmt[S_RUN_BEGIN];
@@ -1017,8 +1017,8 @@ sqlite_chats_each(void *impl, store_chat_fn fn, void *arg)
 }
 
 /* Message queries share one column list; see message_row(). */
-#define MSG_COLUMNS                                                                                 \
-    "m.chat_id, m.message_id, m.date, m.edit_date, m.deleted_at, m.version_count, c.title,"         \
+#define MSG_COLUMNS                                                                         \
+    "m.chat_id, m.message_id, m.date, m.edit_date, m.deleted_at, m.version_count, c.title," \
     " m.sender_name, m.text"
 
 /* NULL integers read as 0, which is what store_message_row promises. */

@@ -289,7 +289,8 @@ static void
 test_insert(void **state)
 {
     struct fx *fx = *state;
-    struct msg_event ev[2] = { ev_msg(-1001, 1, DATE0, "first"), ev_msg(-1001, 2, DATE0 + 5, "second") };
+    struct msg_event ev[2] = { ev_msg(-1001, 1, DATE0, "first"),
+                               ev_msg(-1001, 2, DATE0 + 5, "second") };
     struct rows rows;
     struct store_query q = query_all();
 
@@ -488,8 +489,7 @@ test_counters_refresh_without_version(void **state)
     assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
     r[0].count = 4;
     assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
-    assert_int_equal(sql_i64(fx, "SELECT json_extract(reactions, '$[0].count') FROM messages"),
-                     4);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(reactions, '$[0].count') FROM messages"), 4);
     ev.has_reactions = false;
     ev.n_reactions = 0;
     ev.reactions = NULL;
@@ -544,9 +544,9 @@ test_reapplying_mixed_batch_is_noop(void **state)
 {
     struct fx *fx = *state;
     struct msg_event ev[7] = {
-        ev_msg(-1001, 1, DATE0, "one"),     ev_msg(-1001, 2, DATE0 + 1, "two"),
+        ev_msg(-1001, 1, DATE0, "one"),         ev_msg(-1001, 2, DATE0 + 1, "two"),
         ev_msg(-1001, 1, DATE0, "one, edited"), ev_del(-1001, 2, DATE0 + 9),
-        ev_msg(42, 7, DATE0 + 2, "private"), ev_del(42, 8, DATE0 + 9),
+        ev_msg(42, 7, DATE0 + 2, "private"),    ev_del(42, 8, DATE0 + 9),
         ev_msg(-1001, 3, DATE0 + 3, NULL),
     };
     struct store_stats stats = { 0 };
@@ -684,7 +684,8 @@ static void
 test_chats_each_counts_and_dates(void **state)
 {
     struct fx *fx = *state;
-    struct msg_event ev[5] = { ev_msg(-1001, 10, DATE0 + 10, "a"), ev_msg(-1001, 12, DATE0 + 30, "b"),
+    struct msg_event ev[5] = { ev_msg(-1001, 10, DATE0 + 10, "a"),
+                               ev_msg(-1001, 12, DATE0 + 30, "b"),
                                ev_msg(-1001, 11, DATE0 + 20, "c"), ev_msg(77, 1, DATE0 + 5, "d"),
                                ev_del(-1001, 12, DATE0 + 99) };
     struct chats c = { 0 };
@@ -775,8 +776,9 @@ test_search_non_ascii(void **state)
 {
     struct fx *fx = *state;
     struct msg_event ev[4] = {
-        ev_msg(-1001, 1, DATE0, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, "
-                                "\xd0\xbc\xd0\xb8\xd1\x80!"), /* "Привет, мир!" */
+        ev_msg(-1001, 1, DATE0,
+               "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, "
+               "\xd0\xbc\xd0\xb8\xd1\x80!"), /* "Привет, мир!" */
         ev_msg(-1001, 2, DATE0 + 1, "Un caf\xc3\xa9 cr\xc3\xa8me au lait"),
         ev_msg(-1001, 3, DATE0 + 2, "plain english cafe"),
         ev_msg(-1001, 4, DATE0 + 3, "nothing here"),
@@ -837,11 +839,18 @@ test_dead_letters_and_runs(void **state)
     struct fx *fx = *state;
     const char payload[] = "{\"id\": 17, \"broken";
     struct store_dead_letter dl = {
-        .source = "export", .origin = "result.json", .position = "messages[17] at byte 5120",
-        .reason = "date: missing", .payload = payload, .payload_len = sizeof(payload) - 1,
+        .source = "export",
+        .origin = "result.json",
+        .position = "messages[17] at byte 5120",
+        .reason = "date: missing",
+        .payload = payload,
+        .payload_len = sizeof(payload) - 1,
     };
     struct store_run_result res = {
-        .status = "partial", .messages_seen = 10, .errors = 1, .error = "one dead letter",
+        .status = "partial",
+        .messages_seen = 10,
+        .errors = 1,
+        .error = "one dead letter",
         .stats = { .inserted = 7, .versioned = 1, .unchanged = 1, .refreshed = 0, .deleted = 1 },
     };
     int64_t run_id = 0, run2 = 0;
@@ -872,8 +881,7 @@ test_dead_letters_and_runs(void **state)
                                  " AND errors = 1 AND error = 'one dead letter'"
                                  " AND finished_at >= started_at"),
                      1);
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE chat_id IS NULL"),
-                     1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE chat_id IS NULL"), 1);
     assert_int_equal(store_run_finish(fx->st, run_id + 1000, &res), TGH_ENOTFOUND);
 
     struct store_totals t = totals(fx);
