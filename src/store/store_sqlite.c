@@ -1,0 +1,1194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_sqlite.c - the embedded store: one SQLite file in WAL mode, one writer
+ * connection per struct store, every statement prepared once at open.
+ *
+ * A batch is one BEGIN IMMEDIATE transaction; on any error it is rolled back
+ * and the caller's stats are left alone. Message rows are never deleted, only
+ * tombstoned, and re-applying any batch leaves the rows as they were. The
+ * rules are spelled out in docs/internals/store.md.
+ */
+#define TGH_LOG_SUB "store"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/codec.h"
+#include "core/embed.h"
+#include "core/log.h"
+#include "core/msg.h"
+#include "store/store_int.h"
+
+/* Generated from src/store/migrations/sqlite/NNN_name.sql, in file-name order. */
+extern const struct tgh_embedded store_sqlite_migrations[];
+
+#define BUSY_TIMEOUT_MS 5000
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_CHAT_UPSERT,
+    S_MSG_INSERT,
+    S_MSG_GET,
+    S_MSG_REFRESH,
+    S_MSG_NEW_VERSION,
+    S_MSG_OLD_VERSION,
+    S_MSG_DELETE,
+    S_VER_KNOWN,
+    S_VER_SAVE_ROW,
+    S_VER_SAVE_EVENT,
+    S_DEAD_ADD,
+    S_RUN_BEGIN,
+    S_RUN_FINISH,
+    S_CHATS,
+    S_VERSIONS,
+    S_TOTALS,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    /* NULL parameters mean "the event does not know": keep what is stored. */
+    [S_CHAT_UPSERT] =
+        "INSERT INTO chats (chat_id, type, title, username, created_at, updated_at)"
+        " VALUES (?1, coalesce(?2, 'unknown'), ?3, ?4, ?5, ?5)"
+        " ON CONFLICT (chat_id) DO UPDATE SET type = coalesce(?2, type),"
+        " title = coalesce(?3, title), username = coalesce(?4, username), updated_at = ?5"
+        " WHERE (?2 IS NOT NULL AND ?2 IS NOT type) OR (?3 IS NOT NULL AND ?3 IS NOT title)"
+        " OR (?4 IS NOT NULL AND ?4 IS NOT username)",
+    [S_MSG_INSERT] =
+        "INSERT INTO messages (chat_id, message_id, date, edit_date, sender_id, sender_type,"
+        " sender_name, text, thread_id, reply_to_message_id, media_kind, views, forwards,"
+        " replies, reactions, source, content_hash, idempotency_key, event, first_seen_at,"
+        " updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21)"
+        " ON CONFLICT (chat_id, message_id) DO NOTHING",
+    [S_MSG_GET] = "SELECT id, content_hash, edit_date, views, forwards, replies, reactions"
+                  " FROM messages WHERE chat_id = ?1 AND message_id = ?2",
+    [S_MSG_REFRESH] = "UPDATE messages SET views = coalesce(?2, views),"
+                      " forwards = coalesce(?3, forwards), replies = coalesce(?4, replies),"
+                      " reactions = CASE WHEN ?5 THEN ?6 ELSE reactions END, updated_at = ?7"
+                      " WHERE id = ?1",
+    [S_MSG_NEW_VERSION] =
+        "UPDATE messages SET edit_date = ?2, text = ?3, media_kind = ?4,"
+        " views = coalesce(?5, views), forwards = coalesce(?6, forwards),"
+        " replies = coalesce(?7, replies), reactions = CASE WHEN ?8 THEN ?9 ELSE reactions END,"
+        " source = ?10, content_hash = ?11, event = ?12, updated_at = ?13,"
+        " version_count = version_count + 1"
+        " WHERE id = ?1",
+    [S_MSG_OLD_VERSION] = "UPDATE messages SET version_count = version_count + 1,"
+                          " updated_at = ?2 WHERE id = ?1",
+    [S_MSG_DELETE] = "UPDATE messages SET deleted_at = ?3, updated_at = ?4"
+                     " WHERE chat_id = ?1 AND message_id = ?2 AND deleted_at IS NULL",
+    [S_VER_KNOWN] = "SELECT 1 FROM message_versions WHERE chat_id = ?1 AND message_id = ?2"
+                    " AND content_hash = ?3 AND edit_date IS ?4 LIMIT 1",
+    [S_VER_SAVE_ROW] =
+        "INSERT INTO message_versions (chat_id, message_id, version, content_hash, edit_date,"
+        " text, event, superseded_at)"
+        " SELECT chat_id, message_id, version_count + 1, content_hash, edit_date, text, event, ?2"
+        " FROM messages WHERE id = ?1",
+    [S_VER_SAVE_EVENT] =
+        "INSERT INTO message_versions (chat_id, message_id, version, content_hash, edit_date,"
+        " text, event, superseded_at)"
+        " SELECT chat_id, message_id, version_count + 1, ?2, ?3, ?4, ?5, ?6"
+        " FROM messages WHERE id = ?1",
+    [S_DEAD_ADD] = "INSERT INTO ingestion_errors (source, origin, position, reason, payload,"
+                   " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_RUN_BEGIN] = "INSERT INTO collection_runs (chat_id, kind, origin, started_at)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [S_RUN_FINISH] = "UPDATE collection_runs SET finished_at = ?2, status = ?3,"
+                     " messages_seen = ?4, inserted = ?5, versioned = ?6, unchanged = ?7,"
+                     " refreshed = ?8, deleted = ?9, errors = ?10, error = ?11 WHERE id = ?1",
+    [S_CHATS] = "SELECT c.chat_id, c.type, c.title, c.username, coalesce(s.live, 0),"
+                " coalesce(s.dead, 0), coalesce(s.first, 0), coalesce(s.last, 0),"
+                " coalesce(s.last_id, 0)"
+                " FROM chats c LEFT JOIN (SELECT chat_id,"
+                " count(*) FILTER (WHERE deleted_at IS NULL) AS live, count(deleted_at) AS dead,"
+                " min(date) AS first, max(date) AS last, max(message_id) AS last_id"
+                " FROM messages GROUP BY chat_id) s ON s.chat_id = c.chat_id"
+                " ORDER BY c.chat_id",
+    [S_VERSIONS] =
+        "SELECT v.chat_id, v.message_id, m.date, v.edit_date, NULL, v.version - 1, c.title,"
+        " m.sender_name, v.text, NULL, v.event"
+        " FROM message_versions v"
+        " JOIN messages m ON m.chat_id = v.chat_id AND m.message_id = v.message_id"
+        " JOIN chats c ON c.chat_id = v.chat_id"
+        " WHERE v.chat_id = ?1 AND v.message_id = ?2"
+        " ORDER BY coalesce(v.edit_date, 0), v.version",
+    [S_TOTALS] = "SELECT (SELECT count(*) FROM chats),"
+                 " (SELECT count(*) FROM messages WHERE deleted_at IS NULL),"
+                 " (SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL),"
+                 " (SELECT count(*) FROM message_versions),"
+                 " (SELECT count(*) FROM ingestion_errors),"
+                 " (SELECT count(*) FROM collection_runs),"
+                 " (SELECT coalesce(min(date), 0) FROM messages),"
+                 " (SELECT coalesce(max(date), 0) FROM messages),"
+                 " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+};
+
+struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    char *reactions_buf; /* reusable buffer for the reactions JSON of one event */
+    size_t reactions_cap;
+};
+
+/* What one batch remembers between its events. */
+struct batch {
+    int64_t now;
+    const struct msg_event *last_chat; /* the last event whose chat was upserted */
+    struct store_stats add;
+};
+
+/*
+ * Map a SQLite result code to ours and record the detail. BUSY/LOCKED are
+ * transient: another process held the write lock longer than busy_timeout.
+ */
+TGH_MUSTCHECK static tgh_err
+sq_fail(struct sq *sq, int rc, const char *what)
+{
+    tgh_err code;
+
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = TGH_EAGAIN;
+        break;
+    case SQLITE_NOMEM:
+        code = TGH_ENOMEM;
+        break;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        code = TGH_EINVAL;
+        break;
+    case SQLITE_TOOBIG:
+        code = TGH_ETOOBIG;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        code = TGH_EPROTO;
+        break;
+    default:
+        code = TGH_EIO;
+        break;
+    }
+    return tgh_errf(code, "sqlite: %s: %s", what,
+                    sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));
+}
+
+static void
+bind_i64(sqlite3_stmt *s, int idx, int64_t v)
+{
+    if (v == MSG_UNSET)
+        (void)sqlite3_bind_null(s, idx);
+    else
+        (void)sqlite3_bind_int64(s, idx, v);
+}
+
+/* Strings outlive the statement's execution (it is reset before they go). */
+static void
+bind_str(sqlite3_stmt *s, int idx, const char *v)
+{
+    if (v == NULL)
+        (void)sqlite3_bind_null(s, idx);
+    else
+        (void)sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+static void
+bind_strn(sqlite3_stmt *s, int idx, const char *v, size_t len)
+{
+    if (v == NULL)
+        (void)sqlite3_bind_null(s, idx);
+    else
+        (void)sqlite3_bind_text64(s, idx, v, len, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static int64_t
+col_i64(sqlite3_stmt *s, int idx)
+{
+    return sqlite3_column_type(s, idx) == SQLITE_NULL ? MSG_UNSET : sqlite3_column_int64(s, idx);
+}
+
+/* Run a statement that returns no rows, then reset it. */
+TGH_MUSTCHECK static tgh_err
+run(struct sq *sq, enum stmt_id id, const char *what)
+{
+    sqlite3_stmt *s = sq->stmt[id];
+    tgh_err rc = TGH_OK;
+    int src;
+
+    src = sqlite3_step(s);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = sq_fail(sq, src, what);
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/*
+ * Step a query expected to give at most one row. TGH_OK with *found set; the
+ * caller reads the columns and resets the statement.
+ */
+TGH_MUSTCHECK static tgh_err
+step_one(struct sq *sq, enum stmt_id id, const char *what, bool *found)
+{
+    sqlite3_stmt *s = sq->stmt[id];
+    int src;
+
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *found = true;
+        return TGH_OK;
+    }
+    *found = false;
+    if (src == SQLITE_DONE)
+        return TGH_OK;
+    tgh_err rc = sq_fail(sq, src, what);
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* ---- opening and migrations ---- */
+
+/* mkdir -p for the directories above path, mode 0700 (the archive is private). */
+TGH_MUSTCHECK static tgh_err
+make_parents(const char *path)
+{
+    char *dir = tgh_strdup(path);
+    tgh_err rc = TGH_OK;
+
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+            rc = tgh_errf(TGH_EIO, "TGH_STORE: cannot create directory %s: %s", dir,
+                          strerror(errno));
+            break;
+        }
+        *p = '/';
+    }
+    tgh_free(dir);
+    return rc;
+}
+
+/* "001_init.sql" -> 1; -1 when the name does not start with digits and '_'. */
+static int64_t
+migration_version(const char *name)
+{
+    int64_t v = 0;
+    const char *p = name;
+
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > INT32_MAX)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (p == name || *p != '_')
+        return -1;
+    return v;
+}
+
+TGH_MUSTCHECK static tgh_err
+exec_sql(struct sq *sq, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    int src = sqlite3_exec(sq->db, sql, NULL, NULL, &msg);
+    tgh_err rc = TGH_OK;
+
+    if (src != SQLITE_OK)
+        rc = sq_fail(sq, src, what);
+    sqlite3_free(msg);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+query_i64(struct sq *sq, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    tgh_err rc = TGH_OK;
+
+    src = sqlite3_prepare_v2(sq->db, sql, -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_fail(sq, src, "prepare");
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        rc = sq_fail(sq, src, "query");
+        goto out;
+    }
+    *out = sqlite3_column_int64(s, 0);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Apply one migration and record it, in one transaction. */
+TGH_MUSTCHECK static tgh_err
+migrate_one(struct sq *sq, const struct tgh_embedded *m, int64_t version)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t done = 0;
+    tgh_err rc;
+    int src;
+
+    rc = exec_sql(sq, "BEGIN IMMEDIATE", "begin migration");
+    if (rc != TGH_OK)
+        return rc;
+    /* Another process may have applied it while we waited for the lock. */
+    src = sqlite3_prepare_v2(sq->db, "SELECT count(*) FROM schema_migrations WHERE version = ?1",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_fail(sq, src, "prepare");
+        goto out;
+    }
+    (void)sqlite3_bind_int64(s, 1, version);
+    if ((src = sqlite3_step(s)) != SQLITE_ROW) {
+        rc = sq_fail(sq, src, "read schema_migrations");
+        goto out;
+    }
+    done = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (done > 0)
+        goto out;
+
+    rc = exec_sql(sq, m->data, m->name);
+    if (rc != TGH_OK)
+        goto out;
+    src = sqlite3_prepare_v2(sq->db,
+                             "INSERT INTO schema_migrations (version, name, applied_at)"
+                             " VALUES (?1, ?2, ?3)",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_fail(sq, src, "prepare");
+        goto out;
+    }
+    (void)sqlite3_bind_int64(s, 1, version);
+    (void)sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+    (void)sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    if ((src = sqlite3_step(s)) != SQLITE_DONE) {
+        rc = sq_fail(sq, src, "record migration");
+        goto out;
+    }
+    rc = exec_sql(sq, "COMMIT", "commit migration");
+    if (rc == TGH_OK)
+        log_info("applied migration %s", m->name);
+out:
+    sqlite3_finalize(s);
+    /* Not through exec_sql(): the first error's detail is the one to report. */
+    if (!sqlite3_get_autocommit(sq->db))
+        (void)sqlite3_exec(sq->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+migrate(struct sq *sq)
+{
+    int64_t current = 0, known = 0;
+    tgh_err rc;
+
+    rc = exec_sql(sq,
+                  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                  " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                  " applied_at INTEGER NOT NULL)",
+                  "create schema_migrations");
+    if (rc != TGH_OK)
+        return rc;
+    rc = query_i64(sq, "SELECT coalesce(max(version), 0) FROM schema_migrations", &current);
+    if (rc != TGH_OK)
+        return rc;
+    for (const struct tgh_embedded *m = store_sqlite_migrations; m->name != NULL; m++) {
+        int64_t v = migration_version(m->name);
+
+        /* A build invariant (cmake/embed.cmake sorts by name), checked anyway. */
+        if (v <= known)
+            return tgh_errf(TGH_EINVAL,
+                            "store migration %s: name must start with a version "
+                            "above %" PRId64 " (NNN_name.sql)",
+                            m->name, known);
+        known = v;
+    }
+    if (current > known)
+        return tgh_errf(TGH_EINVAL,
+                        "TGH_STORE: database schema version %" PRId64 " is newer than this "
+                        "tgharvest knows (%" PRId64 "); use a newer tgharvest",
+                        current, known);
+    for (const struct tgh_embedded *m = store_sqlite_migrations; m->name != NULL; m++) {
+        int64_t v = migration_version(m->name);
+
+        if (v <= current)
+            continue;
+        rc = migrate_one(sq, m, v);
+        if (rc != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+TGH_MUSTCHECK static tgh_err
+configure(struct sq *sq, bool in_memory)
+{
+    tgh_err rc;
+
+    (void)sqlite3_extended_result_codes(sq->db, 1);
+    /* A reader CLI may hold the database while this writer works. */
+    (void)sqlite3_busy_timeout(sq->db, BUSY_TIMEOUT_MS);
+    if (!in_memory) {
+        rc = exec_sql(sq, "PRAGMA journal_mode = WAL", "enable WAL");
+        if (rc != TGH_OK)
+            return rc;
+    }
+    /* WAL + NORMAL: a crash may lose the last commits but never corrupts. */
+    rc = exec_sql(sq, "PRAGMA synchronous = NORMAL", "set synchronous");
+    if (rc != TGH_OK)
+        return rc;
+    return exec_sql(sq, "PRAGMA foreign_keys = ON", "enable foreign keys");
+}
+
+static void
+sqlite_close(void *impl)
+{
+    struct sq *sq = impl;
+
+    if (sq == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(sq->stmt[i]);
+    if (sq->db != NULL && sqlite3_close(sq->db) != SQLITE_OK)
+        log_warn("closing the database failed: %s", sqlite3_errmsg(sq->db));
+    tgh_free(sq->reactions_buf);
+    tgh_free(sq);
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_open(const struct tgh_url *url, void **impl)
+{
+    struct sq *sq = tgh_calloc(1, sizeof(*sq));
+    const char *path = url->rest;
+    bool in_memory = strcmp(path, ":memory:") == 0;
+    tgh_err rc = TGH_OK;
+    int src;
+
+    if (*path == '\0') {
+        rc = tgh_errf(TGH_EINVAL, "TGH_STORE: sqlite URL without a path "
+                                  "(sqlite:///abs/path.db or sqlite://rel/path.db)");
+        goto out;
+    }
+    if (!in_memory) {
+        rc = make_parents(path);
+        if (rc != TGH_OK)
+            goto out;
+    }
+    src = sqlite3_open_v2(path, &sq->db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = tgh_errf(TGH_EIO, "TGH_STORE: cannot open %s: %s", path,
+                      sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(src));
+        goto out;
+    }
+    rc = configure(sq, in_memory);
+    if (rc != TGH_OK)
+        goto out;
+    rc = migrate(sq);
+    if (rc != TGH_OK)
+        goto out;
+    for (int i = 0; i < S_COUNT; i++) {
+        src = sqlite3_prepare_v3(sq->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sq->stmt[i],
+                                 NULL);
+        if (src != SQLITE_OK) {
+            rc = sq_fail(sq, src, "prepare");
+            goto out;
+        }
+    }
+out:
+    if (rc != TGH_OK) {
+        sqlite_close(sq);
+        return rc;
+    }
+    *impl = sq;
+    return TGH_OK;
+}
+
+/* ---- writing ---- */
+
+/*
+ * The reactions of an event as a JSON array, into the reusable buffer:
+ * [{"type":"emoji","emoji":"...","count":3}, ...]. Keys are sorted so equal
+ * reactions give equal text and the refresh check can compare strings.
+ */
+static const char *
+reactions_json(struct sq *sq, const struct msg_event *ev, size_t *len)
+{
+    json_t *arr = json_array();
+    size_t need;
+
+    for (size_t i = 0; i < ev->n_reactions; i++) {
+        const struct msg_reaction *r = &ev->reactions[i];
+        json_t *o = json_object();
+
+        if (r->type != NULL)
+            json_object_set_new(o, "type", json_string(r->type));
+        if (r->emoji != NULL)
+            json_object_set_new(o, "emoji", json_string(r->emoji));
+        if (r->custom_emoji_id != NULL)
+            json_object_set_new(o, "custom_emoji_id", json_string(r->custom_emoji_id));
+        json_object_set_new(o, "count", json_integer(r->count));
+        json_array_append_new(arr, o);
+    }
+    need = json_dumpb(arr, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    if (need + 1 > sq->reactions_cap) {
+        sq->reactions_cap = need + 1;
+        sq->reactions_buf = tgh_realloc(sq->reactions_buf, sq->reactions_cap);
+    }
+    *len = json_dumpb(arr, sq->reactions_buf, need, JSON_COMPACT | JSON_SORT_KEYS);
+    sq->reactions_buf[*len] = '\0';
+    json_decref(arr);
+    return sq->reactions_buf;
+}
+
+static bool
+same_or_unknown(const char *known, const char *ev)
+{
+    return ev == NULL || (known != NULL && strcmp(known, ev) == 0);
+}
+
+/*
+ * Create or refresh the event's chat. Consecutive events of one chat usually
+ * carry the same title, so the statement runs only when something may differ.
+ */
+TGH_MUSTCHECK static tgh_err
+chat_touch(struct sq *sq, struct batch *b, const struct msg_event *ev)
+{
+    sqlite3_stmt *s = sq->stmt[S_CHAT_UPSERT];
+    const struct msg_event *last = b->last_chat;
+    tgh_err rc;
+
+    if (last != NULL && last->chat_id == ev->chat_id &&
+        (ev->chat_type == MSG_CHAT_UNKNOWN || ev->chat_type == last->chat_type) &&
+        same_or_unknown(last->chat_title, ev->chat_title) &&
+        same_or_unknown(last->chat_username, ev->chat_username))
+        return TGH_OK;
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    bind_str(s, 2, ev->chat_type == MSG_CHAT_UNKNOWN ? NULL : msg_chat_type_name(ev->chat_type));
+    bind_str(s, 3, ev->chat_title);
+    bind_str(s, 4, ev->chat_username);
+    (void)sqlite3_bind_int64(s, 5, b->now);
+    rc = run(sq, S_CHAT_UPSERT, "upsert chat");
+    if (rc == TGH_OK)
+        b->last_chat = ev;
+    return rc;
+}
+
+/* The stored row of a message, as far as the upsert rules need it. */
+struct cur_row {
+    int64_t id;
+    char hash[MSG_HASH_HEX_LEN + 1];
+    int64_t edit_date;
+    bool counters_differ;
+};
+
+/* Does the event know a counter or reactions value the row does not have? */
+static bool
+counters_differ(sqlite3_stmt *s, const struct msg_event *ev, const char *reac, size_t reac_len)
+{
+    const int64_t known[3] = { ev->views, ev->forwards, ev->replies };
+
+    for (int i = 0; i < 3; i++) {
+        if (known[i] != MSG_UNSET && (sqlite3_column_type(s, 3 + i) == SQLITE_NULL ||
+                                      sqlite3_column_int64(s, 3 + i) != known[i]))
+            return true;
+    }
+    if (ev->has_reactions) {
+        const unsigned char *old = sqlite3_column_text(s, 6);
+
+        if (old == NULL || (size_t)sqlite3_column_bytes(s, 6) != reac_len ||
+            memcmp(old, reac, reac_len) != 0)
+            return true;
+    }
+    return false;
+}
+
+TGH_MUSTCHECK static tgh_err
+row_get(struct sq *sq, const struct msg_event *ev, const char *reac, size_t reac_len,
+        struct cur_row *row, bool *found)
+{
+    sqlite3_stmt *s = sq->stmt[S_MSG_GET];
+    const unsigned char *h;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    (void)sqlite3_bind_int64(s, 2, ev->message_id);
+    rc = step_one(sq, S_MSG_GET, "read message", found);
+    if (rc != TGH_OK || !*found)
+        goto out;
+    row->id = sqlite3_column_int64(s, 0);
+    h = sqlite3_column_text(s, 1);
+    (void)snprintf(row->hash, sizeof(row->hash), "%s", h != NULL ? (const char *)h : "");
+    row->edit_date = col_i64(s, 2);
+    row->counters_differ = ev->op == MSG_OP_UPSERT && counters_differ(s, ev, reac, reac_len);
+out:
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+refresh_counters(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
+                 const char *reac, size_t reac_len)
+{
+    sqlite3_stmt *s = sq->stmt[S_MSG_REFRESH];
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    bind_i64(s, 2, ev->views);
+    bind_i64(s, 3, ev->forwards);
+    bind_i64(s, 4, ev->replies);
+    (void)sqlite3_bind_int(s, 5, ev->has_reactions);
+    bind_strn(s, 6, reac, reac_len);
+    (void)sqlite3_bind_int64(s, 7, b->now);
+    return run(sq, S_MSG_REFRESH, "refresh counters");
+}
+
+/* Is this exact version (content and edit date) already among the previous ones? */
+TGH_MUSTCHECK static tgh_err
+version_known(struct sq *sq, const struct msg_event *ev, bool *known)
+{
+    sqlite3_stmt *s = sq->stmt[S_VER_KNOWN];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    (void)sqlite3_bind_int64(s, 2, ev->message_id);
+    (void)sqlite3_bind_text(s, 3, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_i64(s, 4, ev->edit_date);
+    rc = step_one(sq, S_VER_KNOWN, "read versions", known);
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* An older version arrived after a newer one: keep it as history only. */
+TGH_MUSTCHECK static tgh_err
+save_old_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
+                 const char *json, size_t json_len)
+{
+    sqlite3_stmt *s = sq->stmt[S_VER_SAVE_EVENT];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_text(s, 2, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_i64(s, 3, ev->edit_date);
+    bind_str(s, 4, ev->text);
+    bind_strn(s, 5, json, json_len);
+    (void)sqlite3_bind_int64(s, 6, b->now);
+    rc = run(sq, S_VER_SAVE_EVENT, "save old version");
+    if (rc != TGH_OK)
+        return rc;
+    s = sq->stmt[S_MSG_OLD_VERSION];
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 2, b->now);
+    return run(sq, S_MSG_OLD_VERSION, "count old version");
+}
+
+/* The content changed: the current row becomes a version, the event the row. */
+TGH_MUSTCHECK static tgh_err
+new_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
+            const char *json, size_t json_len, const char *reac, size_t reac_len)
+{
+    sqlite3_stmt *s = sq->stmt[S_VER_SAVE_ROW];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 2, b->now);
+    rc = run(sq, S_VER_SAVE_ROW, "save version");
+    if (rc != TGH_OK)
+        return rc;
+    s = sq->stmt[S_MSG_NEW_VERSION];
+    (void)sqlite3_bind_int64(s, 1, id);
+    bind_i64(s, 2, ev->edit_date);
+    bind_str(s, 3, ev->text);
+    bind_str(s, 4, ev->media != NULL ? ev->media->kind : NULL);
+    bind_i64(s, 5, ev->views);
+    bind_i64(s, 6, ev->forwards);
+    bind_i64(s, 7, ev->replies);
+    (void)sqlite3_bind_int(s, 8, ev->has_reactions);
+    bind_strn(s, 9, reac, reac_len);
+    bind_str(s, 10, msg_source_name(ev->source));
+    (void)sqlite3_bind_text(s, 11, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_strn(s, 12, json, json_len);
+    (void)sqlite3_bind_int64(s, 13, b->now);
+    return run(sq, S_MSG_NEW_VERSION, "update message");
+}
+
+/* The message exists: decide between unchanged, refreshed and versioned. */
+TGH_MUSTCHECK static tgh_err
+upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, const char *json,
+                size_t json_len, const char *reac, size_t reac_len)
+{
+    struct cur_row row;
+    bool found, known;
+    tgh_err rc;
+
+    rc = row_get(sq, ev, reac, reac_len, &row, &found);
+    if (rc != TGH_OK)
+        return rc;
+    if (!found) /* the INSERT conflicted, so the row is there */
+        return tgh_errf(TGH_EIO, "sqlite: message vanished inside the transaction");
+
+    if (strcmp(row.hash, ev->content_hash) == 0) {
+        if (!row.counters_differ) {
+            b->add.unchanged++;
+            return TGH_OK;
+        }
+        rc = refresh_counters(sq, b, ev, row.id, reac, reac_len);
+        if (rc == TGH_OK)
+            b->add.refreshed++;
+        return rc;
+    }
+
+    /* A redelivered previous version changes nothing: re-applying stays a no-op. */
+    rc = version_known(sq, ev, &known);
+    if (rc != TGH_OK)
+        return rc;
+    if (known) {
+        b->add.unchanged++;
+        return TGH_OK;
+    }
+    /* Never edited (or edited earlier) than what we hold: it is history. */
+    if (row.edit_date != MSG_UNSET && (ev->edit_date == MSG_UNSET || ev->edit_date < row.edit_date))
+        rc = save_old_version(sq, b, ev, row.id, json, json_len);
+    else
+        rc = new_version(sq, b, ev, row.id, json, json_len, reac, reac_len);
+    if (rc == TGH_OK)
+        b->add.versioned++;
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
+{
+    sqlite3_stmt *s = sq->stmt[S_MSG_INSERT];
+    const char *reac = NULL;
+    size_t json_len = 0, reac_len = 0;
+    char *json = NULL;
+    char key[48];
+    tgh_err rc;
+
+    if (strlen(ev->content_hash) != MSG_HASH_HEX_LEN)
+        return tgh_errf(TGH_EINVAL, "event was not finalized (no content_hash)");
+    if (msg_event_key(ev, key, sizeof(key)) < 0)
+        return tgh_errf(TGH_EINVAL, "cannot build the idempotency key");
+    rc = chat_touch(sq, b, ev);
+    if (rc != TGH_OK)
+        return rc;
+    rc = codec_event_encode(ev, &json, &json_len);
+    if (rc != TGH_OK)
+        goto out;
+    if (ev->has_reactions)
+        reac = reactions_json(sq, ev, &reac_len);
+
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    (void)sqlite3_bind_int64(s, 2, ev->message_id);
+    bind_i64(s, 3, ev->date);
+    bind_i64(s, 4, ev->edit_date);
+    bind_i64(s, 5, ev->sender_id);
+    bind_str(s, 6, msg_peer_type_name(ev->sender_type));
+    bind_str(s, 7, ev->sender_name);
+    bind_str(s, 8, ev->text);
+    bind_i64(s, 9, ev->thread_id);
+    bind_i64(s, 10, ev->reply_to_message_id);
+    bind_str(s, 11, ev->media != NULL ? ev->media->kind : NULL);
+    bind_i64(s, 12, ev->views);
+    bind_i64(s, 13, ev->forwards);
+    bind_i64(s, 14, ev->replies);
+    bind_strn(s, 15, reac, reac_len);
+    bind_str(s, 16, msg_source_name(ev->source));
+    (void)sqlite3_bind_text(s, 17, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_str(s, 18, key);
+    bind_strn(s, 19, json, json_len);
+    (void)sqlite3_bind_int64(s, 20, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
+    (void)sqlite3_bind_int64(s, 21, b->now);
+    rc = run(sq, S_MSG_INSERT, "insert message");
+    if (rc != TGH_OK)
+        goto out;
+    if (sqlite3_changes(sq->db) == 1)
+        b->add.inserted++;
+    else
+        rc = upsert_existing(sq, b, ev, json, json_len, reac, reac_len);
+out:
+    tgh_free(json);
+    return rc;
+}
+
+/* A delete only ever sets deleted_at; an unknown message stores nothing. */
+TGH_MUSTCHECK static tgh_err
+apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
+{
+    sqlite3_stmt *s = sq->stmt[S_MSG_DELETE];
+    struct cur_row row;
+    bool found;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    (void)sqlite3_bind_int64(s, 2, ev->message_id);
+    (void)sqlite3_bind_int64(s, 3, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
+    (void)sqlite3_bind_int64(s, 4, b->now);
+    rc = run(sq, S_MSG_DELETE, "tombstone message");
+    if (rc != TGH_OK)
+        return rc;
+    if (sqlite3_changes(sq->db) == 1) {
+        b->add.deleted++;
+        return TGH_OK;
+    }
+    rc = row_get(sq, ev, NULL, 0, &row, &found);
+    if (rc != TGH_OK)
+        return rc;
+    if (found)
+        b->add.unchanged++;
+    else
+        b->add.delete_unknown++;
+    return TGH_OK;
+}
+
+/* Undo the open batch; quietly, so the first error's detail stays recorded. */
+static void
+rollback(struct sq *sq)
+{
+    sqlite3_stmt *s = sq->stmt[S_ROLLBACK];
+
+    if (sqlite3_get_autocommit(sq->db))
+        return;
+    (void)sqlite3_step(s);
+    (void)sqlite3_reset(s);
+}
+
+static void
+stats_add(struct store_stats *to, const struct store_stats *from)
+{
+    to->inserted += from->inserted;
+    to->versioned += from->versioned;
+    to->unchanged += from->unchanged;
+    to->refreshed += from->refreshed;
+    to->deleted += from->deleted;
+    to->delete_unknown += from->delete_unknown;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats)
+{
+    struct sq *sq = impl;
+    struct batch b = { .now = (int64_t)time(NULL) };
+    tgh_err rc;
+    size_t i = 0;
+
+    rc = run(sq, S_BEGIN, "begin");
+    if (rc != TGH_OK)
+        return rc;
+    for (i = 0; i < n; i++) {
+        rc =
+            ev[i].op == MSG_OP_DELETE ? apply_delete(sq, &b, &ev[i]) : apply_upsert(sq, &b, &ev[i]);
+        if (rc != TGH_OK) {
+            char detail[512];
+
+            /* tgh_errf() writes the buffer it would read: copy it first. */
+            (void)snprintf(detail, sizeof(detail), "%s", tgh_errmsg());
+            rc = tgh_errf(rc, "event %zu of %zu (chat %" PRId64 ", message %" PRId64 "): %s", i, n,
+                          ev[i].chat_id, ev[i].message_id, detail);
+            goto out;
+        }
+    }
+    rc = run(sq, S_COMMIT, "commit");
+out:
+    if (rc != TGH_OK) {
+        rollback(sq);
+        return rc;
+    }
+    stats_add(stats, &b.add);
+    return TGH_OK;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_dead_letter_add(void *impl, const struct store_dead_letter *dl)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_DEAD_ADD];
+
+    bind_str(s, 1, dl->source != NULL ? dl->source : "unknown");
+    bind_str(s, 2, dl->origin);
+    bind_str(s, 3, dl->position);
+    bind_str(s, 4, dl->reason != NULL ? dl->reason : "");
+    bind_strn(s, 5, dl->payload, dl->payload_len);
+    (void)sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
+    return run(sq, S_DEAD_ADD, "add dead letter");
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_run_begin(void *impl, int64_t chat_id, const char *kind, const char *origin, int64_t *run_id)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_RUN_BEGIN];
+    tgh_err rc;
+
+    bind_i64(s, 1, chat_id);
+    bind_str(s, 2, kind != NULL ? kind : "unknown");
+    bind_str(s, 3, origin);
+    (void)sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+    rc = run(sq, S_RUN_BEGIN, "begin run");
+    if (rc == TGH_OK)
+        *run_id = sqlite3_last_insert_rowid(sq->db);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_run_finish(void *impl, int64_t run_id, const struct store_run_result *res)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_RUN_FINISH];
+    const struct store_stats *st = &res->stats;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, run_id);
+    (void)sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+    bind_str(s, 3, res->status != NULL ? res->status : "ok");
+    (void)sqlite3_bind_int64(s, 4, res->messages_seen);
+    (void)sqlite3_bind_int64(s, 5, (int64_t)st->inserted);
+    (void)sqlite3_bind_int64(s, 6, (int64_t)st->versioned);
+    (void)sqlite3_bind_int64(s, 7, (int64_t)st->unchanged);
+    (void)sqlite3_bind_int64(s, 8, (int64_t)st->refreshed);
+    (void)sqlite3_bind_int64(s, 9, (int64_t)st->deleted);
+    (void)sqlite3_bind_int64(s, 10, (int64_t)res->errors);
+    bind_str(s, 11, res->error);
+    rc = run(sq, S_RUN_FINISH, "finish run");
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "collection run %" PRId64 " does not exist", run_id);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static const char *
+col_str(sqlite3_stmt *s, int idx)
+{
+    return (const char *)sqlite3_column_text(s, idx);
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_chats_each(void *impl, store_chat_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_CHATS];
+    tgh_err rc = TGH_OK;
+    int src;
+
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_chat_row row = {
+            .chat_id = sqlite3_column_int64(s, 0),
+            .type = col_str(s, 1),
+            .title = col_str(s, 2),
+            .username = col_str(s, 3),
+            .message_count = sqlite3_column_int64(s, 4),
+            .deleted_count = sqlite3_column_int64(s, 5),
+            .first_date = sqlite3_column_int64(s, 6),
+            .last_date = sqlite3_column_int64(s, 7),
+            .last_message_id = sqlite3_column_int64(s, 8),
+        };
+
+        if (fn(arg, &row) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "list chats");
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* Message queries share one column list; see message_row(). */
+#define MSG_COLUMNS                                                                         \
+    "m.chat_id, m.message_id, m.date, m.edit_date, m.deleted_at, m.version_count, c.title," \
+    " m.sender_name, m.text"
+
+/* NULL integers read as 0, which is what store_message_row promises. */
+static void
+message_row(sqlite3_stmt *s, struct store_message_row *row)
+{
+    row->chat_id = sqlite3_column_int64(s, 0);
+    row->message_id = sqlite3_column_int64(s, 1);
+    row->date = sqlite3_column_int64(s, 2);
+    row->edit_date = sqlite3_column_int64(s, 3);
+    row->deleted_at = sqlite3_column_int64(s, 4);
+    row->versions = sqlite3_column_int64(s, 5);
+    row->chat_title = col_str(s, 6);
+    row->sender_name = col_str(s, 7);
+    row->text = col_str(s, 8);
+    row->snippet = col_str(s, 9);
+    row->event = col_str(s, 10);
+}
+
+/* Step a message query to the end, handing each row to fn. */
+TGH_MUSTCHECK static tgh_err
+each_message(struct sq *sq, sqlite3_stmt *s, const char *match, store_message_fn fn, void *arg)
+{
+    int src;
+
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_message_row row;
+
+        message_row(s, &row);
+        if (fn(arg, &row) != 0)
+            return TGH_OK;
+    }
+    if (src == SQLITE_DONE)
+        return TGH_OK;
+    /* FTS5 reports a malformed query (syntax, unknown column) as SQLITE_ERROR. */
+    if (match != NULL && (src & 0xff) == SQLITE_ERROR)
+        return tgh_errf(TGH_EINVAL, "invalid search query '%.200s': %s", match,
+                        sqlite3_errmsg(sq->db));
+    return sq_fail(sq, src, "list messages");
+}
+
+/* Append a constant SQL fragment; the query text never contains values. */
+static void
+sql_add(char *buf, size_t cap, size_t *len, const char *frag)
+{
+    size_t n = strlen(frag);
+
+    if (*len + n + 1 > cap) /* the fragments below always fit: a programming error */
+        abort();
+    memcpy(buf + *len, frag, n + 1);
+    *len += n;
+}
+
+static void
+bind_named_i64(sqlite3_stmt *s, const char *name, int64_t v)
+{
+    int idx = sqlite3_bind_parameter_index(s, name);
+
+    if (idx > 0)
+        (void)sqlite3_bind_int64(s, idx, v);
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_messages_each(void *impl, const struct store_query *q, store_message_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    const char *dir = q->newest_first ? " DESC" : "";
+    sqlite3_stmt *s = NULL;
+    char sql[1024];
+    size_t len = 0;
+    tgh_err rc;
+    int src;
+
+    sql[0] = '\0';
+    sql_add(sql, sizeof(sql), &len, "SELECT " MSG_COLUMNS ", ");
+    if (q->match != NULL) {
+        sql_add(sql, sizeof(sql), &len,
+                "snippet(messages_fts, 0, '[', ']', '...', 16), m.event"
+                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+                " JOIN chats c ON c.chat_id = m.chat_id WHERE messages_fts MATCH :match");
+    } else {
+        sql_add(sql, sizeof(sql), &len,
+                "NULL, m.event FROM messages m JOIN chats c ON c.chat_id = m.chat_id WHERE 1");
+    }
+    if (q->chat_id != MSG_UNSET)
+        sql_add(sql, sizeof(sql), &len, " AND m.chat_id = :chat");
+    if (q->since != MSG_UNSET)
+        sql_add(sql, sizeof(sql), &len, " AND m.date >= :since");
+    if (q->until != MSG_UNSET)
+        sql_add(sql, sizeof(sql), &len, " AND m.date < :until");
+    sql_add(sql, sizeof(sql), &len, " ORDER BY ");
+    if (q->match != NULL)
+        sql_add(sql, sizeof(sql), &len, "messages_fts.rank, ");
+    sql_add(sql, sizeof(sql), &len, "m.date");
+    sql_add(sql, sizeof(sql), &len, dir);
+    sql_add(sql, sizeof(sql), &len, ", m.chat_id");
+    sql_add(sql, sizeof(sql), &len, dir);
+    sql_add(sql, sizeof(sql), &len, ", m.message_id");
+    sql_add(sql, sizeof(sql), &len, dir);
+    sql_add(sql, sizeof(sql), &len, " LIMIT :limit");
+
+    src = sqlite3_prepare_v2(sq->db, sql, (int)len, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_fail(sq, src, "prepare message query");
+        goto out;
+    }
+    if (q->match != NULL)
+        (void)sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":match"), q->match, -1,
+                                SQLITE_STATIC);
+    bind_named_i64(s, ":chat", q->chat_id);
+    bind_named_i64(s, ":since", q->since);
+    bind_named_i64(s, ":until", q->until);
+    bind_named_i64(s, ":limit", q->limit > 0 ? q->limit : -1);
+    rc = each_message(sq, s, q->match, fn, arg);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_versions_each(void *impl, int64_t chat_id, int64_t message_id, store_message_fn fn,
+                     void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_VERSIONS];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, chat_id);
+    (void)sqlite3_bind_int64(s, 2, message_id);
+    rc = each_message(sq, s, NULL, fn, arg);
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_totals_get(void *impl, struct store_totals *out)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TOTALS];
+    bool found;
+    tgh_err rc;
+
+    rc = step_one(sq, S_TOTALS, "read totals", &found);
+    if (rc != TGH_OK)
+        return rc;
+    if (found) {
+        out->chats = sqlite3_column_int64(s, 0);
+        out->messages = sqlite3_column_int64(s, 1);
+        out->deleted = sqlite3_column_int64(s, 2);
+        out->versions = sqlite3_column_int64(s, 3);
+        out->dead_letters = sqlite3_column_int64(s, 4);
+        out->runs = sqlite3_column_int64(s, 5);
+        out->first_date = sqlite3_column_int64(s, 6);
+        out->last_date = sqlite3_column_int64(s, 7);
+        out->size_bytes = sqlite3_column_int64(s, 8);
+    }
+    (void)sqlite3_reset(s);
+    return TGH_OK;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .commit = sqlite_commit,
+    .dead_letter_add = sqlite_dead_letter_add,
+    .run_begin = sqlite_run_begin,
+    .run_finish = sqlite_run_finish,
+    .chats_each = sqlite_chats_each,
+    .messages_each = sqlite_messages_each,
+    .versions_each = sqlite_versions_each,
+    .totals_get = sqlite_totals_get,
+};

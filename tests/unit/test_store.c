@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_store.c - the SQLite store keeps the upsert, version and tombstone
+ * rules of store.h: every test gets a fresh database in its own temporary
+ * directory, and inspects it through the store API and, for what the API
+ * does not show (updated_at, counters), through a second raw connection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/codec.h"
+#include "core/msg.h"
+#include "store/store.h"
+
+#define DATE0 1700000000
+
+struct fx {
+    char dir[256];
+    char sub[300];
+    char path[320];
+    char url[340];
+    struct store *st;
+    sqlite3 *raw; /* a second connection, as a reader CLI would have */
+};
+
+static int
+setup(void **state)
+{
+    struct fx *fx = tgh_calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    (void)snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX",
+                   tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL)
+        return -1;
+    /* A missing parent directory is created by the store. */
+    (void)snprintf(fx->sub, sizeof(fx->sub), "%s/data", fx->dir);
+    (void)snprintf(fx->path, sizeof(fx->path), "%s/tgh.db", fx->sub);
+    (void)snprintf(fx->url, sizeof(fx->url), "sqlite://%s", fx->path);
+    if (store_open(fx->url, &fx->st) != TGH_OK) {
+        fprintf(stderr, "store_open: %s\n", tgh_errmsg());
+        return -1;
+    }
+    if (sqlite3_open(fx->path, &fx->raw) != SQLITE_OK)
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *fx = *state;
+    const char *suffixes[] = { "", "-wal", "-shm" };
+    char p[400];
+
+    sqlite3_close(fx->raw);
+    store_close(fx->st);
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
+        (void)unlink(p);
+    }
+    (void)rmdir(fx->sub);
+    (void)rmdir(fx->dir);
+    tgh_free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static struct msg_event
+ev_msg(int64_t chat_id, int64_t message_id, int64_t date, const char *text)
+{
+    struct msg_event ev;
+
+    msg_event_init(&ev);
+    ev.source = MSG_SOURCE_EXPORT;
+    ev.observed_at = DATE0 + 1000;
+    ev.chat_id = chat_id;
+    ev.chat_type = MSG_CHAT_CHANNEL;
+    ev.chat_title = "Channel";
+    ev.message_id = message_id;
+    ev.date = date;
+    ev.text = text;
+    ev.sender_name = "Alice";
+    return ev;
+}
+
+static struct msg_event
+ev_del(int64_t chat_id, int64_t message_id, int64_t observed_at)
+{
+    struct msg_event ev;
+
+    msg_event_init(&ev);
+    ev.op = MSG_OP_DELETE;
+    ev.source = MSG_SOURCE_TDLIB;
+    ev.observed_at = observed_at;
+    ev.chat_id = chat_id;
+    ev.message_id = message_id;
+    return ev;
+}
+
+static void
+fin(struct msg_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(codec_event_finalize(&ev[i]), TGH_OK);
+}
+
+static struct store_stats
+commit(struct fx *fx, struct msg_event *ev, size_t n)
+{
+    struct store_stats stats = { 0 };
+    tgh_err rc;
+
+    fin(ev, n);
+    rc = store_batch_commit(fx->st, ev, n, &stats);
+    if (rc != TGH_OK)
+        fail_msg("commit: %s", tgh_errmsg());
+    return stats;
+}
+
+static void
+assert_stats(struct store_stats s, size_t ins, size_t ver, size_t unch, size_t ref, size_t del,
+             size_t unk)
+{
+    assert_int_equal(s.inserted, ins);
+    assert_int_equal(s.versioned, ver);
+    assert_int_equal(s.unchanged, unch);
+    assert_int_equal(s.refreshed, ref);
+    assert_int_equal(s.deleted, del);
+    assert_int_equal(s.delete_unknown, unk);
+}
+
+/* One integer from the raw connection; NULL reads as -1. */
+static int64_t
+sql_i64(struct fx *fx, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+sql_exec(struct fx *fx, const char *sql)
+{
+    assert_int_equal(sqlite3_exec(fx->raw, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Everything the store writes, as one string, to compare before and after. */
+static char *
+snapshot(struct fx *fx)
+{
+    const char *sql =
+        "SELECT (SELECT group_concat(x, '|') FROM (SELECT quote(chat_id) || quote(type) ||"
+        " quote(title) || quote(username) || quote(updated_at) AS x FROM chats ORDER BY chat_id))"
+        " || '#' || (SELECT group_concat(x, '|') FROM (SELECT quote(id) || quote(text) ||"
+        " quote(edit_date) || quote(views) || quote(forwards) || quote(replies) ||"
+        " quote(reactions) || quote(content_hash) || quote(event) || quote(updated_at) ||"
+        " quote(deleted_at) || quote(version_count) AS x FROM messages ORDER BY id))"
+        " || '#' || coalesce((SELECT group_concat(x, '|') FROM (SELECT quote(chat_id) ||"
+        " quote(message_id) || quote(version) || quote(text) || quote(event) AS x"
+        " FROM message_versions ORDER BY 1)), '')";
+    sqlite3_stmt *s = NULL;
+    char *out;
+
+    assert_int_equal(sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    out = tgh_strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return out;
+}
+
+#define MAX_ROWS 32
+
+struct rows {
+    size_t n;
+    int64_t chat_id[MAX_ROWS];
+    int64_t message_id[MAX_ROWS];
+    int64_t date[MAX_ROWS];
+    int64_t edit_date[MAX_ROWS];
+    int64_t deleted_at[MAX_ROWS];
+    int64_t versions[MAX_ROWS];
+    char *text[MAX_ROWS];
+    char *snippet[MAX_ROWS];
+    char *event[MAX_ROWS];
+    char *chat_title[MAX_ROWS];
+};
+
+static char *
+dup_or_null(const char *s)
+{
+    return s != NULL ? tgh_strdup(s) : NULL;
+}
+
+static int
+collect(void *arg, const struct store_message_row *r)
+{
+    struct rows *rows = arg;
+    size_t i = rows->n++;
+
+    assert_true(i < MAX_ROWS);
+    rows->chat_id[i] = r->chat_id;
+    rows->message_id[i] = r->message_id;
+    rows->date[i] = r->date;
+    rows->edit_date[i] = r->edit_date;
+    rows->deleted_at[i] = r->deleted_at;
+    rows->versions[i] = r->versions;
+    rows->text[i] = dup_or_null(r->text);
+    rows->snippet[i] = dup_or_null(r->snippet);
+    rows->event[i] = dup_or_null(r->event);
+    rows->chat_title[i] = dup_or_null(r->chat_title);
+    return 0;
+}
+
+static void
+rows_fini(struct rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        tgh_free(rows->text[i]);
+        tgh_free(rows->snippet[i]);
+        tgh_free(rows->event[i]);
+        tgh_free(rows->chat_title[i]);
+    }
+    memset(rows, 0, sizeof(*rows));
+}
+
+static struct store_query
+query_all(void)
+{
+    struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
+
+    return q;
+}
+
+static void
+query(struct fx *fx, const struct store_query *q, struct rows *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (store_messages_each(fx->st, q, collect, out) != TGH_OK)
+        fail_msg("messages_each: %s", tgh_errmsg());
+}
+
+static size_t
+search_count(struct fx *fx, const char *match)
+{
+    struct store_query q = query_all();
+    struct rows rows;
+    size_t n;
+
+    q.match = match;
+    query(fx, &q, &rows);
+    n = rows.n;
+    rows_fini(&rows);
+    return n;
+}
+
+static struct store_totals
+totals(struct fx *fx)
+{
+    struct store_totals t;
+
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(store_totals_get(fx->st, &t), TGH_OK);
+    return t;
+}
+
+/* ---- tests ---- */
+
+static void
+test_insert(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[2] = { ev_msg(-1001, 1, DATE0, "first"),
+                               ev_msg(-1001, 2, DATE0 + 5, "second") };
+    struct rows rows;
+    struct store_query q = query_all();
+
+    struct msg_event back;
+    struct tgh_arena a;
+
+    ev[0].raw = json_pack("{s:i, s:s}", "id", 1, "text", "first");
+    assert_stats(commit(fx, ev, 2), 2, 0, 0, 0, 0, 0);
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_int_equal(rows.message_id[0], 1);
+    /* The event column is the whole event, raw included. */
+    tgh_arena_init(&a, 4096);
+    assert_int_equal(codec_event_decode(rows.event[0], strlen(rows.event[0]), &a, &back), TGH_OK);
+    assert_true(codec_event_equal(&ev[0], &back));
+    assert_non_null(back.raw);
+    msg_event_fini(&back);
+    msg_event_fini(&ev[0]);
+    tgh_arena_fini(&a);
+    assert_string_equal(rows.text[1], "second");
+    assert_string_equal(rows.chat_title[0], "Channel");
+    assert_int_equal(rows.edit_date[0], 0);
+    assert_int_equal(rows.deleted_at[0], 0);
+    assert_int_equal(rows.versions[0], 0);
+    assert_non_null(strstr(rows.event[0], "\"first\""));
+    rows_fini(&rows);
+    assert_int_equal(sql_i64(fx, "SELECT first_seen_at FROM messages WHERE message_id = 1"),
+                     DATE0 + 1000);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE idempotency_key = "
+                                 "'-1001:1700000000:1' AND source = 'export'"),
+                     1);
+}
+
+static void
+test_identical_recommit_is_noop(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev = ev_msg(-1001, 1, DATE0, "same");
+
+    assert_stats(commit(fx, &ev, 1), 1, 0, 0, 0, 0, 0);
+    sql_exec(fx, "UPDATE messages SET updated_at = 7");
+    sql_exec(fx, "UPDATE chats SET updated_at = 7");
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT updated_at FROM messages"), 7);
+    assert_int_equal(sql_i64(fx, "SELECT updated_at FROM chats"), 7);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 0);
+}
+
+static void
+test_chat_refresh_does_not_count_as_insert(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev = ev_msg(-1001, 1, DATE0, "same");
+
+    commit(fx, &ev, 1);
+    ev.chat_title = "Renamed";
+    ev.chat_username = "renamed";
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats WHERE title = 'Renamed'"
+                                 " AND username = 'renamed' AND type = 'channel'"),
+                     1);
+    /* An event that does not know the chat's names keeps them. */
+    ev.chat_title = NULL;
+    ev.chat_username = NULL;
+    ev.chat_type = MSG_CHAT_UNKNOWN;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats WHERE title = 'Renamed'"
+                                 " AND username = 'renamed' AND type = 'channel'"),
+                     1);
+}
+
+static void
+test_edit_keeps_previous_version(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event v1 = ev_msg(-1001, 1, DATE0, "hello world");
+    struct msg_event v2 = ev_msg(-1001, 1, DATE0, "goodbye moon");
+    struct rows rows;
+    struct store_query q = query_all();
+
+    commit(fx, &v1, 1);
+    v2.edit_date = DATE0 + 60;
+    assert_stats(commit(fx, &v2, 1), 0, 1, 0, 0, 0, 0);
+
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 1);
+    assert_string_equal(rows.text[0], "goodbye moon");
+    assert_int_equal(rows.edit_date[0], DATE0 + 60);
+    assert_int_equal(rows.versions[0], 1);
+    rows_fini(&rows);
+
+    assert_int_equal(store_versions_each(fx->st, -1001, 1, collect, &rows), TGH_OK);
+    assert_int_equal(rows.n, 1);
+    assert_string_equal(rows.text[0], "hello world");
+    assert_non_null(strstr(rows.event[0], "hello world"));
+    assert_null(strstr(rows.event[0], "goodbye"));
+    assert_int_equal(rows.edit_date[0], 0);
+    rows_fini(&rows);
+
+    assert_int_equal(search_count(fx, "goodbye"), 1);
+    assert_int_equal(search_count(fx, "moon"), 1);
+    assert_int_equal(search_count(fx, "hello"), 0);
+    assert_int_equal(search_count(fx, "world"), 0);
+
+    /* The same edit again is a no-op. */
+    assert_stats(commit(fx, &v2, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 1);
+}
+
+static void
+test_old_version_after_new_is_history(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event v1 = ev_msg(-1001, 1, DATE0, "original");
+    struct msg_event v2 = ev_msg(-1001, 1, DATE0, "edited");
+    struct rows rows;
+
+    v2.edit_date = DATE0 + 60;
+    commit(fx, &v2, 1);
+    /* An old export without the edit arrives later: history, not the current text. */
+    assert_stats(commit(fx, &v1, 1), 0, 1, 0, 0, 0, 0);
+    assert_stats(commit(fx, &v1, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE text = 'edited'"
+                                 " AND version_count = 1"),
+                     1);
+    memset(&rows, 0, sizeof(rows));
+    assert_int_equal(store_versions_each(fx->st, -1001, 1, collect, &rows), TGH_OK);
+    assert_int_equal(rows.n, 1);
+    assert_string_equal(rows.text[0], "original");
+    rows_fini(&rows);
+    assert_int_equal(search_count(fx, "original"), 0);
+}
+
+static void
+test_edit_back_to_original_is_a_version(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event a = ev_msg(-1001, 1, DATE0, "text A");
+    struct msg_event b = ev_msg(-1001, 1, DATE0, "text B");
+    struct msg_event a2 = ev_msg(-1001, 1, DATE0, "text A");
+    struct rows rows;
+
+    b.edit_date = DATE0 + 10;
+    a2.edit_date = DATE0 + 20;
+    commit(fx, &a, 1);
+    assert_stats(commit(fx, &b, 1), 0, 1, 0, 0, 0, 0);
+    assert_stats(commit(fx, &a2, 1), 0, 1, 0, 0, 0, 0);
+    memset(&rows, 0, sizeof(rows));
+    assert_int_equal(store_versions_each(fx->st, -1001, 1, collect, &rows), TGH_OK);
+    assert_int_equal(rows.n, 2);
+    assert_string_equal(rows.text[0], "text A");
+    assert_string_equal(rows.text[1], "text B");
+    assert_int_equal(rows.versions[1], 1);
+    rows_fini(&rows);
+    /* Redelivering any of the three changes nothing. */
+    assert_stats(commit(fx, &a, 1), 0, 0, 1, 0, 0, 0);
+    assert_stats(commit(fx, &b, 1), 0, 0, 1, 0, 0, 0);
+    assert_stats(commit(fx, &a2, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE text = 'text A'"
+                                 " AND version_count = 2"),
+                     1);
+}
+
+static void
+test_counters_refresh_without_version(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev = ev_msg(-1001, 1, DATE0, "counted");
+    struct msg_reaction r[2] = { { .type = "emoji", .emoji = "\xf0\x9f\x91\x8d", .count = 3 },
+                                 { .type = "custom_emoji", .custom_emoji_id = "42", .count = 1 } };
+
+    ev.views = 10;
+    commit(fx, &ev, 1);
+    ev.views = 12;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT views FROM messages"), 12);
+
+    /* A counter the event does not know never clobbers a known one. */
+    ev.views = MSG_UNSET;
+    ev.forwards = 3;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT views FROM messages"), 12);
+    assert_int_equal(sql_i64(fx, "SELECT forwards FROM messages"), 3);
+    ev.forwards = MSG_UNSET;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+
+    ev.replies = 0;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT replies FROM messages"), 0);
+
+    /* Reactions: refreshed when known and different, kept when unknown. */
+    ev.has_reactions = true;
+    ev.n_reactions = 2;
+    ev.reactions = r;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    r[0].count = 4;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(reactions, '$[0].count') FROM messages"), 4);
+    ev.has_reactions = false;
+    ev.n_reactions = 0;
+    ev.reactions = NULL;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT json_array_length(reactions) FROM messages"), 2);
+    /* Known and empty is a change too. */
+    ev.has_reactions = true;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT json_array_length(reactions) FROM messages"), 0);
+
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 0);
+    assert_int_equal(sql_i64(fx, "SELECT version_count FROM messages"), 0);
+}
+
+static void
+test_delete_is_a_tombstone(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[2] = { ev_msg(-1001, 1, DATE0, "doomed"), ev_msg(-1001, 2, DATE0, "kept") };
+    struct msg_event del = ev_del(-1001, 1, DATE0 + 500);
+    struct msg_event unknown[2] = { ev_del(-1001, 99, DATE0), ev_del(-2002, 1, DATE0) };
+    struct store_query q = query_all();
+    struct store_totals t;
+    struct rows rows;
+
+    commit(fx, ev, 2);
+    assert_stats(commit(fx, &del, 1), 0, 0, 0, 0, 1, 0);
+    assert_stats(commit(fx, &del, 1), 0, 0, 1, 0, 0, 0);
+    assert_stats(commit(fx, unknown, 2), 0, 0, 0, 0, 0, 2);
+
+    q.chat_id = -1001;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_string_equal(rows.text[0], "doomed");
+    assert_int_equal(rows.deleted_at[0], DATE0 + 500);
+    assert_int_equal(rows.deleted_at[1], 0);
+    rows_fini(&rows);
+
+    t = totals(fx);
+    assert_int_equal(t.messages, 1);
+    assert_int_equal(t.deleted, 1);
+    assert_int_equal(t.chats, 1); /* a delete of an unknown message stores nothing */
+
+    /* An upsert of a tombstoned message does not bring it back. */
+    assert_stats(commit(fx, &ev[0], 1), 0, 0, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT deleted_at FROM messages WHERE message_id = 1"),
+                     DATE0 + 500);
+}
+
+static void
+test_reapplying_mixed_batch_is_noop(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[7] = {
+        ev_msg(-1001, 1, DATE0, "one"),         ev_msg(-1001, 2, DATE0 + 1, "two"),
+        ev_msg(-1001, 1, DATE0, "one, edited"), ev_del(-1001, 2, DATE0 + 9),
+        ev_msg(42, 7, DATE0 + 2, "private"),    ev_del(42, 8, DATE0 + 9),
+        ev_msg(-1001, 3, DATE0 + 3, NULL),
+    };
+    struct store_stats stats = { 0 };
+    char *before, *after;
+
+    ev[2].edit_date = DATE0 + 30;
+    ev[4].chat_type = MSG_CHAT_PRIVATE;
+    ev[4].chat_title = "Bob";
+    ev[4].views = 5;
+    ev[6].media = &(struct msg_media){ .kind = "photo", .size_bytes = MSG_UNSET };
+    assert_stats(commit(fx, ev, 7), 4, 1, 0, 0, 1, 1);
+    before = snapshot(fx);
+    assert_stats(commit(fx, ev, 7), 0, 0, 6, 0, 0, 1);
+    after = snapshot(fx);
+    assert_string_equal(before, after);
+    tgh_free(before);
+    tgh_free(after);
+
+    /* stats are added to, not overwritten */
+    stats.inserted = 100;
+    assert_int_equal(store_batch_commit(fx->st, ev, 7, &stats), TGH_OK);
+    assert_int_equal(stats.inserted, 100);
+    assert_int_equal(stats.unchanged, 6);
+}
+
+static void
+test_same_key_twice_in_one_batch(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[4] = { ev_msg(-1001, 1, DATE0, "v1"), ev_msg(-1001, 1, DATE0, "v2"),
+                               ev_msg(-1001, 2, DATE0, "same"), ev_msg(-1001, 2, DATE0, "same") };
+
+    ev[1].edit_date = DATE0 + 1;
+    assert_stats(commit(fx, ev, 4), 2, 1, 1, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE text = 'v2'"), 1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions WHERE text = 'v1'"), 1);
+}
+
+static void
+test_failing_batch_rolls_back(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ok = ev_msg(-1001, 1, DATE0, "kept");
+    struct msg_event ev[3] = { ev_msg(-1001, 2, DATE0, "a"), ev_msg(-2002, 3, DATE0, "b"),
+                               ev_msg(-1001, 4, DATE0, "bad") };
+    struct store_stats stats = { .inserted = 5, .unchanged = 6 };
+    tgh_err rc;
+
+    commit(fx, &ok, 1);
+    fin(ev, 3);
+    ev[2].date = MSG_UNSET; /* the row's date is NOT NULL: the insert fails */
+    rc = store_batch_commit(fx->st, ev, 3, &stats);
+    assert_int_equal(rc, TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "event 2 of 3"));
+    assert_non_null(strstr(tgh_errmsg(), "date"));
+    assert_int_equal(stats.inserted, 5);
+    assert_int_equal(stats.unchanged, 6);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages"), 1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats"), 1);
+    assert_int_equal(search_count(fx, "b"), 0);
+
+    /* An event that never went through codec_event_finalize() is refused. */
+    ev[2].date = DATE0;
+    ev[2].content_hash[0] = '\0';
+    assert_int_equal(store_batch_commit(fx->st, ev, 3, &stats), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "finalized"));
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages"), 1);
+
+    /* The store is usable afterwards. */
+    assert_int_equal(codec_event_finalize(&ev[2]), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, ev, 3, &stats), TGH_OK);
+    assert_int_equal(stats.inserted, 8);
+}
+
+static void
+test_migrations_idempotent_and_future_refused(void **state)
+{
+    struct fx *fx = *state;
+    struct store *st2 = NULL;
+
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"),
+                     sql_i64(fx, "SELECT max(version) FROM schema_migrations"));
+    store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(store_open(fx->url, &fx->st), TGH_OK);
+    assert_int_equal(store_open(fx->url, &st2), TGH_OK); /* a second connection, too */
+    store_close(st2);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations WHERE version = 1"
+                                 " AND name = '001_init.sql' AND applied_at > 0"),
+                     1);
+
+    store_close(fx->st);
+    fx->st = NULL;
+    sql_exec(fx, "INSERT INTO schema_migrations VALUES (999, '999_future.sql', 0)");
+    st2 = NULL;
+    assert_int_equal(store_open(fx->url, &st2), TGH_EINVAL);
+    assert_null(st2);
+    assert_non_null(strstr(tgh_errmsg(), "schema version 999 is newer"));
+}
+
+static void
+test_wal_mode(void **state)
+{
+    struct fx *fx = *state;
+    sqlite3_stmt *s = NULL;
+
+    assert_int_equal(sqlite3_prepare_v2(fx->raw, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+}
+
+struct chats {
+    size_t n;
+    struct store_chat_row row[8];
+    char title[8][32];
+};
+
+static int
+collect_chat(void *arg, const struct store_chat_row *r)
+{
+    struct chats *c = arg;
+
+    assert_true(c->n < 8);
+    c->row[c->n] = *r;
+    (void)snprintf(c->title[c->n], sizeof(c->title[0]), "%s", r->title ? r->title : "(null)");
+    c->row[c->n].type = NULL;
+    c->row[c->n].title = NULL;
+    c->row[c->n].username = NULL;
+    c->n++;
+    return 0;
+}
+
+static void
+test_chats_each_counts_and_dates(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[5] = { ev_msg(-1001, 10, DATE0 + 10, "a"),
+                               ev_msg(-1001, 12, DATE0 + 30, "b"),
+                               ev_msg(-1001, 11, DATE0 + 20, "c"), ev_msg(77, 1, DATE0 + 5, "d"),
+                               ev_del(-1001, 12, DATE0 + 99) };
+    struct chats c = { 0 };
+
+    ev[3].chat_title = "Carol";
+    ev[3].chat_type = MSG_CHAT_PRIVATE;
+    commit(fx, ev, 5);
+    assert_int_equal(store_chats_each(fx->st, collect_chat, &c), TGH_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.row[0].chat_id, -1001);
+    assert_string_equal(c.title[0], "Channel");
+    assert_int_equal(c.row[0].message_count, 2);
+    assert_int_equal(c.row[0].deleted_count, 1);
+    assert_int_equal(c.row[0].first_date, DATE0 + 10);
+    assert_int_equal(c.row[0].last_date, DATE0 + 30);
+    assert_int_equal(c.row[0].last_message_id, 12);
+    assert_int_equal(c.row[1].chat_id, 77);
+    assert_string_equal(c.title[1], "Carol");
+    assert_int_equal(c.row[1].message_count, 1);
+    assert_int_equal(c.row[1].deleted_count, 0);
+}
+
+static void
+test_messages_each_filters(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[5] = { ev_msg(-1001, 1, DATE0 + 10, "a"), ev_msg(-1001, 2, DATE0 + 20, "b"),
+                               ev_msg(-1001, 3, DATE0 + 30, "c"), ev_msg(-1001, 4, DATE0 + 40, "d"),
+                               ev_msg(55, 1, DATE0 + 25, "other chat") };
+    struct store_query q = query_all();
+    struct rows rows;
+
+    commit(fx, ev, 5);
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 5);
+    assert_int_equal(rows.chat_id[2], 55); /* ordered by date across chats */
+    rows_fini(&rows);
+
+    q.chat_id = -1001;
+    q.since = DATE0 + 20;
+    q.until = DATE0 + 40;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_int_equal(rows.message_id[0], 2);
+    assert_int_equal(rows.message_id[1], 3);
+    rows_fini(&rows);
+
+    q = query_all();
+    q.chat_id = -1001;
+    q.newest_first = true;
+    q.limit = 3;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 3);
+    assert_int_equal(rows.message_id[0], 4);
+    assert_int_equal(rows.message_id[2], 2);
+    rows_fini(&rows);
+
+    q = query_all();
+    q.chat_id = 12345;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 0);
+}
+
+static int
+stop_after_one(void *arg, const struct store_message_row *r)
+{
+    (void)r;
+    (*(int *)arg)++;
+    return 1;
+}
+
+static void
+test_messages_each_callback_stops(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[3] = { ev_msg(1, 1, DATE0, "x"), ev_msg(1, 2, DATE0, "y"),
+                               ev_msg(1, 3, DATE0, "z") };
+    struct store_query q = query_all();
+    int calls = 0;
+
+    commit(fx, ev, 3);
+    assert_int_equal(store_messages_each(fx->st, &q, stop_after_one, &calls), TGH_OK);
+    assert_int_equal(calls, 1);
+}
+
+static void
+test_search_non_ascii(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[4] = {
+        ev_msg(-1001, 1, DATE0,
+               "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, "
+               "\xd0\xbc\xd0\xb8\xd1\x80!"), /* "Привет, мир!" */
+        ev_msg(-1001, 2, DATE0 + 1, "Un caf\xc3\xa9 cr\xc3\xa8me au lait"),
+        ev_msg(-1001, 3, DATE0 + 2, "plain english cafe"),
+        ev_msg(-1001, 4, DATE0 + 3, "nothing here"),
+    };
+    struct store_query q = query_all();
+    struct rows rows;
+
+    commit(fx, ev, 4);
+    /* "привет": lower case finds the capitalised word */
+    assert_int_equal(search_count(fx, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"), 1);
+    /* "МИР" */
+    assert_int_equal(search_count(fx, "\xd0\x9c\xd0\x98\xd0\xa0"), 1);
+    /* accents are folded both ways */
+    assert_int_equal(search_count(fx, "cafe"), 2);
+    assert_int_equal(search_count(fx, "caf\xc3\xa9"), 2);
+    assert_int_equal(search_count(fx, "creme"), 1);
+    assert_int_equal(search_count(fx, "caf*"), 2);
+
+    q.match = "creme";
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 1);
+    assert_int_equal(rows.message_id[0], 2);
+    assert_string_equal(rows.snippet[0], "Un caf\xc3\xa9 [cr\xc3\xa8me] au lait");
+    rows_fini(&rows);
+
+    /* ranked first, then by date */
+    q.match = "cafe";
+    q.newest_first = true;
+    q.limit = 1;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 1);
+    rows_fini(&rows);
+}
+
+static void
+test_search_malformed_query(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev = ev_msg(-1001, 1, DATE0, "some text");
+    struct store_query q = query_all();
+    struct rows rows;
+    const char *bad[] = { "\"unterminated", "AND OR", "nosuchcolumn: x", "(" };
+
+    commit(fx, &ev, 1);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&rows, 0, sizeof(rows));
+        q.match = bad[i];
+        assert_int_equal(store_messages_each(fx->st, &q, collect, &rows), TGH_EINVAL);
+        assert_non_null(strstr(tgh_errmsg(), "invalid search query"));
+        assert_int_equal(rows.n, 0);
+    }
+    assert_int_equal(search_count(fx, "text"), 1); /* still fine afterwards */
+}
+
+static void
+test_dead_letters_and_runs(void **state)
+{
+    struct fx *fx = *state;
+    const char payload[] = "{\"id\": 17, \"broken";
+    struct store_dead_letter dl = {
+        .source = "export",
+        .origin = "result.json",
+        .position = "messages[17] at byte 5120",
+        .reason = "date: missing",
+        .payload = payload,
+        .payload_len = sizeof(payload) - 1,
+    };
+    struct store_run_result res = {
+        .status = "partial",
+        .messages_seen = 10,
+        .errors = 1,
+        .error = "one dead letter",
+        .stats = { .inserted = 7, .versioned = 1, .unchanged = 1, .refreshed = 0, .deleted = 1 },
+    };
+    int64_t run_id = 0, run2 = 0;
+
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    dl.origin = NULL;
+    dl.position = NULL;
+    dl.payload = NULL;
+    dl.payload_len = 0;
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM ingestion_errors WHERE source = 'export'"
+                                 " AND origin = 'result.json' AND reason = 'date: missing'"
+                                 " AND payload = '{\"id\": 17, \"broken' AND retry_count = 0"
+                                 " AND resolved_at IS NULL AND created_at > 0"),
+                     1);
+
+    assert_int_equal(store_run_begin(fx->st, -1001, "import", "result.json", &run_id), TGH_OK);
+    assert_true(run_id > 0);
+    assert_int_equal(store_run_begin(fx->st, MSG_UNSET, "import", NULL, &run2), TGH_OK);
+    assert_true(run2 > run_id);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE status = 'running'"
+                                 " AND finished_at IS NULL"),
+                     2);
+    assert_int_equal(store_run_finish(fx->st, run_id, &res), TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE chat_id = -1001"
+                                 " AND status = 'partial' AND messages_seen = 10 AND inserted = 7"
+                                 " AND versioned = 1 AND unchanged = 1 AND deleted = 1"
+                                 " AND errors = 1 AND error = 'one dead letter'"
+                                 " AND finished_at >= started_at"),
+                     1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE chat_id IS NULL"), 1);
+    assert_int_equal(store_run_finish(fx->st, run_id + 1000, &res), TGH_ENOTFOUND);
+
+    struct store_totals t = totals(fx);
+    assert_int_equal(t.dead_letters, 2);
+    assert_int_equal(t.runs, 2);
+}
+
+static void
+test_totals(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev[4] = { ev_msg(-1001, 1, DATE0 + 10, "a"), ev_msg(-1001, 2, DATE0 + 20, "b"),
+                               ev_msg(9, 1, DATE0 + 30, "c"), ev_del(-1001, 2, DATE0) };
+    struct msg_event edit = ev_msg(-1001, 1, DATE0 + 10, "a2");
+    struct store_totals t = totals(fx);
+
+    assert_int_equal(t.chats, 0);
+    assert_int_equal(t.messages, 0);
+    assert_int_equal(t.first_date, 0);
+    assert_true(t.size_bytes > 0);
+
+    edit.edit_date = DATE0 + 50;
+    commit(fx, ev, 4);
+    commit(fx, &edit, 1);
+    t = totals(fx);
+    assert_int_equal(t.chats, 2);
+    assert_int_equal(t.messages, 2);
+    assert_int_equal(t.deleted, 1);
+    assert_int_equal(t.versions, 1);
+    assert_int_equal(t.dead_letters, 0);
+    assert_int_equal(t.runs, 0);
+    assert_int_equal(t.first_date, DATE0 + 10);
+    assert_int_equal(t.last_date, DATE0 + 30);
+    assert_int_equal(t.size_bytes, sql_i64(fx, "SELECT page_count * page_size FROM"
+                                               " pragma_page_count(), pragma_page_size()"));
+}
+
+/* No fixture: URL forms and the in-memory store. */
+static void
+test_urls(void **state)
+{
+    struct store *st = NULL;
+    struct msg_event ev = ev_msg(1, 1, DATE0, "in memory");
+    struct store_stats stats = { 0 };
+    struct store_totals t;
+    char dir[256], url[320], path[300];
+    const char *tmp = getenv("TMPDIR");
+
+    (void)state;
+    assert_int_equal(store_open("sqlite::memory:", &st), TGH_OK);
+    fin(&ev, 1);
+    assert_int_equal(store_batch_commit(st, &ev, 1, &stats), TGH_OK);
+    assert_int_equal(store_totals_get(st, &t), TGH_OK);
+    assert_int_equal(t.messages, 1);
+    store_close(st);
+
+    assert_int_equal(store_open("sqlite://", &st), TGH_EINVAL);
+    assert_int_equal(store_open("nosuch://x", &st), TGH_EINVAL);
+
+    (void)snprintf(dir, sizeof(dir), "%s/test_store_url.XXXXXX",
+                   tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    /* sqlite:/abs/path.db (no slashes after the scheme) */
+    (void)snprintf(path, sizeof(path), "%s/x.db", dir);
+    (void)snprintf(url, sizeof(url), "sqlite:%s", path);
+    assert_int_equal(store_open(url, &st), TGH_OK);
+    store_close(st);
+    assert_int_equal(access(path, F_OK), 0);
+    (void)unlink(path);
+    /* a directory that cannot be created */
+    (void)snprintf(url, sizeof(url), "sqlite://%s/x.db/sub/y.db", dir);
+    assert_int_equal(symlink("/nonexistent-target", path), 0);
+    assert_int_equal(store_open(url, &st), TGH_EIO);
+    (void)unlink(path);
+    (void)rmdir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_insert),
+        T(test_identical_recommit_is_noop),
+        T(test_chat_refresh_does_not_count_as_insert),
+        T(test_edit_keeps_previous_version),
+        T(test_old_version_after_new_is_history),
+        T(test_edit_back_to_original_is_a_version),
+        T(test_counters_refresh_without_version),
+        T(test_delete_is_a_tombstone),
+        T(test_reapplying_mixed_batch_is_noop),
+        T(test_same_key_twice_in_one_batch),
+        T(test_failing_batch_rolls_back),
+        T(test_migrations_idempotent_and_future_refused),
+        T(test_wal_mode),
+        T(test_chats_each_counts_and_dates),
+        T(test_messages_each_filters),
+        T(test_messages_each_callback_stops),
+        T(test_search_non_ascii),
+        T(test_search_malformed_query),
+        T(test_dead_letters_and_runs),
+        T(test_totals),
+#undef T
+        cmocka_unit_test(test_urls),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
