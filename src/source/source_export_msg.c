@@ -437,6 +437,8 @@ poll_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         (rc = get_bool(p, "closed", &poll->closed)) != TGH_OK ||
         (rc = get_int(p, "total_voters", &poll->total_voters)) != TGH_OK)
         return rc;
+    if (q != NULL && poll->question == NULL)
+        poll->question = ""; /* present but empty: not the same as absent */
     poll->n_answers = json_array_size(answers);
     poll->answers = tgh_arena_alloc(a, poll->n_answers * sizeof(*poll->answers));
     json_array_foreach(answers, i, ans) {
@@ -450,6 +452,8 @@ poll_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
             (rc = get_int(ans, "voters", &pa->voters)) != TGH_OK ||
             (rc = get_bool(ans, "chosen", &pa->chosen)) != TGH_OK)
             return rc;
+        if (pa->text == NULL)
+            pa->text = "";
     }
     return TGH_OK;
 }
@@ -647,7 +651,7 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
         (rc = get_time(c, obj, "edited_unixtime", "edited", &ev->edit_date)) != TGH_OK)
         return rc;
     if (ev->date == MSG_UNSET)
-        return tgh_errf(TGH_EINVAL, "date: missing (a %s message without date or date_unixtime)",
+        return tgh_errf(TGH_EINVAL, "date: missing (neither date_unixtime nor date; type \"%s\")",
                         type);
     if ((rc = body_fill(obj, a, ev)) != TGH_OK || (rc = reactions_fill(obj, a, ev)) != TGH_OK)
         return rc;
