@@ -35,10 +35,18 @@ TGH_MUSTCHECK tgh_err codec_event_validate(const struct msg_event *ev);
  */
 TGH_MUSTCHECK tgh_err codec_event_finalize(struct msg_event *ev);
 
-/* The event as a new JSON object (caller owns the reference). */
+/*
+ * The event as a new JSON object (caller owns the reference). NULL, with the
+ * detail recorded, when a value has no JSON form (a string that is not UTF-8,
+ * a NaN); codec_event_validate() rejects such events.
+ */
 json_t *codec_event_to_json(const struct msg_event *ev);
 
-/* The event as compact JSON text, malloc'd (tgh_free). NULL only on ETOOBIG. */
+/*
+ * The event as compact JSON text, malloc'd (tgh_free), NUL-terminated. On
+ * error *out is NULL: ETOOBIG over MSG_MAX_EVENT_BYTES, EINVAL as for
+ * codec_event_to_json().
+ */
 TGH_MUSTCHECK tgh_err codec_event_encode(const struct msg_event *ev, char **out, size_t *out_len);
 
 /*

@@ -1,0 +1,1511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * codec.c - the schema_version 1 JSON form of a message event: encode, strict
+ * decode, validation and the content hash. Each JSON object is described once
+ * by a field table that drives decoding, validation, equality and encoding, so
+ * the four cannot disagree about a field. The shape is in docs/internals/model.md.
+ */
+#include "core/codec.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "core/alloc.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+enum kind {
+    K_INT,       /* int64_t, MSG_UNSET when absent */
+    K_STR,       /* const char *, NULL when absent */
+    K_BOOL,      /* bool, false when absent */
+    K_REAL,      /* double, always present */
+    K_OP,        /* enum msg_op */
+    K_SOURCE,    /* enum msg_source */
+    K_CHAT_TYPE, /* enum msg_chat_type, always encoded */
+    K_PEER_TYPE, /* enum msg_peer_type, MSG_PEER_NONE when absent */
+    K_JSON,      /* json_t *, any value, NULL when absent */
+    K_JSON_OBJ,  /* json_t *, an object */
+    K_JSON_ARR,  /* json_t *, an array */
+    K_SPECIAL,   /* a key handled by its own code; listed so it is a known key */
+};
+
+enum rule { R_ANY, R_POS, R_NONNEG, R_NONZERO, R_LAT, R_LON };
+
+#define F_REQ      0x01 /* required (in a group: once any of its fields is set) */
+#define F_NONEMPTY 0x02 /* a string that may not be "" */
+#define F_HASH     0x04 /* part of the content hash */
+#define F_BIG      0x08 /* a string capped at MSG_MAX_TEXT_BYTES, not MSG_MAX_STRING_BYTES */
+
+struct field {
+    const char *key;
+    unsigned char kind;
+    unsigned char rule;
+    unsigned char flags;
+    size_t off; /* of the member in the struct the table describes */
+};
+
+#define EV(m) offsetof(struct msg_event, m)
+
+/* The top-level object, in encoding order. */
+static const struct field top_fields[] = {
+    { "schema_version", K_SPECIAL, R_ANY, 0, 0 },
+    { "op", K_OP, R_ANY, F_REQ, EV(op) },
+    { "source", K_SOURCE, R_ANY, F_REQ, EV(source) },
+    { "idempotency_key", K_SPECIAL, R_ANY, 0, 0 },
+    { "observed_at", K_INT, R_NONNEG, 0, EV(observed_at) },
+    { "chat", K_SPECIAL, R_ANY, 0, 0 },
+    { "message_id", K_INT, R_POS, F_REQ, EV(message_id) },
+    { "date", K_INT, R_NONNEG, 0, EV(date) },
+    { "edit_date", K_INT, R_NONNEG, 0, EV(edit_date) },
+    { "sender", K_SPECIAL, R_ANY, 0, 0 },
+    { "author_signature", K_STR, R_ANY, 0, EV(author_signature) },
+    { "text", K_STR, R_ANY, F_BIG | F_HASH, EV(text) },
+    { "entities", K_SPECIAL, R_ANY, 0, 0 },
+    { "reply_to", K_SPECIAL, R_ANY, 0, 0 },
+    { "thread_id", K_INT, R_POS, 0, EV(thread_id) },
+    { "album_id", K_INT, R_NONZERO, 0, EV(album_id) },
+    { "forward", K_SPECIAL, R_ANY, 0, 0 },
+    { "saved_from", K_STR, R_ANY, 0, EV(saved_from) },
+    { "via_bot", K_STR, R_ANY, 0, EV(via_bot) },
+    { "views", K_INT, R_NONNEG, 0, EV(views) },
+    { "forwards", K_INT, R_NONNEG, 0, EV(forwards) },
+    { "replies", K_INT, R_NONNEG, 0, EV(replies) },
+    { "reactions", K_SPECIAL, R_ANY, 0, 0 },
+    { "media", K_SPECIAL, R_ANY, 0, 0 },
+    { "poll", K_SPECIAL, R_ANY, 0, 0 },
+    { "location", K_SPECIAL, R_ANY, 0, 0 },
+    { "contact", K_SPECIAL, R_ANY, 0, 0 },
+    { "action", K_SPECIAL, R_ANY, 0, 0 },
+    { "buttons", K_JSON_ARR, R_ANY, F_HASH, EV(buttons) },
+    { "content_hash", K_SPECIAL, R_ANY, 0, 0 },
+    { "raw", K_JSON, R_ANY, 0, EV(raw) },
+};
+
+/* Groups: JSON objects whose fields live flat in struct msg_event. */
+static const struct field chat_fields[] = {
+    { "id", K_INT, R_NONZERO, F_REQ, EV(chat_id) },
+    { "type", K_CHAT_TYPE, R_ANY, 0, EV(chat_type) },
+    { "title", K_STR, R_ANY, 0, EV(chat_title) },
+    { "username", K_STR, R_ANY, 0, EV(chat_username) },
+};
+
+static const struct field sender_fields[] = {
+    { "id", K_INT, R_NONZERO, 0, EV(sender_id) },
+    { "type", K_PEER_TYPE, R_ANY, 0, EV(sender_type) },
+    { "name", K_STR, R_ANY, 0, EV(sender_name) },
+};
+
+static const struct field reply_fields[] = {
+    { "message_id", K_INT, R_POS, F_REQ, EV(reply_to_message_id) },
+    { "chat_id", K_INT, R_NONZERO, 0, EV(reply_to_chat_id) },
+};
+
+static const struct field forward_fields[] = {
+    { "from_name", K_STR, R_ANY, 0, EV(forward_from_name) },
+    { "from_id", K_INT, R_NONZERO, 0, EV(forward_from_id) },
+    { "from_type", K_PEER_TYPE, R_ANY, 0, EV(forward_from_type) },
+    { "date", K_INT, R_NONNEG, 0, EV(forward_date) },
+    { "message_id", K_INT, R_POS, 0, EV(forward_message_id) },
+};
+
+static const struct field action_fields[] = {
+    { "type", K_STR, R_ANY, F_REQ | F_NONEMPTY | F_HASH, EV(action) },
+    { "params", K_JSON_OBJ, R_ANY, F_HASH, EV(action_params) },
+};
+
+struct group {
+    const char *key;
+    const struct field *f;
+    size_t n;
+};
+
+static const struct group groups[] = {
+    { "chat", chat_fields, NELEM(chat_fields) },
+    { "sender", sender_fields, NELEM(sender_fields) },
+    { "reply_to", reply_fields, NELEM(reply_fields) },
+    { "forward", forward_fields, NELEM(forward_fields) },
+    { "action", action_fields, NELEM(action_fields) },
+};
+
+enum { G_CHAT, G_SENDER, G_REPLY, G_FORWARD, G_ACTION };
+
+/* Parts of the event that are structs of their own. */
+#define ENT(m) offsetof(struct msg_entity, m)
+static const struct field entity_fields[] = {
+    { "type", K_STR, R_ANY, F_REQ | F_NONEMPTY | F_HASH, ENT(type) },
+    { "offset", K_INT, R_NONNEG, F_REQ | F_HASH, ENT(offset) },
+    { "length", K_INT, R_NONNEG, F_REQ | F_HASH, ENT(length) },
+    { "text", K_STR, R_ANY, F_BIG, ENT(text) }, /* derivable from text and the bounds */
+    { "href", K_STR, R_ANY, F_HASH, ENT(href) },
+    { "user_id", K_INT, R_POS, F_HASH, ENT(user_id) },
+    { "language", K_STR, R_ANY, F_HASH, ENT(language) },
+    { "custom_emoji_id", K_STR, R_ANY, F_HASH, ENT(custom_emoji_id) },
+};
+
+#define REA(m) offsetof(struct msg_reaction, m)
+static const struct field reaction_fields[] = {
+    { "type", K_STR, R_ANY, F_REQ | F_NONEMPTY, REA(type) },
+    { "emoji", K_STR, R_ANY, 0, REA(emoji) },
+    { "custom_emoji_id", K_STR, R_ANY, 0, REA(custom_emoji_id) },
+    { "count", K_INT, R_NONNEG, F_REQ, REA(count) },
+};
+
+/* Only what identifies the content is hashed: sizes, paths and ids differ by source. */
+#define MED(m) offsetof(struct msg_media, m)
+static const struct field media_fields[] = {
+    { "kind", K_STR, R_ANY, F_REQ | F_NONEMPTY | F_HASH, MED(kind) },
+    { "file_name", K_STR, R_ANY, F_HASH, MED(file_name) },
+    { "mime_type", K_STR, R_ANY, F_HASH, MED(mime_type) },
+    { "size_bytes", K_INT, R_NONNEG, 0, MED(size_bytes) },
+    { "duration_s", K_INT, R_NONNEG, F_HASH, MED(duration_s) },
+    { "width", K_INT, R_NONNEG, F_HASH, MED(width) },
+    { "height", K_INT, R_NONNEG, F_HASH, MED(height) },
+    { "file_unique_id", K_STR, R_ANY, 0, MED(file_unique_id) },
+    { "path", K_STR, R_ANY, 0, MED(path) },
+    { "placeholder", K_STR, R_ANY, 0, MED(placeholder) },
+    { "thumbnail_path", K_STR, R_ANY, 0, MED(thumbnail_path) },
+    { "sticker_emoji", K_STR, R_ANY, 0, MED(sticker_emoji) },
+    { "performer", K_STR, R_ANY, 0, MED(performer) },
+    { "title", K_STR, R_ANY, 0, MED(title) },
+    { "has_spoiler", K_BOOL, R_ANY, 0, MED(has_spoiler) },
+};
+
+#define POL(m) offsetof(struct msg_poll, m)
+static const struct field poll_fields[] = {
+    { "question", K_STR, R_ANY, F_REQ | F_HASH, POL(question) },
+    { "closed", K_BOOL, R_ANY, F_HASH, POL(closed) },
+    { "total_voters", K_INT, R_NONNEG, 0, POL(total_voters) },
+    { "answers", K_SPECIAL, R_ANY, 0, 0 }, /* hashed as the list of answer texts */
+};
+
+#define ANS(m) offsetof(struct msg_poll_answer, m)
+static const struct field answer_fields[] = {
+    { "text", K_STR, R_ANY, F_REQ, ANS(text) },
+    { "voters", K_INT, R_NONNEG, 0, ANS(voters) },
+    { "chosen", K_BOOL, R_ANY, 0, ANS(chosen) },
+};
+
+#define LOC(m) offsetof(struct msg_location, m)
+static const struct field location_fields[] = {
+    { "latitude", K_REAL, R_LAT, F_REQ | F_HASH, LOC(latitude) },
+    { "longitude", K_REAL, R_LON, F_REQ | F_HASH, LOC(longitude) },
+    { "live_period_s", K_INT, R_NONNEG, F_HASH, LOC(live_period_s) },
+    { "venue_title", K_STR, R_ANY, F_HASH, LOC(venue_title) },
+    { "address", K_STR, R_ANY, F_HASH, LOC(address) },
+};
+
+#define CON(m) offsetof(struct msg_contact, m)
+static const struct field contact_fields[] = {
+    { "first_name", K_STR, R_ANY, F_HASH, CON(first_name) },
+    { "last_name", K_STR, R_ANY, F_HASH, CON(last_name) },
+    { "phone", K_STR, R_ANY, F_HASH, CON(phone) },
+    { "vcard", K_STR, R_ANY, F_HASH, CON(vcard) },
+    { "user_id", K_INT, R_POS, F_HASH, CON(user_id) },
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static tgh_err fail(tgh_err code, const char *path, long idx, const char *key, const char *fmt,
+                    ...) TGH_PRINTF(5, 6);
+
+/*
+ * Record "path[idx].key: message". path is the enclosing object ("chat",
+ * "poll.answers") or NULL at the top; idx is the array index or -1; key is
+ * the field or NULL for the object itself.
+ */
+static tgh_err
+fail(tgh_err code, const char *path, long idx, const char *key, const char *fmt, ...)
+{
+    char where[128];
+    char what[384];
+    va_list ap;
+
+    if (path == NULL)
+        (void)snprintf(where, sizeof(where), "%s", key != NULL ? key : "event");
+    else if (idx < 0)
+        (void)snprintf(where, sizeof(where), "%s%s%s", path, key ? "." : "", key ? key : "");
+    else
+        (void)snprintf(where, sizeof(where), "%s[%ld]%s%s", path, idx, key ? "." : "",
+                       key ? key : "");
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return tgh_errf(code, "%s: %s", where, what);
+}
+
+static const char *
+jtype(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "real";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
+/* ---- field access ------------------------------------------------------------ */
+
+#define AT(base, f)  ((void *)((char *)(base) + (f)->off))
+#define CAT(base, f) ((const void *)((const char *)(base) + (f)->off))
+
+static int
+enum_at(const void *p, unsigned kind)
+{
+    switch (kind) {
+    case K_OP:
+        return (int)*(const enum msg_op *)p;
+    case K_SOURCE:
+        return (int)*(const enum msg_source *)p;
+    case K_CHAT_TYPE:
+        return (int)*(const enum msg_chat_type *)p;
+    default:
+        return (int)*(const enum msg_peer_type *)p;
+    }
+}
+
+static const char *
+enum_name(const void *p, unsigned kind)
+{
+    switch (kind) {
+    case K_OP:
+        return msg_op_name(*(const enum msg_op *)p);
+    case K_SOURCE:
+        return msg_source_name(*(const enum msg_source *)p);
+    case K_CHAT_TYPE:
+        return msg_chat_type_name(*(const enum msg_chat_type *)p);
+    default:
+        return msg_peer_type_name(*(const enum msg_peer_type *)p);
+    }
+}
+
+/* Whether a field holds a value, i.e. would be encoded. */
+static bool
+field_set(const void *base, const struct field *f)
+{
+    const void *p = CAT(base, f);
+
+    switch (f->kind) {
+    case K_INT:
+        return *(const int64_t *)p != MSG_UNSET;
+    case K_STR:
+        return *(const char *const *)p != NULL;
+    case K_BOOL:
+        return *(const bool *)p;
+    case K_PEER_TYPE:
+        return *(const enum msg_peer_type *)p != MSG_PEER_NONE;
+    case K_JSON:
+    case K_JSON_OBJ:
+    case K_JSON_ARR:
+        return *(json_t *const *)p != NULL;
+    case K_SPECIAL:
+        return false;
+    default:
+        return true;
+    }
+}
+
+static bool
+group_set(const void *base, const struct field *fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (field_set(base, &fs[i]))
+            return true;
+    return false;
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool
+utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len;
+        uint32_t cp, min;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+struct vctx {
+    const char *path; /* as for fail() */
+    long idx;
+    bool utf8;    /* check strings are UTF-8 (not needed for what jansson parsed) */
+    bool present; /* the enclosing object exists, so F_REQ applies */
+};
+
+static tgh_err
+check_int(const struct vctx *c, const struct field *f, int64_t v)
+{
+    bool bad;
+    const char *want;
+
+    if (v == MSG_UNSET)
+        return (f->flags & F_REQ) && c->present ? fail(TGH_EINVAL, c->path, c->idx, f->key,
+                                                       "required")
+                                                : TGH_OK;
+    switch (f->rule) {
+    case R_POS:
+        bad = v <= 0, want = "> 0";
+        break;
+    case R_NONNEG:
+        bad = v < 0, want = ">= 0";
+        break;
+    case R_NONZERO:
+        bad = v == 0, want = "!= 0";
+        break;
+    default:
+        bad = false, want = "";
+        break;
+    }
+    return bad ? fail(TGH_EINVAL, c->path, c->idx, f->key, "must be %s, got %" PRId64, want, v)
+               : TGH_OK;
+}
+
+static tgh_err
+check_str(const struct vctx *c, const struct field *f, const char *s)
+{
+    size_t n, max = (f->flags & F_BIG) ? MSG_MAX_TEXT_BYTES : MSG_MAX_STRING_BYTES;
+
+    if (s == NULL)
+        return (f->flags & F_REQ) && c->present ? fail(TGH_EINVAL, c->path, c->idx, f->key,
+                                                       "required")
+                                                : TGH_OK;
+    n = strlen(s);
+    if (n > max)
+        return fail(TGH_ETOOBIG, c->path, c->idx, f->key, "%zu bytes, at most %zu", n, max);
+    if (n == 0 && (f->flags & F_NONEMPTY))
+        return fail(TGH_EINVAL, c->path, c->idx, f->key, "must not be empty");
+    if (c->utf8 && !utf8_valid(s, n))
+        return fail(TGH_EINVAL, c->path, c->idx, f->key, "not valid UTF-8");
+    return TGH_OK;
+}
+
+static tgh_err
+check_field(const struct vctx *c, const void *base, const struct field *f)
+{
+    const void *p = CAT(base, f);
+    static const int enum_max[] = { [K_OP] = MSG_OP_DELETE,
+                                    [K_SOURCE] = MSG_SOURCE_BOTAPI,
+                                    [K_CHAT_TYPE] = MSG_CHAT_CHANNEL,
+                                    [K_PEER_TYPE] = MSG_PEER_CHANNEL };
+    double d;
+    json_t *j;
+
+    switch (f->kind) {
+    case K_INT:
+        return check_int(c, f, *(const int64_t *)p);
+    case K_STR:
+        return check_str(c, f, *(const char *const *)p);
+    case K_REAL:
+        d = *(const double *)p;
+        if (f->rule == R_LAT && !(d >= -90.0 && d <= 90.0))
+            return fail(TGH_EINVAL, c->path, c->idx, f->key, "must be in [-90, 90], got %g", d);
+        if (f->rule == R_LON && !(d >= -180.0 && d <= 180.0))
+            return fail(TGH_EINVAL, c->path, c->idx, f->key, "must be in [-180, 180], got %g", d);
+        return TGH_OK;
+    case K_OP:
+    case K_SOURCE:
+    case K_CHAT_TYPE:
+    case K_PEER_TYPE:
+        if (enum_at(p, f->kind) < 0 || enum_at(p, f->kind) > enum_max[f->kind])
+            return fail(TGH_EINVAL, c->path, c->idx, f->key, "invalid value %d",
+                        enum_at(p, f->kind));
+        return TGH_OK;
+    case K_JSON_OBJ:
+    case K_JSON_ARR:
+        j = *(json_t *const *)p;
+        if (j != NULL && json_typeof(j) != (f->kind == K_JSON_OBJ ? JSON_OBJECT : JSON_ARRAY))
+            return fail(TGH_EINVAL, c->path, c->idx, f->key, "must be an %s, got %s",
+                        f->kind == K_JSON_OBJ ? "object" : "array", jtype(j));
+        return TGH_OK;
+    default:
+        return TGH_OK;
+    }
+}
+
+static tgh_err
+check_fields(const struct vctx *c, const void *base, const struct field *fs, size_t n)
+{
+    tgh_err rc;
+
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_field(c, base, &fs[i])) != TGH_OK)
+            return rc;
+    return TGH_OK;
+}
+
+/* An array of n structs of elem bytes each, every one checked against fs. */
+static tgh_err
+check_array(bool utf8, const char *path, const void *arr, size_t n, size_t cap, size_t elem,
+            const struct field *fs, size_t nf)
+{
+    tgh_err rc;
+
+    if (n > cap)
+        return fail(TGH_ETOOBIG, path, -1, NULL, "%zu items, at most %zu", n, cap);
+    if (n > 0 && arr == NULL)
+        return fail(TGH_EINVAL, path, -1, NULL, "%zu items but no array", n);
+    for (size_t i = 0; i < n; i++) {
+        struct vctx c = { path, (long)i, utf8, true };
+
+        if ((rc = check_fields(&c, (const char *)arr + i * elem, fs, nf)) != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+/* Entity bounds are UTF-16 code units of the text, as Telegram counts them. */
+static tgh_err
+check_entity_bounds(const struct msg_event *ev)
+{
+    int64_t units;
+
+    if (ev->n_entities == 0)
+        return TGH_OK;
+    if (ev->text == NULL || ev->text[0] == '\0')
+        return fail(TGH_EINVAL, NULL, -1, "entities", "need a non-empty text");
+    units = msg_utf16_len(ev->text, strlen(ev->text));
+    for (size_t i = 0; i < ev->n_entities; i++) {
+        const struct msg_entity *e = &ev->entities[i];
+
+        if (e->offset > units)
+            return fail(TGH_EINVAL, "entities", (long)i, "offset",
+                        "%" PRId64 " is past the end of the text (%" PRId64 " UTF-16 units)",
+                        e->offset, units);
+        if (e->length > units - e->offset)
+            return fail(TGH_EINVAL, "entities", (long)i, "length",
+                        "offset %" PRId64 " + length %" PRId64
+                        " exceeds the text (%" PRId64 " UTF-16 units)",
+                        e->offset, e->length, units);
+    }
+    return TGH_OK;
+}
+
+/* A part of the event held by pointer (media, location, contact). */
+static tgh_err
+check_part(bool utf8, const char *path, const void *part, const struct field *fs, size_t n)
+{
+    struct vctx c = { path, -1, utf8, true };
+
+    return part == NULL ? TGH_OK : check_fields(&c, part, fs, n);
+}
+
+static tgh_err
+check_parts(const struct msg_event *ev, bool utf8)
+{
+    const struct msg_poll *p = ev->poll;
+    tgh_err rc;
+
+    if ((rc = check_part(utf8, "media", ev->media, media_fields, NELEM(media_fields))) ||
+        (rc = check_part(utf8, "location", ev->location, location_fields,
+                         NELEM(location_fields))) ||
+        (rc = check_part(utf8, "contact", ev->contact, contact_fields, NELEM(contact_fields))) ||
+        (rc = check_part(utf8, "poll", p, poll_fields, NELEM(poll_fields))))
+        return rc;
+    if (p != NULL)
+        return check_array(utf8, "poll.answers", p->answers, p->n_answers, MSG_MAX_POLL_ANSWERS,
+                           sizeof(*p->answers), answer_fields, NELEM(answer_fields));
+    return TGH_OK;
+}
+
+static tgh_err
+check_body(const struct msg_event *ev, bool utf8)
+{
+    tgh_err rc;
+
+    rc = check_array(utf8, "entities", ev->entities, ev->n_entities, MSG_MAX_ENTITIES,
+                     sizeof(*ev->entities), entity_fields, NELEM(entity_fields));
+    if (rc == TGH_OK)
+        rc = check_entity_bounds(ev);
+    if (rc == TGH_OK && ev->n_reactions > 0 && !ev->has_reactions)
+        rc = fail(TGH_EINVAL, NULL, -1, "reactions", "items but has_reactions is false");
+    if (rc == TGH_OK)
+        rc = check_array(utf8, "reactions", ev->reactions, ev->n_reactions, MSG_MAX_REACTIONS,
+                         sizeof(*ev->reactions), reaction_fields, NELEM(reaction_fields));
+    if (rc == TGH_OK)
+        rc = check_parts(ev, utf8);
+    return rc;
+}
+
+static tgh_err compute_hash(const struct msg_event *ev, char hex[MSG_HASH_HEX_LEN + 1]);
+
+static tgh_err
+check_hash(const struct msg_event *ev)
+{
+    char want[MSG_HASH_HEX_LEN + 1];
+    tgh_err rc;
+
+    if (ev->content_hash[0] == '\0')
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "missing (event not finalized)");
+    for (size_t i = 0; i < MSG_HASH_HEX_LEN; i++) {
+        char h = ev->content_hash[i];
+
+        if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f')))
+            return fail(TGH_EINVAL, NULL, -1, "content_hash", "must be %d lowercase hex digits",
+                        MSG_HASH_HEX_LEN);
+    }
+    if (ev->content_hash[MSG_HASH_HEX_LEN] != '\0')
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "must be %d lowercase hex digits",
+                    MSG_HASH_HEX_LEN);
+    if ((rc = compute_hash(ev, want)) != TGH_OK)
+        return rc;
+    if (memcmp(want, ev->content_hash, MSG_HASH_HEX_LEN) != 0)
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "does not match the content (%s)",
+                    want);
+    return TGH_OK;
+}
+
+/*
+ * Every struct-level rule. utf8: also check string encoding (skipped for what
+ * jansson parsed, which it already checked); hash: also check content_hash.
+ */
+static tgh_err
+check_event(const struct msg_event *ev, bool utf8, bool hash)
+{
+    struct vctx top = { NULL, -1, utf8, true };
+    tgh_err rc;
+
+    if (ev->schema_version != MSG_SCHEMA_VERSION)
+        return fail(TGH_EINVAL, NULL, -1, "schema_version", "unsupported version %d (expected %d)",
+                    ev->schema_version, MSG_SCHEMA_VERSION);
+    if ((rc = check_fields(&top, ev, top_fields, NELEM(top_fields))) != TGH_OK)
+        return rc;
+    for (size_t i = 0; i < NELEM(groups); i++) {
+        const struct group *g = &groups[i];
+        struct vctx c = { g->key, -1, utf8, group_set(ev, g->f, g->n) };
+
+        if ((rc = check_fields(&c, ev, g->f, g->n)) != TGH_OK)
+            return rc;
+    }
+    if (ev->op == MSG_OP_UPSERT && ev->date == MSG_UNSET)
+        return fail(TGH_EINVAL, NULL, -1, "date", "required for an upsert");
+    if ((rc = check_body(ev, utf8)) != TGH_OK)
+        return rc;
+    return hash ? check_hash(ev) : TGH_OK;
+}
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+/* Keys are literals, so the unchecked setter; a NULL value (bad UTF-8, NaN) clears *ok. */
+static void
+set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (json_object_set_new_nocheck(o, key, v) != 0)
+        *ok = false;
+}
+
+static void
+put_int(json_t *o, const char *key, int64_t v, bool *ok)
+{
+    if (v != MSG_UNSET)
+        set(o, key, json_integer(v), ok);
+}
+
+static void
+put_str(json_t *o, const char *key, const char *s, bool *ok)
+{
+    if (s != NULL)
+        set(o, key, json_string(s), ok);
+}
+
+/* The event keeps its reference; the object takes one of its own. */
+static void
+put_json(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (v != NULL)
+        set(o, key, json_incref(v), ok);
+}
+
+static void
+put_field(json_t *o, const void *base, const struct field *f, bool *ok)
+{
+    const void *p = CAT(base, f);
+
+    switch (f->kind) {
+    case K_INT:
+        put_int(o, f->key, *(const int64_t *)p, ok);
+        break;
+    case K_STR:
+        put_str(o, f->key, *(const char *const *)p, ok);
+        break;
+    case K_BOOL:
+        if (*(const bool *)p)
+            set(o, f->key, json_true(), ok);
+        break;
+    case K_REAL:
+        set(o, f->key, json_real(*(const double *)p), ok);
+        break;
+    case K_OP:
+    case K_SOURCE:
+    case K_CHAT_TYPE:
+    case K_PEER_TYPE:
+        if (enum_name(p, f->kind) != NULL)
+            set(o, f->key, json_string_nocheck(enum_name(p, f->kind)), ok);
+        break;
+    case K_JSON:
+    case K_JSON_OBJ:
+    case K_JSON_ARR:
+        put_json(o, f->key, *(json_t *const *)p, ok);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The fields of base as a new object; hash_only keeps the F_HASH ones. */
+static json_t *
+fields_json(const void *base, const struct field *fs, size_t n, bool hash_only, bool *ok)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < n; i++)
+        if (!hash_only || (fs[i].flags & F_HASH))
+            put_field(o, base, &fs[i], ok);
+    return o;
+}
+
+static void
+put_group(json_t *o, const struct msg_event *ev, int g, bool hash_only, bool *ok)
+{
+    const struct group *gr = &groups[g];
+
+    if (group_set(ev, gr->f, gr->n))
+        set(o, gr->key, fields_json(ev, gr->f, gr->n, hash_only, ok), ok);
+}
+
+static void
+put_part(json_t *o, const char *key, const void *part, const struct field *fs, size_t n,
+         bool hash_only, bool *ok)
+{
+    if (part != NULL)
+        set(o, key, fields_json(part, fs, n, hash_only, ok), ok);
+}
+
+static void
+put_array(json_t *o, const char *key, const void *arr, size_t n, size_t elem,
+          const struct field *fs, size_t nf, bool hash_only, bool *ok)
+{
+    json_t *a;
+
+    if (n == 0)
+        return;
+    a = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(a, fields_json((const char *)arr + i * elem, fs, nf,
+                                                 hash_only, ok)) != 0)
+            *ok = false;
+    set(o, key, a, ok);
+}
+
+static void
+put_poll(json_t *o, const struct msg_poll *p, bool hash_only, bool *ok)
+{
+    json_t *po, *a;
+
+    if (p == NULL)
+        return;
+    po = fields_json(p, poll_fields, NELEM(poll_fields), hash_only, ok);
+    if (!hash_only) {
+        put_array(po, "answers", p->answers, p->n_answers, sizeof(*p->answers), answer_fields,
+                  NELEM(answer_fields), false, ok);
+    } else if (p->n_answers > 0) {
+        /* Vote counts change while the poll runs; the options are the content. */
+        a = json_array();
+        for (size_t i = 0; i < p->n_answers; i++)
+            if (json_array_append_new(a, json_string(p->answers[i].text)) != 0)
+                *ok = false;
+        set(po, "answers", a, ok);
+    }
+    set(o, "poll", po, ok);
+}
+
+/* The canonical content object that content_hash is computed over. */
+static json_t *
+content_json(const struct msg_event *ev, bool *ok)
+{
+    json_t *o = json_object();
+
+    if (ev->op == MSG_OP_DELETE)
+        return o;
+    put_str(o, "text", ev->text, ok);
+    put_array(o, "entities", ev->entities, ev->n_entities, sizeof(*ev->entities), entity_fields,
+              NELEM(entity_fields), true, ok);
+    put_part(o, "media", ev->media, media_fields, NELEM(media_fields), true, ok);
+    put_poll(o, ev->poll, true, ok);
+    put_part(o, "location", ev->location, location_fields, NELEM(location_fields), true, ok);
+    put_part(o, "contact", ev->contact, contact_fields, NELEM(contact_fields), true, ok);
+    put_group(o, ev, G_ACTION, true, ok);
+    put_json(o, "buttons", ev->buttons, ok);
+    return o;
+}
+
+json_t *
+codec_event_to_json(const struct msg_event *ev)
+{
+    char key[48];
+    bool ok = true;
+    json_t *o = json_object();
+
+    set(o, "schema_version", json_integer(ev->schema_version), &ok);
+    set(o, "op", json_string_nocheck(msg_op_name(ev->op)), &ok);
+    set(o, "source", json_string_nocheck(msg_source_name(ev->source)), &ok);
+    if (msg_event_key(ev, key, sizeof(key)) < 0)
+        ok = false;
+    else
+        set(o, "idempotency_key", json_string_nocheck(key), &ok);
+    put_int(o, "observed_at", ev->observed_at, &ok);
+    put_group(o, ev, G_CHAT, false, &ok);
+    put_int(o, "message_id", ev->message_id, &ok);
+    put_int(o, "date", ev->date, &ok);
+    put_int(o, "edit_date", ev->edit_date, &ok);
+    put_group(o, ev, G_SENDER, false, &ok);
+    put_str(o, "author_signature", ev->author_signature, &ok);
+    put_str(o, "text", ev->text, &ok);
+    put_array(o, "entities", ev->entities, ev->n_entities, sizeof(*ev->entities), entity_fields,
+              NELEM(entity_fields), false, &ok);
+    put_group(o, ev, G_REPLY, false, &ok);
+    put_int(o, "thread_id", ev->thread_id, &ok);
+    put_int(o, "album_id", ev->album_id, &ok);
+    put_group(o, ev, G_FORWARD, false, &ok);
+    put_str(o, "saved_from", ev->saved_from, &ok);
+    put_str(o, "via_bot", ev->via_bot, &ok);
+    put_int(o, "views", ev->views, &ok);
+    put_int(o, "forwards", ev->forwards, &ok);
+    put_int(o, "replies", ev->replies, &ok);
+    if (ev->has_reactions && ev->n_reactions == 0)
+        set(o, "reactions", json_array(), &ok); /* known to have none */
+    else if (ev->has_reactions)
+        put_array(o, "reactions", ev->reactions, ev->n_reactions, sizeof(*ev->reactions),
+                  reaction_fields, NELEM(reaction_fields), false, &ok);
+    put_part(o, "media", ev->media, media_fields, NELEM(media_fields), false, &ok);
+    put_poll(o, ev->poll, false, &ok);
+    put_part(o, "location", ev->location, location_fields, NELEM(location_fields), false, &ok);
+    put_part(o, "contact", ev->contact, contact_fields, NELEM(contact_fields), false, &ok);
+    put_group(o, ev, G_ACTION, false, &ok);
+    put_json(o, "buttons", ev->buttons, &ok);
+    if (ev->content_hash[0] != '\0')
+        set(o, "content_hash", json_stringn(ev->content_hash, strnlen(ev->content_hash,
+                                                                     MSG_HASH_HEX_LEN + 1)),
+            &ok);
+    put_json(o, "raw", ev->raw, &ok);
+    if (ok)
+        return o;
+    json_decref(o);
+    /* Only a value JSON cannot hold gets here; validation names it. */
+    if (check_event(ev, true, false) == TGH_OK)
+        (void)tgh_errf(TGH_EINVAL, "event: not representable as JSON");
+    return NULL;
+}
+
+struct outbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool too_big;
+};
+
+static int
+out_append(const char *s, size_t n, void *data)
+{
+    struct outbuf *b = data;
+
+    if (n > MSG_MAX_EVENT_BYTES - b->len) {
+        b->too_big = true;
+        return -1;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = tgh_realloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+tgh_err
+codec_event_encode(const struct msg_event *ev, char **out, size_t *out_len)
+{
+    struct outbuf b = { NULL, 0, 0, false };
+    json_t *o = NULL;
+    tgh_err rc = TGH_OK;
+
+    *out = NULL;
+    *out_len = 0;
+    o = codec_event_to_json(ev);
+    if (o == NULL)
+        return TGH_EINVAL; /* detail recorded */
+    if (json_dump_callback(o, out_append, &b, JSON_COMPACT) != 0 || b.p == NULL) {
+        rc = b.too_big ? tgh_errf(TGH_ETOOBIG, "event: encoded form over %d bytes",
+                                  MSG_MAX_EVENT_BYTES)
+                       : tgh_errf(TGH_EINVAL, "event: JSON output failed (raw not valid?)");
+        goto out;
+    }
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *out_len = b.len;
+    b.p = NULL;
+out:
+    json_decref(o);
+    tgh_free(b.p);
+    return rc;
+}
+
+/* ---- content hash -------------------------------------------------------------- */
+
+struct hasher {
+    EVP_MD_CTX *ctx;
+    size_t len;
+    bool failed;
+    unsigned char buf[2048]; /* jansson writes in small pieces; digest them in blocks */
+};
+
+static void
+hash_flush(struct hasher *h)
+{
+    if (h->len > 0 && EVP_DigestUpdate(h->ctx, h->buf, h->len) != 1)
+        h->failed = true;
+    h->len = 0;
+}
+
+static int
+hash_append(const char *s, size_t n, void *data)
+{
+    struct hasher *h = data;
+
+    if (n > sizeof(h->buf) - h->len) {
+        hash_flush(h);
+        if (n >= sizeof(h->buf)) {
+            if (EVP_DigestUpdate(h->ctx, s, n) != 1)
+                h->failed = true;
+            return h->failed ? -1 : 0;
+        }
+    }
+    memcpy(h->buf + h->len, s, n);
+    h->len += n;
+    return h->failed ? -1 : 0;
+}
+
+static tgh_err
+compute_hash(const struct msg_event *ev, char hex[MSG_HASH_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    struct hasher h = { NULL, 0, false, { 0 } };
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    bool ok = true;
+    json_t *c = NULL;
+    tgh_err rc = TGH_OK;
+
+    c = content_json(ev, &ok);
+    if (!ok) {
+        rc = check_event(ev, true, false);
+        if (rc == TGH_OK)
+            rc = tgh_errf(TGH_EINVAL, "content_hash: content not representable as JSON");
+        goto out;
+    }
+    h.ctx = EVP_MD_CTX_new();
+    if (h.ctx == NULL || EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL) != 1 ||
+        json_dump_callback(c, hash_append, &h, JSON_COMPACT | JSON_SORT_KEYS) != 0) {
+        rc = tgh_errf(TGH_EINVAL, "content_hash: SHA-256 failed");
+        goto out;
+    }
+    hash_flush(&h);
+    if (h.failed || EVP_DigestFinal_ex(h.ctx, md, &md_len) != 1 || md_len * 2 != MSG_HASH_HEX_LEN) {
+        rc = tgh_errf(TGH_EINVAL, "content_hash: SHA-256 failed");
+        goto out;
+    }
+    for (unsigned int i = 0; i < md_len; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0xf];
+    }
+    hex[MSG_HASH_HEX_LEN] = '\0';
+out:
+    EVP_MD_CTX_free(h.ctx);
+    json_decref(c);
+    return rc;
+}
+
+tgh_err
+codec_event_validate(const struct msg_event *ev)
+{
+    return check_event(ev, true, true);
+}
+
+tgh_err
+codec_event_finalize(struct msg_event *ev)
+{
+    char hex[MSG_HASH_HEX_LEN + 1];
+    tgh_err rc;
+
+    if ((rc = check_event(ev, true, false)) != TGH_OK)
+        return rc;
+    if ((rc = compute_hash(ev, hex)) != TGH_OK)
+        return rc;
+    memcpy(ev->content_hash, hex, sizeof(hex));
+    return TGH_OK;
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+/* One JSON object being read. */
+struct rd {
+    const json_t *obj;
+    const char *path; /* as for fail() */
+    long idx;
+    size_t seen; /* known keys found; fewer than the object has means an unknown key */
+    struct tgh_arena *a;
+    bool share; /* reference json values rather than copy them (the tree is ours) */
+};
+
+/* The value at key, NULL when absent or JSON null (both mean "unset"). */
+static const json_t *
+look(struct rd *r, const char *key)
+{
+    const json_t *v = json_object_get(r->obj, key);
+
+    if (v == NULL)
+        return NULL;
+    r->seen++;
+    return json_is_null(v) ? NULL : v;
+}
+
+static tgh_err
+wrong_type(const struct rd *r, const char *key, const char *want, const json_t *v)
+{
+    return fail(TGH_EINVAL, r->path, r->idx, key, "expected %s, got %s", want, jtype(v));
+}
+
+static size_t
+str_max(const struct field *f)
+{
+    return (f->flags & F_BIG) ? MSG_MAX_TEXT_BYTES : MSG_MAX_STRING_BYTES;
+}
+
+/* A JSON string without NUL: jansson can hold "\u0000", C strings cannot. */
+static tgh_err
+str_of(const struct rd *r, const char *key, const json_t *v, const char **s, size_t *n)
+{
+    if (!json_is_string(v))
+        return wrong_type(r, key, "string", v);
+    *s = json_string_value(v);
+    *n = json_string_length(v);
+    if (memchr(*s, '\0', *n) != NULL)
+        return fail(TGH_EINVAL, r->path, r->idx, key, "contains a NUL character");
+    return TGH_OK;
+}
+
+static tgh_err
+get_int(const struct rd *r, const char *key, const json_t *v, int64_t *out)
+{
+    *out = MSG_UNSET;
+    if (v == NULL)
+        return TGH_OK;
+    if (!json_is_integer(v))
+        return wrong_type(r, key, "integer", v);
+    if (json_integer_value(v) == MSG_UNSET) /* would read back as absent */
+        return fail(TGH_EINVAL, r->path, r->idx, key, "out of range");
+    *out = json_integer_value(v);
+    return TGH_OK;
+}
+
+static tgh_err
+get_str(const struct rd *r, const struct field *f, const json_t *v, const char **out)
+{
+    const char *s;
+    size_t n;
+    tgh_err rc;
+
+    *out = NULL;
+    if (v == NULL)
+        return TGH_OK;
+    if ((rc = str_of(r, f->key, v, &s, &n)) != TGH_OK)
+        return rc;
+    if (n > str_max(f)) /* before copying it */
+        return fail(TGH_ETOOBIG, r->path, r->idx, f->key, "%zu bytes, at most %zu", n,
+                    str_max(f));
+    *out = tgh_arena_strndup(r->a, s, n);
+    return TGH_OK;
+}
+
+static tgh_err
+get_enum(const struct rd *r, const struct field *f, const json_t *v, void *p)
+{
+    const char *s;
+    size_t n;
+    bool known;
+    tgh_err rc;
+
+    if (v == NULL)
+        return (f->flags & F_REQ) ? fail(TGH_EINVAL, r->path, r->idx, f->key, "required")
+                                  : TGH_OK; /* msg_event_init()'s default stays */
+    if ((rc = str_of(r, f->key, v, &s, &n)) != TGH_OK)
+        return rc;
+    switch (f->kind) {
+    case K_OP:
+        known = msg_op_parse(s, p);
+        break;
+    case K_SOURCE:
+        known = msg_source_parse(s, p);
+        break;
+    case K_CHAT_TYPE:
+        known = msg_chat_type_parse(s, p);
+        break;
+    default:
+        known = msg_peer_type_parse(s, p);
+        break;
+    }
+    if (!known)
+        return fail(TGH_EINVAL, r->path, r->idx, f->key, "unknown %s '%.40s'",
+                    f->kind == K_CHAT_TYPE ? "chat type"
+                    : f->kind == K_PEER_TYPE ? "peer type"
+                                             : f->key,
+                    s);
+    return TGH_OK;
+}
+
+static tgh_err
+get_json(const struct rd *r, const struct field *f, const json_t *v, json_t **out)
+{
+    *out = NULL;
+    if (v == NULL)
+        return TGH_OK;
+    if (f->kind == K_JSON_OBJ && !json_is_object(v))
+        return wrong_type(r, f->key, "object", v);
+    if (f->kind == K_JSON_ARR && !json_is_array(v))
+        return wrong_type(r, f->key, "array", v);
+    /* A borrowed tree may change after we return, so it is copied. */
+    *out = r->share ? json_incref((json_t *)v) : json_deep_copy(v);
+    if (*out == NULL)
+        return fail(TGH_EINVAL, r->path, r->idx, f->key, "cannot copy value");
+    return TGH_OK;
+}
+
+static tgh_err
+get_field(struct rd *r, void *base, const struct field *f)
+{
+    void *p = AT(base, f);
+    const json_t *v;
+
+    if (f->kind == K_SPECIAL)
+        return TGH_OK; /* its own reader looks it up */
+    v = look(r, f->key);
+    switch (f->kind) {
+    case K_INT:
+        return get_int(r, f->key, v, p);
+    case K_STR:
+        return get_str(r, f, v, p);
+    case K_BOOL:
+        if (v != NULL && !json_is_boolean(v))
+            return wrong_type(r, f->key, "boolean", v);
+        *(bool *)p = v != NULL && json_is_true(v);
+        return TGH_OK;
+    case K_REAL:
+        if (v == NULL)
+            return fail(TGH_EINVAL, r->path, r->idx, f->key, "required");
+        if (!json_is_number(v))
+            return wrong_type(r, f->key, "number", v);
+        *(double *)p = json_number_value(v);
+        return TGH_OK;
+    case K_JSON:
+    case K_JSON_OBJ:
+    case K_JSON_ARR:
+        return get_json(r, f, v, p);
+    default:
+        return get_enum(r, f, v, p);
+    }
+}
+
+static tgh_err
+check_unknown(const struct rd *r, const struct field *fs, size_t n)
+{
+    const char *key;
+    json_t *v;
+
+    if (r->seen == json_object_size(r->obj))
+        return TGH_OK;
+    json_object_foreach ((json_t *)r->obj, key, v) {
+        size_t i = 0;
+
+        (void)v;
+        while (i < n && strcmp(fs[i].key, key) != 0)
+            i++;
+        if (i == n)
+            return fail(TGH_EINVAL, r->path, r->idx, key, "unknown key");
+    }
+    return fail(TGH_EINVAL, r->path, r->idx, NULL, "unknown key"); /* one with a NUL in it */
+}
+
+static tgh_err
+get_fields(struct rd *r, void *base, const struct field *fs, size_t n)
+{
+    tgh_err rc;
+
+    for (size_t i = 0; i < n; i++)
+        if ((rc = get_field(r, base, &fs[i])) != TGH_OK)
+            return rc;
+    return TGH_OK;
+}
+
+static tgh_err
+read_fields(struct rd *r, void *base, const struct field *fs, size_t n)
+{
+    tgh_err rc = get_fields(r, base, fs, n);
+
+    return rc != TGH_OK ? rc : check_unknown(r, fs, n);
+}
+
+/* The object at key as sub, named path in errors; sub->obj is NULL when unset. */
+static tgh_err
+open_obj(struct rd *r, const char *key, const char *path, struct rd *sub)
+{
+    const json_t *v = look(r, key);
+
+    *sub = (struct rd){ v, path, -1, 0, r->a, r->share };
+    if (v != NULL && !json_is_object(v)) {
+        sub->obj = NULL;
+        return wrong_type(r, key, "object", v);
+    }
+    return TGH_OK;
+}
+
+/* A part held by pointer (media, location, contact, poll) in the arena. */
+static tgh_err
+read_part(struct rd *r, const char *key, size_t size, const struct field *fs, size_t n,
+          void **out)
+{
+    struct rd sub;
+    tgh_err rc;
+
+    *out = NULL;
+    if ((rc = open_obj(r, key, key, &sub)) != TGH_OK || sub.obj == NULL)
+        return rc;
+    *out = tgh_arena_alloc(r->a, size);
+    return read_fields(&sub, *out, fs, n);
+}
+
+/* An array of objects into an arena array of elem-byte structs; capped before allocating. */
+static tgh_err
+read_array(struct rd *r, const char *key, const char *path, size_t elem, const struct field *fs,
+           size_t nf, size_t cap, size_t *n_out, void **out)
+{
+    const json_t *v = look(r, key);
+    size_t n;
+    tgh_err rc;
+
+    *n_out = 0;
+    *out = NULL;
+    if (v == NULL)
+        return TGH_OK;
+    if (!json_is_array(v))
+        return wrong_type(r, key, "array", v);
+    n = json_array_size(v);
+    if (n > cap)
+        return fail(TGH_ETOOBIG, path, -1, NULL, "%zu items, at most %zu", n, cap);
+    if (n == 0)
+        return TGH_OK;
+    *out = tgh_arena_alloc(r->a, n * elem);
+    *n_out = n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i);
+        struct rd sub = { e, path, (long)i, 0, r->a, r->share };
+
+        if (!json_is_object(e))
+            return fail(TGH_EINVAL, path, (long)i, NULL, "expected object, got %s", jtype(e));
+        if ((rc = read_fields(&sub, (char *)*out + i * elem, fs, nf)) != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+static tgh_err
+read_poll(struct rd *r, struct msg_event *ev)
+{
+    struct msg_poll *p;
+    struct rd sub;
+    void *arr;
+    tgh_err rc;
+
+    if ((rc = open_obj(r, "poll", "poll", &sub)) != TGH_OK || sub.obj == NULL)
+        return rc;
+    p = ev->poll = tgh_arena_alloc(r->a, sizeof(*p));
+    if ((rc = get_fields(&sub, p, poll_fields, NELEM(poll_fields))) != TGH_OK)
+        return rc;
+    rc = read_array(&sub, "answers", "poll.answers", sizeof(*p->answers), answer_fields,
+                    NELEM(answer_fields), MSG_MAX_POLL_ANSWERS, &p->n_answers, &arr);
+    p->answers = arr;
+    return rc != TGH_OK ? rc : check_unknown(&sub, poll_fields, NELEM(poll_fields));
+}
+
+/* schema_version first, so a newer event says so rather than "unknown key". */
+static tgh_err
+read_head(struct rd *r, struct msg_event *ev, const char **key)
+{
+    const json_t *v = look(r, "schema_version");
+    const char *s;
+    size_t n;
+    tgh_err rc;
+
+    if (v == NULL)
+        return fail(TGH_EINVAL, NULL, -1, "schema_version", "required");
+    if (!json_is_integer(v))
+        return wrong_type(r, "schema_version", "integer", v);
+    if (json_integer_value(v) != MSG_SCHEMA_VERSION)
+        return fail(TGH_EINVAL, NULL, -1, "schema_version",
+                    "unsupported version %" JSON_INTEGER_FORMAT " (expected %d)",
+                    json_integer_value(v), MSG_SCHEMA_VERSION);
+    ev->schema_version = MSG_SCHEMA_VERSION;
+
+    if ((v = look(r, "idempotency_key")) == NULL)
+        return fail(TGH_EINVAL, NULL, -1, "idempotency_key", "required");
+    if ((rc = str_of(r, "idempotency_key", v, key, &n)) != TGH_OK)
+        return rc;
+
+    if ((v = look(r, "content_hash")) == NULL)
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "required");
+    if ((rc = str_of(r, "content_hash", v, &s, &n)) != TGH_OK)
+        return rc;
+    if (n != MSG_HASH_HEX_LEN) /* the digits themselves are checked with the hash */
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "must be %d lowercase hex digits",
+                    MSG_HASH_HEX_LEN);
+    memcpy(ev->content_hash, s, MSG_HASH_HEX_LEN + 1);
+    return TGH_OK;
+}
+
+static tgh_err
+read_body(struct rd *r, struct msg_event *ev)
+{
+    void *p;
+    tgh_err rc;
+
+    for (size_t i = 0; i < NELEM(groups); i++) {
+        struct rd sub;
+
+        if ((rc = open_obj(r, groups[i].key, groups[i].key, &sub)) != TGH_OK)
+            return rc;
+        if (sub.obj != NULL && (rc = read_fields(&sub, ev, groups[i].f, groups[i].n)) != TGH_OK)
+            return rc;
+    }
+    rc = read_array(r, "entities", "entities", sizeof(*ev->entities), entity_fields,
+                    NELEM(entity_fields), MSG_MAX_ENTITIES, &ev->n_entities, &p);
+    ev->entities = p;
+    if (rc != TGH_OK)
+        return rc;
+    ev->has_reactions = json_object_get(r->obj, "reactions") != NULL &&
+                        !json_is_null(json_object_get(r->obj, "reactions"));
+    rc = read_array(r, "reactions", "reactions", sizeof(*ev->reactions), reaction_fields,
+                    NELEM(reaction_fields), MSG_MAX_REACTIONS, &ev->n_reactions, &p);
+    ev->reactions = p;
+    if (rc != TGH_OK)
+        return rc;
+    if ((rc = read_part(r, "media", sizeof(*ev->media), media_fields, NELEM(media_fields), &p)))
+        return rc;
+    ev->media = p;
+    if ((rc = read_part(r, "location", sizeof(*ev->location), location_fields,
+                        NELEM(location_fields), &p)))
+        return rc;
+    ev->location = p;
+    if ((rc = read_part(r, "contact", sizeof(*ev->contact), contact_fields,
+                        NELEM(contact_fields), &p)))
+        return rc;
+    ev->contact = p;
+    return read_poll(r, ev);
+}
+
+/*
+ * Fill ev from root: JSON-level checks here (types, unknown keys, NUL,
+ * required values the struct cannot express), then every struct-level rule
+ * through check_event(), the one codec_event_validate() runs.
+ */
+static tgh_err
+read_event(const json_t *root, struct tgh_arena *a, struct msg_event *ev, bool from_text)
+{
+    struct rd r = { root, NULL, -1, 0, a, from_text };
+    const char *key = NULL;
+    char want[48];
+    tgh_err rc;
+
+    msg_event_init(ev);
+    if (!json_is_object(root)) {
+        rc = fail(TGH_EINVAL, NULL, -1, NULL, "expected an object, got %s", jtype(root));
+        goto out;
+    }
+    if ((rc = read_head(&r, ev, &key)) != TGH_OK ||
+        (rc = get_fields(&r, ev, top_fields, NELEM(top_fields))) != TGH_OK ||
+        (rc = read_body(&r, ev)) != TGH_OK ||
+        (rc = check_unknown(&r, top_fields, NELEM(top_fields))) != TGH_OK)
+        goto out;
+    /* jansson checked the UTF-8 of what it parsed; a borrowed tree may hold anything. */
+    if ((rc = check_event(ev, !from_text, true)) != TGH_OK)
+        goto out;
+    if (msg_event_key(ev, want, sizeof(want)) < 0 || strcmp(want, key) != 0)
+        rc = fail(TGH_EINVAL, NULL, -1, "idempotency_key",
+                  "'%.48s' does not match chat.id:date:message_id '%s'", key, want);
+out:
+    if (rc != TGH_OK)
+        msg_event_fini(ev);
+    return rc;
+}
+
+tgh_err
+codec_event_decode(const char *json, size_t len, struct tgh_arena *a, struct msg_event *ev)
+{
+    json_error_t jerr;
+    json_t *root;
+    tgh_err rc;
+
+    msg_event_init(ev);
+    if (len > MSG_MAX_EVENT_BYTES)
+        return fail(TGH_ETOOBIG, NULL, -1, NULL, "%zu bytes, at most %d", len,
+                    MSG_MAX_EVENT_BYTES);
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return tgh_errf(TGH_EINVAL, "event: invalid JSON at line %d column %d: %s", jerr.line,
+                        jerr.column, jerr.text);
+    rc = read_event(root, a, ev, true);
+    json_decref(root);
+    return rc;
+}
+
+tgh_err
+codec_event_from_json(const json_t *obj, struct tgh_arena *a, struct msg_event *ev)
+{
+    return read_event(obj, a, ev, false);
+}
+
+/* ---- equality ---------------------------------------------------------------- */
+
+static bool
+str_eq(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+field_eq(const void *a, const void *b, const struct field *f)
+{
+    const void *pa = CAT(a, f), *pb = CAT(b, f);
+    json_t *ja, *jb;
+
+    switch (f->kind) {
+    case K_INT:
+        return *(const int64_t *)pa == *(const int64_t *)pb;
+    case K_STR:
+        return str_eq(*(const char *const *)pa, *(const char *const *)pb);
+    case K_BOOL:
+        return *(const bool *)pa == *(const bool *)pb;
+    case K_REAL: /* bit for bit: -0.0 and 0.0 encode differently */
+        return memcmp(pa, pb, sizeof(double)) == 0;
+    case K_JSON:
+    case K_JSON_OBJ:
+    case K_JSON_ARR:
+        ja = *(json_t *const *)pa;
+        jb = *(json_t *const *)pb;
+        return ja == jb || (ja != NULL && jb != NULL && json_equal(ja, jb));
+    case K_SPECIAL:
+        return true;
+    default:
+        return enum_at(pa, f->kind) == enum_at(pb, f->kind);
+    }
+}
+
+static bool
+fields_eq(const void *a, const void *b, const struct field *fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!field_eq(a, b, &fs[i]))
+            return false;
+    return true;
+}
+
+static bool
+part_eq(const void *a, const void *b, const struct field *fs, size_t n)
+{
+    return a == b || (a != NULL && b != NULL && fields_eq(a, b, fs, n));
+}
+
+static bool
+array_eq(const void *a, size_t na, const void *b, size_t nb, size_t elem,
+         const struct field *fs, size_t nf)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!fields_eq((const char *)a + i * elem, (const char *)b + i * elem, fs, nf))
+            return false;
+    return true;
+}
+
+bool
+codec_event_equal(const struct msg_event *a, const struct msg_event *b)
+{
+    if (a == b)
+        return true;
+    if (a == NULL || b == NULL || a->schema_version != b->schema_version ||
+        a->has_reactions != b->has_reactions ||
+        strncmp(a->content_hash, b->content_hash, sizeof(a->content_hash)) != 0 ||
+        !fields_eq(a, b, top_fields, NELEM(top_fields)))
+        return false;
+    for (size_t i = 0; i < NELEM(groups); i++)
+        if (!fields_eq(a, b, groups[i].f, groups[i].n))
+            return false;
+    if (!array_eq(a->entities, a->n_entities, b->entities, b->n_entities, sizeof(*a->entities),
+                  entity_fields, NELEM(entity_fields)) ||
+        !array_eq(a->reactions, a->n_reactions, b->reactions, b->n_reactions,
+                  sizeof(*a->reactions), reaction_fields, NELEM(reaction_fields)) ||
+        !part_eq(a->media, b->media, media_fields, NELEM(media_fields)) ||
+        !part_eq(a->location, b->location, location_fields, NELEM(location_fields)) ||
+        !part_eq(a->contact, b->contact, contact_fields, NELEM(contact_fields)) ||
+        !part_eq(a->poll, b->poll, poll_fields, NELEM(poll_fields)))
+        return false;
+    return a->poll == NULL ||
+           array_eq(a->poll->answers, a->poll->n_answers, b->poll->answers, b->poll->n_answers,
+                    sizeof(*a->poll->answers), answer_fields, NELEM(answer_fields));
+}
