@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * source_export.c - streaming import of a Telegram Desktop export.
+ *
+ * A small structural walker (whitespace , : { } [ ]) moves through the root,
+ * the chat lists and each messages array; every key and every value is parsed
+ * by jansson, fed one byte per callback so that exactly the bytes of one value
+ * are consumed. Only one message object and one batch are in memory at a time.
+ * Design, limits and error rules: docs/internals/export.md.
+ */
+#include "source/source.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/codec.h"
+#include "source/source_int.h"
+
+#define RD_BUF_BYTES     (64 * 1024)
+#define RD_KEEP_BYTES    8                 /* kept on refill: jansson's lookahead is <= 4 */
+#define VALUE_MAX_BYTES  (4 * 1024 * 1024) /* one message object, key or skipped value */
+#define DEAD_PAYLOAD_MAX (64 * 1024)       /* payload kept of an oversized message */
+#define BATCH_DEFAULT    500
+#define BATCH_MAX        100000
+#define PROGRESS_EVERY   4096
+
+/* Buffered reader over the FILE, with the text of the value being parsed. */
+struct rd {
+    FILE *f;
+    const char *name;
+    unsigned char *buf;
+    size_t pos, len;
+    uint64_t base; /* file offset of buf[0] */
+    bool is_eof;
+    bool is_io_error;
+    /* the current jansson load */
+    size_t fed, limit;
+    bool is_over;
+    char *text; /* every byte fed, minus what jansson gave back */
+    size_t text_len, text_cap;
+};
+
+struct imp {
+    struct rd rd;
+    const struct source_export_sink *sink;
+    struct source_export_summary sum;
+    struct msg_batch b;
+    size_t batch_size;
+    int64_t observed_at;
+    bool is_local_tz;
+    bool has_lists;     /* the root had "chats" or "left_chats" */
+    int64_t next_index; /* of the next chat to begin */
+};
+
+struct chat {
+    struct source_export_chat pub;
+    char path[48]; /* "chats.list[2]." or "" for a single-chat export */
+    char *title, *type;
+    bool has_id, has_keys, is_begun;
+    int64_t bare_id;
+    tgh_err status; /* the chat failed without failing the file */
+    char reason[256];
+};
+
+typedef tgh_err (*member_fn)(struct imp *im, void *ctx, const char *key);
+typedef tgh_err (*elem_fn)(struct imp *im, void *ctx, size_t index);
+
+static uint64_t
+rd_offset(const struct rd *r)
+{
+    return r->base + r->pos;
+}
+
+static bool
+rd_fill(struct rd *r)
+{
+    size_t keep = r->len < RD_KEEP_BYTES ? r->len : RD_KEEP_BYTES, n;
+
+    if (r->is_eof || r->is_io_error)
+        return false;
+    memmove(r->buf, r->buf + r->len - keep, keep);
+    r->base += r->len - keep;
+    r->pos = r->len = keep;
+    n = fread(r->buf + keep, 1, RD_BUF_BYTES - keep, r->f);
+    if (n == 0) {
+        if (ferror(r->f))
+            r->is_io_error = true;
+        else
+            r->is_eof = true;
+        return false;
+    }
+    r->len += n;
+    return true;
+}
+
+static int
+rd_get(struct rd *r)
+{
+    if (r->pos == r->len && !rd_fill(r))
+        return -1;
+    return r->buf[r->pos++];
+}
+
+/* The error for a byte that is not there: read failure or end of file. */
+static tgh_err
+rd_eof_error(const struct rd *r, const char *what)
+{
+    if (r->is_io_error)
+        return tgh_errf(TGH_EIO, "%s: read error at byte %" PRIu64, r->name, rd_offset(r));
+    return tgh_errf(TGH_EPROTO, "%s: truncated: end of file at byte %" PRIu64 " inside %s",
+                    r->name, rd_offset(r), what);
+}
+
+/* The next byte that is not JSON whitespace, left unread; -1 at the end. */
+static int
+rd_peek(struct rd *r)
+{
+    for (;;) {
+        int c = rd_get(r);
+
+        if (c < 0)
+            return -1;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            r->pos--;
+            return c;
+        }
+    }
+}
+
+/* jansson's read callback: one byte at a time, so we know what it took. */
+static size_t
+feed(void *buffer, size_t buflen, void *arg)
+{
+    struct rd *r = arg;
+    int c;
+
+    (void)buflen;
+    if (r->fed >= r->limit) {
+        r->is_over = true;
+        return (size_t)-1;
+    }
+    c = rd_get(r);
+    if (c < 0)
+        return r->is_io_error ? (size_t)-1 : 0;
+    *(unsigned char *)buffer = (unsigned char)c;
+    r->fed++;
+    if (r->text_len == r->text_cap) {
+        r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
+        r->text = tgh_realloc(r->text, r->text_cap);
+    }
+    r->text[r->text_len++] = (char)c;
+    return 1;
+}
+
+/*
+ * Parse the value starting at the reader with jansson. TGH_ETOOBIG when it is
+ * longer than limit bytes: then r->text holds its first limit bytes and the
+ * rest is unread (rd_skip_rest). Any other failure is a file error.
+ */
+static TGH_MUSTCHECK tgh_err
+rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
+{
+    uint64_t start = rd_offset(r);
+    json_error_t jerr;
+    size_t back;
+
+    r->fed = 0;
+    r->limit = limit;
+    r->is_over = false;
+    r->text_len = 0;
+    *out = json_load_callback(feed, r, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    if (*out == NULL) {
+        if (r->is_over)
+            return TGH_ETOOBIG;
+        if (r->is_io_error || r->is_eof)
+            return rd_eof_error(r, what);
+        return tgh_errf(TGH_EPROTO, "%s: not valid JSON at byte %" PRIu64 " in %s: %s", r->name,
+                        start + (uint64_t)jerr.position, what, jerr.text);
+    }
+    /* For a scalar jansson reads one character past it; that one is ours again. */
+    back = r->fed - (size_t)jerr.position;
+    if (back > RD_KEEP_BYTES || back > r->text_len) {
+        json_decref(*out);
+        *out = NULL;
+        return tgh_errf(TGH_EPROTO, "%s: not valid JSON after byte %" PRIu64, r->name, start);
+    }
+    r->pos -= back;
+    r->text_len -= back;
+    return TGH_OK;
+}
+
+/*
+ * After TGH_ETOOBIG: find the end of the value by its delimiters only (quotes,
+ * escapes, brackets), without keeping it. The value's content is not needed:
+ * it is dropped or dead-lettered as "too large".
+ */
+static TGH_MUSTCHECK tgh_err
+rd_skip_rest(struct rd *r, const char *what)
+{
+    bool in_str = false, esc = false;
+    long depth = 0;
+    size_t i = 0;
+
+    for (;;) {
+        int c = i < r->text_len ? (unsigned char)r->text[i++] : rd_get(r);
+
+        if (c < 0)
+            return rd_eof_error(r, what);
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+        if (!in_str && depth <= 0)
+            break;
+    }
+    if (i < r->text_len) /* a scalar of megabytes: not worth resynchronizing */
+        return tgh_errf(TGH_EPROTO, "%s: oversized scalar in %s", r->name, what);
+    return TGH_OK;
+}
+
+static TGH_MUSTCHECK tgh_err
+expect(struct rd *r, int want, const char *what)
+{
+    int c = rd_peek(r);
+
+    if (c < 0)
+        return rd_eof_error(r, what);
+    if (c != want)
+        return tgh_errf(TGH_EPROTO, "%s: expected '%c' at byte %" PRIu64 " in %s, found '%c'",
+                        r->name, want, rd_offset(r), what, c);
+    r->pos++;
+    return TGH_OK;
+}
+
+/* After a member or element: ',' continues (true), the closing byte ends. */
+static TGH_MUSTCHECK tgh_err
+next_item(struct rd *r, int close, const char *what, bool *more)
+{
+    int c = rd_peek(r);
+
+    if (c < 0)
+        return rd_eof_error(r, what);
+    if (c != ',' && c != close)
+        return tgh_errf(TGH_EPROTO, "%s: expected ',' or '%c' at byte %" PRIu64 " in %s",
+                        r->name, close, rd_offset(r), what);
+    r->pos++;
+    *more = c == ',';
+    return TGH_OK;
+}
+
+/* Parse one value with jansson and forget it; a huge one is skipped unparsed. */
+static TGH_MUSTCHECK tgh_err
+drop_value(struct imp *im, const char *what)
+{
+    json_t *v = NULL;
+    tgh_err rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v);
+
+    json_decref(v);
+    return rc == TGH_ETOOBIG ? rd_skip_rest(&im->rd, what) : rc;
+}
+
+static TGH_MUSTCHECK tgh_err
+walk_object(struct imp *im, const char *what, member_fn fn, void *ctx)
+{
+    bool more = true;
+    tgh_err rc;
+
+    if ((rc = expect(&im->rd, '{', what)) != TGH_OK)
+        return rc;
+    if (rd_peek(&im->rd) == '}') {
+        im->rd.pos++;
+        return TGH_OK;
+    }
+    while (more) {
+        json_t *key = NULL;
+
+        if (rd_peek(&im->rd) != '"')
+            return rd_peek(&im->rd) < 0
+                       ? rd_eof_error(&im->rd, what)
+                       : tgh_errf(TGH_EPROTO, "%s: expected a key at byte %" PRIu64 " in %s",
+                                  im->rd.name, rd_offset(&im->rd), what);
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &key)) != TGH_OK)
+            return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: key over %d bytes in %s", im->rd.name,
+                                                VALUE_MAX_BYTES, what)
+                                     : rc;
+        if ((rc = expect(&im->rd, ':', what)) == TGH_OK && rd_peek(&im->rd) < 0)
+            rc = rd_eof_error(&im->rd, what);
+        if (rc == TGH_OK)
+            rc = fn(im, ctx, json_string_value(key));
+        json_decref(key);
+        if (rc != TGH_OK || (rc = next_item(&im->rd, '}', what, &more)) != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+static TGH_MUSTCHECK tgh_err
+walk_array(struct imp *im, const char *what, elem_fn fn, void *ctx)
+{
+    bool more = true;
+    tgh_err rc;
+
+    if ((rc = expect(&im->rd, '[', what)) != TGH_OK)
+        return rc;
+    if (rd_peek(&im->rd) == ']') {
+        im->rd.pos++;
+        return TGH_OK;
+    }
+    for (size_t i = 0; more; i++) {
+        if (rd_peek(&im->rd) < 0)
+            return rd_eof_error(&im->rd, what);
+        if ((rc = fn(im, ctx, i)) != TGH_OK || (rc = next_item(&im->rd, ']', what, &more)) != TGH_OK)
+            return rc;
+    }
+    return TGH_OK;
+}
+
+/* Hand the batch to the sink; it is reset whatever the outcome. */
+static TGH_MUSTCHECK tgh_err
+flush(struct imp *im)
+{
+    tgh_err rc = TGH_OK;
+
+    if (im->b.n > 0) {
+        im->sum.events += im->b.n;
+        rc = im->sink->batch(im->sink->arg, &im->b);
+    }
+    msg_batch_reset(&im->b);
+    return rc;
+}
+
+static TGH_MUSTCHECK tgh_err
+dead_letter(struct imp *im, const char *position, const char *reason, const char *payload,
+            size_t len)
+{
+    char why[1024];
+
+    /* The sink may record errors of its own: keep our reason stable. */
+    (void)snprintf(why, sizeof(why), "%s", reason);
+    im->sum.dead_letters++;
+    return im->sink->dead_letter(im->sink->arg, position, why, payload, len);
+}
+
+static enum msg_chat_type
+chat_type_of(const char *s)
+{
+    static const struct {
+        const char *name;
+        enum msg_chat_type type;
+    } types[] = {
+        { "personal_chat", MSG_CHAT_PRIVATE },        { "bot_chat", MSG_CHAT_BOT },
+        { "saved_messages", MSG_CHAT_SAVED },         { "replies", MSG_CHAT_SAVED },
+        { "verification_codes", MSG_CHAT_SAVED },     { "private_group", MSG_CHAT_GROUP },
+        { "private_supergroup", MSG_CHAT_SUPERGROUP }, { "public_supergroup", MSG_CHAT_SUPERGROUP },
+        { "private_channel", MSG_CHAT_CHANNEL },      { "public_channel", MSG_CHAT_CHANNEL },
+    };
+
+    for (size_t i = 0; s != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(s, types[i].name) == 0)
+            return types[i].type;
+    }
+    return MSG_CHAT_UNKNOWN;
+}
+
+static TGH_MUSTCHECK tgh_err
+chat_begin(struct imp *im, struct chat *ch)
+{
+    ch->pub.type = chat_type_of(ch->type);
+    /* An unknown type keeps the bare id: guessing a prefix could merge two chats. */
+    ch->pub.chat_id = msg_chat_id_from_bare(ch->pub.type, ch->bare_id);
+    ch->pub.export_type = ch->type;
+    ch->pub.title = ch->title;
+    ch->pub.index = im->next_index++;
+    ch->is_begun = true;
+    im->sum.chats++;
+    return im->sink->chat_begin(im->sink->arg, &ch->pub);
+}
+
+static TGH_MUSTCHECK tgh_err
+message_elem(struct imp *im, void *ctx, size_t index)
+{
+    struct chat *ch = ctx;
+    struct source_export_msg_ctx mc = {
+        .chat_id = ch->pub.chat_id,
+        .chat_type = ch->pub.type,
+        .chat_title = ch->title,
+        .observed_at = im->observed_at,
+        .is_local_tz = im->is_local_tz,
+    };
+    char pos[128];
+    json_t *obj = NULL;
+    struct msg_event *ev;
+    tgh_err rc;
+
+    (void)snprintf(pos, sizeof(pos), "%smessages[%zu] at byte %" PRIu64, ch->path, index,
+                   rd_offset(&im->rd));
+    rc = rd_load(&im->rd, VALUE_MAX_BYTES, pos, &obj);
+    if (rc == TGH_ETOOBIG) {
+        if ((rc = rd_skip_rest(&im->rd, pos)) != TGH_OK)
+            return rc;
+        im->sum.messages++;
+        return dead_letter(im, pos, "message object over 4 MiB, skipped (payload truncated)",
+                           im->rd.text,
+                           im->rd.text_len < DEAD_PAYLOAD_MAX ? im->rd.text_len : DEAD_PAYLOAD_MAX);
+    }
+    if (rc != TGH_OK)
+        return rc;
+    if (++im->sum.messages % PROGRESS_EVERY == 0 && im->sink->progress != NULL)
+        im->sink->progress(im->sink->arg, rd_offset(&im->rd), im->sum.messages);
+    ev = msg_batch_push(&im->b); /* never full: flushed as soon as it fills */
+    rc = source_export_msg_fill(&mc, obj, &im->b.arena, ev);
+    if (rc == TGH_OK)
+        rc = codec_event_finalize(ev);
+    json_decref(obj); /* ev->raw holds its own reference */
+    if (rc != TGH_OK) {
+        msg_batch_pop(&im->b);
+        return dead_letter(im, pos, tgh_errmsg(), im->rd.text, im->rd.text_len);
+    }
+    return im->b.n >= im->batch_size ? flush(im) : TGH_OK;
+}
+
+/* name and type: a string or null (Desktop writes null for an empty name). */
+static TGH_MUSTCHECK tgh_err
+chat_string(struct imp *im, struct chat *ch, const char *key, char **out)
+{
+    char what[96];
+    json_t *v = NULL;
+    tgh_err rc;
+
+    (void)snprintf(what, sizeof(what), "%s%s", ch->path, key);
+    if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
+        return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
+    if (!json_is_string(v) && !json_is_null(v)) {
+        json_decref(v);
+        return tgh_errf(TGH_EPROTO, "%s: %s is not a string", im->rd.name, what);
+    }
+    tgh_free(*out);
+    *out = json_is_string(v) ? tgh_strdup(json_string_value(v)) : NULL;
+    json_decref(v);
+    return TGH_OK;
+}
+
+static TGH_MUSTCHECK tgh_err
+chat_member(struct imp *im, void *ctx, const char *key)
+{
+    struct chat *ch = ctx;
+    char what[96];
+    json_t *v = NULL;
+    tgh_err rc;
+
+    (void)snprintf(what, sizeof(what), "%s%s", ch->path, key);
+    if (ch->is_begun && strcmp(key, "messages") != 0)
+        return drop_value(im, what); /* Desktop writes nothing after messages */
+    if (strcmp(key, "name") == 0) {
+        ch->has_keys = true;
+        return chat_string(im, ch, key, &ch->title);
+    }
+    if (strcmp(key, "type") == 0) {
+        ch->has_keys = true;
+        return chat_string(im, ch, key, &ch->type);
+    }
+    if (strcmp(key, "id") == 0) {
+        ch->has_keys = true;
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
+            return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
+        ch->has_id = json_is_integer(v);
+        ch->bare_id = json_integer_value(v);
+        json_decref(v);
+        if (!ch->has_id)
+            return tgh_errf(TGH_EPROTO, "%s: %s is not an integer", im->rd.name, what);
+        return TGH_OK;
+    }
+    if (strcmp(key, "messages") != 0)
+        return drop_value(im, what);
+    ch->has_keys = true;
+    if (!ch->has_id) {
+        /* Desktop writes id first; without it the messages have no chat. */
+        ch->status = TGH_EPROTO;
+        (void)snprintf(ch->reason, sizeof(ch->reason),
+                       "%s: %s at byte %" PRIu64 " comes before the chat's \"id\": chat not imported",
+                       im->rd.name, what, rd_offset(&im->rd));
+        return drop_value(im, what);
+    }
+    if (!ch->is_begun && (rc = chat_begin(im, ch)) != TGH_OK)
+        return rc;
+    return walk_array(im, what, message_elem, ch);
+}
+
+/*
+ * Close a chat whose object was walked with result rc: a chat without
+ * messages is begun here; every begun chat gets its chat_end. On failure
+ * the batch in flight is dropped, not flushed.
+ */
+static TGH_MUSTCHECK tgh_err
+chat_finish(struct imp *im, struct chat *ch, tgh_err rc)
+{
+    char why[1024];
+    tgh_err status, erc;
+
+    if (rc == TGH_OK && !ch->has_id)
+        rc = tgh_errf(TGH_EPROTO, "%s: chat %s(ending at byte %" PRIu64 ") has no \"id\"",
+                      im->rd.name, ch->path, rd_offset(&im->rd));
+    if (rc == TGH_OK && !ch->is_begun)
+        rc = chat_begin(im, ch);
+    if (rc == TGH_OK)
+        rc = flush(im);
+    else
+        msg_batch_reset(&im->b);
+    if (ch->is_begun) {
+        status = rc != TGH_OK ? rc : ch->status;
+        (void)snprintf(why, sizeof(why), "%s", rc != TGH_OK ? tgh_errmsg() : ch->reason);
+        (void)tgh_errf(status, "%s", why);
+        erc = im->sink->chat_end(im->sink->arg, &ch->pub, status);
+        if (rc != TGH_OK)
+            (void)tgh_errf(rc, "%s", why);
+        else
+            rc = erc;
+    }
+    tgh_free(ch->title);
+    tgh_free(ch->type);
+    return rc;
+}
+
+static TGH_MUSTCHECK tgh_err
+chat_elem(struct imp *im, void *ctx, size_t index)
+{
+    const char *list = ctx;
+    struct chat ch;
+
+    memset(&ch, 0, sizeof(ch));
+    (void)snprintf(ch.path, sizeof(ch.path), "%s.list[%zu].", list, index);
+    ch.pub.is_left = strcmp(list, "left_chats") == 0;
+    return chat_finish(im, &ch, walk_object(im, ch.path, chat_member, &ch));
+}
+
+static TGH_MUSTCHECK tgh_err
+list_member(struct imp *im, void *ctx, const char *key)
+{
+    char what[64];
+
+    (void)snprintf(what, sizeof(what), "%s.%s", (const char *)ctx, key);
+    if (strcmp(key, "list") == 0)
+        return walk_array(im, what, chat_elem, ctx);
+    return drop_value(im, what);
+}
+
+/* The root: a chat itself (single-chat export) or the account with its lists. */
+static TGH_MUSTCHECK tgh_err
+root_member(struct imp *im, void *ctx, const char *key)
+{
+    struct chat *root = ctx;
+
+    if (strcmp(key, "chats") == 0 || strcmp(key, "left_chats") == 0) {
+        im->has_lists = true;
+        return walk_object(im, key, list_member,
+                           (void *)(strcmp(key, "chats") == 0 ? "chats" : "left_chats"));
+    }
+    return chat_member(im, root, key);
+}
+
+static TGH_MUSTCHECK tgh_err
+root_import(struct imp *im)
+{
+    struct chat root;
+    json_t *v = NULL;
+    tgh_err rc;
+    int c;
+
+    memset(&root, 0, sizeof(root));
+    c = rd_peek(&im->rd);
+    if (c < 0)
+        return im->rd.is_io_error ? rd_eof_error(&im->rd, "the root")
+                                  : tgh_errf(TGH_EPROTO, "%s: empty file", im->rd.name);
+    if (c != '{') {
+        /* Let jansson say whether this is JSON at all, for a clearer message. */
+        rc = rd_load(&im->rd, VALUE_MAX_BYTES, "the root", &v);
+        json_decref(v);
+        if (rc != TGH_OK && rc != TGH_ETOOBIG)
+            return rc;
+        return tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: the root is not a JSON object",
+                        im->rd.name);
+    }
+    rc = walk_object(im, "the root", root_member, &root);
+    if (rc == TGH_OK && !root.has_keys && !im->has_lists)
+        rc = tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: no \"messages\" nor \"chats\"",
+                      im->rd.name);
+    if (root.has_keys) {
+        rc = chat_finish(im, &root, rc);
+    } else {
+        tgh_free(root.title);
+        tgh_free(root.type);
+    }
+    if (rc == TGH_OK && rd_peek(&im->rd) >= 0)
+        rc = tgh_errf(TGH_EPROTO, "%s: data after the root object at byte %" PRIu64, im->rd.name,
+                      rd_offset(&im->rd));
+    if (rc == TGH_OK && im->rd.is_io_error)
+        rc = rd_eof_error(&im->rd, "the trailing whitespace");
+    return rc;
+}
+
+/* "date" strings are local time of the exporting machine: read them in tz. */
+static TGH_MUSTCHECK tgh_err
+tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
+{
+    const char *dir = getenv("TZDIR"), *old = getenv("TZ");
+    char path[512];
+
+    *is_local = false;
+    *saved = NULL;
+    *had_saved = false;
+    if (tz == NULL || strcmp(tz, "UTC") == 0)
+        return TGH_OK;
+    if (tz[0] == '\0' || tz[0] == '/' || strstr(tz, "..") != NULL ||
+        (size_t)snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo",
+                         tz) >= sizeof(path) ||
+        access(path, R_OK) != 0)
+        return tgh_errf(TGH_EINVAL, "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)",
+                        tz);
+    if (old != NULL) {
+        *saved = tgh_strdup(old);
+        *had_saved = true;
+    }
+    if (setenv("TZ", tz, 1) != 0) {
+        tgh_free(*saved);
+        *saved = NULL;
+        return tgh_errf(TGH_EINVAL, "cannot set TZ=%s", tz);
+    }
+    tzset();
+    *is_local = true;
+    return TGH_OK;
+}
+
+static void
+tz_leave(bool is_local, char *saved, bool had_saved)
+{
+    if (!is_local)
+        return;
+    if (had_saved)
+        (void)setenv("TZ", saved, 1);
+    else
+        (void)unsetenv("TZ");
+    tzset();
+    tgh_free(saved);
+}
+
+tgh_err
+source_export_import_stream(FILE *f, const char *name, const struct source_export_opts *o,
+                            const struct source_export_sink *sink,
+                            struct source_export_summary *sum)
+{
+    static const struct source_export_opts defaults = { 0 };
+    struct imp im;
+    char *saved_tz = NULL;
+    bool had_tz = false;
+    tgh_err rc;
+
+    if (o == NULL)
+        o = &defaults;
+    if (sum != NULL)
+        memset(sum, 0, sizeof(*sum));
+    if (o->batch_size > BATCH_MAX)
+        return tgh_errf(TGH_EINVAL, "batch size %zu over %d", o->batch_size, BATCH_MAX);
+    memset(&im, 0, sizeof(im));
+    if ((rc = tz_enter(o->tz, &im.is_local_tz, &saved_tz, &had_tz)) != TGH_OK)
+        return rc;
+    im.rd.f = f;
+    im.rd.name = name != NULL ? name : "(stream)";
+    im.rd.buf = tgh_malloc(RD_BUF_BYTES);
+    im.sink = sink;
+    im.batch_size = o->batch_size ? o->batch_size : BATCH_DEFAULT;
+    im.observed_at = o->observed_at ? o->observed_at : (int64_t)time(NULL);
+    msg_batch_init(&im.b, im.batch_size);
+
+    rc = root_import(&im);
+
+    im.sum.bytes = rd_offset(&im.rd);
+    if (rc == TGH_OK && sink->progress != NULL)
+        sink->progress(sink->arg, im.sum.bytes, im.sum.messages);
+    if (sum != NULL)
+        *sum = im.sum;
+    msg_batch_fini(&im.b);
+    tgh_free(im.rd.text);
+    tgh_free(im.rd.buf);
+    tz_leave(im.is_local_tz, saved_tz, had_tz);
+    return rc;
+}
+
+tgh_err
+source_export_import_file(const char *path, const struct source_export_opts *o,
+                          const struct source_export_sink *sink, struct source_export_summary *sum)
+{
+    FILE *f = fopen(path, "rb");
+    tgh_err rc;
+
+    if (sum != NULL)
+        memset(sum, 0, sizeof(*sum));
+    if (f == NULL)
+        return tgh_errf(TGH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    rc = source_export_import_stream(f, path, o, sink, sum);
+    (void)fclose(f); /* read-only: nothing to lose on close */
+    return rc;
+}
