@@ -58,12 +58,35 @@ on_dead_letter(void *arg, const char *position, const char *reason, const char *
     return TGH_OK;
 }
 
+static tgh_err
+on_chat_begin(void *arg, const struct source_export_chat *chat)
+{
+    (void)arg;
+    (void)chat;
+    return TGH_OK;
+}
+
+static tgh_err
+on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
+{
+    (void)arg;
+    (void)chat;
+    (void)status;
+    return TGH_OK;
+}
+
 static int
 decode_export(const char *path, const char *tz)
 {
     struct decode_ctx c = { 0 };
     struct source_export_opts o = { .tz = tz, .batch_size = 256 };
-    struct source_export_sink sink = { .arg = &c, .batch = on_batch, .dead_letter = on_dead_letter };
+    struct source_export_sink sink = {
+        .arg = &c,
+        .chat_begin = on_chat_begin,
+        .batch = on_batch,
+        .chat_end = on_chat_end,
+        .dead_letter = on_dead_letter,
+    };
     struct source_export_summary sum = { 0 };
 
     if (source_export_import_file(path, &o, &sink, &sum) != TGH_OK) {

@@ -127,7 +127,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     if (chat != NULL && cli_parse_chat(st, chat, &q.chat_id) != TGH_OK) {
         cli_error("export", "--chat: %s", tgh_errmsg());
         store_close(st);
-        return CLI_EXIT_USAGE;
+        return CLI_EXIT_FAIL;
     }
     c.out = stdout;
     if (output != NULL) {

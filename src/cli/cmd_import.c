@@ -63,11 +63,16 @@ static tgh_err
 on_chat_begin(void *arg, const struct source_export_chat *chat)
 {
     struct import_ctx *c = arg;
+    tgh_err rc;
 
     memset(&c->chat_stats, 0, sizeof(c->chat_stats));
     c->chat_seen = 0;
     c->chat_errors = 0;
     c->tot->chats++;
+    /* A chat without messages is still a chat of the archive. */
+    rc = store_chat_upsert(c->st, chat->chat_id, chat->type, chat->title, NULL);
+    if (rc != TGH_OK)
+        return rc;
     return store_run_begin(c->st, chat->chat_id, "import", c->file, &c->run_id);
 }
 

@@ -86,8 +86,11 @@ parse_select(const struct cli_cmd *cmd, int argc, char **argv, struct select_opt
     return -1;
 }
 
-/* Fill q from the options; prints the error and returns false on bad input. */
-static bool
+/*
+ * Fill q from the options. Returns -1 when done, else the exit code after
+ * printing the error: a malformed date is bad usage, an unknown chat a failure.
+ */
+static int
 build_query(const char *cmd, struct store *st, const struct select_opts *o, struct store_query *q)
 {
     q->chat_id = MSG_UNSET;
@@ -95,19 +98,19 @@ build_query(const char *cmd, struct store *st, const struct select_opts *o, stru
     q->until = MSG_UNSET;
     q->limit = o->limit;
     q->newest_first = o->newest_first;
-    if (o->chat != NULL && cli_parse_chat(st, o->chat, &q->chat_id) != TGH_OK) {
-        cli_error(cmd, "--chat: %s", tgh_errmsg());
-        return false;
-    }
     if (o->since != NULL && cli_parse_date(o->since, &q->since) != TGH_OK) {
         cli_error(cmd, "--since: %s", tgh_errmsg());
-        return false;
+        return CLI_EXIT_USAGE;
     }
     if (o->until != NULL && cli_parse_date(o->until, &q->until) != TGH_OK) {
         cli_error(cmd, "--until: %s", tgh_errmsg());
-        return false;
+        return CLI_EXIT_USAGE;
     }
-    return true;
+    if (o->chat != NULL && cli_parse_chat(st, o->chat, &q->chat_id) != TGH_OK) {
+        cli_error(cmd, "--chat: %s", tgh_errmsg());
+        return CLI_EXIT_FAIL;
+    }
+    return -1;
 }
 
 int
@@ -252,10 +255,12 @@ select_and_print(const struct cli_cmd *cmd, const struct tgh_config *cfg, struct
         cli_error(cmd->name, "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
-    if (!build_query(cmd->name, st, o, &q)) {
+    rc = build_query(cmd->name, st, o, &q);
+    if (rc >= 0) {
         store_close(st);
-        return CLI_EXIT_USAGE;
+        return rc;
     }
+    rc = CLI_EXIT_OK;
     q.match = match;
     if (store_messages_each(st, &q, print_message, &p) != TGH_OK) {
         cli_error(cmd->name, "%s", tgh_errmsg());

@@ -67,6 +67,15 @@ store_batch_commit(struct store *st, const struct msg_event *ev, size_t n,
 }
 
 tgh_err
+store_chat_upsert(struct store *st, int64_t chat_id, enum msg_chat_type type, const char *title,
+                  const char *username)
+{
+    if (chat_id == 0)
+        return tgh_errf(TGH_EINVAL, "chat id 0 is not a chat");
+    return st->be->chat_upsert(st->impl, chat_id, type, title, username);
+}
+
+tgh_err
 store_dead_letter_add(struct store *st, const struct store_dead_letter *dl)
 {
     return st->be->dead_letter_add(st->impl, dl);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/msg.h"
 
 struct msg_event;
 struct store; /* opaque */
@@ -49,6 +50,15 @@ void store_close(struct store *st); /* NULL is fine */
  */
 TGH_MUSTCHECK tgh_err store_batch_commit(struct store *st, const struct msg_event *ev, size_t n,
                                          struct store_stats *stats);
+
+/*
+ * Create a chat or refresh what is known of it, outside any batch: sources
+ * call it for chats that have no messages (yet). MSG_CHAT_UNKNOWN and NULL
+ * mean "not known here" and keep what is stored.
+ */
+TGH_MUSTCHECK tgh_err store_chat_upsert(struct store *st, int64_t chat_id,
+                                        enum msg_chat_type type, const char *title,
+                                        const char *username);
 
 /* A dead letter: input that could not become an event. */
 struct store_dead_letter {

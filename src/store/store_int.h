@@ -13,6 +13,8 @@ struct store_backend {
     tgh_err (*open)(const struct tgh_url *url, void **impl);
     void (*close)(void *impl);
     tgh_err (*commit)(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats);
+    tgh_err (*chat_upsert)(void *impl, int64_t chat_id, enum msg_chat_type type, const char *title,
+                           const char *username);
     tgh_err (*dead_letter_add)(void *impl, const struct store_dead_letter *dl);
     tgh_err (*run_begin)(void *impl, int64_t chat_id, const char *kind, const char *origin,
                          int64_t *run_id);

@@ -922,6 +922,25 @@ out:
 }
 
 TGH_MUSTCHECK static tgh_err
+sqlite_chat_upsert(void *impl, int64_t chat_id, enum msg_chat_type type, const char *title,
+                   const char *username)
+{
+    struct sq *sq = impl;
+    struct msg_event ev;
+    struct batch b;
+
+    /* The same statement as inside a batch, in autocommit mode. */
+    memset(&b, 0, sizeof(b));
+    b.now = (int64_t)time(NULL);
+    msg_event_init(&ev);
+    ev.chat_id = chat_id;
+    ev.chat_type = type;
+    ev.chat_title = title;
+    ev.chat_username = username;
+    return chat_touch(sq, &b, &ev);
+}
+
+TGH_MUSTCHECK static tgh_err
 sqlite_dead_letter_add(void *impl, const struct store_dead_letter *dl)
 {
     struct sq *sq = impl;
@@ -1184,6 +1203,7 @@ const struct store_backend store_sqlite_backend = {
     .open = sqlite_open,
     .close = sqlite_close,
     .commit = sqlite_commit,
+    .chat_upsert = sqlite_chat_upsert,
     .dead_letter_add = sqlite_dead_letter_add,
     .run_begin = sqlite_run_begin,
     .run_finish = sqlite_run_finish,

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 : "${TGHARVEST:?TGHARVEST must name the binary under test}"
-: "${TGH_FIXTURES:?TGH_FIXTURES must name tests/fixtures}"
-FX=$TGH_FIXTURES/export
+: "${TGH_TEST_FIXTURES:?TGH_TEST_FIXTURES must name tests/fixtures}"
+FX=$TGH_TEST_FIXTURES/export
 WORK=$(mktemp -d /tmp/tgh-cli-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export TGH_STORE="sqlite://$WORK/test.db"

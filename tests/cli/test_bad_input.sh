@@ -58,8 +58,8 @@ ok "hostile file name"
 # An oversized field: one message with 2 MB of text is a dead letter, its neighbours import.
 export TGH_STORE="sqlite://$WORK/big.db"
 DB=$WORK/big.db
-big=$(head -c 2000000 /dev/zero | tr '\0' 'a')
-jq -n --arg big "$big" '{name: "Big", type: "public_channel", id: 42, messages: [
+head -c 2000000 /dev/zero | tr '\0' 'a' >"$WORK/big.txt"
+jq -n --rawfile big "$WORK/big.txt" '{name: "Big", type: "public_channel", id: 42, messages: [
     {id: 1, type: "message", date: "2024-01-01T00:00:00", date_unixtime: "1704067200", text: "before"},
     {id: 2, type: "message", date: "2024-01-01T00:00:01", date_unixtime: "1704067201", text: $big},
     {id: 3, type: "message", date: "2024-01-01T00:00:02", date_unixtime: "1704067202", text: "after"}]}' \

@@ -4,7 +4,7 @@
 # and CSV, stats, decode, and the usage errors of every command.
 source "$(dirname "$0")/lib.sh"
 
-ex=$TGH_SOURCE_DIR/examples/harbour_watch_result.json
+ex=$TGH_TEST_SOURCE_DIR/examples/harbour_watch_result.json
 chat=-1001987654321
 n=$(export_count "$ex")
 assert_status 0 tgh import -q "$ex"
@@ -63,7 +63,7 @@ assert_eq "decode export lines" "$n" "$(wc -l <"$WORK/out")"
 head -n 1 "$WORK/all" | jq -c '.message_id = -5' >"$WORK/bad_event.jsonl"
 assert_status 1 tgh decode --from event "$WORK/bad_event.jsonl"
 assert_contains "decode names the field" "message_id" "$WORK/err"
-echo '{"schema_version": 1, "op": "upsert", "surprise": 1}' >"$WORK/bad2.jsonl"
+head -n 1 "$WORK/all" | jq -c '.surprise = 1' >"$WORK/bad2.jsonl"
 assert_status 1 tgh decode --from event "$WORK/bad2.jsonl"
 assert_contains "decode unknown key" "surprise" "$WORK/err"
 assert_status 0 tgh decode --from event - <"$WORK/all"

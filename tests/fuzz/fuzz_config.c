@@ -28,7 +28,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     if (data[0] & 1) {
-        (void)tgh_env_parse((const char *)data + 1, size - 1, check_pair, NULL);
+        if (tgh_env_parse((const char *)data + 1, size - 1, check_pair, NULL) != TGH_OK &&
+            tgh_errmsg()[0] == '\0')
+            abort(); /* every failure explains itself */
     } else {
         char *s = tgh_strndup((const char *)data + 1, size - 1);
         struct tgh_url u;
