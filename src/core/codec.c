@@ -344,7 +344,13 @@ utf8_valid(const char *s, size_t n)
         uint32_t cp, min;
 
         if (c < 0x80) {
-            i++;
+            uint64_t w;
+
+            /* Text is mostly ASCII: skip it eight bytes at a time. */
+            while (n - i >= 8 && (memcpy(&w, p + i, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+                i += 8;
+            if (i < n && p[i] < 0x80)
+                i++;
             continue;
         }
         if ((c & 0xe0) == 0xc0) {
@@ -1374,7 +1380,8 @@ read_event(const json_t *root, struct tgh_arena *a, struct msg_event *ev, bool f
 
     msg_event_init(ev);
     if (!json_is_object(root)) {
-        rc = fail(TGH_EINVAL, NULL, -1, NULL, "expected an object, got %s", jtype(root));
+        rc = fail(TGH_EINVAL, NULL, -1, NULL, "expected an object, got %s",
+                  root != NULL ? jtype(root) : "nothing");
         goto out;
     }
     if ((rc = read_head(&r, ev, &key)) != TGH_OK ||

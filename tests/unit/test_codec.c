@@ -478,6 +478,9 @@ test_nul_in_string(void **state)
     assert_int_equal(codec_event_from_json(o, &f->arena, &ev), TGH_EINVAL);
     assert_string_equal(tgh_errmsg(), "sender.name: not valid UTF-8");
     json_decref(o);
+
+    assert_int_equal(codec_event_from_json(NULL, &f->arena, &ev), TGH_EINVAL);
+    assert_string_equal(tgh_errmsg(), "event: expected an object, got nothing");
 }
 
 static void
@@ -498,6 +501,14 @@ test_from_json_copies_borrowed_values(void **state)
 static void
 test_validate_struct(void **state)
 {
+    static const char *const bad_utf8[] = {
+        "\xc0\xaf",                          /* overlong '/' */
+        "\xed\xa0\x80",                      /* a surrogate */
+        "\xf4\x90\x80\x80",                  /* above U+10FFFF */
+        "\xe2\x82",                          /* truncated */
+        "\xff",                              /* never valid */
+        "sixteen ascii bytes then \x80",     /* past the ASCII fast path */
+    };
     struct fixture *f = *state;
     struct msg_event ev;
     char *s = NULL;
@@ -515,7 +526,13 @@ test_validate_struct(void **state)
     assert_int_equal(codec_event_encode(&ev, &s, &n), TGH_EINVAL);
     assert_null(s);
     assert_int_equal(n, 0);
-    ev.sender_name = "ok";
+    for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
+        ev.sender_name = bad_utf8[i];
+        assert_int_equal(codec_event_finalize(&ev), TGH_EINVAL);
+        assert_string_equal(tgh_errmsg(), "sender.name: not valid UTF-8");
+    }
+    ev.sender_name = "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x91\x8b \xf4\x8f\xbf\xbf";
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
 
     ev.chat_type = (enum msg_chat_type)42;
     assert_int_equal(codec_event_finalize(&ev), TGH_EINVAL);
