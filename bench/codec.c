@@ -34,8 +34,9 @@ typical(struct msg_event *ev, char *text, struct msg_entity *e, struct msg_media
     e[0] = (struct msg_entity){ "bold", 0, 10, NULL, NULL, MSG_UNSET, NULL, NULL };
     e[1] = (struct msg_entity){ "url", 20, 19, NULL, NULL, MSG_UNSET, NULL, NULL };
     e[2] = (struct msg_entity){ "italic", 100, 50, NULL, NULL, MSG_UNSET, NULL, NULL };
-    *m = (struct msg_media){ "photo", NULL, "image/jpeg", 123456, MSG_UNSET, 1280, 960,
-                             "AQADx", "photos/p.jpg", NULL, NULL, NULL, NULL, NULL, false };
+    *m = (struct msg_media){ "photo", NULL, "image/jpeg", 123456,         MSG_UNSET,
+                             1280,    960,  "AQADx",      "photos/p.jpg", NULL,
+                             NULL,    NULL, NULL,         NULL,           false };
     msg_event_init(ev);
     ev->source = MSG_SOURCE_TDLIB;
     ev->observed_at = 1700000100;
@@ -117,8 +118,8 @@ main(void)
     json_decref(tree);
 
     printf("event of %zu bytes, CPU time per event:\n", n);
-    printf("  encode   %6.2f us  (%.2fx jansson dump of the same tree, %.2f us)\n", enc,
-           enc / dump, dump);
+    printf("  encode   %6.2f us  (%.2fx jansson dump of the same tree, %.2f us)\n", enc, enc / dump,
+           dump);
     printf("  decode   %6.2f us  (%.2fx jansson parse of the same text, %.2f us)\n", dec,
            dec / parse, parse);
     printf("  finalize %6.2f us  (validate + content hash)\n", fin);

@@ -27,8 +27,7 @@ broken(const char *what)
 
 /* The same text through the borrowed-tree entry point gives the same event. */
 static void
-check_from_json(const uint8_t *data, size_t size, struct tgh_arena *a,
-                const struct msg_event *want)
+check_from_json(const uint8_t *data, size_t size, struct tgh_arena *a, const struct msg_event *want)
 {
     struct msg_event ev;
     json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
