@@ -209,8 +209,8 @@ static const struct field contact_fields[] = {
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static tgh_err fail(tgh_err code, const char *path, long idx, const char *key, const char *fmt,
-                    ...) TGH_PRINTF(5, 6);
+static tgh_err fail(tgh_err code, const char *path, long idx, const char *key, const char *fmt, ...)
+    TGH_PRINTF(5, 6);
 
 /*
  * Record "path[idx].key: message". path is the enclosing object ("chat",
@@ -344,7 +344,13 @@ utf8_valid(const char *s, size_t n)
         uint32_t cp, min;
 
         if (c < 0x80) {
-            i++;
+            uint64_t w;
+
+            /* Text is mostly ASCII: skip it eight bytes at a time. */
+            while (n - i >= 8 && (memcpy(&w, p + i, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+                i += 8;
+            if (i < n && p[i] < 0x80)
+                i++;
             continue;
         }
         if ((c & 0xe0) == 0xc0) {
@@ -384,9 +390,9 @@ check_int(const struct vctx *c, const struct field *f, int64_t v)
     const char *want;
 
     if (v == MSG_UNSET)
-        return (f->flags & F_REQ) && c->present ? fail(TGH_EINVAL, c->path, c->idx, f->key,
-                                                       "required")
-                                                : TGH_OK;
+        return (f->flags & F_REQ) && c->present
+                   ? fail(TGH_EINVAL, c->path, c->idx, f->key, "required")
+                   : TGH_OK;
     switch (f->rule) {
     case R_POS:
         bad = v <= 0, want = "> 0";
@@ -411,9 +417,9 @@ check_str(const struct vctx *c, const struct field *f, const char *s)
     size_t n, max = (f->flags & F_BIG) ? MSG_MAX_TEXT_BYTES : MSG_MAX_STRING_BYTES;
 
     if (s == NULL)
-        return (f->flags & F_REQ) && c->present ? fail(TGH_EINVAL, c->path, c->idx, f->key,
-                                                       "required")
-                                                : TGH_OK;
+        return (f->flags & F_REQ) && c->present
+                   ? fail(TGH_EINVAL, c->path, c->idx, f->key, "required")
+                   : TGH_OK;
     n = strlen(s);
     if (n > max)
         return fail(TGH_ETOOBIG, c->path, c->idx, f->key, "%zu bytes, at most %zu", n, max);
@@ -518,8 +524,8 @@ check_entity_bounds(const struct msg_event *ev)
                         e->offset, units);
         if (e->length > units - e->offset)
             return fail(TGH_EINVAL, "entities", (long)i, "length",
-                        "offset %" PRId64 " + length %" PRId64
-                        " exceeds the text (%" PRId64 " UTF-16 units)",
+                        "offset %" PRId64 " + length %" PRId64 " exceeds the text (%" PRId64
+                        " UTF-16 units)",
                         e->offset, e->length, units);
     }
     return TGH_OK;
@@ -541,8 +547,8 @@ check_parts(const struct msg_event *ev, bool utf8)
     tgh_err rc;
 
     if ((rc = check_part(utf8, "media", ev->media, media_fields, NELEM(media_fields))) ||
-        (rc = check_part(utf8, "location", ev->location, location_fields,
-                         NELEM(location_fields))) ||
+        (rc =
+             check_part(utf8, "location", ev->location, location_fields, NELEM(location_fields))) ||
         (rc = check_part(utf8, "contact", ev->contact, contact_fields, NELEM(contact_fields))) ||
         (rc = check_part(utf8, "poll", p, poll_fields, NELEM(poll_fields))))
         return rc;
@@ -594,8 +600,7 @@ check_hash(const struct msg_event *ev)
     if ((rc = compute_hash(ev, want)) != TGH_OK)
         return rc;
     if (memcmp(want, ev->content_hash, MSG_HASH_HEX_LEN) != 0)
-        return fail(TGH_EINVAL, NULL, -1, "content_hash", "does not match the content (%s)",
-                    want);
+        return fail(TGH_EINVAL, NULL, -1, "content_hash", "does not match the content (%s)", want);
     return TGH_OK;
 }
 
@@ -735,8 +740,8 @@ put_array(json_t *o, const char *key, const void *arr, size_t n, size_t elem,
         return;
     a = json_array();
     for (size_t i = 0; i < n; i++)
-        if (json_array_append_new(a, fields_json((const char *)arr + i * elem, fs, nf,
-                                                 hash_only, ok)) != 0)
+        if (json_array_append_new(
+                a, fields_json((const char *)arr + i * elem, fs, nf, hash_only, ok)) != 0)
             *ok = false;
     set(o, key, a, ok);
 }
@@ -828,9 +833,8 @@ codec_event_to_json(const struct msg_event *ev)
     put_group(o, ev, G_ACTION, false, &ok);
     put_json(o, "buttons", ev->buttons, &ok);
     if (ev->content_hash[0] != '\0')
-        set(o, "content_hash", json_stringn(ev->content_hash, strnlen(ev->content_hash,
-                                                                     MSG_HASH_HEX_LEN + 1)),
-            &ok);
+        set(o, "content_hash",
+            json_stringn(ev->content_hash, strnlen(ev->content_hash, MSG_HASH_HEX_LEN + 1)), &ok);
     put_json(o, "raw", ev->raw, &ok);
     if (ok)
         return o;
@@ -883,9 +887,9 @@ codec_event_encode(const struct msg_event *ev, char **out, size_t *out_len)
     if (o == NULL)
         return TGH_EINVAL; /* detail recorded */
     if (json_dump_callback(o, out_append, &b, JSON_COMPACT) != 0 || b.p == NULL) {
-        rc = b.too_big ? tgh_errf(TGH_ETOOBIG, "event: encoded form over %d bytes",
-                                  MSG_MAX_EVENT_BYTES)
-                       : tgh_errf(TGH_EINVAL, "event: JSON output failed (raw not valid?)");
+        rc = b.too_big
+                 ? tgh_errf(TGH_ETOOBIG, "event: encoded form over %d bytes", MSG_MAX_EVENT_BYTES)
+                 : tgh_errf(TGH_EINVAL, "event: JSON output failed (raw not valid?)");
         goto out;
     }
     b.p[b.len] = '\0';
@@ -1069,8 +1073,7 @@ get_str(const struct rd *r, const struct field *f, const json_t *v, const char *
     if ((rc = str_of(r, f->key, v, &s, &n)) != TGH_OK)
         return rc;
     if (n > str_max(f)) /* before copying it */
-        return fail(TGH_ETOOBIG, r->path, r->idx, f->key, "%zu bytes, at most %zu", n,
-                    str_max(f));
+        return fail(TGH_ETOOBIG, r->path, r->idx, f->key, "%zu bytes, at most %zu", n, str_max(f));
     *out = tgh_arena_strndup(r->a, s, n);
     return TGH_OK;
 }
@@ -1104,7 +1107,7 @@ get_enum(const struct rd *r, const struct field *f, const json_t *v, void *p)
     }
     if (!known)
         return fail(TGH_EINVAL, r->path, r->idx, f->key, "unknown %s '%.40s'",
-                    f->kind == K_CHAT_TYPE ? "chat type"
+                    f->kind == K_CHAT_TYPE   ? "chat type"
                     : f->kind == K_PEER_TYPE ? "peer type"
                                              : f->key,
                     s);
@@ -1171,7 +1174,8 @@ check_unknown(const struct rd *r, const struct field *fs, size_t n)
 
     if (r->seen == json_object_size(r->obj))
         return TGH_OK;
-    json_object_foreach ((json_t *)r->obj, key, v) {
+    json_object_foreach((json_t *)r->obj, key, v)
+    {
         size_t i = 0;
 
         (void)v;
@@ -1218,8 +1222,7 @@ open_obj(struct rd *r, const char *key, const char *path, struct rd *sub)
 
 /* A part held by pointer (media, location, contact, poll) in the arena. */
 static tgh_err
-read_part(struct rd *r, const char *key, size_t size, const struct field *fs, size_t n,
-          void **out)
+read_part(struct rd *r, const char *key, size_t size, const struct field *fs, size_t n, void **out)
 {
     struct rd sub;
     tgh_err rc;
@@ -1352,8 +1355,8 @@ read_body(struct rd *r, struct msg_event *ev)
                         NELEM(location_fields), &p)))
         return rc;
     ev->location = p;
-    if ((rc = read_part(r, "contact", sizeof(*ev->contact), contact_fields,
-                        NELEM(contact_fields), &p)))
+    if ((rc = read_part(r, "contact", sizeof(*ev->contact), contact_fields, NELEM(contact_fields),
+                        &p)))
         return rc;
     ev->contact = p;
     return read_poll(r, ev);
@@ -1374,7 +1377,8 @@ read_event(const json_t *root, struct tgh_arena *a, struct msg_event *ev, bool f
 
     msg_event_init(ev);
     if (!json_is_object(root)) {
-        rc = fail(TGH_EINVAL, NULL, -1, NULL, "expected an object, got %s", jtype(root));
+        rc = fail(TGH_EINVAL, NULL, -1, NULL, "expected an object, got %s",
+                  root != NULL ? jtype(root) : "nothing");
         goto out;
     }
     if ((rc = read_head(&r, ev, &key)) != TGH_OK ||
@@ -1403,8 +1407,7 @@ codec_event_decode(const char *json, size_t len, struct tgh_arena *a, struct msg
 
     msg_event_init(ev);
     if (len > MSG_MAX_EVENT_BYTES)
-        return fail(TGH_ETOOBIG, NULL, -1, NULL, "%zu bytes, at most %d", len,
-                    MSG_MAX_EVENT_BYTES);
+        return fail(TGH_ETOOBIG, NULL, -1, NULL, "%zu bytes, at most %d", len, MSG_MAX_EVENT_BYTES);
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return tgh_errf(TGH_EINVAL, "event: invalid JSON at line %d column %d: %s", jerr.line,
@@ -1472,8 +1475,8 @@ part_eq(const void *a, const void *b, const struct field *fs, size_t n)
 }
 
 static bool
-array_eq(const void *a, size_t na, const void *b, size_t nb, size_t elem,
-         const struct field *fs, size_t nf)
+array_eq(const void *a, size_t na, const void *b, size_t nb, size_t elem, const struct field *fs,
+         size_t nf)
 {
     if (na != nb)
         return false;
@@ -1498,8 +1501,8 @@ codec_event_equal(const struct msg_event *a, const struct msg_event *b)
             return false;
     if (!array_eq(a->entities, a->n_entities, b->entities, b->n_entities, sizeof(*a->entities),
                   entity_fields, NELEM(entity_fields)) ||
-        !array_eq(a->reactions, a->n_reactions, b->reactions, b->n_reactions,
-                  sizeof(*a->reactions), reaction_fields, NELEM(reaction_fields)) ||
+        !array_eq(a->reactions, a->n_reactions, b->reactions, b->n_reactions, sizeof(*a->reactions),
+                  reaction_fields, NELEM(reaction_fields)) ||
         !part_eq(a->media, b->media, media_fields, NELEM(media_fields)) ||
         !part_eq(a->location, b->location, location_fields, NELEM(location_fields)) ||
         !part_eq(a->contact, b->contact, contact_fields, NELEM(contact_fields)) ||

@@ -94,8 +94,8 @@ fill_max(struct tgh_arena *a, struct msg_event *ev)
     ev->author_signature = "editor";
     ev->text = "Hi \xf0\x9f\x91\x8b there, see https://example.org";
     e[0] = (struct msg_entity){ "bold", 0, 2, "Hi", NULL, MSG_UNSET, NULL, NULL };
-    e[1] = (struct msg_entity){ "text_link", 6, 5, "there", "https://example.org/x",
-                                99, "c", "5368" };
+    e[1] =
+        (struct msg_entity){ "text_link", 6, 5, "there", "https://example.org/x", 99, "c", "5368" };
     ev->entities = e;
     ev->n_entities = 2;
     ev->reply_to_message_id = 700;
@@ -117,10 +117,21 @@ fill_max(struct tgh_arena *a, struct msg_event *ev)
     ev->reactions = r;
     ev->n_reactions = 2;
     ev->has_reactions = true;
-    *m = (struct msg_media){ "video", "clip.mp4", "video/mp4", 1048576, 12, 1280, 720,
-                             "AgADuniq", "media/clip.mp4", "not downloaded yet",
-                             "media/clip_thumb.jpg",
-                             "\xf0\x9f\x98\x80", "Band", "Song", true };
+    *m = (struct msg_media){ .kind = "video",
+                             .file_name = "clip.mp4",
+                             .mime_type = "video/mp4",
+                             .size_bytes = 1048576,
+                             .duration_s = 12,
+                             .width = 1280,
+                             .height = 720,
+                             .file_unique_id = "AgADuniq",
+                             .path = "media/clip.mp4",
+                             .placeholder = "not downloaded yet",
+                             .thumbnail_path = "media/clip_thumb.jpg",
+                             .sticker_emoji = "\xf0\x9f\x98\x80",
+                             .performer = "Band",
+                             .title = "Song",
+                             .has_spoiler = true };
     ev->media = m;
     ans[0] = (struct msg_poll_answer){ "yes", 7, true };
     ans[1] = (struct msg_poll_answer){ "no", MSG_UNSET, false };
@@ -133,8 +144,8 @@ fill_max(struct tgh_arena *a, struct msg_event *ev)
     ev->action = "pin_message";
     ev->action_params = json_pack("{s:i,s:[i,i]}", "message_id", 700, "list", 1, 2);
     ev->buttons = json_pack("[[{s:s,s:s}]]", "text", "Open", "url", "https://example.org");
-    ev->raw = json_pack("{s:s,s:{s:f,s:b,s:n}}", "@type", "message", "nested", "x", 0.5, "y",
-                        1, "z");
+    ev->raw =
+        json_pack("{s:s,s:{s:f,s:b,s:n}}", "@type", "message", "nested", "x", 0.5, "y", 1, "z");
 }
 
 /* decode(encode(ev)) equals ev, and the text is stable across the round trip. */
@@ -224,11 +235,37 @@ static void
 test_encode_key_order(void **state)
 {
     static const char *const keys[] = {
-        "schema_version", "op", "source", "idempotency_key", "observed_at", "chat",
-        "message_id", "date", "edit_date", "sender", "author_signature", "text", "entities",
-        "reply_to", "thread_id", "album_id", "forward", "saved_from", "via_bot", "views",
-        "forwards", "replies", "reactions", "media", "poll", "location", "contact", "action",
-        "buttons", "content_hash", "raw",
+        "schema_version",
+        "op",
+        "source",
+        "idempotency_key",
+        "observed_at",
+        "chat",
+        "message_id",
+        "date",
+        "edit_date",
+        "sender",
+        "author_signature",
+        "text",
+        "entities",
+        "reply_to",
+        "thread_id",
+        "album_id",
+        "forward",
+        "saved_from",
+        "via_bot",
+        "views",
+        "forwards",
+        "replies",
+        "reactions",
+        "media",
+        "poll",
+        "location",
+        "contact",
+        "action",
+        "buttons",
+        "content_hash",
+        "raw",
     };
     struct fixture *f = *state;
     struct msg_event ev;
@@ -242,7 +279,8 @@ test_encode_key_order(void **state)
     o = codec_event_to_json(&ev);
     assert_non_null(o);
     assert_int_equal(json_object_size(o), sizeof(keys) / sizeof(keys[0]));
-    json_object_foreach (o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         (void)v;
         assert_string_equal(key, keys[i]);
         i++;
@@ -287,16 +325,15 @@ expect_bad_json(struct tgh_arena *a, json_t *j, tgh_err code, const char *needle
     tgh_err_clear();
     rc = codec_event_decode(s, strlen(s), a, &ev);
     if (rc != code || strstr(tgh_errmsg(), needle) == NULL)
-        fail_msg("want %s '%s', got %s '%s' for %s", tgh_err_name(code), needle,
-                 tgh_err_name(rc), tgh_errmsg(), s);
+        fail_msg("want %s '%s', got %s '%s' for %s", tgh_err_name(code), needle, tgh_err_name(rc),
+                 tgh_errmsg(), s);
     assert_null(ev.raw);
     tgh_free(s);
     json_decref(j);
 }
 
 static void
-expect_bad_text(struct tgh_arena *a, const char *text, size_t len, tgh_err code,
-                const char *needle)
+expect_bad_text(struct tgh_arena *a, const char *text, size_t len, tgh_err code, const char *needle)
 {
     struct msg_event ev;
     tgh_err rc;
@@ -369,8 +406,7 @@ test_errors_name_their_field(void **state)
                     "message_id: expected integer, got string");
     expect_bad_json(a, with(valid_max(a), "message_id", json_real(777.0)), TGH_EINVAL,
                     "message_id: expected integer, got real");
-    expect_bad_json(a, with(valid_max(a), "message_id", NULL), TGH_EINVAL,
-                    "message_id: required");
+    expect_bad_json(a, with(valid_max(a), "message_id", NULL), TGH_EINVAL, "message_id: required");
     expect_bad_json(a, with(valid_max(a), "message_id", json_integer(-3)), TGH_EINVAL,
                     "message_id: must be > 0");
     expect_bad_json(a, with(valid_max(a), "op", json_string("merge")), TGH_EINVAL,
@@ -434,8 +470,8 @@ test_caps(void **state)
     tgh_free(big);
 
     for (int i = 0; i <= MSG_MAX_ENTITIES; i++)
-        json_array_append_new(ents, json_pack("{s:s,s:i,s:i}", "type", "bold", "offset", 0,
-                                              "length", 1));
+        json_array_append_new(ents,
+                              json_pack("{s:s,s:i,s:i}", "type", "bold", "offset", 0, "length", 1));
     expect_bad_json(a, with(valid_max(a), "entities", ents), TGH_ETOOBIG,
                     "entities: 10001 items, at most 10000");
     expect_bad_text(a, canonical_min, (size_t)MSG_MAX_EVENT_BYTES + 1, TGH_ETOOBIG,
@@ -451,8 +487,7 @@ test_malformed_json(void **state)
     static const char nul[] = "{\"schema_version\":1,\"text\":\"a\\u0000b\"}";
 
     expect_bad_text(a, "{\"schema_version\":", 18, TGH_EINVAL, "event: invalid JSON");
-    expect_bad_text(a, canonical_min, strlen(canonical_min) / 2, TGH_EINVAL,
-                    "event: invalid JSON");
+    expect_bad_text(a, canonical_min, strlen(canonical_min) / 2, TGH_EINVAL, "event: invalid JSON");
     expect_bad_text(a, "", 0, TGH_EINVAL, "event: invalid JSON");
     expect_bad_text(a, "[1,2]", 5, TGH_EINVAL, "event: expected an object, got array");
     expect_bad_text(a, dup, strlen(dup), TGH_EINVAL, "event: invalid JSON");
@@ -478,6 +513,9 @@ test_nul_in_string(void **state)
     assert_int_equal(codec_event_from_json(o, &f->arena, &ev), TGH_EINVAL);
     assert_string_equal(tgh_errmsg(), "sender.name: not valid UTF-8");
     json_decref(o);
+
+    assert_int_equal(codec_event_from_json(NULL, &f->arena, &ev), TGH_EINVAL);
+    assert_string_equal(tgh_errmsg(), "event: expected an object, got nothing");
 }
 
 static void
@@ -498,6 +536,14 @@ test_from_json_copies_borrowed_values(void **state)
 static void
 test_validate_struct(void **state)
 {
+    static const char *const bad_utf8[] = {
+        "\xc0\xaf",                      /* overlong '/' */
+        "\xed\xa0\x80",                  /* a surrogate */
+        "\xf4\x90\x80\x80",              /* above U+10FFFF */
+        "\xe2\x82",                      /* truncated */
+        "\xff",                          /* never valid */
+        "sixteen ascii bytes then \x80", /* past the ASCII fast path */
+    };
     struct fixture *f = *state;
     struct msg_event ev;
     char *s = NULL;
@@ -515,7 +561,13 @@ test_validate_struct(void **state)
     assert_int_equal(codec_event_encode(&ev, &s, &n), TGH_EINVAL);
     assert_null(s);
     assert_int_equal(n, 0);
-    ev.sender_name = "ok";
+    for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
+        ev.sender_name = bad_utf8[i];
+        assert_int_equal(codec_event_finalize(&ev), TGH_EINVAL);
+        assert_string_equal(tgh_errmsg(), "sender.name: not valid UTF-8");
+    }
+    ev.sender_name = "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x91\x8b \xf4\x8f\xbf\xbf";
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
 
     ev.chat_type = (enum msg_chat_type)42;
     assert_int_equal(codec_event_finalize(&ev), TGH_EINVAL);
