@@ -200,9 +200,21 @@ child_raw(const char *src_db, const char *dst_url, const char *dst_db)
     }
     store_close(st);
     if (sqlite3_open_v2(src_db, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_open(dst_db, &dst) != SQLITE_OK)
+        sqlite3_open_v2(dst_db, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
         goto out;
     sqlite3_exec(dst, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+    /* The chats the messages belong to, as the import created them. */
+    {
+        char attach[4400];
+
+        snprintf(attach, sizeof(attach), "ATTACH DATABASE 'file:%s?mode=ro' AS src", src_db);
+        if (sqlite3_exec(dst, attach, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(dst, "INSERT INTO chats SELECT * FROM src.chats; DETACH DATABASE src",
+                         NULL, NULL, NULL) != SQLITE_OK) {
+            fprintf(stderr, "raw chats: %s\n", sqlite3_errmsg(dst));
+            goto out;
+        }
+    }
     if (sqlite3_prepare_v2(src, "SELECT * FROM messages ORDER BY rowid", -1, &sel, NULL) != SQLITE_OK)
         goto out;
     ncol = sqlite3_column_count(sel);

@@ -708,6 +708,27 @@ test_chats_each_counts_and_dates(void **state)
     assert_int_equal(c.row[1].deleted_count, 0);
 }
 
+/* A chat with no messages exists; unknown type and NULL title keep what is stored. */
+static void
+test_chat_upsert_without_messages(void **state)
+{
+    struct fx *fx = *state;
+    struct chats c = { 0 };
+
+    assert_int_equal(store_chat_upsert(fx->st, 555, MSG_CHAT_BOT, "Helper Bot", "helperbot"),
+                     TGH_OK);
+    assert_int_equal(store_chat_upsert(fx->st, 555, MSG_CHAT_UNKNOWN, NULL, NULL), TGH_OK);
+    assert_int_equal(store_chat_upsert(fx->st, 0, MSG_CHAT_BOT, NULL, NULL), TGH_EINVAL);
+    assert_int_equal(store_chats_each(fx->st, collect_chat, &c), TGH_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.row[0].chat_id, 555);
+    assert_string_equal(c.title[0], "Helper Bot");
+    assert_int_equal(c.row[0].message_count, 0);
+    assert_int_equal(c.row[0].first_date, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats WHERE type = 'bot'"), 1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats WHERE username = 'helperbot'"), 1);
+}
+
 static void
 test_messages_each_filters(void **state)
 {
@@ -978,6 +999,7 @@ main(void)
         T(test_migrations_idempotent_and_future_refused),
         T(test_wal_mode),
         T(test_chats_each_counts_and_dates),
+        T(test_chat_upsert_without_messages),
         T(test_messages_each_filters),
         T(test_messages_each_callback_stops),
         T(test_search_non_ascii),
