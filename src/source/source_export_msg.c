@@ -222,14 +222,14 @@ get_peer(const json_t *o, const char *key, enum msg_peer_type *type, int64_t *id
     return TGH_OK;
 }
 
-static const char *
-placeholder_of(const char *s)
+static bool
+is_placeholder(const char *s)
 {
     for (size_t i = 0; i < NELEM(placeholders); i++) {
         if (strncmp(s, placeholders[i], strlen(placeholders[i])) == 0)
-            return s;
+            return true;
     }
-    return NULL;
+    return false;
 }
 
 /* A document id: Desktop writes a string, older files may hold a number. */
@@ -274,7 +274,7 @@ entity_fill(const json_t *part, const char *key, size_t i, struct tgh_arena *a,
 /*
  * A text value: a string, or an array of strings and {type, text, ...} parts
  * (also the shape of text_entities). *text is the concatenation, NULL when
- * empty; with ent != NULL every non-"plain" part becomes an entity whose
+ * empty (text may be NULL: entities only); with ent != NULL every non-"plain" part becomes an entity whose
  * offset and length are UTF-16 units of the concatenation.
  */
 static TGH_MUSTCHECK tgh_err
@@ -288,7 +288,8 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
     tgh_err rc;
 
     if (json_is_string(v)) {
-        *text = json_string_length(v) > 0 ? dup(a, v) : NULL;
+        if (text != NULL)
+            *text = json_string_length(v) > 0 ? dup(a, v) : NULL;
         return TGH_OK;
     }
     if (!json_is_array(v))
@@ -300,7 +301,7 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
             return tgh_errf(TGH_EINVAL, "%s[%zu]: expected a string or a {type, text} part", key, i);
         total += json_string_length(t);
     }
-    buf = tgh_arena_alloc(a, total + 1);
+    buf = text != NULL ? tgh_arena_alloc(a, total + 1) : NULL;
     if (ent != NULL)
         *ent = tgh_arena_alloc(a, json_array_size(v) * sizeof(**ent));
     total = 0;
@@ -319,12 +320,15 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
             e->length = len16;
             e->text = tgh_arena_strndup(a, json_string_value(t), len);
         }
-        memcpy(buf + total, json_string_value(t), len);
+        if (buf != NULL)
+            memcpy(buf + total, json_string_value(t), len);
         total += len;
         units += len16;
     }
-    buf[total] = '\0';
-    *text = total > 0 ? buf : NULL;
+    if (buf != NULL) {
+        buf[total] = '\0';
+        *text = total > 0 ? buf : NULL;
+    }
     if (n_ent != NULL)
         *n_ent = n;
     return TGH_OK;
@@ -334,18 +338,16 @@ static TGH_MUSTCHECK tgh_err
 body_fill(json_t *o, struct tgh_arena *a, struct msg_event *ev)
 {
     json_t *text = get(o, "text"), *ents = get(o, "text_entities");
-    const char *ignored;
     tgh_err rc;
 
+    if (ents != NULL && !json_is_array(ents))
+        return tgh_errf(TGH_EINVAL, "text_entities: expected an array, got %s", jtype(ents));
     if (text != NULL &&
         (rc = text_of(text, "text", a, &ev->text, ents == NULL ? &ev->entities : NULL,
                       &ev->n_entities)) != TGH_OK)
         return rc;
-    if (ents != NULL && (rc = text_of(ents, "text_entities", a, &ignored, &ev->entities,
-                                      &ev->n_entities)) != TGH_OK)
-        return rc;
-    if (ents != NULL && !json_is_array(ents))
-        return tgh_errf(TGH_EINVAL, "text_entities: expected an array");
+    if (ents != NULL)
+        return text_of(ents, "text_entities", a, NULL, &ev->entities, &ev->n_entities);
     return TGH_OK;
 }
 
@@ -359,7 +361,7 @@ path_of(const json_t *o, const char *key, struct tgh_arena *a, const char **path
 
     if (rc != TGH_OK || s == NULL)
         return rc;
-    if (placeholder_of(s) != NULL) {
+    if (is_placeholder(s)) {
         if (placeholder != NULL)
             *placeholder = s;
     } else {
