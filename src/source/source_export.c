@@ -5,8 +5,8 @@
  * A small structural walker (whitespace , : { } [ ]) moves through the root,
  * the chat lists and each messages array; every key and every value is parsed
  * by jansson, which reports how many bytes it consumed, so that exactly the
- * bytes of one value are taken from the reader. Only one message object and one batch are in memory at a time.
- * Design, limits and error rules: docs/internals/export.md.
+ * bytes of one value are taken from the reader. Only one message object and
+ * one batch are in memory at a time. Design and limits: docs/internals/export.md.
  */
 #include "source/source.h"
 
@@ -113,8 +113,8 @@ rd_eof_error(const struct rd *r, const char *what)
 {
     if (r->is_io_error)
         return tgh_errf(TGH_EIO, "%s: read error at byte %" PRIu64, r->name, rd_offset(r));
-    return tgh_errf(TGH_EPROTO, "%s: truncated: end of file at byte %" PRIu64 " inside %s",
-                    r->name, rd_offset(r), what);
+    return tgh_errf(TGH_EPROTO, "%s: truncated: end of file at byte %" PRIu64 " inside %s", r->name,
+                    rd_offset(r), what);
 }
 
 /* The next byte that is not JSON whitespace, left unread; -1 at the end. */
@@ -270,8 +270,8 @@ next_item(struct rd *r, int close, const char *what, bool *more)
     if (c < 0)
         return rd_eof_error(r, what);
     if (c != ',' && c != close)
-        return tgh_errf(TGH_EPROTO, "%s: expected ',' or '%c' at byte %" PRIu64 " in %s",
-                        r->name, close, rd_offset(r), what);
+        return tgh_errf(TGH_EPROTO, "%s: expected ',' or '%c' at byte %" PRIu64 " in %s", r->name,
+                        close, rd_offset(r), what);
     r->pos++;
     *more = c == ',';
     return TGH_OK;
@@ -338,7 +338,8 @@ walk_array(struct imp *im, const char *what, elem_fn fn, void *ctx)
     for (size_t i = 0; more; i++) {
         if (rd_peek(&im->rd) < 0)
             return rd_eof_error(&im->rd, what);
-        if ((rc = fn(im, ctx, i)) != TGH_OK || (rc = next_item(&im->rd, ']', what, &more)) != TGH_OK)
+        if ((rc = fn(im, ctx, i)) != TGH_OK ||
+            (rc = next_item(&im->rd, ']', what, &more)) != TGH_OK)
             return rc;
     }
     return TGH_OK;
@@ -377,11 +378,11 @@ chat_type_of(const char *s)
         const char *name;
         enum msg_chat_type type;
     } types[] = {
-        { "personal_chat", MSG_CHAT_PRIVATE },        { "bot_chat", MSG_CHAT_BOT },
-        { "saved_messages", MSG_CHAT_SAVED },         { "replies", MSG_CHAT_SAVED },
-        { "verification_codes", MSG_CHAT_SAVED },     { "private_group", MSG_CHAT_GROUP },
+        { "personal_chat", MSG_CHAT_PRIVATE },         { "bot_chat", MSG_CHAT_BOT },
+        { "saved_messages", MSG_CHAT_SAVED },          { "replies", MSG_CHAT_SAVED },
+        { "verification_codes", MSG_CHAT_SAVED },      { "private_group", MSG_CHAT_GROUP },
         { "private_supergroup", MSG_CHAT_SUPERGROUP }, { "public_supergroup", MSG_CHAT_SUPERGROUP },
-        { "private_channel", MSG_CHAT_CHANNEL },      { "public_channel", MSG_CHAT_CHANNEL },
+        { "private_channel", MSG_CHAT_CHANNEL },       { "public_channel", MSG_CHAT_CHANNEL },
     };
 
     for (size_t i = 0; s != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
@@ -506,7 +507,8 @@ chat_member(struct imp *im, void *ctx, const char *key)
         /* Desktop writes id first; without it the messages have no chat. */
         ch->status = TGH_EPROTO;
         (void)snprintf(ch->reason, sizeof(ch->reason),
-                       "%s: %s at byte %" PRIu64 " comes before the chat's \"id\": chat not imported",
+                       "%s: %s at byte %" PRIu64
+                       " comes before the chat's \"id\": chat not imported",
                        im->rd.name, what, rd_offset(&im->rd));
         return drop_value(im, what);
     }
@@ -606,13 +608,15 @@ root_import(struct imp *im)
         json_decref(v);
         if (rc != TGH_OK && rc != TGH_ETOOBIG)
             return rc;
-        return tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: the root is not a JSON object",
+        return tgh_errf(TGH_EPROTO,
+                        "%s: not a Telegram Desktop export: the root is not a JSON object",
                         im->rd.name);
     }
     rc = walk_object(im, "the root", root_member, &root);
     if (rc == TGH_OK && !root.has_keys && !im->has_lists)
-        rc = tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: no \"messages\" nor \"chats\"",
-                      im->rd.name);
+        rc =
+            tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: no \"messages\" nor \"chats\"",
+                     im->rd.name);
     if (root.has_keys) {
         rc = chat_finish(im, &root, rc);
     } else {
@@ -643,8 +647,8 @@ tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
         (size_t)snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo",
                          tz) >= sizeof(path) ||
         access(path, R_OK) != 0)
-        return tgh_errf(TGH_EINVAL, "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)",
-                        tz);
+        return tgh_errf(TGH_EINVAL,
+                        "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)", tz);
     if (old != NULL) {
         *saved = tgh_strdup(old);
         *had_saved = true;
