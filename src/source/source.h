@@ -18,12 +18,12 @@
 
 /* One chat of the export, valid from chat_begin until chat_end returns. */
 struct source_export_chat {
-    int64_t chat_id;              /* signed convention (-100... for channels/supergroups) */
+    int64_t chat_id; /* signed convention (-100... for channels/supergroups) */
     enum msg_chat_type type;
-    const char *export_type;      /* the export's "type" string */
-    const char *title;            /* NULL when the export has no name */
-    int64_t index;                /* 0-based position in the file */
-    bool is_left;                 /* from left_chats */
+    const char *export_type; /* the export's "type" string */
+    const char *title;       /* NULL when the export has no name */
+    int64_t index;           /* 0-based position in the file */
+    bool is_left;            /* from left_chats */
 };
 
 /*
@@ -33,31 +33,44 @@ struct source_export_chat {
 struct source_export_sink {
     void *arg;
     tgh_err (*chat_begin)(void *arg, const struct source_export_chat *chat);
-    /* events are finalized (codec_event_finalize); the callee commits them; after it returns the importer resets the batch */
+    /*
+     * Events are finalized (codec_event_finalize); the callee commits them;
+     * after it returns the importer resets the batch.
+     */
     tgh_err (*batch)(void *arg, struct msg_batch *b);
     /*
      * Every chat_begin gets one chat_end. status is TGH_OK, or the error that
      * ended the chat (tgh_errmsg() holds its detail during the call).
      */
     tgh_err (*chat_end)(void *arg, const struct source_export_chat *chat, tgh_err status);
-    /* a message object that could not become an event: position like "chats.list[2].messages[17] at byte 5120", reason, the object's JSON text */
-    tgh_err (*dead_letter)(void *arg, const char *position, const char *reason, const char *payload, size_t len);
-    void (*progress)(void *arg, uint64_t bytes_read, uint64_t messages); /* may be NULL; called about every 4096 messages */
+    /*
+     * A message object that could not become an event: position like
+     * "chats.list[2].messages[17] at byte 5120", reason, the object's JSON text.
+     */
+    tgh_err (*dead_letter)(void *arg, const char *position, const char *reason, const char *payload,
+                           size_t len);
+    /* May be NULL; called about every 4096 messages and once at the end. */
+    void (*progress)(void *arg, uint64_t bytes_read, uint64_t messages);
 };
 
 struct source_export_opts {
-    const char *tz;       /* IANA zone for "date" when date_unixtime is absent; NULL/"UTC" = UTC */
-    size_t batch_size;    /* events per sink->batch call, default 500 */
-    int64_t observed_at;  /* import time written into events; 0 = now */
+    const char *tz;      /* IANA zone for "date" when date_unixtime is absent; NULL/"UTC" = UTC */
+    size_t batch_size;   /* events per sink->batch call, default 500 */
+    int64_t observed_at; /* import time written into events; 0 = now */
 };
 
-struct source_export_summary { uint64_t chats, messages, events, dead_letters, bytes; };
+struct source_export_summary {
+    uint64_t chats, messages, events, dead_letters, bytes;
+};
 
 /*
  * Import the export at path; see source_export_import_stream(). A file that
  * cannot be opened is TGH_EIO.
  */
-TGH_MUSTCHECK tgh_err source_export_import_file(const char *path, const struct source_export_opts *o, const struct source_export_sink *sink, struct source_export_summary *sum);
+TGH_MUSTCHECK tgh_err source_export_import_file(const char *path,
+                                                const struct source_export_opts *o,
+                                                const struct source_export_sink *sink,
+                                                struct source_export_summary *sum);
 
 /*
  * Import an export read from f (not closed); name appears in error messages.
@@ -70,6 +83,9 @@ TGH_MUSTCHECK tgh_err source_export_import_file(const char *path, const struct s
  * other than UTC is in use the process's TZ variable is changed (and
  * restored before returning): not thread-safe with respect to localtime().
  */
-TGH_MUSTCHECK tgh_err source_export_import_stream(FILE *f, const char *name, const struct source_export_opts *o, const struct source_export_sink *sink, struct source_export_summary *sum);
+TGH_MUSTCHECK tgh_err source_export_import_stream(FILE *f, const char *name,
+                                                  const struct source_export_opts *o,
+                                                  const struct source_export_sink *sink,
+                                                  struct source_export_summary *sum);
 
 #endif

@@ -4,9 +4,9 @@
  *
  * A small structural walker (whitespace , : { } [ ]) moves through the root,
  * the chat lists and each messages array; every key and every value is parsed
- * by jansson, fed one byte per callback so that exactly the bytes of one value
- * are consumed. Only one message object and one batch are in memory at a time.
- * Design, limits and error rules: docs/internals/export.md.
+ * by jansson, which reports how many bytes it consumed, so that exactly the
+ * bytes of one value are taken from the reader. Only one message object and
+ * one batch are in memory at a time. Design and limits: docs/internals/export.md.
  */
 #include "source/source.h"
 
@@ -24,7 +24,6 @@
 #include "source/source_int.h"
 
 #define RD_BUF_BYTES     (64 * 1024)
-#define RD_KEEP_BYTES    8                 /* kept on refill: jansson's lookahead is <= 4 */
 #define VALUE_MAX_BYTES  (4 * 1024 * 1024) /* one message object, key or skipped value */
 #define DEAD_PAYLOAD_MAX (64 * 1024)       /* payload kept of an oversized message */
 #define BATCH_DEFAULT    500
@@ -42,6 +41,7 @@ struct rd {
     bool is_io_error;
     /* the current jansson load */
     size_t fed, limit;
+    size_t last_chunk; /* bytes of the last callback, all still in buf */
     bool is_over;
     char *text; /* every byte fed, minus what jansson gave back */
     size_t text_len, text_cap;
@@ -81,14 +81,13 @@ rd_offset(const struct rd *r)
 static bool
 rd_fill(struct rd *r)
 {
-    size_t keep = r->len < RD_KEEP_BYTES ? r->len : RD_KEEP_BYTES, n;
+    size_t n;
 
     if (r->is_eof || r->is_io_error)
         return false;
-    memmove(r->buf, r->buf + r->len - keep, keep);
-    r->base += r->len - keep;
-    r->pos = r->len = keep;
-    n = fread(r->buf + keep, 1, RD_BUF_BYTES - keep, r->f);
+    r->base += r->len;
+    r->pos = r->len = 0;
+    n = fread(r->buf, 1, RD_BUF_BYTES, r->f);
     if (n == 0) {
         if (ferror(r->f))
             r->is_io_error = true;
@@ -96,7 +95,7 @@ rd_fill(struct rd *r)
             r->is_eof = true;
         return false;
     }
-    r->len += n;
+    r->len = n;
     return true;
 }
 
@@ -114,8 +113,8 @@ rd_eof_error(const struct rd *r, const char *what)
 {
     if (r->is_io_error)
         return tgh_errf(TGH_EIO, "%s: read error at byte %" PRIu64, r->name, rd_offset(r));
-    return tgh_errf(TGH_EPROTO, "%s: truncated: end of file at byte %" PRIu64 " inside %s",
-                    r->name, rd_offset(r), what);
+    return tgh_errf(TGH_EPROTO, "%s: truncated: end of file at byte %" PRIu64 " inside %s", r->name,
+                    rd_offset(r), what);
 }
 
 /* The next byte that is not JSON whitespace, left unread; -1 at the end. */
@@ -134,29 +133,41 @@ rd_peek(struct rd *r)
     }
 }
 
-/* jansson's read callback: one byte at a time, so we know what it took. */
+/*
+ * jansson's read callback: hand it what the buffer holds, up to the value's
+ * limit. jansson reports how many bytes it consumed (json_error_t.position,
+ * also on success), so whatever it was given beyond the value is given back
+ * by rd_load(); it always lies inside the last chunk, which is still in buf.
+ */
 static size_t
 feed(void *buffer, size_t buflen, void *arg)
 {
     struct rd *r = arg;
-    int c;
+    size_t n;
 
-    (void)buflen;
     if (r->fed >= r->limit) {
         r->is_over = true;
         return (size_t)-1;
     }
-    c = rd_get(r);
-    if (c < 0)
+    if (r->pos == r->len && !rd_fill(r))
         return r->is_io_error ? (size_t)-1 : 0;
-    *(unsigned char *)buffer = (unsigned char)c;
-    r->fed++;
-    if (r->text_len == r->text_cap) {
-        r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
+    n = r->len - r->pos;
+    if (n > buflen)
+        n = buflen;
+    if (n > r->limit - r->fed)
+        n = r->limit - r->fed;
+    memcpy(buffer, r->buf + r->pos, n);
+    if (r->text_len + n > r->text_cap) {
+        while (r->text_len + n > r->text_cap)
+            r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
         r->text = tgh_realloc(r->text, r->text_cap);
     }
-    r->text[r->text_len++] = (char)c;
-    return 1;
+    memcpy(r->text + r->text_len, r->buf + r->pos, n);
+    r->text_len += n;
+    r->pos += n;
+    r->fed += n;
+    r->last_chunk = n;
+    return n;
 }
 
 /*
@@ -172,6 +183,7 @@ rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
     size_t back;
 
     r->fed = 0;
+    r->last_chunk = 0;
     r->limit = limit;
     r->is_over = false;
     r->text_len = 0;
@@ -184,9 +196,9 @@ rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON at byte %" PRIu64 " in %s: %s", r->name,
                         start + (uint64_t)jerr.position, what, jerr.text);
     }
-    /* For a scalar jansson reads one character past it; that one is ours again. */
+    /* What jansson was given past the value (at least a scalar's lookahead) is ours again. */
     back = r->fed - (size_t)jerr.position;
-    if (back > RD_KEEP_BYTES || back > r->text_len) {
+    if (jerr.position < 0 || back > r->last_chunk) {
         json_decref(*out);
         *out = NULL;
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON after byte %" PRIu64, r->name, start);
@@ -258,8 +270,8 @@ next_item(struct rd *r, int close, const char *what, bool *more)
     if (c < 0)
         return rd_eof_error(r, what);
     if (c != ',' && c != close)
-        return tgh_errf(TGH_EPROTO, "%s: expected ',' or '%c' at byte %" PRIu64 " in %s",
-                        r->name, close, rd_offset(r), what);
+        return tgh_errf(TGH_EPROTO, "%s: expected ',' or '%c' at byte %" PRIu64 " in %s", r->name,
+                        close, rd_offset(r), what);
     r->pos++;
     *more = c == ',';
     return TGH_OK;
@@ -326,7 +338,8 @@ walk_array(struct imp *im, const char *what, elem_fn fn, void *ctx)
     for (size_t i = 0; more; i++) {
         if (rd_peek(&im->rd) < 0)
             return rd_eof_error(&im->rd, what);
-        if ((rc = fn(im, ctx, i)) != TGH_OK || (rc = next_item(&im->rd, ']', what, &more)) != TGH_OK)
+        if ((rc = fn(im, ctx, i)) != TGH_OK ||
+            (rc = next_item(&im->rd, ']', what, &more)) != TGH_OK)
             return rc;
     }
     return TGH_OK;
@@ -365,11 +378,11 @@ chat_type_of(const char *s)
         const char *name;
         enum msg_chat_type type;
     } types[] = {
-        { "personal_chat", MSG_CHAT_PRIVATE },        { "bot_chat", MSG_CHAT_BOT },
-        { "saved_messages", MSG_CHAT_SAVED },         { "replies", MSG_CHAT_SAVED },
-        { "verification_codes", MSG_CHAT_SAVED },     { "private_group", MSG_CHAT_GROUP },
+        { "personal_chat", MSG_CHAT_PRIVATE },         { "bot_chat", MSG_CHAT_BOT },
+        { "saved_messages", MSG_CHAT_SAVED },          { "replies", MSG_CHAT_SAVED },
+        { "verification_codes", MSG_CHAT_SAVED },      { "private_group", MSG_CHAT_GROUP },
         { "private_supergroup", MSG_CHAT_SUPERGROUP }, { "public_supergroup", MSG_CHAT_SUPERGROUP },
-        { "private_channel", MSG_CHAT_CHANNEL },      { "public_channel", MSG_CHAT_CHANNEL },
+        { "private_channel", MSG_CHAT_CHANNEL },       { "public_channel", MSG_CHAT_CHANNEL },
     };
 
     for (size_t i = 0; s != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
@@ -494,7 +507,8 @@ chat_member(struct imp *im, void *ctx, const char *key)
         /* Desktop writes id first; without it the messages have no chat. */
         ch->status = TGH_EPROTO;
         (void)snprintf(ch->reason, sizeof(ch->reason),
-                       "%s: %s at byte %" PRIu64 " comes before the chat's \"id\": chat not imported",
+                       "%s: %s at byte %" PRIu64
+                       " comes before the chat's \"id\": chat not imported",
                        im->rd.name, what, rd_offset(&im->rd));
         return drop_value(im, what);
     }
@@ -594,13 +608,15 @@ root_import(struct imp *im)
         json_decref(v);
         if (rc != TGH_OK && rc != TGH_ETOOBIG)
             return rc;
-        return tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: the root is not a JSON object",
+        return tgh_errf(TGH_EPROTO,
+                        "%s: not a Telegram Desktop export: the root is not a JSON object",
                         im->rd.name);
     }
     rc = walk_object(im, "the root", root_member, &root);
     if (rc == TGH_OK && !root.has_keys && !im->has_lists)
-        rc = tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: no \"messages\" nor \"chats\"",
-                      im->rd.name);
+        rc =
+            tgh_errf(TGH_EPROTO, "%s: not a Telegram Desktop export: no \"messages\" nor \"chats\"",
+                     im->rd.name);
     if (root.has_keys) {
         rc = chat_finish(im, &root, rc);
     } else {
@@ -631,8 +647,8 @@ tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
         (size_t)snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo",
                          tz) >= sizeof(path) ||
         access(path, R_OK) != 0)
-        return tgh_errf(TGH_EINVAL, "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)",
-                        tz);
+        return tgh_errf(TGH_EINVAL,
+                        "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)", tz);
     if (old != NULL) {
         *saved = tgh_strdup(old);
         *had_saved = true;

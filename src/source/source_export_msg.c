@@ -34,8 +34,8 @@ static const struct {
 
 /* Keys every service message has; the rest of a service object is the action's. */
 static const char *const service_common[] = {
-    "id",     "type",     "date",   "date_unixtime", "edited", "edited_unixtime",
-    "actor",  "actor_id", "action", "text",          "text_entities",
+    "id",    "type",     "date",   "date_unixtime", "edited",        "edited_unixtime",
+    "actor", "actor_id", "action", "text",          "text_entities",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -165,8 +165,7 @@ get_time(const struct source_export_msg_ctx *c, const json_t *o, const char *raw
         return TGH_OK;
     memset(&tm, 0, sizeof(tm));
     if (!json_is_string(v) ||
-        (end = strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
-        *end != '\0')
+        (end = strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%S", &tm)) == NULL || *end != '\0')
         return tgh_errf(TGH_EINVAL, "%s: not a date like 2020-11-12T12:57:31", iso_key);
     if (c->is_local_tz) {
         tm.tm_isdst = -1; /* let the zone decide; see the doc on DST overlaps */
@@ -184,7 +183,9 @@ peer_of(const json_t *v, enum msg_peer_type *type, int64_t *bare)
     static const struct {
         const char *prefix;
         enum msg_peer_type type;
-    } kinds[] = { { "user", MSG_PEER_USER }, { "channel", MSG_PEER_CHANNEL }, { "chat", MSG_PEER_CHAT } };
+    } kinds[] = { { "user", MSG_PEER_USER },
+                  { "channel", MSG_PEER_CHANNEL },
+                  { "chat", MSG_PEER_CHAT } };
     const char *s;
 
     if (json_is_integer(v)) {
@@ -222,14 +223,14 @@ get_peer(const json_t *o, const char *key, enum msg_peer_type *type, int64_t *id
     return TGH_OK;
 }
 
-static const char *
-placeholder_of(const char *s)
+static bool
+is_placeholder(const char *s)
 {
     for (size_t i = 0; i < NELEM(placeholders); i++) {
         if (strncmp(s, placeholders[i], strlen(placeholders[i])) == 0)
-            return s;
+            return true;
     }
-    return NULL;
+    return false;
 }
 
 /* A document id: Desktop writes a string, older files may hold a number. */
@@ -274,8 +275,8 @@ entity_fill(const json_t *part, const char *key, size_t i, struct tgh_arena *a,
 /*
  * A text value: a string, or an array of strings and {type, text, ...} parts
  * (also the shape of text_entities). *text is the concatenation, NULL when
- * empty; with ent != NULL every non-"plain" part becomes an entity whose
- * offset and length are UTF-16 units of the concatenation.
+ * empty (text may be NULL: entities only); with ent != NULL every non-"plain" part becomes an
+ * entity whose offset and length are UTF-16 units of the concatenation.
  */
 static TGH_MUSTCHECK tgh_err
 text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text,
@@ -288,23 +289,25 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
     tgh_err rc;
 
     if (json_is_string(v)) {
-        *text = json_string_length(v) > 0 ? dup(a, v) : NULL;
+        if (text != NULL)
+            *text = json_string_length(v) > 0 ? dup(a, v) : NULL;
         return TGH_OK;
     }
     if (!json_is_array(v))
         return tgh_errf(TGH_EINVAL, "%s: expected a string or an array, got %s", key, jtype(v));
-    json_array_foreach(v, i, part) {
+    json_array_foreach (v, i, part) {
         json_t *t = json_is_object(part) ? get(part, "text") : part;
 
         if (!json_is_string(t))
-            return tgh_errf(TGH_EINVAL, "%s[%zu]: expected a string or a {type, text} part", key, i);
+            return tgh_errf(TGH_EINVAL, "%s[%zu]: expected a string or a {type, text} part", key,
+                            i);
         total += json_string_length(t);
     }
-    buf = tgh_arena_alloc(a, total + 1);
+    buf = text != NULL ? tgh_arena_alloc(a, total + 1) : NULL;
     if (ent != NULL)
         *ent = tgh_arena_alloc(a, json_array_size(v) * sizeof(**ent));
     total = 0;
-    json_array_foreach(v, i, part) {
+    json_array_foreach (v, i, part) {
         json_t *t = json_is_object(part) ? get(part, "text") : part, *type = get(part, "type");
         size_t len = json_string_length(t);
         int64_t len16 = msg_utf16_len(json_string_value(t), len);
@@ -319,12 +322,15 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
             e->length = len16;
             e->text = tgh_arena_strndup(a, json_string_value(t), len);
         }
-        memcpy(buf + total, json_string_value(t), len);
+        if (buf != NULL)
+            memcpy(buf + total, json_string_value(t), len);
         total += len;
         units += len16;
     }
-    buf[total] = '\0';
-    *text = total > 0 ? buf : NULL;
+    if (buf != NULL) {
+        buf[total] = '\0';
+        *text = total > 0 ? buf : NULL;
+    }
     if (n_ent != NULL)
         *n_ent = n;
     return TGH_OK;
@@ -334,18 +340,16 @@ static TGH_MUSTCHECK tgh_err
 body_fill(json_t *o, struct tgh_arena *a, struct msg_event *ev)
 {
     json_t *text = get(o, "text"), *ents = get(o, "text_entities");
-    const char *ignored;
     tgh_err rc;
 
+    if (ents != NULL && !json_is_array(ents))
+        return tgh_errf(TGH_EINVAL, "text_entities: expected an array, got %s", jtype(ents));
     if (text != NULL &&
         (rc = text_of(text, "text", a, &ev->text, ents == NULL ? &ev->entities : NULL,
                       &ev->n_entities)) != TGH_OK)
         return rc;
-    if (ents != NULL && (rc = text_of(ents, "text_entities", a, &ignored, &ev->entities,
-                                      &ev->n_entities)) != TGH_OK)
-        return rc;
-    if (ents != NULL && !json_is_array(ents))
-        return tgh_errf(TGH_EINVAL, "text_entities: expected an array");
+    if (ents != NULL)
+        return text_of(ents, "text_entities", a, NULL, &ev->entities, &ev->n_entities);
     return TGH_OK;
 }
 
@@ -359,7 +363,7 @@ path_of(const json_t *o, const char *key, struct tgh_arena *a, const char **path
 
     if (rc != TGH_OK || s == NULL)
         return rc;
-    if (placeholder_of(s) != NULL) {
+    if (is_placeholder(s)) {
         if (placeholder != NULL)
             *placeholder = s;
     } else {
@@ -433,7 +437,8 @@ poll_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         return tgh_errf(TGH_EINVAL, "poll: expected an object with an answers array");
     poll = ev->poll = tgh_arena_alloc(a, sizeof(*poll));
     poll->total_voters = MSG_UNSET;
-    if ((q != NULL && (rc = text_of(q, "poll.question", a, &poll->question, NULL, NULL)) != TGH_OK) ||
+    if ((q != NULL &&
+         (rc = text_of(q, "poll.question", a, &poll->question, NULL, NULL)) != TGH_OK) ||
         (rc = get_bool(p, "closed", &poll->closed)) != TGH_OK ||
         (rc = get_int(p, "total_voters", &poll->total_voters)) != TGH_OK)
         return rc;
@@ -441,7 +446,7 @@ poll_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         poll->question = ""; /* present but empty: not the same as absent */
     poll->n_answers = json_array_size(answers);
     poll->answers = tgh_arena_alloc(a, poll->n_answers * sizeof(*poll->answers));
-    json_array_foreach(answers, i, ans) {
+    json_array_foreach (answers, i, ans) {
         struct msg_poll_answer *pa = &poll->answers[i];
         json_t *t = get(ans, "text");
 
@@ -495,7 +500,8 @@ location_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         json_t *lat = get(li, "latitude"), *lon = get(li, "longitude");
 
         if (!json_is_number(lat) || !json_is_number(lon))
-            return tgh_errf(TGH_EINVAL, "location_information: expected numeric latitude and longitude");
+            return tgh_errf(TGH_EINVAL,
+                            "location_information: expected numeric latitude and longitude");
         l->latitude = json_number_value(lat);
         l->longitude = json_number_value(lon);
     }
@@ -522,7 +528,7 @@ reactions_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         return tgh_errf(TGH_EINVAL, "reactions: expected an array, got %s", jtype(rs));
     ev->n_reactions = json_array_size(rs);
     ev->reactions = tgh_arena_alloc(a, ev->n_reactions * sizeof(*ev->reactions));
-    json_array_foreach(rs, i, r) {
+    json_array_foreach (rs, i, r) {
         struct msg_reaction *mr = &ev->reactions[i];
         json_t *doc = get(r, "document_id");
 
@@ -546,7 +552,7 @@ action_params(json_t *o)
     json_t *params = json_object(), *v;
     const char *key;
 
-    json_object_foreach(o, key, v) {
+    json_object_foreach (o, key, v) {
         size_t i;
 
         for (i = 0; i < NELEM(service_common); i++) {
@@ -656,7 +662,8 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
     if ((rc = body_fill(obj, a, ev)) != TGH_OK || (rc = reactions_fill(obj, a, ev)) != TGH_OK)
         return rc;
     if (buttons != NULL && !json_is_array(buttons))
-        return tgh_errf(TGH_EINVAL, "inline_bot_buttons: expected an array, got %s", jtype(buttons));
+        return tgh_errf(TGH_EINVAL, "inline_bot_buttons: expected an array, got %s",
+                        jtype(buttons));
     ev->buttons = json_incref(buttons);
     if (strcmp(type, "service") == 0)
         return service_fill(obj, a, ev);

@@ -18,11 +18,11 @@
 
 /* What the mapper needs to know about the chat a message belongs to. */
 struct source_export_msg_ctx {
-    int64_t chat_id;          /* signed convention */
+    int64_t chat_id; /* signed convention */
     enum msg_chat_type chat_type;
-    const char *chat_title;   /* NULL when the export has none */
+    const char *chat_title; /* NULL when the export has none */
     int64_t observed_at;
-    bool is_local_tz;         /* "date" strings are in the TZ zone, not UTC */
+    bool is_local_tz; /* "date" strings are in the TZ zone, not UTC */
 };
 
 /*

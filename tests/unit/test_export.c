@@ -387,8 +387,8 @@ test_channel_entities_utf16(void **state)
     rec_init(&r);
     assert_int_equal(import(&r, FIX("single_chat_channel.json"), NULL, 0, NULL), TGH_OK);
     ev = find(&r, CHAN, 3);
-    assert_int_equal(strncmp(ev->text, "Hi \xF0\x9F\x91\x8B bold and \xC3\xA9\xF0\x9F\x98\x80x x = 1", 27),
-                     0);
+    assert_int_equal(
+        strncmp(ev->text, "Hi \xF0\x9F\x91\x8B bold and \xC3\xA9\xF0\x9F\x98\x80x x = 1", 27), 0);
     assert_int_equal(ev->n_entities, 20);
     /* "Hi 👋 " is 6 UTF-16 units: the wave is a surrogate pair */
     e = entity(ev, "bold");
@@ -412,9 +412,9 @@ test_channel_entities_utf16(void **state)
     e = &ev->entities[ev->n_entities - 1];
     assert_string_equal(e->type, "unknown");
     assert_int_equal(e->offset + e->length, msg_utf16_len(ev->text, strlen(ev->text)));
-    const char *const types[] = { "code",    "mention",     "hashtag",       "cashtag",
-                                  "bot_command", "link",    "email",         "phone",
-                                  "underline", "strikethrough", "blockquote", "bank_card",
+    const char *const types[] = { "code",        "mention",       "hashtag",    "cashtag",
+                                  "bot_command", "link",          "email",      "phone",
+                                  "underline",   "strikethrough", "blockquote", "bank_card",
                                   "spoiler" };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         e = entity(ev, types[i]);
@@ -732,7 +732,8 @@ test_tz_berlin_vs_utc(void **state)
     assert_int_equal(unsetenv("TZ"), 0);
 
     rec_init(&ber);
-    assert_int_equal(import(&ber, FIX("old_format.json"), "Mars/Olympus_Mons", 0, NULL), TGH_EINVAL);
+    assert_int_equal(import(&ber, FIX("old_format.json"), "Mars/Olympus_Mons", 0, NULL),
+                     TGH_EINVAL);
     assert_non_null(strstr(tgh_errmsg(), "Mars/Olympus_Mons"));
     assert_int_equal(import(&ber, FIX("old_format.json"), "../../etc/passwd", 0, NULL), TGH_EINVAL);
     assert_int_equal(ber.n_chats, 0);
@@ -968,9 +969,9 @@ test_stream_roots(void **state)
     assert_non_null(strstr(tgh_errmsg(), "empty"));
     assert_int_equal(import_mem(&r, "{\"hello\": 1}", 0, NULL), TGH_EPROTO);
     assert_non_null(strstr(tgh_errmsg(), "not a Telegram Desktop export"));
-    assert_int_equal(import_mem(&r, "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": []} x",
-                                0, NULL),
-                     TGH_EPROTO);
+    assert_int_equal(
+        import_mem(&r, "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": []} x", 0, NULL),
+        TGH_EPROTO);
     assert_non_null(strstr(tgh_errmsg(), "data after the root object at byte 51"));
     assert_int_equal(import_mem(&r, "{\"id\": 5, \"messages\": [{\"id\": 1 \"x\": 2}]}", 0, NULL),
                      TGH_EPROTO);
@@ -979,13 +980,14 @@ test_stream_roots(void **state)
 
     /* compact JSON, scalars right before delimiters, an unknown chat type */
     rec_init(&r);
-    assert_int_equal(import_mem(&r,
-                                "{\"name\":\"X\",\"type\":\"future_chat\",\"id\":42,\"extra\":[true,"
-                                "null,1.5,\"s\"],\"messages\":[{\"id\":1,\"type\":\"message\","
-                                "\"date_unixtime\":1600000000,\"text\":\"a\"},{\"id\":2,\"type\":"
-                                "\"message\",\"date_unixtime\":\"1600000001\",\"text\":\"b\"}]}",
-                                0, &sum),
-                     TGH_OK);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"name\":\"X\",\"type\":\"future_chat\",\"id\":42,\"extra\":[true,"
+                   "null,1.5,\"s\"],\"messages\":[{\"id\":1,\"type\":\"message\","
+                   "\"date_unixtime\":1600000000,\"text\":\"a\"},{\"id\":2,\"type\":"
+                   "\"message\",\"date_unixtime\":\"1600000001\",\"text\":\"b\"}]}",
+                   0, &sum),
+        TGH_OK);
     assert_int_equal(sum.events, 2);
     assert_int_equal(r.chats[0].c.type, MSG_CHAT_UNKNOWN);
     assert_int_equal(r.chats[0].c.chat_id, 42); /* bare id kept */
