@@ -4,9 +4,9 @@
  *
  * 1. Generate a synthetic single-chat Desktop export of N messages (default
  *    1,000,000) with varied text, entities, replies, media and edits.
- * 2. Import it exactly as `tgharvest import` does (streamed export reader,
- *    batched store commits) into a fresh store, in a child process, timing it
- *    and reading the child's peak RSS.
+ * 2. Import it exactly as `tgharvest import` does (pipeline_import_paths:
+ *    streamed export reader, writer thread, batched store commits) into a
+ *    fresh store, in a child process, timing it and reading its peak RSS.
  * 3. The raw limit, in another child: a fresh store with the same schema and
  *    FTS5 index, filled with the same rows (read back from step 2's database)
  *    by a plain prepared-statement INSERT loop in transactions of the same
@@ -31,7 +31,7 @@
 
 #include "core/err.h"
 #include "core/msg.h"
-#include "source/source.h"
+#include "pipeline/pipeline.h"
 #include "store/store.h"
 
 #define BATCH 500
@@ -148,35 +148,19 @@ generate(const char *path, int64_t n)
     return 0;
 }
 
-/* Child 1: the real import path. */
-static tgh_err
-sink_batch(void *arg, struct msg_batch *b)
-{
-    struct store_stats s = { 0 };
-
-    return store_batch_commit(arg, b->ev, b->n, &s);
-}
-
+/* Child 1: the real import path, as `tgharvest import` runs it. */
 static int
 child_import(const char *export_path, const char *db_url)
 {
-    struct source_export_opts o = { .batch_size = BATCH };
-    struct source_export_sink sink = { 0 };
-    struct source_export_summary sum = { 0 };
-    struct store *st;
+    struct pipeline_import_opts o = { .batch_size = BATCH };
+    struct pipeline_import_totals tot = { 0 };
+    char *paths[1] = { (char *)export_path };
 
-    if (store_open(db_url, &st) != TGH_OK) {
-        fprintf(stderr, "store: %s\n", tgh_errmsg());
-        return 1;
-    }
-    sink.arg = st;
-    sink.batch = sink_batch;
-    if (source_export_import_file(export_path, &o, &sink, &sum) != TGH_OK) {
+    if (pipeline_import_paths(db_url, paths, 1, &o, NULL, &tot) != TGH_OK) {
         fprintf(stderr, "import: %s\n", tgh_errmsg());
         return 1;
     }
-    store_close(st);
-    return sum.dead_letters == 0 ? 0 : 1;
+    return tot.dead_letters == 0 ? 0 : 1;
 }
 
 /*

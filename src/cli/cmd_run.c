@@ -47,7 +47,7 @@ static int
 run(const struct tgh_config *cfg, int argc, char **argv)
 {
     char *imports[MAX_IMPORTS];
-    int nimports = 0, failed = 0, ch, rc = CLI_EXIT_OK;
+    int nimports = 0, ch, rc = CLI_EXIT_OK;
     const char *store_url = NULL;
     struct store *st = NULL;
     struct store_totals t;
@@ -81,19 +81,23 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     if (nimports > 0) {
-        struct import_opts o = { .tz = cfg->import_tz, .batch_size = (size_t)cfg->batch_size,
-                                 .progress = true };
-        struct import_totals tot = { 0 };
-        struct timespec ts;
+        struct pipeline_import_totals tot = { 0 };
+        double seconds;
 
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        tot.started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-        if (import_paths(st, imports, nimports, &o, &tot, &failed) != TGH_OK)
+        /* The import has its own connections; this one waits for the summary. */
+        store_close(st);
+        st = NULL;
+        if (import_run(store_url ? store_url : cfg->store_url, imports, nimports, cfg->import_tz,
+                       (size_t)cfg->batch_size, true, &tot, &seconds) != TGH_OK)
             rc = CLI_EXIT_FAIL;
         printf("import: %" PRIu64 " file(s), %" PRIu64 " messages: %zu new, %zu unchanged, "
                "%zu versioned, %" PRIu64 " dead letters\n",
                tot.files, tot.messages, tot.stats.inserted, tot.stats.unchanged,
                tot.stats.versioned, tot.dead_letters);
+        if (cli_store_open(cfg, store_url, &st) != TGH_OK) {
+            cli_error("run", "store: %s", tgh_errmsg());
+            return CLI_EXIT_FAIL;
+        }
     }
     if (store_totals_get(st, &t) != TGH_OK) {
         cli_error("run", "%s", tgh_errmsg());

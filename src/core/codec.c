@@ -1512,3 +1512,21 @@ codec_event_equal(const struct msg_event *a, const struct msg_event *b)
            array_eq(a->poll->answers, a->poll->n_answers, b->poll->answers, b->poll->n_answers,
                     sizeof(*a->poll->answers), answer_fields, NELEM(answer_fields));
 }
+
+tgh_err
+codec_event_encode_cached(struct msg_event *ev, struct tgh_arena *a)
+{
+    char *text = NULL;
+    size_t len = 0;
+    tgh_err rc;
+
+    ev->encoded = NULL;
+    ev->encoded_len = 0;
+    rc = codec_event_encode(ev, &text, &len);
+    if (rc != TGH_OK)
+        return rc;
+    ev->encoded = tgh_arena_strndup(a, text, len);
+    ev->encoded_len = len;
+    tgh_free(text);
+    return TGH_OK;
+}

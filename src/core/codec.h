@@ -50,6 +50,13 @@ json_t *codec_event_to_json(const struct msg_event *ev);
 TGH_MUSTCHECK tgh_err codec_event_encode(const struct msg_event *ev, char **out, size_t *out_len);
 
 /*
+ * Encode ev into arena a and remember the text in ev->encoded, so that a
+ * writer on another thread does not encode it again. Call after the event's
+ * last change.
+ */
+TGH_MUSTCHECK tgh_err codec_event_encode_cached(struct msg_event *ev, struct tgh_arena *a);
+
+/*
  * Decode JSON text into *ev, strings and arrays in arena a. On error *ev is
  * finalized (msg_event_fini) and must not be used.
  */

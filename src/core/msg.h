@@ -191,6 +191,14 @@ struct msg_event {
     json_t *raw; /* the source's JSON for this message, or NULL */
 
     char content_hash[MSG_HASH_HEX_LEN + 1]; /* filled by codec_event_finalize() */
+
+    /*
+     * The event's canonical JSON when it was already encoded
+     * (codec_event_encode_cached), in the arena; NULL otherwise. Not part of
+     * the event: a writer uses it instead of encoding again.
+     */
+    const char *encoded;
+    size_t encoded_len;
 };
 
 /*

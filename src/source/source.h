@@ -30,6 +30,7 @@ struct source_export_chat {
  * Where the importer delivers. Any callback returning an error stops the
  * import, which returns that error (after chat_end for the open chat).
  */
+/* Every callback but batch may be NULL. */
 struct source_export_sink {
     void *arg;
     tgh_err (*chat_begin)(void *arg, const struct source_export_chat *chat);

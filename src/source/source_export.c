@@ -368,6 +368,8 @@ dead_letter(struct imp *im, const char *position, const char *reason, const char
     /* The sink may record errors of its own: keep our reason stable. */
     (void)snprintf(why, sizeof(why), "%s", reason);
     im->sum.dead_letters++;
+    if (im->sink->dead_letter == NULL)
+        return TGH_OK;
     return im->sink->dead_letter(im->sink->arg, position, why, payload, len);
 }
 
@@ -403,6 +405,8 @@ chat_begin(struct imp *im, struct chat *ch)
     ch->pub.index = im->next_index++;
     ch->is_begun = true;
     im->sum.chats++;
+    if (im->sink->chat_begin == NULL)
+        return TGH_OK;
     return im->sink->chat_begin(im->sink->arg, &ch->pub);
 }
 
@@ -541,7 +545,8 @@ chat_finish(struct imp *im, struct chat *ch, tgh_err rc)
         status = rc != TGH_OK ? rc : ch->status;
         (void)snprintf(why, sizeof(why), "%s", rc != TGH_OK ? tgh_errmsg() : ch->reason);
         (void)tgh_errf(status, "%s", why);
-        erc = im->sink->chat_end(im->sink->arg, &ch->pub, status);
+        erc = im->sink->chat_end != NULL ? im->sink->chat_end(im->sink->arg, &ch->pub, status)
+                                         : TGH_OK;
         if (rc != TGH_OK)
             (void)tgh_errf(rc, "%s", why);
         else

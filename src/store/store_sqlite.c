@@ -783,8 +783,9 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_INSERT];
     const char *reac = NULL;
-    size_t json_len = 0, reac_len = 0;
+    size_t json_len = 0, reac_len = 0, ej_len;
     char *json = NULL;
+    const char *ej;
     char key[48];
     tgh_err rc;
 
@@ -795,9 +796,16 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
     rc = chat_touch(sq, b, ev);
     if (rc != TGH_OK)
         return rc;
-    rc = codec_event_encode(ev, &json, &json_len);
-    if (rc != TGH_OK)
-        goto out;
+    if (ev->encoded == NULL) {
+        rc = codec_event_encode(ev, &json, &json_len);
+        if (rc != TGH_OK)
+            goto out;
+        ej = json;
+        ej_len = json_len;
+    } else {
+        ej = ev->encoded;
+        ej_len = ev->encoded_len;
+    }
     if (ev->has_reactions)
         reac = reactions_json(sq, ev, &reac_len);
 
@@ -819,7 +827,7 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
     bind_str(s, 16, msg_source_name(ev->source));
     (void)sqlite3_bind_text(s, 17, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
     bind_str(s, 18, key);
-    bind_strn(s, 19, json, json_len);
+    bind_strn(s, 19, ej, ej_len);
     (void)sqlite3_bind_int64(s, 20, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
     (void)sqlite3_bind_int64(s, 21, b->now);
     rc = run(sq, S_MSG_INSERT, "insert message");
@@ -828,7 +836,7 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
     if (sqlite3_changes(sq->db) == 1)
         b->add.inserted++;
     else
-        rc = upsert_existing(sq, b, ev, json, json_len, reac, reac_len);
+        rc = upsert_existing(sq, b, ev, ej, ej_len, reac, reac_len);
 out:
     tgh_free(json);
     return rc;

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline.h - moving events from sources into the store.
+ *
+ * The writer owns a store on a thread of its own: a source hands it full
+ * batches and goes on reading while the previous batches are committed, one
+ * transaction each. Nothing is reported committed (drain) before
+ * store_batch_commit() returned TGH_OK for it. A failed commit stops the
+ * writer: every later submit and drain returns that error, and batches not
+ * yet committed are dropped, never half-written.
+ *
+ * The import job wires the Desktop export source to a writer: events go
+ * through the writer, dead letters, chats and collection runs through a
+ * second store connection, and each chat's run is finished only after its
+ * batches were drained.
+ */
+#ifndef TGH_PIPELINE_PIPELINE_H
+#define TGH_PIPELINE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/msg.h"
+#include "store/store.h"
+
+struct pipeline_writer; /* opaque */
+
+/*
+ * Start a writer thread that commits into st (which the caller must not use
+ * until pipeline_writer_stop). Up to depth batches of up to batch_cap events
+ * wait for it; submit blocks beyond that (backpressure).
+ */
+TGH_MUSTCHECK tgh_err pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
+                                            struct pipeline_writer **out);
+
+/*
+ * Hand the events of b to the writer. The events are encoded here, on the
+ * caller's thread, so the writer only writes. On return b is empty and
+ * reusable (its contents were swapped with a spare batch). b->cap must not
+ * exceed the writer's batch_cap.
+ */
+TGH_MUSTCHECK tgh_err pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b);
+
+/*
+ * Wait until every submitted batch is committed; add the store's counts since
+ * the previous drain to *stats. Returns the writer's error if a commit failed.
+ */
+TGH_MUSTCHECK tgh_err pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats);
+
+/* Drain, stop and join the thread; the store is the caller's again. NULL is fine. */
+TGH_MUSTCHECK tgh_err pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats);
+
+/* Import of Telegram Desktop exports. */
+struct pipeline_import_opts {
+    const char *tz;    /* zone of export dates lacking date_unixtime; NULL = UTC */
+    size_t batch_size; /* events per transaction */
+    /* called about every 4096 messages; may be NULL */
+    void (*progress)(void *arg, const char *file, uint64_t bytes, uint64_t messages);
+    void *progress_arg;
+};
+
+struct pipeline_import_totals {
+    uint64_t files;        /* imported without a file error */
+    uint64_t failed_files; /* truncated, not JSON, unreadable */
+    uint64_t chats;
+    uint64_t failed_chats; /* a chat the file could not deliver (e.g. messages before id) */
+    uint64_t messages;     /* message objects read */
+    uint64_t dead_letters;
+    uint64_t bytes;
+    struct store_stats stats;
+};
+
+/*
+ * Import files and directories (their *.json, sorted) into the store at url.
+ * Every chat of every file is a collection run. A file that fails is
+ * reported through on_error (its message names the file) and the next file
+ * goes on; the first error is returned. Totals are added to *tot.
+ */
+TGH_MUSTCHECK tgh_err pipeline_import_paths(const char *store_url, char *const *paths,
+                                            size_t npaths, const struct pipeline_import_opts *o,
+                                            void (*on_error)(const char *msg),
+                                            struct pipeline_import_totals *tot);
+
+#endif

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline_import.c - Telegram Desktop exports into the store.
+ *
+ * The export reader runs on the calling thread; its batches go to a writer
+ * thread. Each chat of each file is one collection run, finished after the
+ * chat's batches were drained so its counts are what was committed. A message
+ * that cannot become an event is a dead letter and the file goes on. A file
+ * that is truncated or not JSON fails after the complete batches before the
+ * damage were committed, so the store stays consistent and a re-import
+ * resumes idempotently.
+ */
+#include "pipeline/pipeline.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "source/source.h"
+
+#define PAYLOAD_MAX  (256 * 1024) /* dead-letter payloads are cut here */
+#define WRITER_DEPTH 4
+
+struct job {
+    struct store *aux; /* chats, runs, dead letters: the writer owns the other */
+    struct pipeline_writer *w;
+    const struct pipeline_import_opts *o;
+    const char *file;
+    int64_t run_id; /* 0 when no run is open */
+    struct store_stats chat_stats;
+    uint64_t chat_errors;
+    struct pipeline_import_totals *tot;
+};
+
+static void
+stats_add(struct store_stats *dst, const struct store_stats *src)
+{
+    dst->inserted += src->inserted;
+    dst->versioned += src->versioned;
+    dst->unchanged += src->unchanged;
+    dst->refreshed += src->refreshed;
+    dst->deleted += src->deleted;
+    dst->delete_unknown += src->delete_unknown;
+}
+
+static tgh_err
+on_chat_begin(void *arg, const struct source_export_chat *chat)
+{
+    struct job *j = arg;
+    tgh_err rc;
+
+    memset(&j->chat_stats, 0, sizeof(j->chat_stats));
+    j->chat_errors = 0;
+    j->tot->chats++;
+    /* A chat without messages is still a chat of the archive. */
+    rc = store_chat_upsert(j->aux, chat->chat_id, chat->type, chat->title, NULL);
+    if (rc != TGH_OK)
+        return rc;
+    return store_run_begin(j->aux, chat->chat_id, "import", j->file, &j->run_id);
+}
+
+static tgh_err
+finish_run(struct job *j, const char *status, const char *error)
+{
+    struct store_run_result res = { 0 };
+    tgh_err rc;
+
+    if (j->run_id == 0)
+        return TGH_OK;
+    res.status = status;
+    res.messages_seen = (int64_t)(j->chat_stats.inserted + j->chat_stats.versioned +
+                                  j->chat_stats.unchanged + j->chat_stats.refreshed +
+                                  j->chat_errors);
+    res.stats = j->chat_stats;
+    res.errors = j->chat_errors;
+    res.error = error;
+    rc = store_run_finish(j->aux, j->run_id, &res);
+    j->run_id = 0;
+    return rc;
+}
+
+static tgh_err
+on_batch(void *arg, struct msg_batch *b)
+{
+    struct job *j = arg;
+
+    return pipeline_writer_submit(j->w, b);
+}
+
+static tgh_err
+on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
+{
+    struct job *j = arg;
+    char why[1024];
+    tgh_err rc;
+
+    (void)chat;
+    (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+    rc = pipeline_writer_drain(j->w, &j->chat_stats);
+    stats_add(&j->tot->stats, &j->chat_stats);
+    if (rc != TGH_OK) {
+        (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+        (void)finish_run(j, "failed", why);
+        return tgh_errf(rc, "%s", why);
+    }
+    if (status != TGH_OK) {
+        j->tot->failed_chats++;
+        return finish_run(j, "failed", why);
+    }
+    return finish_run(j, j->chat_errors > 0 ? "partial" : "ok", NULL);
+}
+
+static tgh_err
+on_dead_letter(void *arg, const char *position, const char *reason, const char *payload,
+               size_t len)
+{
+    struct job *j = arg;
+    struct store_dead_letter dl = {
+        .source = "export",
+        .origin = j->file,
+        .position = position,
+        .reason = reason,
+        .payload = payload,
+        .payload_len = len > PAYLOAD_MAX ? PAYLOAD_MAX : len,
+    };
+
+    j->chat_errors++;
+    j->tot->dead_letters++;
+    return store_dead_letter_add(j->aux, &dl);
+}
+
+static void
+on_progress(void *arg, uint64_t bytes, uint64_t messages)
+{
+    struct job *j = arg;
+
+    j->o->progress(j->o->progress_arg, j->file, bytes, j->tot->messages + messages);
+}
+
+static tgh_err
+import_file(struct job *j, const char *path)
+{
+    struct source_export_opts eo = { .tz = j->o->tz, .batch_size = j->o->batch_size };
+    struct source_export_sink sink = {
+        .arg = j,
+        .chat_begin = on_chat_begin,
+        .batch = on_batch,
+        .chat_end = on_chat_end,
+        .dead_letter = on_dead_letter,
+        .progress = j->o->progress != NULL ? on_progress : NULL,
+    };
+    struct source_export_summary sum = { 0 };
+    tgh_err rc;
+
+    j->file = path;
+    rc = source_export_import_file(path, &eo, &sink, &sum);
+    j->tot->messages += sum.messages;
+    j->tot->bytes += sum.bytes;
+    if (rc != TGH_OK) {
+        char why[1024];
+
+        (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+        /* What was submitted before the damage is committed; the run says so. */
+        if (pipeline_writer_drain(j->w, &j->chat_stats) == TGH_OK)
+            stats_add(&j->tot->stats, &j->chat_stats);
+        (void)finish_run(j, "failed", why);
+        j->tot->failed_files++;
+        return tgh_errf(rc, "%s", why);
+    }
+    j->tot->files++;
+    return TGH_OK;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One path: a file, or a directory whose *.json files are imported in name order. */
+static tgh_err
+import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
+{
+    struct stat sb;
+    char *pattern;
+    glob_t g;
+    tgh_err first = TGH_OK;
+    size_t len;
+
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        tgh_err rc = import_file(j, path);
+
+        if (rc != TGH_OK && on_error != NULL)
+            on_error(tgh_errmsg());
+        return rc;
+    }
+    len = strlen(path) + sizeof("/*.json");
+    pattern = tgh_malloc(len);
+    (void)snprintf(pattern, len, "%s/*.json", path);
+    memset(&g, 0, sizeof(g));
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), name_cmp);
+        for (size_t k = 0; k < g.gl_pathc; k++) {
+            tgh_err rc = import_file(j, g.gl_pathv[k]);
+
+            if (rc != TGH_OK) {
+                if (on_error != NULL)
+                    on_error(tgh_errmsg());
+                if (first == TGH_OK)
+                    first = rc;
+            }
+        }
+    }
+    globfree(&g);
+    tgh_free(pattern);
+    return first;
+}
+
+tgh_err
+pipeline_import_paths(const char *store_url, char *const *paths, size_t npaths,
+                      const struct pipeline_import_opts *o, void (*on_error)(const char *msg),
+                      struct pipeline_import_totals *tot)
+{
+    struct job j = { 0 };
+    struct store *st = NULL;
+    tgh_err rc, first = TGH_OK;
+
+    j.o = o;
+    j.tot = tot;
+    rc = store_open(store_url, &st);
+    if (rc != TGH_OK)
+        return rc;
+    rc = store_open(store_url, &j.aux);
+    if (rc != TGH_OK)
+        goto out;
+    rc = pipeline_writer_start(st, o->batch_size > 0 ? o->batch_size : 500, WRITER_DEPTH, &j.w);
+    if (rc != TGH_OK)
+        goto out;
+    for (size_t i = 0; i < npaths; i++) {
+        rc = import_path(&j, paths[i], on_error);
+        if (rc != TGH_OK && first == TGH_OK)
+            first = rc;
+    }
+    rc = pipeline_writer_stop(j.w, NULL);
+    j.w = NULL;
+    if (rc != TGH_OK && first == TGH_OK)
+        first = rc;
+    rc = first;
+out:
+    if (j.w != NULL && pipeline_writer_stop(j.w, NULL) != TGH_OK)
+        rc = TGH_EIO; /* the detail of the first error is already recorded */
+    store_close(j.aux);
+    store_close(st);
+    return rc;
+}

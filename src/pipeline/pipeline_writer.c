@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline_writer.c - a writer thread committing batches in submission
+ * order. The queue is a ring of depth batch slots: the producer swaps its
+ * full batch with the empty slot at the tail, the writer commits the slot at
+ * the head in place, resets it and only then frees the slot. Errors are
+ * sticky and carried across threads as text, since tgh_errmsg() is
+ * per-thread.
+ */
+#include "pipeline/pipeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/codec.h"
+
+struct pipeline_writer {
+    struct store *st;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t changed; /* any change of pending, is_busy or is_stopping */
+    struct msg_batch *slots;
+    size_t depth;
+    size_t head;    /* the oldest pending slot */
+    size_t pending; /* slots submitted and not yet committed */
+    bool is_stopping;
+    tgh_err err;        /* sticky: the first failed commit */
+    char errmsg[1024];  /* its detail */
+    struct store_stats stats; /* since the last drain */
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct pipeline_writer *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct msg_batch *b;
+        struct store_stats s = { 0 };
+        tgh_err rc = TGH_OK;
+
+        while (w->pending == 0 && !w->is_stopping)
+            pthread_cond_wait(&w->changed, &w->mu);
+        if (w->pending == 0)
+            break;
+        b = &w->slots[w->head];
+        if (w->err == TGH_OK) {
+            pthread_mutex_unlock(&w->mu);
+            rc = store_batch_commit(w->st, b->ev, b->n, &s);
+            pthread_mutex_lock(&w->mu);
+            if (rc != TGH_OK) {
+                w->err = rc;
+                (void)snprintf(w->errmsg, sizeof(w->errmsg), "%s", tgh_errmsg());
+            } else {
+                w->stats.inserted += s.inserted;
+                w->stats.versioned += s.versioned;
+                w->stats.unchanged += s.unchanged;
+                w->stats.refreshed += s.refreshed;
+                w->stats.deleted += s.deleted;
+                w->stats.delete_unknown += s.delete_unknown;
+            }
+        }
+        /* Freeing the events' JSON trees is work taken off the producer too. */
+        pthread_mutex_unlock(&w->mu);
+        msg_batch_reset(b);
+        pthread_mutex_lock(&w->mu);
+        w->head = (w->head + 1) % w->depth;
+        w->pending--;
+        pthread_cond_broadcast(&w->changed);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+tgh_err
+pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
+                      struct pipeline_writer **out)
+{
+    struct pipeline_writer *w = tgh_calloc(1, sizeof(*w));
+
+    w->st = st;
+    w->depth = depth < 1 ? 1 : depth;
+    w->slots = tgh_calloc(w->depth, sizeof(*w->slots));
+    for (size_t i = 0; i < w->depth; i++)
+        msg_batch_init(&w->slots[i], batch_cap);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->changed, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        for (size_t i = 0; i < w->depth; i++)
+            msg_batch_fini(&w->slots[i]);
+        tgh_free(w->slots);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->changed);
+        tgh_free(w);
+        return tgh_errf(TGH_EAGAIN, "cannot start the writer thread");
+    }
+    *out = w;
+    return TGH_OK;
+}
+
+/* The sticky error, re-recorded on the calling thread. */
+static tgh_err
+sticky(struct pipeline_writer *w)
+{
+    return tgh_errf(w->err, "%s", w->errmsg);
+}
+
+tgh_err
+pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
+{
+    struct msg_batch tmp;
+    size_t tail;
+    tgh_err rc;
+
+    if (b->n == 0)
+        return TGH_OK;
+    if (b->cap > w->slots[0].cap)
+        return tgh_errf(TGH_EINVAL, "batch of %zu events is larger than the writer's %zu", b->cap,
+                        w->slots[0].cap);
+    for (size_t i = 0; i < b->n; i++) {
+        rc = codec_event_encode_cached(&b->ev[i], &b->arena);
+        if (rc != TGH_OK)
+            return rc;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->pending == w->depth && w->err == TGH_OK)
+        pthread_cond_wait(&w->changed, &w->mu);
+    if (w->err != TGH_OK) {
+        rc = sticky(w);
+        pthread_mutex_unlock(&w->mu);
+        msg_batch_reset(b);
+        return rc;
+    }
+    /* The tail slot is empty: the writer only touches slots it has pending. */
+    tail = (w->head + w->pending) % w->depth;
+    tmp = w->slots[tail];
+    w->slots[tail] = *b;
+    *b = tmp;
+    w->pending++;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->mu);
+    return TGH_OK;
+}
+
+tgh_err
+pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats)
+{
+    tgh_err rc = TGH_OK;
+
+    pthread_mutex_lock(&w->mu);
+    while (w->pending > 0)
+        pthread_cond_wait(&w->changed, &w->mu);
+    if (w->err != TGH_OK) {
+        rc = sticky(w);
+    } else if (stats != NULL) {
+        stats->inserted += w->stats.inserted;
+        stats->versioned += w->stats.versioned;
+        stats->unchanged += w->stats.unchanged;
+        stats->refreshed += w->stats.refreshed;
+        stats->deleted += w->stats.deleted;
+        stats->delete_unknown += w->stats.delete_unknown;
+    }
+    memset(&w->stats, 0, sizeof(w->stats));
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+tgh_err
+pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats)
+{
+    tgh_err rc;
+
+    if (w == NULL)
+        return TGH_OK;
+    rc = pipeline_writer_drain(w, stats);
+    pthread_mutex_lock(&w->mu);
+    w->is_stopping = true;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->mu);
+    (void)pthread_join(w->thread, NULL);
+    for (size_t i = 0; i < w->depth; i++)
+        msg_batch_fini(&w->slots[i]);
+    tgh_free(w->slots);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->changed);
+    tgh_free(w);
+    return rc;
+}
