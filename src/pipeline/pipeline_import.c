@@ -163,9 +163,13 @@ import_file(struct job *j, const char *path)
         char why[1024];
 
         (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+        struct store_stats late = { 0 };
+
         /* What was submitted before the damage is committed; the run says so. */
-        if (pipeline_writer_drain(j->w, &j->chat_stats) == TGH_OK)
-            stats_add(&j->tot->stats, &j->chat_stats);
+        if (pipeline_writer_drain(j->w, &late) == TGH_OK) {
+            stats_add(&j->chat_stats, &late);
+            stats_add(&j->tot->stats, &late);
+        }
         (void)finish_run(j, "failed", why);
         j->tot->failed_files++;
         return tgh_errf(rc, "%s", why);
