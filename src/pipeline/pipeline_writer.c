@@ -2,8 +2,8 @@
 /*
  * pipeline_writer.c - a writer thread committing batches in submission
  * order. The queue is a ring of depth batch slots: the producer swaps its
- * full batch with the empty slot at the tail, the writer commits the slot at
- * the head in place, resets it and only then frees the slot. Errors are
+ * full batch with the free slot at the tail (and resets what it gets back),
+ * the writer commits the slot at the head in place and then frees the slot. Errors are
  * sticky and carried across threads as text, since tgh_errmsg() is
  * per-thread.
  */
@@ -63,10 +63,11 @@ writer_main(void *arg)
                 w->stats.delete_unknown += s.delete_unknown;
             }
         }
-        /* Freeing the events' JSON trees is work taken off the producer too. */
-        pthread_mutex_unlock(&w->mu);
-        msg_batch_reset(b);
-        pthread_mutex_lock(&w->mu);
+        /*
+         * The slot is left as it is: the producer resets it when it swaps it
+         * back in, so memory is freed by the thread that allocated it and the
+         * two threads never contend for one malloc arena.
+         */
         w->head = (w->head + 1) % w->depth;
         w->pending--;
         pthread_cond_broadcast(&w->changed);
@@ -134,7 +135,7 @@ pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
         msg_batch_reset(b);
         return rc;
     }
-    /* The tail slot is empty: the writer only touches slots it has pending. */
+    /* The tail slot is free: the writer only touches slots it has pending. */
     tail = (w->head + w->pending) % w->depth;
     tmp = w->slots[tail];
     w->slots[tail] = *b;
@@ -142,6 +143,7 @@ pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
     w->pending++;
     pthread_cond_broadcast(&w->changed);
     pthread_mutex_unlock(&w->mu);
+    msg_batch_reset(b); /* a batch the writer is done with, or a fresh one */
     return TGH_OK;
 }
 
