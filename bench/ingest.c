@@ -57,12 +57,12 @@ rnd(uint32_t n)
 }
 
 static const char *const words[] = {
-    "harbour", "vessel", "cargo",  "tanker",   "pilot",   "berth",   "crane",    "container",
-    "fog",     "tide",   "report", "schedule", "arrival", "depart",  "customs",  "freight",
-    "weather", "storm",  "north",  "south",    "channel", "update",  "breaking", "market",
-    "price",   "oil",    "grain",  "steel",    "port",    "канал",   "новости",  "порт",
-    "судно",   "груз",   "погода", "Straße",   "Hafen",   "café",    "naïve",    "2024",
-    "#news",   "@desk",  "✅",     "🚢",       "📈",      "the",     "and",      "of",
+    "harbour", "vessel", "cargo",  "tanker",   "pilot",   "berth",  "crane",    "container",
+    "fog",     "tide",   "report", "schedule", "arrival", "depart", "customs",  "freight",
+    "weather", "storm",  "north",  "south",    "channel", "update", "breaking", "market",
+    "price",   "oil",    "grain",  "steel",    "port",    "канал",  "новости",  "порт",
+    "судно",   "груз",   "погода", "Straße",   "Hafen",   "café",   "naïve",    "2024",
+    "#news",   "@desk",  "✅",      "🚢",        "📈",       "the",    "and",      "of",
 };
 
 #define NWORDS (sizeof(words) / sizeof(words[0]))
@@ -110,28 +110,34 @@ generate(const char *path, int64_t n)
                 "   \"date\": \"2020-09-13T12:26:40\",\n   \"date_unixtime\": \"%" PRId64 "\",\n",
                 i, date);
         if (kind == 0)
-            fprintf(f, "   \"edited\": \"2020-09-13T12:30:00\",\n   \"edited_unixtime\": \"%" PRId64
-                       "\",\n", date + 60);
+            fprintf(f,
+                    "   \"edited\": \"2020-09-13T12:30:00\",\n   \"edited_unixtime\": \"%" PRId64
+                    "\",\n",
+                    date + 60);
         fprintf(f, "   \"from\": \"Bench Channel\",\n   \"from_id\": \"channel1555000111\",\n");
         if (kind == 1 && i > 1)
-            fprintf(f, "   \"reply_to_message_id\": %" PRId64 ",\n", i - 1 - rnd((uint32_t)(i - 1)));
+            fprintf(f, "   \"reply_to_message_id\": %" PRId64 ",\n",
+                    i - 1 - rnd((uint32_t)(i - 1)));
         if (kind == 2)
-            fprintf(f, "   \"photo\": \"photos/photo_%" PRId64 "@13-09-2020_12-26-40.jpg\",\n"
-                       "   \"photo_file_size\": %u,\n   \"width\": 1280,\n   \"height\": 720,\n",
+            fprintf(f,
+                    "   \"photo\": \"photos/photo_%" PRId64 "@13-09-2020_12-26-40.jpg\",\n"
+                    "   \"photo_file_size\": %u,\n   \"width\": 1280,\n   \"height\": 720,\n",
                     i, 50000 + rnd(200000));
         if (kind == 3)
-            fprintf(f, "   \"file\": \"(File not included. Change data exporting settings to "
-                       "download.)\",\n   \"file_name\": \"doc_%" PRId64 ".pdf\",\n"
-                       "   \"file_size\": %u,\n   \"mime_type\": \"application/pdf\",\n",
+            fprintf(f,
+                    "   \"file\": \"(File not included. Change data exporting settings to "
+                    "download.)\",\n   \"file_name\": \"doc_%" PRId64 ".pdf\",\n"
+                    "   \"file_size\": %u,\n   \"mime_type\": \"application/pdf\",\n",
                     i, 10000 + rnd(900000));
         if (kind < 6) {
             gen_text(bold, 48, &bl);
-            fprintf(f,
-                    "   \"text\": [\n    {\n     \"type\": \"bold\",\n     \"text\": \"%s\"\n    },\n"
-                    "    \" %s\"\n   ],\n   \"text_entities\": [\n    {\n     \"type\": \"bold\",\n"
-                    "     \"text\": \"%s\"\n    },\n    {\n     \"type\": \"plain\",\n"
-                    "     \"text\": \" %s\"\n    }\n   ]\n",
-                    bold, text, bold, text);
+            fprintf(
+                f,
+                "   \"text\": [\n    {\n     \"type\": \"bold\",\n     \"text\": \"%s\"\n    },\n"
+                "    \" %s\"\n   ],\n   \"text_entities\": [\n    {\n     \"type\": \"bold\",\n"
+                "     \"text\": \"%s\"\n    },\n    {\n     \"type\": \"plain\",\n"
+                "     \"text\": \" %s\"\n    }\n   ]\n",
+                bold, text, bold, text);
         } else {
             fprintf(f,
                     "   \"text\": \"%s\",\n   \"text_entities\": [\n    {\n"
@@ -199,7 +205,8 @@ child_raw(const char *src_db, const char *dst_url, const char *dst_db)
             goto out;
         }
     }
-    if (sqlite3_prepare_v2(src, "SELECT * FROM messages ORDER BY rowid", -1, &sel, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(src, "SELECT * FROM messages ORDER BY rowid", -1, &sel, NULL) !=
+        SQLITE_OK)
         goto out;
     ncol = sqlite3_column_count(sel);
     {

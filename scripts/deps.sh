@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libsqlite3-dev sqlite3 libjansson-dev libssl-dev libcmocka-dev
-    clang libclang-rt-14-dev
-    jq
+    clang libclang-rt-14-dev clang-format
+    jq tzdata git
 )
 
 missing=()

@@ -61,8 +61,7 @@ cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     errno = 0;
     v = strtoll(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return tgh_errf(TGH_EINVAL, "'%s' is not an integer in %" PRId64 "..%" PRId64, s, min,
-                        max);
+        return tgh_errf(TGH_EINVAL, "'%s' is not an integer in %" PRId64 "..%" PRId64, s, min, max);
     *out = v;
     return TGH_OK;
 }
@@ -71,8 +70,7 @@ tgh_err
 cli_parse_date(const char *s, int64_t *out)
 {
     static const char *const formats[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                                           "%Y-%m-%dT%H:%M",    "%Y-%m-%d %H:%M",
-                                           "%Y-%m-%d" };
+                                           "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d" };
     bool digits = *s != '\0';
 
     for (const char *p = s; *p; p++)

@@ -46,8 +46,7 @@ on_batch(void *arg, struct msg_batch *b)
 }
 
 static tgh_err
-on_dead_letter(void *arg, const char *position, const char *reason, const char *payload,
-               size_t len)
+on_dead_letter(void *arg, const char *position, const char *reason, const char *payload, size_t len)
 {
     struct decode_ctx *c = arg;
 

@@ -51,8 +51,8 @@ export_row(void *arg, const struct store_message_row *r)
             c->failed = 1;
         return c->failed;
     }
-    if (fprintf(c->out, "%" PRId64 ",%" PRId64 ",%s,%s,%s,%" PRId64 ",", r->chat_id,
-                r->message_id, cli_fmt_time(r->date, date, sizeof(date)),
+    if (fprintf(c->out, "%" PRId64 ",%" PRId64 ",%s,%s,%s,%" PRId64 ",", r->chat_id, r->message_id,
+                cli_fmt_time(r->date, date, sizeof(date)),
                 r->edit_date ? cli_fmt_time(r->edit_date, edit, sizeof(edit)) : "",
                 r->deleted_at ? cli_fmt_time(r->deleted_at, del, sizeof(del)) : "",
                 r->versions) < 0 ||

@@ -75,16 +75,14 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
             (json_int_t)t->messages, "imported", (json_int_t)t->stats.inserted, "unchanged",
             (json_int_t)t->stats.unchanged, "versioned", (json_int_t)t->stats.versioned,
             "refreshed", (json_int_t)t->stats.refreshed, "errors", (json_int_t)t->dead_letters,
-            "bytes", (json_int_t)t->bytes, "deleted", (json_int_t)t->stats.deleted, "seconds",
-            el);
+            "bytes", (json_int_t)t->bytes, "deleted", (json_int_t)t->stats.deleted, "seconds", el);
 
         (void)json_dumpf(o, stdout, JSON_COMPACT);
         (void)fputc('\n', stdout);
         json_decref(o);
         return;
     }
-    printf("imported %zu new, %zu unchanged, %zu versioned, %zu refreshed, %" PRIu64
-           " errors\n",
+    printf("imported %zu new, %zu unchanged, %zu versioned, %zu refreshed, %" PRIu64 " errors\n",
            t->stats.inserted, t->stats.unchanged, t->stats.versioned, t->stats.refreshed,
            t->dead_letters);
     printf("%" PRIu64 " messages in %" PRIu64 " chats from %" PRIu64 " file(s), %.1f MB in "
@@ -98,9 +96,12 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
 }
 
 static const struct option longopts[] = {
-    { "json", no_argument, NULL, 'j' },       { "tz", required_argument, NULL, 'z' },
-    { "store", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' },
-    { "quiet", no_argument, NULL, 'q' },      { "help", no_argument, NULL, 'h' },
+    { "json", no_argument, NULL, 'j' },
+    { "tz", required_argument, NULL, 'z' },
+    { "store", required_argument, NULL, 's' },
+    { "batch", required_argument, NULL, 'b' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 

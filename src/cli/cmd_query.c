@@ -32,11 +32,16 @@ struct select_opts {
 };
 
 static const struct option select_longopts[] = {
-    { "chat", required_argument, NULL, 'c' },  { "since", required_argument, NULL, 'S' },
-    { "until", required_argument, NULL, 'U' }, { "limit", required_argument, NULL, 'n' },
-    { "json", no_argument, NULL, 'j' },        { "store", required_argument, NULL, 's' },
-    { "newest-first", no_argument, NULL, 'r' }, { "format", required_argument, NULL, 'f' },
-    { "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+    { "chat", required_argument, NULL, 'c' },
+    { "since", required_argument, NULL, 'S' },
+    { "until", required_argument, NULL, 'U' },
+    { "limit", required_argument, NULL, 'n' },
+    { "json", no_argument, NULL, 'j' },
+    { "store", required_argument, NULL, 's' },
+    { "newest-first", no_argument, NULL, 'r' },
+    { "format", required_argument, NULL, 'f' },
+    { "output", required_argument, NULL, 'o' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
@@ -327,13 +332,12 @@ run_stats(const struct tgh_config *cfg, int argc, char **argv)
     }
     store_close(st);
     if (o.as_json) {
-        json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chats",
-                              (json_int_t)t.chats, "messages", (json_int_t)t.messages, "deleted",
-                              (json_int_t)t.deleted, "versions", (json_int_t)t.versions,
-                              "dead_letters", (json_int_t)t.dead_letters, "runs",
-                              (json_int_t)t.runs, "first_date", (json_int_t)t.first_date,
-                              "last_date", (json_int_t)t.last_date, "size_bytes",
-                              (json_int_t)t.size_bytes);
+        json_t *j = json_pack(
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chats", (json_int_t)t.chats,
+            "messages", (json_int_t)t.messages, "deleted", (json_int_t)t.deleted, "versions",
+            (json_int_t)t.versions, "dead_letters", (json_int_t)t.dead_letters, "runs",
+            (json_int_t)t.runs, "first_date", (json_int_t)t.first_date, "last_date",
+            (json_int_t)t.last_date, "size_bytes", (json_int_t)t.size_bytes);
 
         (void)json_dumpf(j, stdout, JSON_COMPACT);
         fputc('\n', stdout);

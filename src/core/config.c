@@ -38,8 +38,8 @@ static const struct cfg_param params[] = {
       "time zone of export dates that lack date_unixtime" },
     { "TGH_LOG_LEVEL", CFG_LOGLEVEL, offsetof(struct tgh_config, log_level), "info", 0, 0,
       "error, warn, info or debug" },
-    { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db",
-      0, 0, "message store URL" },
+    { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db", 0,
+      0, "message store URL" },
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -294,7 +294,7 @@ tgh_env_parse(const char *text, size_t len, tgh_env_fn fn, void *arg)
             goto out;
         }
         rc = fn(arg, key, value, line);
-    next:
+next:
         p = eol ? eol + 1 : end;
     }
 out:

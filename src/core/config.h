@@ -17,11 +17,11 @@
 #define TGH_ENV_FILE_MAX (1 << 20) /* a .env file larger than this is refused */
 
 struct tgh_config {
-    char *store_url;             /* TGH_STORE */
+    char *store_url;              /* TGH_STORE */
     enum tgh_log_level log_level; /* TGH_LOG_LEVEL */
-    char *import_tz;             /* TGH_IMPORT_TZ: zone of export dates lacking date_unixtime */
-    int64_t batch_size;          /* TGH_BATCH_SIZE: events per store transaction */
-    char *env_file;              /* TGH_ENV_FILE */
+    char *import_tz;              /* TGH_IMPORT_TZ: zone of export dates lacking date_unixtime */
+    int64_t batch_size;           /* TGH_BATCH_SIZE: events per store transaction */
+    char *env_file;               /* TGH_ENV_FILE */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */

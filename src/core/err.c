@@ -37,10 +37,17 @@ const char *
 tgh_err_name(tgh_err code)
 {
     static const char *const names[] = {
-        [TGH_OK] = "OK",           [TGH_ENOMEM] = "ENOMEM",     [TGH_EINVAL] = "EINVAL",
-        [TGH_ETOOBIG] = "ETOOBIG", [TGH_EIO] = "EIO",           [TGH_EPROTO] = "EPROTO",
-        [TGH_ETIMEOUT] = "ETIMEOUT", [TGH_EAGAIN] = "EAGAIN",   [TGH_EUNAVAIL] = "EUNAVAIL",
-        [TGH_ECONFLICT] = "ECONFLICT", [TGH_ENOTFOUND] = "ENOTFOUND",
+        [TGH_OK] = "OK",
+        [TGH_ENOMEM] = "ENOMEM",
+        [TGH_EINVAL] = "EINVAL",
+        [TGH_ETOOBIG] = "ETOOBIG",
+        [TGH_EIO] = "EIO",
+        [TGH_EPROTO] = "EPROTO",
+        [TGH_ETIMEOUT] = "ETIMEOUT",
+        [TGH_EAGAIN] = "EAGAIN",
+        [TGH_EUNAVAIL] = "EUNAVAIL",
+        [TGH_ECONFLICT] = "ECONFLICT",
+        [TGH_ENOTFOUND] = "ENOTFOUND",
     };
 
     if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || names[code] == NULL)

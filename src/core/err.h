@@ -11,17 +11,17 @@
 
 #include <stdbool.h>
 
-#define TGH_MUSTCHECK  __attribute__((warn_unused_result))
-#define TGH_NORETURN   __attribute__((noreturn))
+#define TGH_MUSTCHECK    __attribute__((warn_unused_result))
+#define TGH_NORETURN     __attribute__((noreturn))
 #define TGH_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 typedef enum tgh_err {
     TGH_OK = 0,
     TGH_ENOMEM,
-    TGH_EINVAL,   /* bad input: permanent */
-    TGH_ETOOBIG,  /* input over a hard cap: permanent */
+    TGH_EINVAL,  /* bad input: permanent */
+    TGH_ETOOBIG, /* input over a hard cap: permanent */
     TGH_EIO,
-    TGH_EPROTO,   /* peer or file broke its format: permanent */
+    TGH_EPROTO, /* peer or file broke its format: permanent */
     TGH_ETIMEOUT,
     TGH_EAGAIN,
     TGH_EUNAVAIL, /* dependency down: transient */

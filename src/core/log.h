@@ -24,10 +24,10 @@ void tgh_log(enum tgh_log_level level, const char *sub, const char *fmt, ...) TG
 #define log_error(...) tgh_log(TGH_LOG_ERROR, TGH_LOG_SUB, __VA_ARGS__)
 #define log_warn(...)  tgh_log(TGH_LOG_WARN, TGH_LOG_SUB, __VA_ARGS__)
 #define log_info(...)  tgh_log(TGH_LOG_INFO, TGH_LOG_SUB, __VA_ARGS__)
-#define log_debug(...)                                                                              \
-    do {                                                                                            \
-        if (tgh_log_get_level() >= TGH_LOG_DEBUG)                                                   \
-            tgh_log(TGH_LOG_DEBUG, TGH_LOG_SUB, __VA_ARGS__);                                       \
+#define log_debug(...)                                        \
+    do {                                                      \
+        if (tgh_log_get_level() >= TGH_LOG_DEBUG)             \
+            tgh_log(TGH_LOG_DEBUG, TGH_LOG_SUB, __VA_ARGS__); \
     } while (0)
 
 #endif

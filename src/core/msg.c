@@ -13,7 +13,7 @@
 
 static const char *const op_names[] = { "upsert", "delete" };
 static const char *const source_names[] = { "export", "tdlib", "botapi" };
-static const char *const chat_type_names[] = { "unknown", "private", "bot",     "saved",
+static const char *const chat_type_names[] = { "unknown", "private",    "bot",    "saved",
                                                "group",   "supergroup", "channel" };
 static const char *const peer_type_names[] = { NULL, "user", "chat", "channel" };
 
@@ -181,7 +181,11 @@ msg_utf16_len(const char *s, size_t n)
 
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 1;
+        size_t len = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xe  ? 3
+                     : (c >> 3) == 0x1e ? 4
+                                        : 1;
 
         if (i + len > n)
             len = 1;

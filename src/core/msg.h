@@ -31,12 +31,12 @@
 #define MSG_UNSET          INT64_MIN
 
 /* Hard caps on what one event may carry; larger input is rejected, not truncated. */
-#define MSG_MAX_TEXT_BYTES    (1 << 20) /* Telegram's limit is 4096 chars, captions 1024 */
-#define MSG_MAX_ENTITIES      10000
-#define MSG_MAX_REACTIONS     1000
-#define MSG_MAX_POLL_ANSWERS  100
-#define MSG_MAX_STRING_BYTES  65536     /* any other single string field */
-#define MSG_MAX_EVENT_BYTES   (16 << 20) /* an encoded event, raw included */
+#define MSG_MAX_TEXT_BYTES   (1 << 20) /* Telegram's limit is 4096 chars, captions 1024 */
+#define MSG_MAX_ENTITIES     10000
+#define MSG_MAX_REACTIONS    1000
+#define MSG_MAX_POLL_ANSWERS 100
+#define MSG_MAX_STRING_BYTES 65536      /* any other single string field */
+#define MSG_MAX_EVENT_BYTES  (16 << 20) /* an encoded event, raw included */
 
 #define MSG_HASH_HEX_LEN 64 /* SHA-256 */
 
@@ -46,10 +46,10 @@ enum msg_source { MSG_SOURCE_EXPORT = 0, MSG_SOURCE_TDLIB, MSG_SOURCE_BOTAPI };
 
 enum msg_chat_type {
     MSG_CHAT_UNKNOWN = 0,
-    MSG_CHAT_PRIVATE,   /* one-to-one with a user */
-    MSG_CHAT_BOT,       /* one-to-one with a bot */
-    MSG_CHAT_SAVED,     /* saved messages, replies, verification codes */
-    MSG_CHAT_GROUP,     /* basic group */
+    MSG_CHAT_PRIVATE, /* one-to-one with a user */
+    MSG_CHAT_BOT,     /* one-to-one with a bot */
+    MSG_CHAT_SAVED,   /* saved messages, replies, verification codes */
+    MSG_CHAT_GROUP,   /* basic group */
     MSG_CHAT_SUPERGROUP,
     MSG_CHAT_CHANNEL,
 };
@@ -184,7 +184,7 @@ struct msg_event {
     struct msg_poll *poll;
     struct msg_location *location;
     struct msg_contact *contact;
-    const char *action;  /* service message action ("pin_message", ...) */
+    const char *action;    /* service message action ("pin_message", ...) */
     json_t *action_params; /* object of the action's fields, or NULL */
     json_t *buttons;       /* inline keyboard rows as the source gave them, or NULL */
 

@@ -71,9 +71,9 @@ finish_run(struct job *j, const char *status, const char *error)
     if (j->run_id == 0)
         return TGH_OK;
     res.status = status;
-    res.messages_seen = (int64_t)(j->chat_stats.inserted + j->chat_stats.versioned +
-                                  j->chat_stats.unchanged + j->chat_stats.refreshed +
-                                  j->chat_errors);
+    res.messages_seen =
+        (int64_t)(j->chat_stats.inserted + j->chat_stats.versioned + j->chat_stats.unchanged +
+                  j->chat_stats.refreshed + j->chat_errors);
     res.stats = j->chat_stats;
     res.errors = j->chat_errors;
     res.error = error;
@@ -114,8 +114,7 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
 }
 
 static tgh_err
-on_dead_letter(void *arg, const char *position, const char *reason, const char *payload,
-               size_t len)
+on_dead_letter(void *arg, const char *position, const char *reason, const char *payload, size_t len)
 {
     struct job *j = arg;
     struct store_dead_letter dl = {

@@ -26,8 +26,8 @@ struct pipeline_writer {
     size_t head;    /* the oldest pending slot */
     size_t pending; /* slots submitted and not yet committed */
     bool is_stopping;
-    tgh_err err;        /* sticky: the first failed commit */
-    char errmsg[1024];  /* its detail */
+    tgh_err err;              /* sticky: the first failed commit */
+    char errmsg[1024];        /* its detail */
     struct store_stats stats; /* since the last drain */
 };
 

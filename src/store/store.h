@@ -30,12 +30,12 @@ struct msg_event;
 struct store; /* opaque */
 
 struct store_stats {
-    size_t inserted;        /* new (chat_id, message_id) rows */
-    size_t versioned;       /* content changed: previous kept in message_versions */
-    size_t unchanged;       /* identical content, no write */
-    size_t refreshed;       /* identical content, counters updated in place */
-    size_t deleted;         /* tombstones newly set */
-    size_t delete_unknown;  /* delete of a message the store never had */
+    size_t inserted;       /* new (chat_id, message_id) rows */
+    size_t versioned;      /* content changed: previous kept in message_versions */
+    size_t unchanged;      /* identical content, no write */
+    size_t refreshed;      /* identical content, counters updated in place */
+    size_t deleted;        /* tombstones newly set */
+    size_t delete_unknown; /* delete of a message the store never had */
 };
 
 /* Open (creating and migrating when needed) the store named by url. */
@@ -56,9 +56,8 @@ TGH_MUSTCHECK tgh_err store_batch_commit(struct store *st, const struct msg_even
  * call it for chats that have no messages (yet). MSG_CHAT_UNKNOWN and NULL
  * mean "not known here" and keep what is stored.
  */
-TGH_MUSTCHECK tgh_err store_chat_upsert(struct store *st, int64_t chat_id,
-                                        enum msg_chat_type type, const char *title,
-                                        const char *username);
+TGH_MUSTCHECK tgh_err store_chat_upsert(struct store *st, int64_t chat_id, enum msg_chat_type type,
+                                        const char *title, const char *username);
 
 /* A dead letter: input that could not become an event. */
 struct store_dead_letter {
@@ -90,8 +89,8 @@ TGH_MUSTCHECK tgh_err store_run_finish(struct store *st, int64_t run_id,
 struct store_chat_row {
     int64_t chat_id;
     const char *type;
-    const char *title;    /* may be NULL */
-    const char *username; /* may be NULL */
+    const char *title;     /* may be NULL */
+    const char *username;  /* may be NULL */
     int64_t message_count; /* not counting tombstones */
     int64_t deleted_count;
     int64_t first_date; /* 0 when no messages */
@@ -100,12 +99,12 @@ struct store_chat_row {
 };
 
 struct store_query {
-    int64_t chat_id;     /* MSG_UNSET: every chat */
-    int64_t since;       /* MSG_UNSET or date >= since */
-    int64_t until;       /* MSG_UNSET or date < until */
-    int64_t limit;       /* <= 0: no limit */
-    const char *match;   /* full-text query (FTS5 syntax in SQLite), or NULL */
-    bool newest_first;   /* default is oldest first (date, message_id) */
+    int64_t chat_id;   /* MSG_UNSET: every chat */
+    int64_t since;     /* MSG_UNSET or date >= since */
+    int64_t until;     /* MSG_UNSET or date < until */
+    int64_t limit;     /* <= 0: no limit */
+    const char *match; /* full-text query (FTS5 syntax in SQLite), or NULL */
+    bool newest_first; /* default is oldest first (date, message_id) */
 };
 
 struct store_message_row {

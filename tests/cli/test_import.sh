@@ -68,3 +68,14 @@ assert_status 0 tgh import -q --batch 7 "$f"
 assert_eq "batch 1 events" "$(jq -c 'del(.observed_at)' "$WORK/events.jsonl" | md5sum)" \
     "$(tgh messages --chat "$chat" --json | jq -c 'del(.observed_at)' | md5sum)"
 ok "batch size does not change the result"
+
+# Progress on stderr only when it is a terminal (messages, MB, rate).
+jq -n '{name: "P", type: "public_channel", id: 7, messages: [range(1; 9001) |
+    {id: ., type: "message", date: "2024-01-01T00:00:00", date_unixtime: "1704067200", text: "m"}]}' \
+    >"$WORK/progress.json"
+export TGH_STORE="sqlite://$WORK/progress.db"
+script -qec "$TGHARVEST import $WORK/progress.json" /dev/null >"$WORK/tty.out" </dev/null
+grep -q 'messages, [0-9.]* MB, [0-9]* msg/s' "$WORK/tty.out" || fail "no progress line on a terminal"
+assert_status 0 tgh import "$WORK/progress.json"
+grep -q 'msg/s' "$WORK/err" && fail "progress written when stderr is not a terminal"
+ok "progress only on a terminal"

@@ -219,10 +219,10 @@ test_utf16_len(void **state)
 {
     (void)state;
     assert_int_equal(msg_utf16_len("abc", 3), 3);
-    assert_int_equal(msg_utf16_len("\xd0\x9f\xd1\x80", 4), 2);     /* "Пр" */
-    assert_int_equal(msg_utf16_len("\xe2\x9a\x93", 3), 1);         /* U+2693 anchor */
-    assert_int_equal(msg_utf16_len("\xf0\x9f\x9a\xa2", 4), 2);     /* U+1F6A2 ship: surrogates */
-    assert_int_equal(msg_utf16_len("\xf0\x9f", 2), 2);             /* truncated: unit per byte */
+    assert_int_equal(msg_utf16_len("\xd0\x9f\xd1\x80", 4), 2); /* "Пр" */
+    assert_int_equal(msg_utf16_len("\xe2\x9a\x93", 3), 1);     /* U+2693 anchor */
+    assert_int_equal(msg_utf16_len("\xf0\x9f\x9a\xa2", 4), 2); /* U+1F6A2 ship: surrogates */
+    assert_int_equal(msg_utf16_len("\xf0\x9f", 2), 2);         /* truncated: unit per byte */
 }
 
 static void
