@@ -35,17 +35,6 @@ struct job {
     struct pipeline_import_totals *tot;
 };
 
-static void
-stats_add(struct store_stats *dst, const struct store_stats *src)
-{
-    dst->inserted += src->inserted;
-    dst->versioned += src->versioned;
-    dst->unchanged += src->unchanged;
-    dst->refreshed += src->refreshed;
-    dst->deleted += src->deleted;
-    dst->delete_unknown += src->delete_unknown;
-}
-
 static tgh_err
 on_chat_begin(void *arg, const struct source_export_chat *chat)
 {
@@ -100,7 +89,7 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
     (void)chat;
     (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
     rc = pipeline_writer_drain(j->w, &j->chat_stats);
-    stats_add(&j->tot->stats, &j->chat_stats);
+    store_stats_add(&j->tot->stats, &j->chat_stats);
     if (rc != TGH_OK) {
         (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
         (void)finish_run(j, "failed", why);
@@ -166,8 +155,8 @@ import_file(struct job *j, const char *path)
 
         /* What was submitted before the damage is committed; the run says so. */
         if (pipeline_writer_drain(j->w, &late) == TGH_OK) {
-            stats_add(&j->chat_stats, &late);
-            stats_add(&j->tot->stats, &late);
+            store_stats_add(&j->chat_stats, &late);
+            store_stats_add(&j->tot->stats, &late);
         }
         (void)finish_run(j, "failed", why);
         j->tot->failed_files++;

@@ -55,12 +55,7 @@ writer_main(void *arg)
                 w->err = rc;
                 (void)snprintf(w->errmsg, sizeof(w->errmsg), "%s", tgh_errmsg());
             } else {
-                w->stats.inserted += s.inserted;
-                w->stats.versioned += s.versioned;
-                w->stats.unchanged += s.unchanged;
-                w->stats.refreshed += s.refreshed;
-                w->stats.deleted += s.deleted;
-                w->stats.delete_unknown += s.delete_unknown;
+                store_stats_add(&w->stats, &s);
             }
         }
         /*
@@ -158,12 +153,7 @@ pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats)
     if (w->err != TGH_OK) {
         rc = sticky(w);
     } else if (stats != NULL) {
-        stats->inserted += w->stats.inserted;
-        stats->versioned += w->stats.versioned;
-        stats->unchanged += w->stats.unchanged;
-        stats->refreshed += w->stats.refreshed;
-        stats->deleted += w->stats.deleted;
-        stats->delete_unknown += w->stats.delete_unknown;
+        store_stats_add(stats, &w->stats);
     }
     memset(&w->stats, 0, sizeof(w->stats));
     pthread_mutex_unlock(&w->mu);

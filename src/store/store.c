@@ -19,6 +19,17 @@ static const struct store_backend *const backends[] = {
     &store_sqlite_backend,
 };
 
+void
+store_stats_add(struct store_stats *to, const struct store_stats *from)
+{
+    to->inserted += from->inserted;
+    to->versioned += from->versioned;
+    to->unchanged += from->unchanged;
+    to->refreshed += from->refreshed;
+    to->deleted += from->deleted;
+    to->delete_unknown += from->delete_unknown;
+}
+
 tgh_err
 store_open(const char *url, struct store **out)
 {

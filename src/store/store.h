@@ -38,6 +38,9 @@ struct store_stats {
     size_t delete_unknown; /* delete of a message the store never had */
 };
 
+/* Add every count of from to to. */
+void store_stats_add(struct store_stats *to, const struct store_stats *from);
+
 /* Open (creating and migrating when needed) the store named by url. */
 TGH_MUSTCHECK tgh_err store_open(const char *url, struct store **out);
 void store_close(struct store *st); /* NULL is fine */

@@ -884,17 +884,6 @@ rollback(struct sq *sq)
     (void)sqlite3_reset(s);
 }
 
-static void
-stats_add(struct store_stats *to, const struct store_stats *from)
-{
-    to->inserted += from->inserted;
-    to->versioned += from->versioned;
-    to->unchanged += from->unchanged;
-    to->refreshed += from->refreshed;
-    to->deleted += from->deleted;
-    to->delete_unknown += from->delete_unknown;
-}
-
 TGH_MUSTCHECK static tgh_err
 sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats)
 {
@@ -925,7 +914,7 @@ out:
         rollback(sq);
         return rc;
     }
-    stats_add(stats, &b.add);
+    store_stats_add(stats, &b.add);
     return TGH_OK;
 }
 
