@@ -76,6 +76,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
 
     tgh_url_redact(store_url ? store_url : cfg->store_url, redacted, sizeof(redacted));
     printf("tgharvest %s: embedded archive, store %s\n", TGH_VERSION, redacted);
+    (void)fflush(stdout); /* before the store's log lines on stderr */
     if (cli_store_open(cfg, store_url, &st) != TGH_OK) {
         cli_error("run", "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
@@ -112,11 +113,11 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
     }
     store_close(st);
-    printf("\nlive collection: no Telegram account is logged in, so nothing is collected live.\n"
-           "  Live collection goes through TDLib with your own API id and hash\n"
-           "  (https://my.telegram.org): `tgharvest login`, then `tgharvest chats add @name`.\n"
-           "  It would cover the %" PRId64 " chat(s) above once they are added.\n"
-           "  Until then, feed the archive with Telegram Desktop exports:\n"
+    printf("\nlive collection: not in this build yet, so nothing is collected live.\n"
+           "  It will run through TDLib with your own API id and hash from\n"
+           "  https://my.telegram.org: `tgharvest login` (phone, code, 2FA password, or a\n"
+           "  bot token), then `tgharvest chats add @name`; it would cover the %" PRId64 "\n"
+           "  chat(s) above. Meanwhile, feed the archive with Telegram Desktop exports:\n"
            "  tgharvest import path/to/result.json\n",
            chats.n);
     return rc;
