@@ -131,22 +131,31 @@ msg_peer_type_parse(const char *s, enum msg_peer_type *out)
     return true;
 }
 
-/* Channels and supergroups: -(10^12 + id), the "-100" prefix of the Bot API. */
+/*
+ * Channels and supergroups: -(10^12 + id), the "-100" prefix of the Bot API,
+ * which leaves room for bare ids below 10^12; basic groups are below that
+ * too. User ids fit in 52 bits.
+ */
 #define CHANNEL_ID_BASE INT64_C(1000000000000)
+#define USER_ID_MAX     ((INT64_C(1) << 52) - 1)
 
 int64_t
 msg_chat_id_from_bare(enum msg_chat_type type, int64_t bare_id)
 {
-    if (bare_id <= 0)
-        return bare_id; /* already in the signed convention */
     switch (type) {
     case MSG_CHAT_SUPERGROUP:
     case MSG_CHAT_CHANNEL:
-        return -(CHANNEL_ID_BASE + bare_id);
+        if (bare_id <= -CHANNEL_ID_BASE && bare_id > -2 * CHANNEL_ID_BASE)
+            return bare_id; /* already in the signed convention */
+        return bare_id > 0 && bare_id < CHANNEL_ID_BASE ? -(CHANNEL_ID_BASE + bare_id) : 0;
     case MSG_CHAT_GROUP:
-        return -bare_id;
+        if (bare_id < 0 && bare_id > -CHANNEL_ID_BASE)
+            return bare_id;
+        return bare_id > 0 && bare_id < CHANNEL_ID_BASE ? -bare_id : 0;
     default:
-        return bare_id;
+        if (bare_id < 0 && bare_id > -2 * CHANNEL_ID_BASE)
+            return bare_id; /* a signed id of unknown kind is kept */
+        return bare_id > 0 && bare_id <= USER_ID_MAX ? bare_id : 0;
     }
 }
 
@@ -159,7 +168,7 @@ msg_chat_id_from_peer(enum msg_peer_type type, int64_t bare_id)
     case MSG_PEER_CHAT:
         return msg_chat_id_from_bare(MSG_CHAT_GROUP, bare_id);
     default:
-        return bare_id;
+        return msg_chat_id_from_bare(MSG_CHAT_PRIVATE, bare_id);
     }
 }
 

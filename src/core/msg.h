@@ -243,6 +243,9 @@ bool msg_peer_type_parse(const char *s, enum msg_peer_type *out);
 /*
  * Chat id conventions. A bare channel/supergroup id (as in exports and t.me/c/)
  * becomes -100xxxxxxxxxx; a basic group id becomes negative; users stay positive.
+ * An id already in the signed convention is returned as it is. An id that is
+ * out of range for its kind (0, channel ids from 10^12, user ids from 2^52,
+ * a negative user id) returns 0, which is never a valid chat id.
  */
 int64_t msg_chat_id_from_bare(enum msg_chat_type type, int64_t bare_id);
 int64_t msg_chat_id_from_peer(enum msg_peer_type type, int64_t bare_id);

@@ -196,6 +196,15 @@ test_chat_id_conventions(void **state)
                 INT64_C(-1001234567890));
     assert_true(msg_chat_id_from_peer(MSG_PEER_CHANNEL, 5) == INT64_C(-1000000000005));
     assert_true(msg_chat_id_from_peer(MSG_PEER_USER, 5) == 5);
+    /* Out of range for the kind: 0, never an overflow. */
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_CHANNEL, INT64_C(9223372036854775000)) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_CHANNEL, INT64_C(1000000000000)) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_CHANNEL, 0) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_CHANNEL, -5) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_GROUP, INT64_C(-1001234567890)) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_PRIVATE, INT64_C(1) << 52) == 0);
+    assert_true(msg_chat_id_from_bare(MSG_CHAT_PRIVATE, INT64_MIN) == 0);
+    assert_true(msg_chat_id_from_peer(MSG_PEER_CHANNEL, INT64_MAX) == 0);
 }
 
 static void
