@@ -1530,3 +1530,99 @@ codec_event_encode_cached(struct msg_event *ev, struct tgh_arena *a)
     tgh_free(text);
     return TGH_OK;
 }
+
+/* Where the observed_at member starts and ends in a canonical encoding. */
+static bool
+find_observed(const char *s, size_t len, size_t *start, size_t *end)
+{
+    static const char key[] = ",\"observed_at\":";
+    const char *p = memmem(s, len, key, sizeof(key) - 1);
+    size_t i;
+
+    if (p == NULL)
+        return false;
+    i = (size_t)(p - s) + sizeof(key) - 1;
+    while (i < len && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')))
+        i++;
+    *start = (size_t)(p - s);
+    *end = i;
+    return true;
+}
+
+bool
+codec_event_same_state(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t as, ae, bs, be;
+    bool ha = find_observed(a, alen, &as, &ae), hb = find_observed(b, blen, &bs, &be);
+
+    if (!ha)
+        as = ae = alen;
+    if (!hb)
+        bs = be = blen;
+    /* observed_at comes before every free-text field, so its first match is the member. */
+    return as == bs && memcmp(a, b, as) == 0 && alen - ae == blen - be &&
+           memcmp(a + ae, b + be, alen - ae) == 0;
+}
+
+/* Nested objects whose missing keys are filled from the older version. */
+static const char *const merge_nested[] = {
+    "chat", "sender", "reply_to", "forward", "media", "poll", "location", "contact",
+};
+
+tgh_err
+codec_event_merge(const char *older, size_t older_len, const struct msg_event *newer,
+                  struct tgh_arena *a, struct msg_event *out)
+{
+    json_error_t jerr;
+    json_t *old = NULL, *merged = NULL;
+    const char *key;
+    json_t *v;
+    tgh_err rc;
+
+    msg_event_init(out);
+    old = json_loadb(older, older_len, 0, &jerr);
+    if (old == NULL || !json_is_object(old)) {
+        rc = tgh_errf(TGH_EINVAL, "stored event: invalid JSON: %s", jerr.text);
+        goto out;
+    }
+    merged = codec_event_to_json(newer);
+    if (merged == NULL) {
+        rc = TGH_EINVAL; /* detail recorded */
+        goto out;
+    }
+    json_object_foreach(old, key, v)
+    {
+        json_t *mine = json_object_get(merged, key);
+
+        if (mine == NULL) {
+            (void)json_object_set(merged, key, v);
+            continue;
+        }
+        for (size_t i = 0; i < NELEM(merge_nested); i++) {
+            const char *k;
+            json_t *sv;
+
+            if (strcmp(key, merge_nested[i]) != 0 || !json_is_object(v) || !json_is_object(mine))
+                continue;
+            json_object_foreach(v, k, sv)
+            {
+                if (json_object_get(mine, k) == NULL)
+                    (void)json_object_set(mine, k, sv);
+            }
+        }
+    }
+    /* chat.type is always written; "unknown" is the absence of knowledge. */
+    {
+        json_t *mc = json_object_get(merged, "chat"), *oc = json_object_get(old, "chat");
+        json_t *ot = json_object_get(oc, "type");
+        const char *mt = json_string_value(json_object_get(mc, "type"));
+
+        if (json_is_object(mc) && json_is_string(ot) && mt != NULL && strcmp(mt, "unknown") == 0)
+            (void)json_object_set(mc, "type", ot);
+    }
+    rc = codec_event_from_json(merged, a, out);
+out:
+    json_decref(old);
+    json_decref(merged);
+    return rc;
+}

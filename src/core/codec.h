@@ -67,6 +67,25 @@ TGH_MUSTCHECK tgh_err codec_event_decode(const char *json, size_t len, struct tg
 TGH_MUSTCHECK tgh_err codec_event_from_json(const json_t *obj, struct tgh_arena *a,
                                             struct msg_event *ev);
 
+/*
+ * Do two canonical encodings (codec_event_encode) describe the same state,
+ * that is, are they equal but for observed_at? Cheap: no parsing.
+ */
+bool codec_event_same_state(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Merge what two encodings of the same message know into *out (strings in
+ * arena a): every key of newer wins, and a key newer lacks, at the top level
+ * or inside chat, sender, reply_to, forward, media, poll, location or
+ * contact, is taken from older (the canonical JSON text of the stored
+ * event). For equal content (content_hash) this only adds knowledge: a
+ * source that knows less, like an export without view counts, never erases
+ * what another source recorded. *out is validated like a decoded event.
+ */
+TGH_MUSTCHECK tgh_err codec_event_merge(const char *older, size_t older_len,
+                                        const struct msg_event *newer, struct tgh_arena *a,
+                                        struct msg_event *out);
+
 /* Field-by-field equality (raw, params and buttons compared as JSON values). */
 bool codec_event_equal(const struct msg_event *a, const struct msg_event *b);
 

@@ -77,12 +77,14 @@ static const char *const stmt_sql[S_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
         " ?18, ?19, ?20, ?21)"
         " ON CONFLICT (chat_id, message_id) DO NOTHING",
-    [S_MSG_GET] = "SELECT id, content_hash, edit_date, views, forwards, replies, reactions"
+    [S_MSG_GET] = "SELECT id, content_hash, edit_date, event"
                   " FROM messages WHERE chat_id = ?1 AND message_id = ?2",
-    [S_MSG_REFRESH] = "UPDATE messages SET views = coalesce(?2, views),"
-                      " forwards = coalesce(?3, forwards), replies = coalesce(?4, replies),"
-                      " reactions = CASE WHEN ?5 THEN ?6 ELSE reactions END, updated_at = ?7"
-                      " WHERE id = ?1",
+    /* Same content, more or newer knowledge: the merged event replaces the row's state. */
+    [S_MSG_REFRESH] = "UPDATE messages SET date = ?2, edit_date = ?3, sender_id = ?4,"
+                      " sender_type = ?5, sender_name = ?6, thread_id = ?7,"
+                      " reply_to_message_id = ?8, views = ?9, forwards = ?10, replies = ?11,"
+                      " reactions = ?12, idempotency_key = ?13, event = ?14, source = ?15,"
+                      " updated_at = ?16 WHERE id = ?1",
     [S_MSG_NEW_VERSION] =
         "UPDATE messages SET edit_date = ?2, text = ?3, media_kind = ?4,"
         " views = coalesce(?5, views), forwards = coalesce(?6, forwards),"
@@ -106,8 +108,13 @@ static const char *const stmt_sql[S_COUNT] = {
         " text, event, superseded_at)"
         " SELECT chat_id, message_id, version_count + 1, ?2, ?3, ?4, ?5, ?6"
         " FROM messages WHERE id = ?1",
+    /* The same input read again is the same dead letter: updated only if it changed. */
     [S_DEAD_ADD] = "INSERT INTO ingestion_errors (source, origin, position, reason, payload,"
-                   " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                   " ON CONFLICT (source, origin, position) DO UPDATE SET reason = excluded.reason,"
+                   " payload = excluded.payload, created_at = excluded.created_at,"
+                   " resolved_at = NULL"
+                   " WHERE reason IS NOT excluded.reason OR payload IS NOT excluded.payload",
     [S_RUN_BEGIN] = "INSERT INTO collection_runs (chat_id, kind, origin, started_at)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [S_RUN_FINISH] = "UPDATE collection_runs SET finished_at = ?2, status = ?3,"
@@ -145,6 +152,7 @@ struct sq {
     sqlite3_stmt *stmt[S_COUNT];
     char *reactions_buf; /* reusable buffer for the reactions JSON of one event */
     size_t reactions_cap;
+    struct tgh_arena scratch; /* the merged event of a refresh */
 };
 
 /* What one batch remembers between its events. */
@@ -475,6 +483,7 @@ sqlite_close(void *impl)
     if (sq->db != NULL && sqlite3_close(sq->db) != SQLITE_OK)
         log_warn("closing the database failed: %s", sqlite3_errmsg(sq->db));
     tgh_free(sq->reactions_buf);
+    tgh_arena_fini(&sq->scratch);
     tgh_free(sq);
 }
 
@@ -487,6 +496,7 @@ sqlite_open(const struct tgh_url *url, void **impl)
     tgh_err rc = TGH_OK;
     int src;
 
+    tgh_arena_init(&sq->scratch, 16 * 1024);
     if (*path == '\0') {
         rc = tgh_errf(TGH_EINVAL, "TGH_STORE: sqlite URL without a path "
                                   "(sqlite:///abs/path.db or sqlite://rel/path.db)");
@@ -602,38 +612,18 @@ struct cur_row {
     int64_t id;
     char hash[MSG_HASH_HEX_LEN + 1];
     int64_t edit_date;
-    bool counters_differ;
+    char *event; /* the stored canonical event, tgh_free()d by the caller */
+    size_t event_len;
 };
 
-/* Does the event know a counter or reactions value the row does not have? */
-static bool
-counters_differ(sqlite3_stmt *s, const struct msg_event *ev, const char *reac, size_t reac_len)
-{
-    const int64_t known[3] = { ev->views, ev->forwards, ev->replies };
-
-    for (int i = 0; i < 3; i++) {
-        if (known[i] != MSG_UNSET && (sqlite3_column_type(s, 3 + i) == SQLITE_NULL ||
-                                      sqlite3_column_int64(s, 3 + i) != known[i]))
-            return true;
-    }
-    if (ev->has_reactions) {
-        const unsigned char *old = sqlite3_column_text(s, 6);
-
-        if (old == NULL || (size_t)sqlite3_column_bytes(s, 6) != reac_len ||
-            memcmp(old, reac, reac_len) != 0)
-            return true;
-    }
-    return false;
-}
-
 TGH_MUSTCHECK static tgh_err
-row_get(struct sq *sq, const struct msg_event *ev, const char *reac, size_t reac_len,
-        struct cur_row *row, bool *found)
+row_get(struct sq *sq, const struct msg_event *ev, struct cur_row *row, bool *found)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_GET];
     const unsigned char *h;
     tgh_err rc;
 
+    row->event = NULL;
     (void)sqlite3_bind_int64(s, 1, ev->chat_id);
     (void)sqlite3_bind_int64(s, 2, ev->message_id);
     rc = step_one(sq, S_MSG_GET, "read message", found);
@@ -643,26 +633,68 @@ row_get(struct sq *sq, const struct msg_event *ev, const char *reac, size_t reac
     h = sqlite3_column_text(s, 1);
     (void)snprintf(row->hash, sizeof(row->hash), "%s", h != NULL ? (const char *)h : "");
     row->edit_date = col_i64(s, 2);
-    row->counters_differ = ev->op == MSG_OP_UPSERT && counters_differ(s, ev, reac, reac_len);
+    row->event_len = (size_t)sqlite3_column_bytes(s, 3);
+    row->event = tgh_strndup((const char *)sqlite3_column_text(s, 3), row->event_len);
 out:
     (void)sqlite3_reset(s);
     return rc;
 }
 
+/*
+ * Same content, different state (counters, reactions, poll votes, names,
+ * dates): merge what the stored and the new event know and, unless that is
+ * what is stored already, write it without a version.
+ */
 TGH_MUSTCHECK static tgh_err
-refresh_counters(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
-                 const char *reac, size_t reac_len)
+refresh_state(struct sq *sq, struct batch *b, const struct msg_event *ev, const struct cur_row *row,
+              bool *refreshed)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_REFRESH];
+    struct msg_event m;
+    const char *reac = NULL;
+    char *json = NULL;
+    size_t json_len = 0, reac_len = 0;
+    char key[48];
+    tgh_err rc;
 
-    (void)sqlite3_bind_int64(s, 1, id);
-    bind_i64(s, 2, ev->views);
-    bind_i64(s, 3, ev->forwards);
-    bind_i64(s, 4, ev->replies);
-    (void)sqlite3_bind_int(s, 5, ev->has_reactions);
-    bind_strn(s, 6, reac, reac_len);
-    (void)sqlite3_bind_int64(s, 7, b->now);
-    return run(sq, S_MSG_REFRESH, "refresh counters");
+    *refreshed = false;
+    tgh_arena_reset(&sq->scratch);
+    rc = codec_event_merge(row->event, row->event_len, ev, &sq->scratch, &m);
+    if (rc != TGH_OK)
+        return rc;
+    rc = codec_event_encode(&m, &json, &json_len);
+    if (rc != TGH_OK)
+        goto out;
+    if (codec_event_same_state(row->event, row->event_len, json, json_len))
+        goto out; /* the new event knew nothing the row does not */
+    if (m.has_reactions)
+        reac = reactions_json(sq, &m, &reac_len);
+    if (msg_event_key(&m, key, sizeof(key)) < 0) {
+        rc = tgh_errf(TGH_EINVAL, "cannot build the idempotency key");
+        goto out;
+    }
+    (void)sqlite3_bind_int64(s, 1, row->id);
+    bind_i64(s, 2, m.date);
+    bind_i64(s, 3, m.edit_date);
+    bind_i64(s, 4, m.sender_id);
+    bind_str(s, 5, msg_peer_type_name(m.sender_type));
+    bind_str(s, 6, m.sender_name);
+    bind_i64(s, 7, m.thread_id);
+    bind_i64(s, 8, m.reply_to_message_id);
+    bind_i64(s, 9, m.views);
+    bind_i64(s, 10, m.forwards);
+    bind_i64(s, 11, m.replies);
+    bind_strn(s, 12, reac, reac_len);
+    bind_str(s, 13, key);
+    bind_strn(s, 14, json, json_len);
+    bind_str(s, 15, msg_source_name(m.source));
+    (void)sqlite3_bind_int64(s, 16, b->now);
+    rc = run(sq, S_MSG_REFRESH, "refresh message");
+    *refreshed = rc == TGH_OK;
+out:
+    tgh_free(json);
+    msg_event_fini(&m);
+    return rc;
 }
 
 /* Is this exact version (content and edit date) already among the previous ones? */
@@ -740,33 +772,36 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
                 size_t json_len, const char *reac, size_t reac_len)
 {
     struct cur_row row;
-    bool found, known;
+    bool found, known, refreshed;
     tgh_err rc;
 
-    rc = row_get(sq, ev, reac, reac_len, &row, &found);
+    rc = row_get(sq, ev, &row, &found);
     if (rc != TGH_OK)
         return rc;
     if (!found) /* the INSERT conflicted, so the row is there */
         return tgh_errf(TGH_EIO, "sqlite: message vanished inside the transaction");
 
     if (strcmp(row.hash, ev->content_hash) == 0) {
-        if (!row.counters_differ) {
+        /* The common redelivery: byte for byte what is stored, but for observed_at. */
+        if (codec_event_same_state(row.event, row.event_len, json, json_len)) {
             b->add.unchanged++;
-            return TGH_OK;
+            goto out;
         }
-        rc = refresh_counters(sq, b, ev, row.id, reac, reac_len);
-        if (rc == TGH_OK)
+        rc = refresh_state(sq, b, ev, &row, &refreshed);
+        if (rc == TGH_OK && refreshed)
             b->add.refreshed++;
-        return rc;
+        else if (rc == TGH_OK)
+            b->add.unchanged++;
+        goto out;
     }
 
     /* A redelivered previous version changes nothing: re-applying stays a no-op. */
     rc = version_known(sq, ev, &known);
     if (rc != TGH_OK)
-        return rc;
+        goto out;
     if (known) {
         b->add.unchanged++;
-        return TGH_OK;
+        goto out;
     }
     /* Never edited (or edited earlier) than what we hold: it is history. */
     if (row.edit_date != MSG_UNSET && (ev->edit_date == MSG_UNSET || ev->edit_date < row.edit_date))
@@ -775,6 +810,8 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
         rc = new_version(sq, b, ev, row.id, json, json_len, reac, reac_len);
     if (rc == TGH_OK)
         b->add.versioned++;
+out:
+    tgh_free(row.event);
     return rc;
 }
 
@@ -862,7 +899,8 @@ apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
         b->add.deleted++;
         return TGH_OK;
     }
-    rc = row_get(sq, ev, NULL, 0, &row, &found);
+    rc = row_get(sq, ev, &row, &found);
+    tgh_free(row.event);
     if (rc != TGH_OK)
         return rc;
     if (found)

@@ -21,6 +21,7 @@ assert_eq "stats dead letters" "$errors" "$(tgh stats --json | jq .dead_letters)
 # Re-import: the same dead letters again, nothing else changes.
 assert_status 0 tgh import --json -q "$f"
 assert_eq "re-import imported" 0 "$(jq .imported "$WORK/out")"
+assert_eq "re-import adds no dead letter" "$errors" "$(sql "SELECT count(*) FROM ingestion_errors")"
 ok "$errors malformed messages dead-lettered, $((n - errors)) imported"
 
 # A file cut in the middle: error naming file and offset, complete batches kept.

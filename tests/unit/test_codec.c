@@ -734,6 +734,81 @@ test_equal_detects_differences(void **state)
     msg_event_fini(&b);
 }
 
+/* Two encodings of one state differ only in observed_at. */
+static void
+test_same_state_ignores_only_observed_at(void **state)
+{
+    struct msg_event a, b;
+    char *ta = NULL, *tb = NULL;
+    size_t la, lb;
+
+    (void)state;
+    fill_min(&a);
+    fill_min(&b);
+    a.observed_at = 1700000100;
+    b.observed_at = 1800000000;
+    assert_int_equal(codec_event_finalize(&a), TGH_OK);
+    assert_int_equal(codec_event_finalize(&b), TGH_OK);
+    assert_int_equal(codec_event_encode(&a, &ta, &la), TGH_OK);
+    assert_int_equal(codec_event_encode(&b, &tb, &lb), TGH_OK);
+    assert_true(codec_event_same_state(ta, la, tb, lb));
+    tgh_free(tb);
+    b.views = 3;
+    assert_int_equal(codec_event_encode(&b, &tb, &lb), TGH_OK);
+    assert_false(codec_event_same_state(ta, la, tb, lb));
+    tgh_free(ta);
+    tgh_free(tb);
+}
+
+/* Merging keeps what only the older version knew and takes the newer's values. */
+static void
+test_merge_adds_knowledge(void **state)
+{
+    struct fixture *f = *state;
+    struct msg_event old, upd, m;
+    struct msg_media om = { .kind = "photo",
+                            .path = "photos/a.jpg",
+                            .width = 10,
+                            .height = 10,
+                            .size_bytes = MSG_UNSET,
+                            .duration_s = MSG_UNSET };
+    struct msg_media um = { .kind = "photo",
+                            .file_unique_id = "AQADx",
+                            .width = 10,
+                            .height = 10,
+                            .size_bytes = 999,
+                            .duration_s = MSG_UNSET };
+    char *t = NULL;
+    size_t l;
+
+    fill_min(&old);
+    old.views = 70;
+    old.chat_title = "Old title";
+    old.media = &om;
+    assert_int_equal(codec_event_finalize(&old), TGH_OK);
+    assert_int_equal(codec_event_encode(&old, &t, &l), TGH_OK);
+
+    fill_min(&upd);
+    upd.chat_type = MSG_CHAT_UNKNOWN;
+    upd.forwards = 2;
+    upd.media = &um;
+    upd.source = MSG_SOURCE_TDLIB;
+    assert_int_equal(codec_event_finalize(&upd), TGH_OK);
+    assert_string_equal(upd.content_hash, old.content_hash);
+    assert_int_equal(codec_event_merge(t, l, &upd, &f->arena, &m), TGH_OK);
+    assert_int_equal(m.views, 70);
+    assert_int_equal(m.forwards, 2);
+    assert_int_equal(m.source, MSG_SOURCE_TDLIB);
+    assert_int_equal(m.chat_type, MSG_CHAT_CHANNEL);
+    assert_string_equal(m.chat_title, "Old title");
+    assert_string_equal(m.media->path, "photos/a.jpg");
+    assert_string_equal(m.media->file_unique_id, "AQADx");
+    assert_int_equal(m.media->size_bytes, 999);
+    msg_event_fini(&m);
+    assert_int_equal(codec_event_merge("{not json", 9, &upd, &f->arena, &m), TGH_EINVAL);
+    tgh_free(t);
+}
+
 int
 main(void)
 {
@@ -753,6 +828,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hash_invariance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_utf16_entity_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equal_detects_differences, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_state_ignores_only_observed_at, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_adds_knowledge, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -348,7 +348,8 @@ test_chat_refresh_does_not_count_as_insert(void **state)
     commit(fx, &ev, 1);
     ev.chat_title = "Renamed";
     ev.chat_username = "renamed";
-    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    /* Not an insert and not an edit: the stored event learns the new names. */
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM chats WHERE title = 'Renamed'"
                                  " AND username = 'renamed' AND type = 'channel'"),
                      1);
@@ -474,6 +475,9 @@ test_counters_refresh_without_version(void **state)
     assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
     assert_int_equal(sql_i64(fx, "SELECT views FROM messages"), 12);
     assert_int_equal(sql_i64(fx, "SELECT forwards FROM messages"), 3);
+    /* The stored event, what messages --json and export print, knows both. */
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.views') FROM messages"), 12);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.forwards') FROM messages"), 3);
     ev.forwards = MSG_UNSET;
     assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
 
@@ -502,6 +506,49 @@ test_counters_refresh_without_version(void **state)
 
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 0);
     assert_int_equal(sql_i64(fx, "SELECT version_count FROM messages"), 0);
+}
+
+/*
+ * Same content, newer state: poll votes, sender name, a corrected date. The
+ * row and its event follow without a version; what the new event does not
+ * know (views) stays; re-applying either event afterwards changes nothing.
+ */
+static void
+test_state_refresh_updates_event(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event ev = ev_msg(-1001, 7, DATE0, "vote");
+    struct msg_poll_answer ans[2] = { { .text = "yes", .voters = 1 },
+                                      { .text = "no", .voters = 0 } };
+    struct msg_poll poll = { .question = "ok?", .total_voters = 1, .n_answers = 2, .answers = ans };
+
+    ev.poll = &poll;
+    ev.views = 50;
+    commit(fx, &ev, 1);
+    ans[0].voters = 9;
+    poll.total_voters = 9;
+    ev.views = MSG_UNSET;
+    ev.sender_name = "Alice B.";
+    ev.date = DATE0 - 3600; /* the export's date read in the right zone */
+    assert_stats(commit(fx, &ev, 1), 0, 0, 0, 1, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.poll.total_voters') FROM messages"),
+                     9);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.poll.answers[0].voters')"
+                                 " FROM messages"),
+                     9);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE sender_name = 'Alice B.'"
+                                 " AND json_extract(event, '$.sender.name') = 'Alice B.'"),
+                     1);
+    assert_int_equal(sql_i64(fx, "SELECT date FROM messages"), DATE0 - 3600);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages WHERE idempotency_key ="
+                                 " '-1001:1699996400:7' AND json_extract(event,"
+                                 " '$.idempotency_key') = idempotency_key"),
+                     1);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.views') FROM messages"), 50);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 0);
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
+    ev.views = 50;
+    assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
 }
 
 static void
@@ -877,6 +924,17 @@ test_dead_letters_and_runs(void **state)
     int64_t run_id = 0, run2 = 0;
 
     assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    /* The same input read again is the same dead letter. */
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM ingestion_errors"), 1);
+    dl.reason = "date: unparseable";
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM ingestion_errors"), 1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM ingestion_errors"
+                                 " WHERE reason = 'date: unparseable'"),
+                     1);
+    dl.reason = "date: missing";
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
     dl.origin = NULL;
     dl.position = NULL;
     dl.payload = NULL;
@@ -998,6 +1056,7 @@ main(void)
         T(test_failing_batch_rolls_back),
         T(test_migrations_idempotent_and_future_refused),
         T(test_wal_mode),
+        T(test_state_refresh_updates_event),
         T(test_chats_each_counts_and_dates),
         T(test_chat_upsert_without_messages),
         T(test_messages_each_filters),
