@@ -14,15 +14,38 @@
 
 #include "store/store.h"
 
+/* Escape control characters and DEL; keep every other byte (UTF-8 included). */
+static void
+put_escaped(FILE *out, const char *s, const char *newline)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '\n' && newline != NULL)
+            (void)fputs(newline, out);
+        else if (*c < 0x20 || *c == 0x7f)
+            (void)fprintf(out, "\\x%02x", *c);
+        else
+            (void)fputc(*c, out);
+    }
+}
+
+void
+cli_put_text(FILE *out, const char *s)
+{
+    if (s != NULL)
+        put_escaped(out, s, " \xe2\x8f\x8e ");
+}
+
 void
 cli_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
 
-    (void)fprintf(stderr, "tgharvest %s: ", cmd);
     va_start(ap, fmt);
-    (void)vfprintf(stderr, fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    (void)fprintf(stderr, "tgharvest %s: ", cmd);
+    put_escaped(stderr, msg, NULL); /* a file name with a newline stays one line */
     (void)fputc('\n', stderr);
 }
 
@@ -47,9 +70,11 @@ cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 }
 
 tgh_err
-cli_store_open(const struct tgh_config *cfg, const char *url, struct store **out)
+cli_store_open(const struct tgh_config *cfg, const char *url, bool create, struct store **out)
 {
-    return store_open(url != NULL ? url : cfg->store_url, out);
+    const char *u = url != NULL ? url : cfg->store_url;
+
+    return create ? store_open(u, out) : store_open_existing(u, out);
 }
 
 tgh_err

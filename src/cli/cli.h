@@ -31,7 +31,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmd_import, cli_cmd_chats, cli_cmd_messages, cli_cmd_search,
     cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run;
 
-/* "tgharvest CMD: message" on stderr, one line. */
+/* "tgharvest CMD: message" on stderr, one line (control characters escaped). */
 void cli_error(const char *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
 
 /* Print the usage of cmd on stdout (--help) and return CLI_EXIT_OK. */
@@ -40,9 +40,20 @@ int cli_help(const struct cli_cmd *cmd);
 /* Report a bad option and point at --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
 
-/* Open the store: url (from --store) or the configured TGH_STORE. */
-TGH_MUSTCHECK tgh_err cli_store_open(const struct tgh_config *cfg, const char *url,
+/*
+ * Open the store: url (from --store) or the configured TGH_STORE. Readers
+ * (create false) get TGH_ENOTFOUND for an archive that does not exist, so a
+ * mistyped TGH_STORE is an error rather than an empty archive.
+ */
+TGH_MUSTCHECK tgh_err cli_store_open(const struct tgh_config *cfg, const char *url, bool create,
                                      struct store **out);
+
+/*
+ * Untrusted text (message text, names, titles) for a terminal: control
+ * characters and DEL are shown as \xNN, a newline as " \u23ce ", so a hostile
+ * chat cannot move the cursor or rewrite the screen.
+ */
+void cli_put_text(FILE *out, const char *s);
 
 /*
  * Dates on the command line, always UTC: 2024-05-01, 2024-05-01T12:30,

@@ -2,10 +2,14 @@
 /*
  * cmd_export.c - `tgharvest export`: messages as JSON lines or CSV.
  *
- * With -o the output is written to FILE.part and renamed over FILE only when
- * complete, so a failed export never leaves a half file under the real name.
+ * With -o the output is written to a new private file beside FILE (mkstemp:
+ * never an existing file or a planted link) and renamed over FILE only when
+ * complete and synced, so a failed export never leaves a half file under the
+ * real name.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,6 +65,27 @@ export_row(void *arg, const struct store_message_row *r)
         csv_field(c->out, r->text) != 0 || fputs("\r\n", c->out) == EOF)
         c->failed = 1;
     return c->failed;
+}
+
+/* Make a rename durable: fsync the directory that holds path. */
+static int
+sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    int fd, rc;
+
+    if (slash == NULL)
+        (void)snprintf(dir, sizeof(dir), ".");
+    else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1), path) >=
+             sizeof(dir))
+        return -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    rc = fsync(fd);
+    (void)close(fd);
+    return rc;
 }
 
 static const struct option longopts[] = {
@@ -120,7 +145,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         return cli_usage_error(&cli_cmd_export, "--since: %s", tgh_errmsg());
     if (until != NULL && cli_parse_date(until, &q.until) != TGH_OK)
         return cli_usage_error(&cli_cmd_export, "--until: %s", tgh_errmsg());
-    if (cli_store_open(cfg, store_url, &st) != TGH_OK) {
+    if (cli_store_open(cfg, store_url, false, &st) != TGH_OK) {
         cli_error("export", "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
@@ -131,13 +156,19 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     }
     c.out = stdout;
     if (output != NULL) {
-        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", output) >= sizeof(tmp)) {
+        int fd;
+
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", output) >= sizeof(tmp)) {
             cli_error("export", "output path too long");
             goto out;
         }
-        c.out = fopen(tmp, "wb");
-        if (c.out == NULL) {
-            cli_error("export", "%s: %s", tmp, strerror(errno));
+        fd = mkstemp(tmp);
+        if (fd == -1 || (c.out = fdopen(fd, "wb")) == NULL) {
+            cli_error("export", "%s: %s", output, strerror(errno));
+            if (fd != -1) {
+                (void)close(fd);
+                (void)unlink(tmp);
+            }
             goto out;
         }
     }
@@ -158,7 +189,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         FILE *f = c.out;
 
         c.out = NULL;
-        if (fclose(f) != 0 || rename(tmp, output) != 0) {
+        if (fclose(f) != 0 || rename(tmp, output) != 0 || sync_dir_of(output) != 0) {
             cli_error("export", "%s: %s", output, strerror(errno));
             goto out;
         }
@@ -186,5 +217,6 @@ const struct cli_cmd cli_cmd_export = {
     "         message is followed by its delete event (default)\n"
     "  csv    chat_id, message_id, date_utc, edit_date_utc, deleted_at_utc, versions,\n"
     "         chat_title, sender_name, text (RFC 4180, UTF-8, CRLF)\n"
-    "With -o the file appears only when complete (written as FILE.part, then renamed).\n",
+    "With -o the file appears only when complete (written beside it under a temporary\n"
+    "name, synced, then renamed); it is readable by its owner only.\n",
 };

@@ -24,8 +24,6 @@ struct select_opts {
     const char *chat;
     const char *since;
     const char *until;
-    const char *format;
-    const char *output;
     int64_t limit;
     bool as_json;
     bool newest_first;
@@ -39,20 +37,24 @@ static const struct option select_longopts[] = {
     { "json", no_argument, NULL, 'j' },
     { "store", required_argument, NULL, 's' },
     { "newest-first", no_argument, NULL, 'r' },
-    { "format", required_argument, NULL, 'f' },
-    { "output", required_argument, NULL, 'o' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
 
-/* Returns -1 to go on, else the exit code. */
+/*
+ * Parse the options; allowed lists the short names this command takes (the
+ * others are refused, not ignored). Returns -1 to go on, else the exit code.
+ */
 static int
-parse_select(const struct cli_cmd *cmd, int argc, char **argv, struct select_opts *o)
+parse_select(const struct cli_cmd *cmd, const char *allowed, int argc, char **argv,
+             struct select_opts *o)
 {
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "hjrc:S:U:n:s:f:o:", select_longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hjrc:S:U:n:s:", select_longopts, NULL)) != -1) {
+        if (ch != 'h' && ch != '?' && strchr(allowed, ch) == NULL)
+            return cli_usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
         switch (ch) {
         case 'c':
             o->chat = optarg;
@@ -75,12 +77,6 @@ parse_select(const struct cli_cmd *cmd, int argc, char **argv, struct select_opt
             break;
         case 's':
             o->store_url = optarg;
-            break;
-        case 'f':
-            o->format = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
             break;
         case 'h':
             return cli_help(cmd);
@@ -178,10 +174,15 @@ print_chat(void *arg, const struct store_chat_row *r)
         json_decref(o);
         return 0;
     }
-    printf("%-16" PRId64 " %-10s %8" PRId64 " %-19s %-19s %s%s%s\n", r->chat_id, r->type,
-           r->message_count, cli_fmt_time(r->first_date, first, sizeof(first)),
-           cli_fmt_time(r->last_date, last, sizeof(last)), r->title ? r->title : "",
-           r->username ? " @" : "", r->username ? r->username : "");
+    printf("%-16" PRId64 " %-10s %8" PRId64 " %-19s %-19s ", r->chat_id, r->type, r->message_count,
+           cli_fmt_time(r->first_date, first, sizeof(first)),
+           cli_fmt_time(r->last_date, last, sizeof(last)));
+    cli_put_text(stdout, r->title);
+    if (r->username != NULL) {
+        fputs(" @", stdout);
+        cli_put_text(stdout, r->username);
+    }
+    fputc('\n', stdout);
     return 0;
 }
 
@@ -190,13 +191,13 @@ run_chats(const struct tgh_config *cfg, int argc, char **argv)
 {
     struct select_opts o = { 0 };
     struct store *st = NULL;
-    int rc = parse_select(&cli_cmd_chats, argc, argv, &o);
+    int rc = parse_select(&cli_cmd_chats, "js", argc, argv, &o);
 
     if (rc >= 0)
         return rc;
     if (optind < argc)
         return cli_usage_error(&cli_cmd_chats, "unexpected argument '%s'", argv[optind]);
-    if (cli_store_open(cfg, o.store_url, &st) != TGH_OK) {
+    if (cli_store_open(cfg, o.store_url, false, &st) != TGH_OK) {
         cli_error("chats", "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
@@ -233,16 +234,12 @@ print_message(void *arg, const struct store_message_row *r)
         return p->failed;
     }
     body = p->search && r->snippet ? r->snippet : r->text ? r->text : "";
-    printf("%s  %" PRId64 "  #%" PRId64 "%s%s  %s: ", cli_fmt_time(r->date, when, sizeof(when)),
+    printf("%s  %" PRId64 "  #%" PRId64 "%s%s  ", cli_fmt_time(r->date, when, sizeof(when)),
            r->chat_id, r->message_id, r->edit_date ? " (edited)" : "",
-           r->deleted_at ? " (deleted)" : "", r->sender_name ? r->sender_name : "-");
-    /* One message per line: newlines inside the text are shown as "⏎". */
-    for (const char *c = body; *c; c++) {
-        if (*c == '\n')
-            fputs(" \xe2\x8f\x8e ", stdout);
-        else
-            fputc(*c, stdout);
-    }
+           r->deleted_at ? " (deleted)" : "");
+    cli_put_text(stdout, r->sender_name ? r->sender_name : "-");
+    fputs(": ", stdout);
+    cli_put_text(stdout, body); /* one message per line */
     fputc('\n', stdout);
     return 0;
 }
@@ -256,7 +253,7 @@ select_and_print(const struct cli_cmd *cmd, const struct tgh_config *cfg, struct
     struct store *st = NULL;
     int rc = CLI_EXIT_OK;
 
-    if (cli_store_open(cfg, o->store_url, &st) != TGH_OK) {
+    if (cli_store_open(cfg, o->store_url, false, &st) != TGH_OK) {
         cli_error(cmd->name, "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
@@ -282,7 +279,7 @@ static int
 run_messages(const struct tgh_config *cfg, int argc, char **argv)
 {
     struct select_opts o = { 0 };
-    int rc = parse_select(&cli_cmd_messages, argc, argv, &o);
+    int rc = parse_select(&cli_cmd_messages, "cSUnjrs", argc, argv, &o);
 
     if (rc >= 0)
         return rc;
@@ -297,7 +294,7 @@ static int
 run_search(const struct tgh_config *cfg, int argc, char **argv)
 {
     struct select_opts o = { .limit = 50 };
-    int rc = parse_select(&cli_cmd_search, argc, argv, &o);
+    int rc = parse_select(&cli_cmd_search, "cSUnjs", argc, argv, &o);
 
     if (rc >= 0)
         return rc;
@@ -315,13 +312,13 @@ run_stats(const struct tgh_config *cfg, int argc, char **argv)
     struct store_totals t;
     struct store *st = NULL;
     char first[32], last[32];
-    int rc = parse_select(&cli_cmd_stats, argc, argv, &o);
+    int rc = parse_select(&cli_cmd_stats, "js", argc, argv, &o);
 
     if (rc >= 0)
         return rc;
     if (optind < argc)
         return cli_usage_error(&cli_cmd_stats, "unexpected argument '%s'", argv[optind]);
-    if (cli_store_open(cfg, o.store_url, &st) != TGH_OK) {
+    if (cli_store_open(cfg, o.store_url, false, &st) != TGH_OK) {
         cli_error("stats", "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }

@@ -30,9 +30,10 @@ print_chat(void *arg, const struct store_chat_row *r)
     char last[32];
 
     l->n++;
-    printf("  %-16" PRId64 " %-10s %8" PRId64 " msgs, last %s  %s\n", r->chat_id, r->type,
-           r->message_count, cli_fmt_time(r->last_date, last, sizeof(last)),
-           r->title ? r->title : "");
+    printf("  %-16" PRId64 " %-10s %8" PRId64 " msgs, last %s  ", r->chat_id, r->type,
+           r->message_count, cli_fmt_time(r->last_date, last, sizeof(last)));
+    cli_put_text(stdout, r->title);
+    fputc('\n', stdout);
     return 0;
 }
 
@@ -77,7 +78,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     tgh_url_redact(store_url ? store_url : cfg->store_url, redacted, sizeof(redacted));
     printf("tgharvest %s: embedded archive, store %s\n", TGH_VERSION, redacted);
     (void)fflush(stdout); /* before the store's log lines on stderr */
-    if (cli_store_open(cfg, store_url, &st) != TGH_OK) {
+    if (cli_store_open(cfg, store_url, true, &st) != TGH_OK) {
         cli_error("run", "store: %s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
@@ -89,13 +90,14 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         store_close(st);
         st = NULL;
         if (import_run(store_url ? store_url : cfg->store_url, imports, nimports, cfg->import_tz,
-                       (size_t)cfg->batch_size, true, &tot, &seconds) != TGH_OK)
-            rc = CLI_EXIT_FAIL;
+                       (size_t)cfg->batch_size, true, &tot, &seconds) != TGH_OK ||
+            tot.failed_chats > 0)
+            rc = CLI_EXIT_FAIL; /* the same rule as `import` */
         printf("import: %" PRIu64 " file(s), %" PRIu64 " messages: %zu new, %zu unchanged, "
                "%zu versioned, %" PRIu64 " dead letters\n",
                tot.files, tot.messages, tot.stats.inserted, tot.stats.unchanged,
                tot.stats.versioned, tot.dead_letters);
-        if (cli_store_open(cfg, store_url, &st) != TGH_OK) {
+        if (cli_store_open(cfg, store_url, true, &st) != TGH_OK) {
             cli_error("run", "store: %s", tgh_errmsg());
             return CLI_EXIT_FAIL;
         }

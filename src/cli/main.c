@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -48,6 +49,8 @@ main(int argc, char **argv)
     struct tgh_config cfg;
     int rc;
 
+    /* An archive holds private conversations: what we create is the user's alone. */
+    (void)umask(077);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

@@ -33,7 +33,10 @@ enum kind {
     K_SPECIAL,   /* a key handled by its own code; listed so it is a known key */
 };
 
-enum rule { R_ANY, R_POS, R_NONNEG, R_NONZERO, R_LAT, R_LON };
+enum rule { R_ANY, R_POS, R_NONNEG, R_NONZERO, R_LAT, R_LON, R_TIME };
+
+/* Unix seconds of 9999-12-31T23:59:59Z: later dates are corrupt input. */
+#define TIME_MAX INT64_C(253402300799)
 
 #define F_REQ      0x01 /* required (in a group: once any of its fields is set) */
 #define F_NONEMPTY 0x02 /* a string that may not be "" */
@@ -56,11 +59,11 @@ static const struct field top_fields[] = {
     { "op", K_OP, R_ANY, F_REQ, EV(op) },
     { "source", K_SOURCE, R_ANY, F_REQ, EV(source) },
     { "idempotency_key", K_SPECIAL, R_ANY, 0, 0 },
-    { "observed_at", K_INT, R_NONNEG, 0, EV(observed_at) },
+    { "observed_at", K_INT, R_TIME, 0, EV(observed_at) },
     { "chat", K_SPECIAL, R_ANY, 0, 0 },
     { "message_id", K_INT, R_POS, F_REQ, EV(message_id) },
-    { "date", K_INT, R_NONNEG, 0, EV(date) },
-    { "edit_date", K_INT, R_NONNEG, 0, EV(edit_date) },
+    { "date", K_INT, R_TIME, 0, EV(date) },
+    { "edit_date", K_INT, R_TIME, 0, EV(edit_date) },
     { "sender", K_SPECIAL, R_ANY, 0, 0 },
     { "author_signature", K_STR, R_ANY, 0, EV(author_signature) },
     { "text", K_STR, R_ANY, F_BIG | F_HASH, EV(text) },
@@ -108,7 +111,7 @@ static const struct field forward_fields[] = {
     { "from_name", K_STR, R_ANY, 0, EV(forward_from_name) },
     { "from_id", K_INT, R_NONZERO, 0, EV(forward_from_id) },
     { "from_type", K_PEER_TYPE, R_ANY, 0, EV(forward_from_type) },
-    { "date", K_INT, R_NONNEG, 0, EV(forward_date) },
+    { "date", K_INT, R_TIME, 0, EV(forward_date) },
     { "message_id", K_INT, R_POS, 0, EV(forward_message_id) },
 };
 
@@ -402,6 +405,9 @@ check_int(const struct vctx *c, const struct field *f, int64_t v)
         break;
     case R_NONZERO:
         bad = v == 0, want = "!= 0";
+        break;
+    case R_TIME:
+        bad = v < 0 || v > TIME_MAX, want = "a Unix time in 0..253402300799 (year 9999)";
         break;
     default:
         bad = false, want = "";

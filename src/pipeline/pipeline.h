@@ -45,7 +45,8 @@ TGH_MUSTCHECK tgh_err pipeline_writer_submit(struct pipeline_writer *w, struct m
 
 /*
  * Wait until every submitted batch is committed; add the store's counts since
- * the previous drain to *stats. Returns the writer's error if a commit failed.
+ * the previous drain to *stats (also when a later commit failed: they were
+ * committed). Returns the writer's error if a commit failed.
  */
 TGH_MUSTCHECK tgh_err pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats);
 

@@ -12,7 +12,8 @@
  */
 #include "pipeline/pipeline.h"
 
-#include <glob.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,10 +155,9 @@ import_file(struct job *j, const char *path)
         struct store_stats late = { 0 };
 
         /* What was submitted before the damage is committed; the run says so. */
-        if (pipeline_writer_drain(j->w, &late) == TGH_OK) {
-            store_stats_add(&j->chat_stats, &late);
-            store_stats_add(&j->tot->stats, &late);
-        }
+        (void)!pipeline_writer_drain(j->w, &late); /* the file's error is the one to report */
+        store_stats_add(&j->chat_stats, &late);
+        store_stats_add(&j->tot->stats, &late);
         (void)finish_run(j, "failed", why);
         j->tot->failed_files++;
         return tgh_errf(rc, "%s", why);
@@ -177,37 +177,61 @@ static tgh_err
 import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
 {
     struct stat sb;
-    char *pattern;
-    glob_t g;
-    tgh_err first = TGH_OK;
-    size_t len;
+    DIR *d;
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    tgh_err rc, first = TGH_OK;
 
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        tgh_err rc = import_file(j, path);
-
+        rc = import_file(j, path);
         if (rc != TGH_OK && on_error != NULL)
             on_error(tgh_errmsg());
         return rc;
     }
-    len = strlen(path) + sizeof("/*.json");
-    pattern = tgh_malloc(len);
-    (void)snprintf(pattern, len, "%s/*.json", path);
-    memset(&g, 0, sizeof(g));
-    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
-        qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), name_cmp);
-        for (size_t k = 0; k < g.gl_pathc; k++) {
-            tgh_err rc = import_file(j, g.gl_pathv[k]);
+    /* readdir, not glob: a directory name is a name, not a pattern. */
+    d = opendir(path);
+    if (d == NULL) {
+        first = tgh_errf(TGH_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
 
-            if (rc != TGH_OK) {
-                if (on_error != NULL)
-                    on_error(tgh_errmsg());
-                if (first == TGH_OK)
-                    first = rc;
-            }
+        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            names = tgh_realloc(names, cap * sizeof(*names));
+        }
+        len += strlen(path) + 2;
+        names[n] = tgh_malloc(len);
+        (void)snprintf(names[n++], len, "%s/%s", path, de->d_name);
+    }
+    (void)closedir(d);
+    if (n == 0) {
+        first = tgh_errf(TGH_ENOTFOUND, "%s: no *.json files in this directory", path);
+        goto out;
+    }
+    qsort(names, n, sizeof(*names), name_cmp);
+    for (size_t k = 0; k < n; k++) {
+        rc = import_file(j, names[k]);
+        if (rc != TGH_OK) {
+            if (on_error != NULL)
+                on_error(tgh_errmsg());
+            if (first == TGH_OK)
+                first = rc;
         }
     }
-    globfree(&g);
-    tgh_free(pattern);
+out:
+    if (first != TGH_OK && n == 0) {
+        j->tot->failed_files++;
+        if (on_error != NULL)
+            on_error(tgh_errmsg());
+    }
+    for (size_t k = 0; k < n; k++)
+        tgh_free(names[k]);
+    tgh_free(names);
     return first;
 }
 

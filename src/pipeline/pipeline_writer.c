@@ -150,11 +150,11 @@ pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats)
     pthread_mutex_lock(&w->mu);
     while (w->pending > 0)
         pthread_cond_wait(&w->changed, &w->mu);
-    if (w->err != TGH_OK) {
-        rc = sticky(w);
-    } else if (stats != NULL) {
+    /* What was committed before a failure is still reported. */
+    if (stats != NULL)
         store_stats_add(stats, &w->stats);
-    }
+    if (w->err != TGH_OK)
+        rc = sticky(w);
     memset(&w->stats, 0, sizeof(w->stats));
     pthread_mutex_unlock(&w->mu);
     return rc;

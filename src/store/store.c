@@ -30,8 +30,8 @@ store_stats_add(struct store_stats *to, const struct store_stats *from)
     to->delete_unknown += from->delete_unknown;
 }
 
-tgh_err
-store_open(const char *url, struct store **out)
+static tgh_err
+open_url(const char *url, bool must_exist, struct store **out)
 {
     struct tgh_url u;
     tgh_err rc;
@@ -45,7 +45,7 @@ store_open(const char *url, struct store **out)
 
         if (strcmp(backends[i]->scheme, u.scheme) != 0)
             continue;
-        rc = backends[i]->open(&u, &impl);
+        rc = backends[i]->open(&u, must_exist, &impl);
         tgh_url_fini(&u);
         if (rc != TGH_OK)
             return rc;
@@ -59,6 +59,18 @@ store_open(const char *url, struct store **out)
                   u.scheme);
     tgh_url_fini(&u);
     return rc;
+}
+
+tgh_err
+store_open(const char *url, struct store **out)
+{
+    return open_url(url, false, out);
+}
+
+tgh_err
+store_open_existing(const char *url, struct store **out)
+{
+    return open_url(url, true, out);
 }
 
 void

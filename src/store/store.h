@@ -43,6 +43,8 @@ void store_stats_add(struct store_stats *to, const struct store_stats *from);
 
 /* Open (creating and migrating when needed) the store named by url. */
 TGH_MUSTCHECK tgh_err store_open(const char *url, struct store **out);
+/* The same for readers: a store that does not exist yet is TGH_ENOTFOUND, not created. */
+TGH_MUSTCHECK tgh_err store_open_existing(const char *url, struct store **out);
 void store_close(struct store *st); /* NULL is fine */
 
 /*

@@ -10,7 +10,8 @@
 
 struct store_backend {
     const char *scheme; /* "sqlite", "postgresql" */
-    tgh_err (*open)(const struct tgh_url *url, void **impl);
+    /* must_exist: fail with TGH_ENOTFOUND instead of creating a new store */
+    tgh_err (*open)(const struct tgh_url *url, bool must_exist, void **impl);
     void (*close)(void *impl);
     tgh_err (*commit)(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats);
     tgh_err (*chat_upsert)(void *impl, int64_t chat_id, enum msg_chat_type type, const char *title,

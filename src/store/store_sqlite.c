@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -488,7 +489,7 @@ sqlite_close(void *impl)
 }
 
 TGH_MUSTCHECK static tgh_err
-sqlite_open(const struct tgh_url *url, void **impl)
+sqlite_open(const struct tgh_url *url, bool must_exist, void **impl)
 {
     struct sq *sq = tgh_calloc(1, sizeof(*sq));
     const char *path = url->rest;
@@ -502,13 +503,19 @@ sqlite_open(const struct tgh_url *url, void **impl)
                                   "(sqlite:///abs/path.db or sqlite://rel/path.db)");
         goto out;
     }
-    if (!in_memory) {
+    if (!in_memory && !must_exist) {
         rc = make_parents(path);
         if (rc != TGH_OK)
             goto out;
     }
     src = sqlite3_open_v2(path, &sq->db,
-                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                              (must_exist && !in_memory ? 0 : SQLITE_OPEN_CREATE),
+                          NULL);
+    if (src == SQLITE_CANTOPEN && must_exist && access(path, F_OK) != 0) {
+        rc = tgh_errf(TGH_ENOTFOUND, "no archive at %s (TGH_STORE); import something first", path);
+        goto out;
+    }
     if (src != SQLITE_OK) {
         rc = tgh_errf(TGH_EIO, "TGH_STORE: cannot open %s: %s", path,
                       sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(src));

@@ -82,3 +82,14 @@ assert_eq "odd: imported" 2 "$(jq .imported "$WORK/out")"
 assert_eq "odd: raw kept" true \
     "$(tgh messages --chat -1000000000043 --json | jq -s '.[0].raw.brand_new_field[2].deep')"
 ok "unknown fields and types kept in raw"
+
+# A directory without exports, and a file name with a newline: one-line errors.
+mkdir -p "$WORK/empty"
+assert_status 1 tgh import -q "$WORK/empty"
+assert_contains "empty directory" "no *.json files" "$WORK/err"
+nl_name="$WORK/$(printf 'bad\nname.json')"
+printf 'not json' >"$nl_name"
+assert_status 1 tgh import -q "$nl_name"
+assert_eq "newline in a file name stays on one line" 1 "$(grep -c 'tgharvest import' "$WORK/err")"
+assert_eq "error has one line" 1 "$(wc -l <"$WORK/err")"
+ok "directory without exports, file name with a newline"

@@ -40,7 +40,8 @@ ok "search"
 # export: jsonl equals messages --json; csv has a header and one record per message.
 assert_status 0 tgh export --chat "$chat" -o "$WORK/out.jsonl"
 cmp -s "$WORK/out.jsonl" "$WORK/all" || fail "export jsonl differs from messages --json"
-[ ! -e "$WORK/out.jsonl.part" ] || fail "export left its .part file"
+[ "$(ls "$WORK" | grep -c "^out.jsonl.")" = 0 ] || fail "export left its temporary file"
+[ "$(stat -c %a "$WORK/out.jsonl")" = 600 ] || fail "export is readable by others"
 assert_status 0 tgh export --format csv -o "$WORK/out.csv"
 assert_eq "csv header" "chat_id,message_id,date_utc,edit_date_utc,deleted_at_utc,versions,chat_title,sender_name,text" \
     "$(head -n 1 "$WORK/out.csv" | tr -d '\r')"
@@ -92,3 +93,29 @@ assert_contains "config error" "TGH_BATCH_SIZE" "$WORK/err"
 TGH_STORE=mysql://x assert_status 1 tgh stats
 assert_contains "store scheme" "mysql" "$WORK/err"
 ok "configuration errors"
+
+# Readers never create an archive: a mistyped TGH_STORE is an error, not an empty archive.
+TGH_STORE="sqlite://$WORK/typo/none.db" assert_status 1 tgh chats
+assert_contains "missing archive" "no archive at" "$WORK/err"
+[ ! -e "$WORK/typo" ] || fail "a reader created the store's directory"
+# Options that do not apply are refused, not ignored.
+assert_status 2 tgh chats --since 2024-01-01
+assert_status 2 tgh stats --limit 3
+assert_status 2 tgh messages --chat "$chat" --format csv
+# The archive is private to its owner.
+assert_eq "database mode" 600 "$(stat -c %a "$DB")"
+ok "readers, option tables, permissions"
+
+# Hostile text cannot drive the terminal: control characters are shown escaped.
+jq -n '{name: "Esc\u001b]0;title\u0007", type: "public_channel", id: 44, messages: [
+    {id: 1, type: "message", date_unixtime: "1704067200", from: "Mal\u001b[2J", text: "a\u001b[31mred\rb\nc"}]}' \
+    >"$WORK/esc.json"
+assert_status 0 tgh import -q "$WORK/esc.json"
+tgh messages --chat -1000000000044 >"$WORK/esc.out"
+tgh chats >>"$WORK/esc.out"
+grep -q $'\x1b' "$WORK/esc.out" && fail "escape character reached the terminal"
+grep -q $'\r' "$WORK/esc.out" && fail "carriage return reached the terminal"
+grep -qF 'a\x1b[31mred\x0db' "$WORK/esc.out" || fail "escaped text not shown"
+assert_eq "json keeps the text exactly" "$(printf 'a\033[31mred\rb\nc')" \
+    "$(tgh messages --chat -1000000000044 --json | jq -r .text)"
+ok "control characters escaped in listings"

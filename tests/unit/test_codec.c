@@ -407,6 +407,10 @@ test_errors_name_their_field(void **state)
     expect_bad_json(a, with(valid_max(a), "message_id", json_real(777.0)), TGH_EINVAL,
                     "message_id: expected integer, got real");
     expect_bad_json(a, with(valid_max(a), "message_id", NULL), TGH_EINVAL, "message_id: required");
+    expect_bad_json(a, with(valid_max(a), "edit_date", json_integer(INT64_C(99999999999999))),
+                    TGH_EINVAL, "edit_date: must be a Unix time");
+    expect_bad_json(a, with(valid_max(a), "forward.date", json_integer(-1)), TGH_EINVAL,
+                    "forward.date: must be a Unix time");
     expect_bad_json(a, with(valid_max(a), "message_id", json_integer(-3)), TGH_EINVAL,
                     "message_id: must be > 0");
     expect_bad_json(a, with(valid_max(a), "op", json_string("merge")), TGH_EINVAL,
