@@ -46,11 +46,12 @@ on_error(const char *msg)
 }
 
 tgh_err
-import_run(const char *store_url, char **paths, int npaths, const char *tz, size_t batch_size,
-           bool progress, struct pipeline_import_totals *tot, double *seconds)
+import_run(const char *store_url, enum pipeline_from from, char **paths, int npaths, const char *tz,
+           size_t batch_size, bool progress, struct pipeline_import_totals *tot, double *seconds)
 {
     struct progress p = { now_s() };
     struct pipeline_import_opts o = {
+        .from = from,
         .tz = tz,
         .batch_size = batch_size,
         .progress = progress && isatty(STDERR_FILENO) ? on_progress : NULL,
@@ -96,13 +97,10 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
 }
 
 static const struct option longopts[] = {
-    { "json", no_argument, NULL, 'j' },
-    { "tz", required_argument, NULL, 'z' },
-    { "store", required_argument, NULL, 's' },
-    { "batch", required_argument, NULL, 'b' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+    { "json", no_argument, NULL, 'j' },        { "tz", required_argument, NULL, 'z' },
+    { "store", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' },
+    { "quiet", no_argument, NULL, 'q' },       { "from", required_argument, NULL, 'f' },
+    { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 };
 
 static int
@@ -112,14 +110,24 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     const char *store_url = cfg->store_url, *tz = cfg->import_tz;
     size_t batch = (size_t)cfg->batch_size;
     bool as_json = false, progress = true;
+    enum pipeline_from from = PIPELINE_FROM_EXPORT;
     double seconds;
     int64_t v;
     int ch;
     tgh_err rc;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "hjqs:z:b:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hjqs:z:b:f:", longopts, NULL)) != -1) {
         switch (ch) {
+        case 'f':
+            if (strcmp(optarg, "export") == 0)
+                from = PIPELINE_FROM_EXPORT;
+            else if (strcmp(optarg, "event") == 0)
+                from = PIPELINE_FROM_EVENTS;
+            else
+                return cli_usage_error(&cli_cmd_import, "--from must be export or event, not '%s'",
+                                       optarg);
+            break;
         case 'j':
             as_json = true;
             break;
@@ -145,7 +153,8 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(&cli_cmd_import, "no FILE given");
-    rc = import_run(store_url, argv + optind, argc - optind, tz, batch, progress, &tot, &seconds);
+    rc = import_run(store_url, from, argv + optind, argc - optind, tz, batch, progress, &tot,
+                    &seconds);
     if (rc != TGH_OK && tot.failed_files == 0)
         cli_error("import", "%s", tgh_errmsg()); /* not a file's error: the store's */
     print_summary(&tot, seconds, as_json);
@@ -156,7 +165,8 @@ const struct cli_cmd cli_cmd_import = {
     "import",
     run,
     "import Telegram Desktop exports (result.json, either shape)",
-    "usage: tgharvest import [--json] [--tz ZONE] [--batch N] [--store URL] [-q] FILE|DIR...\n"
+    "usage: tgharvest import [--from export|event] [--json] [--tz ZONE] [--batch N]\n"
+    "                        [--store URL] [-q] FILE|DIR...\n"
     "\n"
     "Import Telegram Desktop \"Export chat history\" JSON files: a single chat's\n"
     "result.json or a full-account export (chats.list and left_chats.list).\n"
@@ -166,6 +176,10 @@ const struct cli_cmd cli_cmd_import = {
     "A message that cannot be read becomes a dead letter (see `tgharvest stats`)\n"
     "and the rest of the file is imported.\n"
     "\n"
+    "  --from F     export (default): Telegram Desktop exports;\n"
+    "               event: JSON lines of schema-v1 events, as written by\n"
+    "               `tgharvest export --format jsonl` (a directory: its *.jsonl);\n"
+    "               restores an archive from its export\n"
     "  --json       print the summary as one JSON object\n"
     "  --tz ZONE    time zone of export dates that lack date_unixtime (exports from\n"
     "               before 2021 write local time without offset); default\n"

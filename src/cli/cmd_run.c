@@ -89,8 +89,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         /* The import has its own connections; this one waits for the summary. */
         store_close(st);
         st = NULL;
-        if (import_run(store_url ? store_url : cfg->store_url, imports, nimports, cfg->import_tz,
-                       (size_t)cfg->batch_size, true, &tot, &seconds) != TGH_OK ||
+        if (import_run(store_url ? store_url : cfg->store_url, PIPELINE_FROM_EXPORT, imports,
+                       nimports, cfg->import_tz, (size_t)cfg->batch_size, true, &tot,
+                       &seconds) != TGH_OK ||
             tot.failed_chats > 0)
             rc = CLI_EXIT_FAIL; /* the same rule as `import` */
         printf("import: %" PRIu64 " file(s), %" PRIu64 " messages: %zu new, %zu unchanged, "

@@ -53,8 +53,14 @@ TGH_MUSTCHECK tgh_err pipeline_writer_drain(struct pipeline_writer *w, struct st
 /* Drain, stop and join the thread; the store is the caller's again. NULL is fine. */
 TGH_MUSTCHECK tgh_err pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats);
 
-/* Import of Telegram Desktop exports. */
+/* Import of Telegram Desktop exports, or of schema-v1 event lines. */
+enum pipeline_from {
+    PIPELINE_FROM_EXPORT = 0, /* Telegram Desktop result.json */
+    PIPELINE_FROM_EVENTS,     /* JSON lines of events, as `export --format jsonl` writes */
+};
+
 struct pipeline_import_opts {
+    enum pipeline_from from;
     const char *tz;    /* zone of export dates lacking date_unixtime; NULL = UTC */
     size_t batch_size; /* events per transaction */
     /* called about every 4096 messages; may be NULL */
@@ -74,8 +80,9 @@ struct pipeline_import_totals {
 };
 
 /*
- * Import files and directories (their *.json, sorted) into the store at url.
- * Every chat of every file is a collection run. A file that fails is
+ * Import files and directories (their *.json, or *.jsonl for events, sorted)
+ * into the store at url. Every chat of every export file is a collection
+ * run; an event file is one run of kind "replay". A file that fails is
  * reported through on_error (its message names the file) and the next file
  * goes on; the first error is returned. Totals are added to *tot.
  */

@@ -108,7 +108,7 @@ on_dead_letter(void *arg, const char *position, const char *reason, const char *
 {
     struct job *j = arg;
     struct store_dead_letter dl = {
-        .source = "export",
+        .source = j->o->from == PIPELINE_FROM_EVENTS ? "event" : "export",
         .origin = j->file,
         .position = position,
         .reason = reason,
@@ -129,6 +129,28 @@ on_progress(void *arg, uint64_t bytes, uint64_t messages)
     j->o->progress(j->o->progress_arg, j->file, bytes, j->tot->messages + messages);
 }
 
+/* An event file has no chats to begin and end: the whole file is one run. */
+static tgh_err
+read_events(struct job *j, const char *path, const struct source_export_opts *eo,
+            const struct source_export_sink *sink, struct source_export_summary *sum)
+{
+    tgh_err rc;
+
+    memset(&j->chat_stats, 0, sizeof(j->chat_stats));
+    j->chat_errors = 0;
+    rc = store_run_begin(j->aux, MSG_UNSET, "replay", path, &j->run_id);
+    if (rc != TGH_OK)
+        return rc;
+    rc = source_events_import_file(path, eo, sink, sum);
+    if (rc != TGH_OK)
+        return rc; /* the caller drains and finishes the run as failed */
+    rc = pipeline_writer_drain(j->w, &j->chat_stats);
+    store_stats_add(&j->tot->stats, &j->chat_stats);
+    if (rc != TGH_OK)
+        return rc;
+    return finish_run(j, j->chat_errors > 0 ? "partial" : "ok", NULL);
+}
+
 static tgh_err
 import_file(struct job *j, const char *path)
 {
@@ -145,15 +167,17 @@ import_file(struct job *j, const char *path)
     tgh_err rc;
 
     j->file = path;
-    rc = source_export_import_file(path, &eo, &sink, &sum);
+    if (j->o->from == PIPELINE_FROM_EVENTS)
+        rc = read_events(j, path, &eo, &sink, &sum);
+    else
+        rc = source_export_import_file(path, &eo, &sink, &sum);
     j->tot->messages += sum.messages;
     j->tot->bytes += sum.bytes;
     if (rc != TGH_OK) {
+        struct store_stats late = { 0 };
         char why[1024];
 
         (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
-        struct store_stats late = { 0 };
-
         /* What was submitted before the damage is committed; the run says so. */
         (void)!pipeline_writer_drain(j->w, &late); /* the file's error is the one to report */
         store_stats_add(&j->chat_stats, &late);
@@ -172,7 +196,10 @@ name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One path: a file, or a directory whose *.json files are imported in name order. */
+/*
+ * One path: a file, or a directory whose files are imported in name order
+ * (*.json for exports, *.jsonl for events).
+ */
 static tgh_err
 import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
 {
@@ -182,6 +209,7 @@ import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
     char **names = NULL;
     size_t n = 0, cap = 0;
     tgh_err rc, first = TGH_OK;
+    const char *suffix = j->o->from == PIPELINE_FROM_EVENTS ? ".jsonl" : ".json";
 
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         rc = import_file(j, path);
@@ -198,7 +226,8 @@ import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
 
-        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+        if (de->d_name[0] == '.' || len <= strlen(suffix) ||
+            strcmp(de->d_name + len - strlen(suffix), suffix) != 0)
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
@@ -210,7 +239,7 @@ import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
     }
     (void)closedir(d);
     if (n == 0) {
-        first = tgh_errf(TGH_ENOTFOUND, "%s: no *.json files in this directory", path);
+        first = tgh_errf(TGH_ENOTFOUND, "%s: no *%s files in this directory", path, suffix);
         goto out;
     }
     qsort(names, n, sizeof(*names), name_cmp);

@@ -89,4 +89,21 @@ TGH_MUSTCHECK tgh_err source_export_import_stream(FILE *f, const char *name,
                                                   const struct source_export_sink *sink,
                                                   struct source_export_summary *sum);
 
+/*
+ * JSON lines of schema-v1 events (`export --format jsonl`) into batches for
+ * the same sink (only batch, dead_letter and progress are called). Each line
+ * is decoded strictly; a line that fails, or is longer than
+ * MSG_MAX_EVENT_BYTES, goes to sink->dead_letter as "line N" and the next
+ * line goes on. Empty lines are skipped. o->tz and o->observed_at are not
+ * used: the events carry their own times. A read error is TGH_EIO.
+ */
+TGH_MUSTCHECK tgh_err source_events_import_file(const char *path,
+                                                const struct source_export_opts *o,
+                                                const struct source_export_sink *sink,
+                                                struct source_export_summary *sum);
+TGH_MUSTCHECK tgh_err source_events_import_stream(FILE *f, const char *name,
+                                                  const struct source_export_opts *o,
+                                                  const struct source_export_sink *sink,
+                                                  struct source_export_summary *sum);
+
 #endif
