@@ -76,8 +76,9 @@ TGH_MUSTCHECK tgh_err source_export_import_file(const char *path,
 /*
  * Import an export read from f (not closed); name appears in error messages.
  * o may be NULL (defaults), sum may be NULL. A message that cannot become an
- * event goes to sink->dead_letter and the import continues. A file that is
- * not JSON, is truncated or is not an export returns TGH_EPROTO (TGH_EIO on
+ * event goes to sink->dead_letter and the import continues, also when the
+ * element is not valid JSON but its end can be found by its delimiters. A
+ * file that is not JSON, is truncated or is not an export returns TGH_EPROTO (TGH_EIO on
  * a read error) naming the file and byte offset; batches already handed to
  * the sink stay handed and the batch in flight is dropped, not flushed. An
  * unknown o->tz is TGH_EINVAL. Batches never span two chats. While a zone

@@ -43,7 +43,10 @@ struct rd {
     size_t fed, limit;
     size_t last_chunk; /* bytes of the last callback, all still in buf */
     bool is_over;
-    char *text; /* every byte fed, minus what jansson gave back */
+    bool is_bad_json; /* jansson rejected the bytes (not end of file, not over the limit) */
+    json_error_t jerr;
+    bool is_cut; /* rd_skip_value() did not keep the whole value in text */
+    char *text;  /* every byte fed, minus what jansson gave back */
     size_t text_len, text_cap;
 };
 
@@ -133,6 +136,19 @@ rd_peek(struct rd *r)
     }
 }
 
+/* Append to the text of the current value; its size is bounded by the callers' caps. */
+static void
+text_put(struct rd *r, const unsigned char *p, size_t n)
+{
+    if (r->text_len + n > r->text_cap) {
+        while (r->text_len + n > r->text_cap)
+            r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
+        r->text = tgh_realloc(r->text, r->text_cap);
+    }
+    memcpy(r->text + r->text_len, p, n);
+    r->text_len += n;
+}
+
 /*
  * jansson's read callback: hand it what the buffer holds, up to the value's
  * limit. jansson reports how many bytes it consumed (json_error_t.position,
@@ -157,13 +173,7 @@ feed(void *buffer, size_t buflen, void *arg)
     if (n > r->limit - r->fed)
         n = r->limit - r->fed;
     memcpy(buffer, r->buf + r->pos, n);
-    if (r->text_len + n > r->text_cap) {
-        while (r->text_len + n > r->text_cap)
-            r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
-        r->text = tgh_realloc(r->text, r->text_cap);
-    }
-    memcpy(r->text + r->text_len, r->buf + r->pos, n);
-    r->text_len += n;
+    text_put(r, r->buf + r->pos, n);
     r->pos += n;
     r->fed += n;
     r->last_chunk = n;
@@ -171,34 +181,38 @@ feed(void *buffer, size_t buflen, void *arg)
 }
 
 /*
- * Parse the value starting at the reader with jansson. TGH_ETOOBIG when it is
- * longer than limit bytes: then r->text holds its first limit bytes and the
- * rest is unread (rd_skip_rest). Any other failure is a file error.
+ * Parse the value starting at the reader with jansson (flags: JSON_* decoding
+ * flags besides the ones every load uses). TGH_ETOOBIG when it is longer than
+ * limit bytes: then r->text holds its first limit bytes and the rest is
+ * unread (rd_skip_value). Any other failure is TGH_EPROTO or TGH_EIO; when
+ * jansson rejected the bytes themselves, r->is_bad_json is set, r->jerr says
+ * why and r->text holds every byte fed (see load_value).
  */
 static TGH_MUSTCHECK tgh_err
-rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
+rd_load(struct rd *r, size_t limit, size_t flags, const char *what, json_t **out)
 {
     uint64_t start = rd_offset(r);
-    json_error_t jerr;
     size_t back;
 
     r->fed = 0;
     r->last_chunk = 0;
     r->limit = limit;
     r->is_over = false;
+    r->is_bad_json = false;
     r->text_len = 0;
-    *out = json_load_callback(feed, r, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    *out = json_load_callback(feed, r, flags | JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &r->jerr);
     if (*out == NULL) {
         if (r->is_over)
             return TGH_ETOOBIG;
         if (r->is_io_error || r->is_eof)
             return rd_eof_error(r, what);
+        r->is_bad_json = true;
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON at byte %" PRIu64 " in %s: %s", r->name,
-                        start + (uint64_t)jerr.position, what, jerr.text);
+                        start + (uint64_t)r->jerr.position, what, r->jerr.text);
     }
     /* What jansson was given past the value (at least a scalar's lookahead) is ours again. */
-    back = r->fed - (size_t)jerr.position;
-    if (jerr.position < 0 || back > r->last_chunk) {
+    back = r->fed - (size_t)r->jerr.position;
+    if (r->jerr.position < 0 || back > r->last_chunk) {
         json_decref(*out);
         *out = NULL;
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON after byte %" PRIu64, r->name, start);
@@ -208,23 +222,54 @@ rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
     return TGH_OK;
 }
 
+static bool
+is_delim(int c)
+{
+    return c == ',' || c == ']' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /*
- * After TGH_ETOOBIG: find the end of the value by its delimiters only (quotes,
- * escapes, brackets), without keeping it. The value's content is not needed:
- * it is dropped or dead-lettered as "too large".
+ * For a value jansson did not return (over the cap, or rejected): find its
+ * end by its delimiters only (quotes, backslash escapes, brackets; a bare
+ * token ends before ',', ']', '}' or whitespace), starting with the bytes
+ * already fed (r->text) and going on in the stream. Bytes fed past the end
+ * are given back to the reader, so the walker resumes right after the value.
+ * r->text is left holding the value's text, or its first keep bytes
+ * (r->is_cut). A value that does not end before the end of the file is a
+ * file error: nothing after it can be delimited.
  */
 static TGH_MUSTCHECK tgh_err
-rd_skip_rest(struct rd *r, const char *what)
+rd_skip_value(struct rd *r, const char *what, size_t keep)
 {
-    bool in_str = false, esc = false;
+    size_t fed = r->text_len, i = 0, end, back;
+    bool in_str = false, esc = false, is_bare = false;
     long depth = 0;
-    size_t i = 0;
 
+    r->is_cut = false;
     for (;;) {
-        int c = i < r->text_len ? (unsigned char)r->text[i++] : rd_get(r);
+        unsigned char c;
+        int got;
 
-        if (c < 0)
-            return rd_eof_error(r, what);
+        if (i < fed) {
+            c = (unsigned char)r->text[i];
+        } else {
+            if ((got = rd_get(r)) < 0)
+                return rd_eof_error(r, what);
+            c = (unsigned char)got;
+            if (r->text_len < keep)
+                text_put(r, &c, 1);
+            else
+                r->is_cut = true;
+        }
+        if (i++ == 0)
+            is_bare = c != '{' && c != '[' && c != '"';
+        if (is_bare) {
+            if (is_delim(c)) {
+                end = i - 1;
+                break;
+            }
+            continue;
+        }
         if (in_str) {
             if (esc)
                 esc = false;
@@ -239,12 +284,51 @@ rd_skip_rest(struct rd *r, const char *what)
         } else if (c == '}' || c == ']') {
             depth--;
         }
-        if (!in_str && depth <= 0)
+        if (!in_str && depth <= 0) {
+            end = i;
             break;
+        }
     }
-    if (i < r->text_len) /* a scalar of megabytes: not worth resynchronizing */
-        return tgh_errf(TGH_EPROTO, "%s: oversized scalar in %s", r->name, what);
+    if (end < fed) {
+        /* Only the last chunk is still in the buffer; jansson stops inside it. */
+        back = fed - end;
+        if (back > r->last_chunk)
+            return tgh_errf(TGH_EPROTO, "%s: cannot find the end of %s", r->name, what);
+        r->pos -= back;
+    } else if (end < i) {
+        r->pos--; /* the bare token's delimiter, just read from the stream */
+    }
+    if (r->text_len > end)
+        r->text_len = end;
+    if (end == 0)
+        return tgh_errf(TGH_EPROTO, "%s: expected a value at byte %" PRIu64 " in %s", r->name,
+                        rd_offset(r), what);
     return TGH_OK;
+}
+
+/*
+ * Load a value that may be given up without failing the file: TGH_OK with
+ * *out; TGH_ETOOBIG when it is over the cap, or TGH_EINVAL (reason in
+ * tgh_errmsg()) when jansson rejects it: then it has been skipped and r->text
+ * holds its text (its first VALUE_MAX_BYTES, r->is_cut). Anything else is a
+ * file error.
+ */
+static TGH_MUSTCHECK tgh_err
+load_value(struct rd *r, const char *what, size_t flags, json_t **out)
+{
+    uint64_t start = rd_offset(r);
+    char reason[320];
+    tgh_err rc = rd_load(r, VALUE_MAX_BYTES, flags, what, out);
+
+    if (rc == TGH_ETOOBIG)
+        return (rc = rd_skip_value(r, what, VALUE_MAX_BYTES)) != TGH_OK ? rc : TGH_ETOOBIG;
+    if (rc == TGH_OK || !r->is_bad_json)
+        return rc;
+    (void)snprintf(reason, sizeof(reason), "not valid JSON at byte %" PRIu64 ": %s",
+                   start + (uint64_t)r->jerr.position, r->jerr.text);
+    if ((rc = rd_skip_value(r, what, VALUE_MAX_BYTES)) != TGH_OK)
+        return rc;
+    return tgh_errf(TGH_EINVAL, "%s", reason);
 }
 
 static TGH_MUSTCHECK tgh_err
@@ -277,15 +361,18 @@ next_item(struct rd *r, int close, const char *what, bool *more)
     return TGH_OK;
 }
 
-/* Parse one value with jansson and forget it; a huge one is skipped unparsed. */
+/*
+ * Parse one value with jansson and forget it; one that is huge or that jansson
+ * rejects is skipped by its delimiters: it would be dropped anyway.
+ */
 static TGH_MUSTCHECK tgh_err
 drop_value(struct imp *im, const char *what)
 {
     json_t *v = NULL;
-    tgh_err rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v);
+    tgh_err rc = load_value(&im->rd, what, 0, &v);
 
     json_decref(v);
-    return rc == TGH_ETOOBIG ? rd_skip_rest(&im->rd, what) : rc;
+    return rc == TGH_ETOOBIG || rc == TGH_EINVAL ? TGH_OK : rc;
 }
 
 static TGH_MUSTCHECK tgh_err
@@ -308,7 +395,7 @@ walk_object(struct imp *im, const char *what, member_fn fn, void *ctx)
                        ? rd_eof_error(&im->rd, what)
                        : tgh_errf(TGH_EPROTO, "%s: expected a key at byte %" PRIu64 " in %s",
                                   im->rd.name, rd_offset(&im->rd), what);
-        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &key)) != TGH_OK)
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &key)) != TGH_OK)
             return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: key over %d bytes in %s", im->rd.name,
                                                 VALUE_MAX_BYTES, what)
                                      : rc;
@@ -428,14 +515,17 @@ message_elem(struct imp *im, void *ctx, size_t index)
 
     (void)snprintf(pos, sizeof(pos), "%smessages[%zu] at byte %" PRIu64, ch->path, index,
                    rd_offset(&im->rd));
-    rc = rd_load(&im->rd, VALUE_MAX_BYTES, pos, &obj);
-    if (rc == TGH_ETOOBIG) {
-        if ((rc = rd_skip_rest(&im->rd, pos)) != TGH_OK)
-            return rc;
+    rc = load_value(&im->rd, pos, 0, &obj);
+    if (rc == TGH_ETOOBIG || rc == TGH_EINVAL) {
+        /* One bad element is that message's problem, not the file's. */
         im->sum.messages++;
-        return dead_letter(im, pos, "message object over 4 MiB, skipped (payload truncated)",
+        return dead_letter(im, pos,
+                           rc == TGH_ETOOBIG
+                               ? "message object over 4 MiB, skipped (payload truncated)"
+                               : tgh_errmsg(),
                            im->rd.text,
-                           im->rd.text_len < DEAD_PAYLOAD_MAX ? im->rd.text_len : DEAD_PAYLOAD_MAX);
+                           im->rd.is_cut && im->rd.text_len > DEAD_PAYLOAD_MAX ? DEAD_PAYLOAD_MAX
+                                                                               : im->rd.text_len);
     }
     if (rc != TGH_OK)
         return rc;
@@ -462,7 +552,7 @@ chat_string(struct imp *im, struct chat *ch, const char *key, char **out)
     tgh_err rc;
 
     (void)snprintf(what, sizeof(what), "%s%s", ch->path, key);
-    if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
+    if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &v)) != TGH_OK)
         return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
     if (!json_is_string(v) && !json_is_null(v)) {
         json_decref(v);
@@ -495,7 +585,7 @@ chat_member(struct imp *im, void *ctx, const char *key)
     }
     if (strcmp(key, "id") == 0) {
         ch->has_keys = true;
-        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &v)) != TGH_OK)
             return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
         ch->has_id = json_is_integer(v);
         ch->bare_id = json_integer_value(v);
@@ -609,7 +699,7 @@ root_import(struct imp *im)
                                   : tgh_errf(TGH_EPROTO, "%s: empty file", im->rd.name);
     if (c != '{') {
         /* Let jansson say whether this is JSON at all, for a clearer message. */
-        rc = rd_load(&im->rd, VALUE_MAX_BYTES, "the root", &v);
+        rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, "the root", &v);
         json_decref(v);
         if (rc != TGH_OK && rc != TGH_ETOOBIG)
             return rc;

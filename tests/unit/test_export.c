@@ -973,9 +973,10 @@ test_stream_roots(void **state)
         import_mem(&r, "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": []} x", 0, NULL),
         TGH_EPROTO);
     assert_non_null(strstr(tgh_errmsg(), "data after the root object at byte 51"));
-    assert_int_equal(import_mem(&r, "{\"id\": 5, \"messages\": [{\"id\": 1 \"x\": 2}]}", 0, NULL),
+    /* a bad element whose brackets do not balance leaves the array undelimitable */
+    assert_int_equal(import_mem(&r, "{\"id\": 5, \"messages\": [{\"id\": 1 \"x\": [}]}", 0, NULL),
                      TGH_EPROTO);
-    assert_non_null(strstr(tgh_errmsg(), "not valid JSON"));
+    assert_non_null(strstr(tgh_errmsg(), "expected ',' or ']'"));
     rec_fini(&r);
 
     /* compact JSON, scalars right before delimiters, an unknown chat type */
@@ -994,6 +995,141 @@ test_stream_roots(void **state)
     assert_string_equal(r.chats[0].export_type, "future_chat");
     assert_int_equal(r.ev[0].date, 1600000000);
     assert_int_equal(r.ev[1].date, 1600000001);
+    rec_fini(&r);
+}
+
+/* An export whose messages array is the given elements, joined by ",\n". */
+static char *
+chat_of(const char *const *elems, size_t n, size_t *len)
+{
+    static const char head[] = "{\"name\": \"T\", \"type\": \"personal_chat\", \"id\": 5, "
+                               "\"messages\": [\n";
+    size_t cap = sizeof(head) + 8, off;
+    char *buf;
+
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(elems[i]) + 2;
+    buf = tgh_malloc(cap);
+    off = (size_t)snprintf(buf, cap, "%s", head);
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i > 0 ? ",\n" : "", elems[i]);
+    off += (size_t)snprintf(buf + off, cap - off, "\n]}\n");
+    *len = off;
+    return buf;
+}
+
+static tgh_err
+import_buf(struct rec *r, const char *buf, size_t len, struct source_export_summary *sum)
+{
+    struct source_export_opts o = { NULL, 0, OBSERVED };
+    struct source_export_sink s = sink_of(r);
+    FILE *f = fmemopen((void *)buf, len, "r");
+    tgh_err rc;
+
+    assert_non_null(f);
+    rc = source_export_import_stream(f, "mem.json", &o, &s, sum);
+    fclose(f);
+    return rc;
+}
+
+/* Every dead letter's position names the element's first byte; its payload is the element. */
+static void
+assert_dead_is_element(const struct rec_dead *d, const char *file, size_t flen, size_t index)
+{
+    char prefix[64];
+    unsigned long long off;
+
+    (void)snprintf(prefix, sizeof(prefix), "messages[%zu] at byte ", index);
+    assert_int_equal(strncmp(d->position, prefix, strlen(prefix)), 0);
+    off = strtoull(d->position + strlen(prefix), NULL, 10);
+    assert_true(off + d->len <= flen);
+    assert_int_equal(memcmp(file + off, d->payload, d->len), 0);
+}
+
+static void
+test_unparseable_elements_are_dead_letters(void **state)
+{
+    static char deep[2 * 3000 + 64];
+    const char *elems[] = {
+        "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"good one\"}",
+        "{\"id\": 2, \"date_unixtime\": 2, \"text\": \"bad \\q escape\"}",
+        "{\"id\": 3, \"date_unixtime\": 3, \"text\": \"good \\\"two]}\\\\\"}",
+        "{\"id\": 99999999999999999999, \"date_unixtime\": 4}",
+        "{\"id\": 5, \"date_unixtime\": 5, \"text\": \"bad \xff\xfe utf-8\"}",
+        "{\"id\": 6, \"date_unixtime\": 6, \"text\": \"nul \\u0000 char\"}",
+        deep,
+        "{\"id\": 8, \"date_unixtime\": 8, \"text\" \"no colon\"}",
+        "nul",
+        "{\"id\": 10, \"date_unixtime\": 10, \"text\": \"good three\"}",
+    };
+    static const struct {
+        size_t index;
+        const char *reason;
+    } want[] = {
+        { 1, "invalid escape" },
+        { 3, "too big integer" },
+        { 4, "unable to decode byte 0xff" },
+        { 5, "\\u0000" },
+        { 6, "maximum parsing depth" },
+        { 7, "':' expected" },
+        { 8, "invalid token" },
+    };
+    struct source_export_summary sum;
+    struct rec r;
+    size_t len, off;
+    char *file;
+
+    (void)state;
+    off = (size_t)snprintf(deep, sizeof(deep), "{\"id\": 7, \"date_unixtime\": 7, \"d\": ");
+    for (size_t i = 0; i < 3000; i++)
+        deep[off++] = '[';
+    for (size_t i = 0; i < 3000; i++)
+        deep[off++] = ']';
+    deep[off++] = '}';
+    deep[off] = '\0';
+    file = chat_of(elems, sizeof(elems) / sizeof(elems[0]), &len);
+    rec_init(&r);
+    assert_int_equal(import_buf(&r, file, len, &sum), TGH_OK);
+    assert_int_equal(sum.messages, 10);
+    assert_int_equal(sum.events, 3);
+    assert_int_equal(sum.dead_letters, 7);
+    assert_int_equal(r.n_batches, 1); /* the batch in flight was not dropped */
+    assert_string_equal(r.ev[0].text, "good one");
+    assert_string_equal(r.ev[1].text, "good \"two]}\\");
+    assert_string_equal(r.ev[2].text, "good three");
+    assert_int_equal(r.chats[0].status, TGH_OK);
+    assert_int_equal(r.n_dead, 7);
+    for (size_t i = 0; i < r.n_dead; i++) {
+        assert_dead_is_element(&r.dead[i], file, len, want[i].index);
+        assert_non_null(strstr(r.dead[i].reason, want[i].reason));
+        assert_non_null(strstr(r.dead[i].reason, "not valid JSON at byte "));
+        assert_int_equal(r.dead[i].len, strlen(elems[want[i].index]));
+    }
+    rec_fini(&r);
+    tgh_free(file);
+
+    /* a root value that is dropped anyway may be unparseable too */
+    rec_init(&r);
+    assert_int_equal(import_mem(&r,
+                                "{\"personal_information\": {\"bio\": \"\\q\"}, \"chats\": "
+                                "{\"list\": [{\"id\": 5, \"messages\": [{\"id\": 1, "
+                                "\"date_unixtime\": 1}]}]}}",
+                                0, &sum),
+                     TGH_OK);
+    assert_int_equal(sum.events, 1);
+    rec_fini(&r);
+
+    /* the bad element is the last thing in a cut file: truncated, the batch in flight dropped */
+    rec_init(&r);
+    assert_int_equal(import_mem(&r,
+                                "{\"id\": 5, \"messages\": [{\"id\": 1, \"date_unixtime\": 1}, "
+                                "{\"id\": 2, \"text\": \"\\q\", \"x\": [}",
+                                0, &sum),
+                     TGH_EPROTO);
+    assert_non_null(strstr(tgh_errmsg(), "truncated: end of file at byte"));
+    assert_non_null(strstr(tgh_errmsg(), "end of file at byte 85 inside messages[1] at byte 54"));
+    assert_int_equal(r.n_ev, 0);
+    assert_int_equal(r.n_dead, 0);
     rec_fini(&r);
 }
 
@@ -1147,6 +1283,7 @@ main(void)
         cmocka_unit_test(test_not_json_fails),
         cmocka_unit_test(test_stream_roots),
         cmocka_unit_test(test_messages_before_id_fails_the_chat),
+        cmocka_unit_test(test_unparseable_elements_are_dead_letters),
         cmocka_unit_test(test_batch_size_respected),
         cmocka_unit_test(test_sink_failure_stops_the_import),
         cmocka_unit_test(test_oversized_values_are_skipped),
