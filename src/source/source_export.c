@@ -515,7 +515,8 @@ message_elem(struct imp *im, void *ctx, size_t index)
 
     (void)snprintf(pos, sizeof(pos), "%smessages[%zu] at byte %" PRIu64, ch->path, index,
                    rd_offset(&im->rd));
-    rc = load_value(&im->rd, pos, 0, &obj);
+    /* Desktop never repeats a key: jansson would silently keep the last one. */
+    rc = load_value(&im->rd, pos, JSON_REJECT_DUPLICATES, &obj);
     if (rc == TGH_ETOOBIG || rc == TGH_EINVAL) {
         /* One bad element is that message's problem, not the file's. */
         im->sum.messages++;

@@ -1061,6 +1061,7 @@ test_unparseable_elements_are_dead_letters(void **state)
         "{\"id\": 8, \"date_unixtime\": 8, \"text\" \"no colon\"}",
         "nul",
         "{\"id\": 10, \"date_unixtime\": 10, \"text\": \"good three\"}",
+        "{\"id\": 11, \"date_unixtime\": 11, \"text\": \"a\", \"text\": \"b\"}",
     };
     static const struct {
         size_t index;
@@ -1073,6 +1074,7 @@ test_unparseable_elements_are_dead_letters(void **state)
         { 6, "maximum parsing depth" },
         { 7, "':' expected" },
         { 8, "invalid token" },
+        { 10, "duplicate object key near '\"text\"'" },
     };
     struct source_export_summary sum;
     struct rec r;
@@ -1090,15 +1092,15 @@ test_unparseable_elements_are_dead_letters(void **state)
     file = chat_of(elems, sizeof(elems) / sizeof(elems[0]), &len);
     rec_init(&r);
     assert_int_equal(import_buf(&r, file, len, &sum), TGH_OK);
-    assert_int_equal(sum.messages, 10);
+    assert_int_equal(sum.messages, 11);
     assert_int_equal(sum.events, 3);
-    assert_int_equal(sum.dead_letters, 7);
+    assert_int_equal(sum.dead_letters, 8);
     assert_int_equal(r.n_batches, 1); /* the batch in flight was not dropped */
     assert_string_equal(r.ev[0].text, "good one");
     assert_string_equal(r.ev[1].text, "good \"two]}\\");
     assert_string_equal(r.ev[2].text, "good three");
     assert_int_equal(r.chats[0].status, TGH_OK);
-    assert_int_equal(r.n_dead, 7);
+    assert_int_equal(r.n_dead, 8);
     for (size_t i = 0; i < r.n_dead; i++) {
         assert_dead_is_element(&r.dead[i], file, len, want[i].index);
         assert_non_null(strstr(r.dead[i].reason, want[i].reason));
