@@ -306,18 +306,75 @@ rd_skip_value(struct rd *r, const char *what, size_t keep)
     return TGH_OK;
 }
 
+static bool
+is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Telegram Desktop writes a control character inside a string as "\xHH"
+ * (SerializeString in export_output_json.cpp), which JSON does not have.
+ * Returns a copy of text with every such escape written "\u00HH" (*n is its
+ * length), or NULL when there is none. Only real escapes count: inside a
+ * string, an 'x' after an odd number of backslashes.
+ */
+static char *
+desktop_escapes_fixed(const char *text, size_t len, size_t *n)
+{
+    bool in_str = false, esc = false;
+    char *out = NULL;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (esc && c == 'x' && i + 2 < len && is_hex((unsigned char)text[i + 1]) &&
+            is_hex((unsigned char)text[i + 2])) {
+            if (out == NULL) {
+                out = tgh_malloc(len + len / 2 + 1); /* "\xHH" grows by half at most */
+                memcpy(out, text, i);
+                o = i;
+            }
+            memcpy(out + o, "u00", 3);
+            o += 3;
+            esc = false;
+            continue;
+        }
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        }
+        if (out != NULL)
+            out[o++] = (char)c;
+    }
+    *n = o;
+    return out;
+}
+
 /*
  * Load a value that may be given up without failing the file: TGH_OK with
  * *out; TGH_ETOOBIG when it is over the cap, or TGH_EINVAL (reason in
  * tgh_errmsg()) when jansson rejects it: then it has been skipped and r->text
- * holds its text (its first VALUE_MAX_BYTES, r->is_cut). Anything else is a
- * file error.
+ * holds its text (its first VALUE_MAX_BYTES, r->is_cut). A rejected value is
+ * parsed once more with Desktop's "\xHH" escapes read as "\u00HH"; when that
+ * succeeds it is returned as any other (r->text keeps the bytes as written).
+ * Anything else is a file error.
  */
 static TGH_MUSTCHECK tgh_err
 load_value(struct rd *r, const char *what, size_t flags, json_t **out)
 {
     uint64_t start = rd_offset(r);
     char reason[320];
+    json_error_t jerr;
+    char *fixed = NULL;
+    size_t n = 0;
     tgh_err rc = rd_load(r, VALUE_MAX_BYTES, flags, what, out);
 
     if (rc == TGH_ETOOBIG)
@@ -328,6 +385,17 @@ load_value(struct rd *r, const char *what, size_t flags, json_t **out)
                    start + (uint64_t)r->jerr.position, r->jerr.text);
     if ((rc = rd_skip_value(r, what, VALUE_MAX_BYTES)) != TGH_OK)
         return rc;
+    if (!r->is_cut)
+        fixed = desktop_escapes_fixed(r->text, r->text_len, &n);
+    if (fixed != NULL) {
+        *out = json_loadb(fixed, n, flags | JSON_DECODE_ANY, &jerr);
+        tgh_free(fixed);
+        if (*out != NULL)
+            return TGH_OK;
+        (void)snprintf(reason, sizeof(reason),
+                       "not valid JSON (with Desktop's \\xHH escapes read as \\u00HH): %s",
+                       jerr.text);
+    }
     return tgh_errf(TGH_EINVAL, "%s", reason);
 }
 
@@ -553,8 +621,17 @@ chat_string(struct imp *im, struct chat *ch, const char *key, char **out)
     tgh_err rc;
 
     (void)snprintf(what, sizeof(what), "%s%s", ch->path, key);
-    if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &v)) != TGH_OK)
-        return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
+    rc = load_value(&im->rd, what, 0, &v); /* a name may hold Desktop's \xHH escapes */
+    if (rc == TGH_ETOOBIG)
+        return tgh_errf(rc, "%s: %s too large", im->rd.name, what);
+    if (rc == TGH_EINVAL) {
+        char why[400];
+
+        (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+        return tgh_errf(TGH_EPROTO, "%s: %s: %s", im->rd.name, what, why);
+    }
+    if (rc != TGH_OK)
+        return rc;
     if (!json_is_string(v) && !json_is_null(v)) {
         json_decref(v);
         return tgh_errf(TGH_EPROTO, "%s: %s is not a string", im->rd.name, what);

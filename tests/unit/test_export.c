@@ -1135,6 +1135,38 @@ test_unparseable_elements_are_dead_letters(void **state)
     rec_fini(&r);
 }
 
+/* Desktop writes control characters as "\xHH", which is not JSON: read as "\u00HH". */
+static void
+test_desktop_hex_escapes(void **state)
+{
+    struct source_export_summary sum;
+    const struct msg_event *ev;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(import(&r, FIX("desktop_escapes.json"), NULL, 0, &sum), TGH_OK);
+    assert_string_equal(r.chats[0].title, "Escape \x1b Tester");
+    assert_int_equal(sum.messages, 4);
+    assert_int_equal(sum.events, 3);
+    assert_int_equal(sum.dead_letters, 1);
+    ev = find(&r, 555000222, 1);
+    assert_string_equal(ev->text, "bell \x07 here");
+    assert_int_equal(ev->sender_id, 555000222);
+    /* the raw kept is the parsed object */
+    assert_string_equal(json_string_value(json_object_get(ev->raw, "text")), "bell \x07 here");
+    /* an even number of backslashes before the x is not an escape */
+    ev = find(&r, 555000222, 2);
+    assert_string_equal(ev->text, "\x1b[1mbold\x1b[0m, not an escape: \\x41, \\"
+                                  "\x07"
+                                  " after a backslash");
+    /* only \x with two hex digits is Desktop's */
+    assert_non_null(strstr(r.dead[0].position, "messages[2] at byte "));
+    assert_non_null(strstr(r.dead[0].reason, "invalid escape"));
+    assert_string_equal(find(&r, 555000222, 4)->text, "plain");
+    rec_fini(&r);
+}
+
 static void
 test_messages_before_id_fails_the_chat(void **state)
 {
@@ -1286,6 +1318,7 @@ main(void)
         cmocka_unit_test(test_stream_roots),
         cmocka_unit_test(test_messages_before_id_fails_the_chat),
         cmocka_unit_test(test_unparseable_elements_are_dead_letters),
+        cmocka_unit_test(test_desktop_hex_escapes),
         cmocka_unit_test(test_batch_size_respected),
         cmocka_unit_test(test_sink_failure_stops_the_import),
         cmocka_unit_test(test_oversized_values_are_skipped),
