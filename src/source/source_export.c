@@ -70,6 +70,7 @@ struct chat {
     int64_t bare_id;
     tgh_err status; /* the chat failed without failing the file */
     char reason[256];
+    int64_t last_date; /* of the last message imported, for "unsupported" ones */
 };
 
 typedef tgh_err (*member_fn)(struct imp *im, void *ctx, const char *key);
@@ -575,6 +576,7 @@ message_elem(struct imp *im, void *ctx, size_t index)
         .chat_title = ch->title,
         .observed_at = im->observed_at,
         .is_local_tz = im->is_local_tz,
+        .prev_date = ch->last_date,
     };
     char pos[128];
     json_t *obj = NULL;
@@ -609,6 +611,7 @@ message_elem(struct imp *im, void *ctx, size_t index)
         msg_batch_pop(&im->b);
         return dead_letter(im, pos, tgh_errmsg(), im->rd.text, im->rd.text_len);
     }
+    ch->last_date = ev->date;
     return im->b.n >= im->batch_size ? flush(im) : TGH_OK;
 }
 
@@ -732,6 +735,7 @@ chat_elem(struct imp *im, void *ctx, size_t index)
     struct chat ch;
 
     memset(&ch, 0, sizeof(ch));
+    ch.last_date = MSG_UNSET;
     (void)snprintf(ch.path, sizeof(ch.path), "%s.list[%zu].", list, index);
     ch.pub.is_left = strcmp(list, "left_chats") == 0;
     return chat_finish(im, &ch, walk_object(im, ch.path, chat_member, &ch));
@@ -771,6 +775,7 @@ root_import(struct imp *im)
     int c;
 
     memset(&root, 0, sizeof(root));
+    root.last_date = MSG_UNSET;
     c = rd_peek(&im->rd);
     if (c < 0)
         return im->rd.is_io_error ? rd_eof_error(&im->rd, "the root")

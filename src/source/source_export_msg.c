@@ -583,8 +583,9 @@ service_fill(json_t *o, struct tgh_arena *a, struct msg_event *ev)
         (rc = get_str(o, "actor", a, &ev->sender_name)) != TGH_OK ||
         (rc = get_peer(o, "actor_id", &ev->sender_type, &ev->sender_id)) != TGH_OK)
         return rc;
+    /* Desktop writes ActionCustomAction as actor and information_text only. */
     if (ev->action == NULL)
-        return tgh_errf(TGH_EINVAL, "action: missing in a service message");
+        ev->action = get(o, "information_text") != NULL ? "custom_action" : "unknown";
     ev->action_params = action_params(o);
     return TGH_OK;
 }
@@ -661,6 +662,18 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
         (rc = get_time(c, obj, "date_unixtime", "date", &ev->date)) != TGH_OK ||
         (rc = get_time(c, obj, "edited_unixtime", "edited", &ev->edit_date)) != TGH_OK)
         return rc;
+    if (ev->date == MSG_UNSET && strcmp(type, "unsupported") == 0) {
+        /*
+         * Desktop writes what it cannot export as {id, type} only. Ids and dates
+         * grow together within a chat, so the previous message's date is the
+         * closest one known; raw keeps the object as written.
+         */
+        if (c->prev_date == MSG_UNSET)
+            return tgh_errf(TGH_EINVAL,
+                            "date: missing in an \"unsupported\" message with no earlier message "
+                            "in the chat to take it from");
+        ev->date = c->prev_date;
+    }
     if (ev->date == MSG_UNSET)
         return tgh_errf(TGH_EINVAL, "date: missing (neither date_unixtime nor date; type \"%s\")",
                         type);

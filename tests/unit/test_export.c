@@ -319,17 +319,12 @@ test_channel_chat_and_counts(void **state)
     /* 35 message objects; #32 is Desktop's current "unsupported" form: id and type only */
     assert_int_equal(sum.chats, 1);
     assert_int_equal(sum.messages, 35);
-    assert_int_equal(sum.events, 34);
-    assert_int_equal(sum.dead_letters, 1);
-    assert_int_equal(r.n_ev, 34);
+    assert_int_equal(sum.events, 35);
+    assert_int_equal(sum.dead_letters, 0);
+    assert_int_equal(r.n_ev, 35);
     assert_int_equal(r.n_batches, 1);
     assert_int_equal(sum.bytes, 17548); /* the whole file */
-    assert_int_equal(r.n_dead, 1);
-    assert_non_null(strstr(r.dead[0].position, "messages[31] at byte "));
-    assert_non_null(strstr(r.dead[0].reason, "date"));
-    assert_non_null(strstr(r.dead[0].payload, "\"id\": 32"));
-    assert_int_equal(r.dead[0].payload[0], '{');
-    assert_int_equal(r.dead[0].payload[r.dead[0].len - 1], '}');
+    assert_int_equal(r.n_dead, 0);
     assert_true(r.n_progress >= 1);
     rec_fini(&r);
 }
@@ -640,6 +635,11 @@ test_channel_service_and_unknown(void **state)
     assert_null(ev->text);
     assert_null(ev->action);
     assert_null(ev->sender_name);
+    ev = find(&r, CHAN, 32); /* unsupported, current form: the previous message's date */
+    assert_int_equal(ev->date, 1678010400);
+    assert_null(json_object_get(ev->raw, "date_unixtime")); /* raw shows the date was inferred */
+    assert_int_equal(json_object_size(ev->raw), 2);
+    assert_null(ev->text);
 
     ev = find(&r, CHAN, 33); /* game: raw only */
     assert_string_equal(ev->text, "Play");
@@ -1168,6 +1168,53 @@ test_desktop_hex_escapes(void **state)
 }
 
 static void
+test_unsupported_and_actionless_service(void **state)
+{
+    struct source_export_summary sum;
+    const struct msg_event *ev;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"id\": 5, \"type\": \"private_group\", \"messages\": ["
+                   "{\"id\": 1, \"type\": \"unsupported\"},"
+                   "{\"id\": 2, \"type\": \"message\", \"date_unixtime\": \"1700000100\"},"
+                   "{\"id\": 3, \"type\": \"unsupported\"},"
+                   "{\"id\": 4, \"type\": \"unsupported\"},"
+                   "{\"id\": 5, \"type\": \"service\", \"date_unixtime\": \"1700000200\","
+                   " \"actor\": \"Ann\", \"actor_id\": \"user7\","
+                   " \"information_text\": \"Ann did a custom thing\"},"
+                   "{\"id\": 6, \"type\": \"service\", \"date_unixtime\": \"1700000300\","
+                   " \"actor\": \"Ann\", \"actor_id\": \"user7\", \"mystery\": 1},"
+                   "{\"id\": 7, \"type\": \"service\", \"date_unixtime\": \"1700000400\"}]}",
+                   0, &sum),
+        TGH_OK);
+    assert_int_equal(sum.messages, 7);
+    assert_int_equal(sum.events, 6);
+    /* the first message of the chat has no earlier date to take */
+    assert_int_equal(r.n_dead, 1);
+    assert_non_null(strstr(r.dead[0].position, "messages[0] at byte "));
+    assert_non_null(strstr(r.dead[0].reason, "no earlier message"));
+    assert_int_equal(find(&r, -5, 3)->date, 1700000100);
+    assert_int_equal(find(&r, -5, 4)->date, 1700000100);
+    ev = find(&r, -5, 5);
+    assert_string_equal(ev->action, "custom_action");
+    assert_string_equal(param_str(ev, "information_text"), "Ann did a custom thing");
+    assert_int_equal(json_object_size(ev->action_params), 1);
+    assert_int_equal(ev->sender_id, 7);
+    assert_string_equal(ev->sender_name, "Ann");
+    ev = find(&r, -5, 6);
+    assert_string_equal(ev->action, "unknown");
+    assert_int_equal(param_int(ev, "mystery"), 1);
+    ev = find(&r, -5, 7);
+    assert_string_equal(ev->action, "unknown");
+    assert_null(ev->action_params);
+    rec_fini(&r);
+}
+
+static void
 test_messages_before_id_fails_the_chat(void **state)
 {
     struct source_export_summary sum;
@@ -1212,8 +1259,8 @@ test_batch_size_respected(void **state)
     rec_init(&r);
     assert_int_equal(import(&r, FIX("single_chat_channel.json"), NULL, 4, &sum), TGH_OK);
     assert_int_equal(r.max_batch, 4);
-    assert_int_equal(r.n_batches, 9); /* 34 events: 8 x 4 + 2 */
-    assert_int_equal(r.n_ev, 34);
+    assert_int_equal(r.n_batches, 9); /* 35 events: 8 x 4 + 3 */
+    assert_int_equal(r.n_ev, 35);
     rec_fini(&r);
 
     /* batches never span chats */
@@ -1308,6 +1355,7 @@ main(void)
         cmocka_unit_test(test_channel_structured_content),
         cmocka_unit_test(test_channel_links),
         cmocka_unit_test(test_channel_service_and_unknown),
+        cmocka_unit_test(test_unsupported_and_actionless_service),
         cmocka_unit_test(test_old_format),
         cmocka_unit_test(test_tz_berlin_vs_utc),
         cmocka_unit_test(test_full_account),
