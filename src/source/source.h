@@ -16,7 +16,12 @@
 #include "core/err.h"
 #include "core/msg.h"
 
-/* One chat of the export, valid from chat_begin until chat_end returns. */
+/*
+ * One chat of the export, valid from chat_begin until chat_end returns.
+ * chat_id is 0 only for a chat whose export id is out of range for its type
+ * (msg_chat_id_from_bare): it gets no batch and its chat_end has status
+ * TGH_EPROTO; the sink must not record a chat 0.
+ */
 struct source_export_chat {
     int64_t chat_id; /* signed convention (-100... for channels/supergroups) */
     enum msg_chat_type type;

@@ -556,6 +556,14 @@ chat_begin(struct imp *im, struct chat *ch)
     ch->pub.type = chat_type_of(ch->type);
     /* An unknown type keeps the bare id: guessing a prefix could merge two chats. */
     ch->pub.chat_id = msg_chat_id_from_bare(ch->pub.type, ch->bare_id);
+    if (ch->pub.chat_id == 0 && ch->status == TGH_OK) {
+        /* No chat to put its messages in: fail the chat, not the file (source.h). */
+        ch->status = TGH_EPROTO;
+        (void)snprintf(ch->reason, sizeof(ch->reason),
+                       "%s: %sid %" PRId64 " is out of range for a chat of type %s: chat not "
+                       "imported",
+                       im->rd.name, ch->path, ch->bare_id, ch->type != NULL ? ch->type : "null");
+    }
     ch->pub.export_type = ch->type;
     ch->pub.title = ch->title;
     ch->pub.index = im->next_index++;
@@ -689,6 +697,8 @@ chat_member(struct imp *im, void *ctx, const char *key)
     }
     if (!ch->is_begun && (rc = chat_begin(im, ch)) != TGH_OK)
         return rc;
+    if (ch->status != TGH_OK)
+        return drop_value(im, what);
     return walk_array(im, what, message_elem, ch);
 }
 

@@ -220,6 +220,9 @@ get_peer(const json_t *o, const char *key, enum msg_peer_type *type, int64_t *id
     if (!peer_of(v, type, &bare))
         return tgh_errf(TGH_EINVAL, "%s: not a peer id like \"user123\"", key);
     *id = msg_chat_id_from_peer(*type, bare);
+    if (*id == 0) /* out of range for its kind: dropping it would hide who wrote the message */
+        return tgh_errf(TGH_EINVAL, "%s: peer id %" PRId64 " out of range for a %s", key, bare,
+                        msg_peer_type_name(*type));
     return TGH_OK;
 }
 
@@ -604,14 +607,17 @@ reply_fill(const struct source_export_msg_ctx *c, const json_t *o, struct msg_ev
         return TGH_OK;
     if (json_is_integer(peer)) {
         /* Not what Desktop writes: taken as signed, or this chat's own bare id. */
-        id = json_integer_value(peer);
-        if (msg_chat_id_from_bare(c->chat_type, id) == c->chat_id)
-            id = c->chat_id;
+        bare = json_integer_value(peer);
+        id = msg_chat_id_from_bare(c->chat_type, bare) == c->chat_id
+                 ? c->chat_id
+                 : msg_chat_id_from_bare(MSG_CHAT_UNKNOWN, bare); /* 0 unless a valid signed id */
     } else if (peer_of(peer, &type, &bare)) {
         id = msg_chat_id_from_peer(type, bare);
     } else {
         return tgh_errf(TGH_EINVAL, "reply_to_peer_id: not a peer id like \"channel123\"");
     }
+    if (id == 0)
+        return tgh_errf(TGH_EINVAL, "reply_to_peer_id: peer id %" PRId64 " out of range", bare);
     if (id != c->chat_id)
         ev->reply_to_chat_id = id;
     return TGH_OK;

@@ -1215,6 +1215,74 @@ test_unsupported_and_actionless_service(void **state)
 }
 
 static void
+test_ids_out_of_range(void **state)
+{
+    static const struct {
+        size_t index;
+        const char *reason;
+    } want[] = {
+        { 1, "from_id: peer id 0 out of range for a user" },
+        { 2, "from_id: peer id 9223372036854775000 out of range for a channel" },
+        { 3, "forwarded_from_id: peer id 1000000000000 out of range for a chat" },
+        { 4, "reply_to_peer_id: peer id 0 out of range" },
+        { 5, "reply_to_peer_id: peer id 9223372036854775000 out of range" },
+        { 6, "actor_id: peer id 4503599627370496 out of range for a user" },
+    };
+    struct source_export_summary sum;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"chats\": {\"list\": ["
+                   "{\"type\": \"public_channel\", \"id\": 9223372036854775000, \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"lost\"}]},"
+                   "{\"type\": \"public_channel\", \"id\": -5, \"messages\": []},"
+                   "{\"type\": \"private_group\", \"id\": 8, \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"from_id\": \"user7\"},"
+                   "{\"id\": 2, \"date_unixtime\": 2, \"from_id\": \"user0\"},"
+                   "{\"id\": 3, \"date_unixtime\": 3, \"from_id\": "
+                   "\"channel9223372036854775000\"},"
+                   "{\"id\": 4, \"date_unixtime\": 4, \"forwarded_from_id\": "
+                   "\"chat1000000000000\"},"
+                   "{\"id\": 5, \"date_unixtime\": 5, \"reply_to_peer_id\": \"channel0\"},"
+                   "{\"id\": 6, \"date_unixtime\": 6, \"reply_to_peer_id\": "
+                   "9223372036854775000},"
+                   "{\"id\": 7, \"type\": \"service\", \"date_unixtime\": 7, \"actor_id\": "
+                   "\"user4503599627370496\"},"
+                   "{\"id\": 8, \"date_unixtime\": 8, \"reply_to_peer_id\": -8, "
+                   "\"reply_to_message_id\": 1}]}]}}",
+                   0, &sum),
+        TGH_OK);
+    assert_int_equal(r.n_chats, 3);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(r.chats[i].c.chat_id, 0);
+        assert_true(r.chats[i].is_ended);
+        assert_int_equal(r.chats[i].status, TGH_EPROTO);
+        assert_int_equal(r.chats[i].n_events, 0);
+    }
+    assert_non_null(strstr(r.chats[0].end_msg, "chats.list[0].id 9223372036854775000 is out of "
+                                               "range for a chat of type public_channel"));
+    assert_non_null(strstr(r.chats[1].end_msg, "chats.list[1].id -5 is out of range"));
+    assert_int_equal(r.chats[2].c.chat_id, -8);
+    assert_int_equal(r.chats[2].status, TGH_OK);
+    assert_int_equal(sum.events, 2);
+    assert_int_equal(find(&r, -8, 1)->sender_id, 7);
+    assert_int_equal(find(&r, -8, 8)->reply_to_chat_id, MSG_UNSET); /* this chat */
+    assert_int_equal(r.n_dead, 6);
+    for (size_t i = 0; i < r.n_dead; i++) {
+        char prefix[64];
+
+        (void)snprintf(prefix, sizeof(prefix), "chats.list[2].messages[%zu] at byte ",
+                       want[i].index);
+        assert_int_equal(strncmp(r.dead[i].position, prefix, strlen(prefix)), 0);
+        assert_non_null(strstr(r.dead[i].reason, want[i].reason));
+    }
+    rec_fini(&r);
+}
+
+static void
 test_messages_before_id_fails_the_chat(void **state)
 {
     struct source_export_summary sum;
@@ -1365,6 +1433,7 @@ main(void)
         cmocka_unit_test(test_not_json_fails),
         cmocka_unit_test(test_stream_roots),
         cmocka_unit_test(test_messages_before_id_fails_the_chat),
+        cmocka_unit_test(test_ids_out_of_range),
         cmocka_unit_test(test_unparseable_elements_are_dead_letters),
         cmocka_unit_test(test_desktop_hex_escapes),
         cmocka_unit_test(test_batch_size_respected),
