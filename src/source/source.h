@@ -86,7 +86,8 @@ TGH_MUSTCHECK tgh_err source_export_import_file(const char *path,
  * file that is not JSON, is truncated or is not an export returns TGH_EPROTO (TGH_EIO on
  * a read error) naming the file and byte offset; batches already handed to
  * the sink stay handed and the batch in flight is dropped, not flushed. An
- * unknown o->tz is TGH_EINVAL. Batches never span two chats. While a zone
+ * unknown o->tz, or one whose file under the zoneinfo directory is not a
+ * compiled zone (no "TZif" magic), is TGH_EINVAL. Batches never span two chats. While a zone
  * other than UTC is in use the process's TZ variable is changed (and
  * restored before returning): not thread-safe with respect to localtime().
  */

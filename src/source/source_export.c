@@ -819,6 +819,25 @@ root_import(struct imp *im)
     return rc;
 }
 
+/*
+ * A readable file under the zoneinfo directory is not necessarily a zone
+ * (zone.tab, iso3166.tab, a directory): glibc would then silently use UTC.
+ * Every compiled zone file starts with the magic "TZif" (RFC 8536).
+ */
+static bool
+is_zone_file(const char *path)
+{
+    unsigned char magic[4];
+    FILE *f = fopen(path, "rb");
+    bool ok;
+
+    if (f == NULL)
+        return false;
+    ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) && memcmp(magic, "TZif", 4) == 0;
+    (void)fclose(f); /* read-only */
+    return ok;
+}
+
 /* "date" strings are local time of the exporting machine: read them in tz. */
 static TGH_MUSTCHECK tgh_err
 tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
@@ -837,6 +856,11 @@ tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
         access(path, R_OK) != 0)
         return tgh_errf(TGH_EINVAL,
                         "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)", tz);
+    if (!is_zone_file(path))
+        return tgh_errf(TGH_EINVAL,
+                        "time zone \"%s\": %s is not a zone file (no TZif header); want an "
+                        "IANA name like Europe/Berlin",
+                        tz, path);
     if (old != NULL) {
         *saved = tgh_strdup(old);
         *had_saved = true;

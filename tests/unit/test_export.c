@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -741,6 +743,49 @@ test_tz_berlin_vs_utc(void **state)
     rec_fini(&ber);
 }
 
+/* A readable file under the zoneinfo directory is not necessarily a zone. */
+static void
+test_tz_must_be_a_zone_file(void **state)
+{
+    char dir[] = "/tmp/tgh-tzdir-XXXXXX", path[64];
+    FILE *f;
+    struct rec r;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(path, sizeof(path), "%s/zone.tab", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("# tzdb timezone descriptions\nDE\t+5230+01322\tEurope/Berlin\n", f);
+    fclose(f);
+    (void)snprintf(path, sizeof(path), "%s/Real", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("TZif2 and the rest of a zone file", f);
+    fclose(f);
+    (void)snprintf(path, sizeof(path), "%s/Europe", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(setenv("TZDIR", dir, 1), 0);
+
+    rec_init(&r);
+    assert_int_equal(import(&r, FIX("old_format.json"), "zone.tab", 0, NULL), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "\"zone.tab\""));
+    assert_non_null(strstr(tgh_errmsg(), "not a zone file (no TZif header)"));
+    assert_int_equal(import(&r, FIX("old_format.json"), "Europe", 0, NULL), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "not a zone file"));
+    assert_int_equal(r.n_chats, 0);
+    /* the check is on the magic only; what glibc then makes of the file is its business */
+    assert_int_equal(import(&r, FIX("old_format.json"), "Real", 0, NULL), TGH_OK);
+    assert_null(getenv("TZ"));
+    rec_fini(&r);
+
+    assert_int_equal(unsetenv("TZDIR"), 0);
+    assert_int_equal(rmdir(path), 0);
+    (void)snprintf(path, sizeof(path), "%s/zone.tab", dir);
+    assert_int_equal(unlink(path), 0);
+    (void)snprintf(path, sizeof(path), "%s/Real", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- full account export ------------------------------------------------------------------- */
 
 static void
@@ -1426,6 +1471,7 @@ main(void)
         cmocka_unit_test(test_unsupported_and_actionless_service),
         cmocka_unit_test(test_old_format),
         cmocka_unit_test(test_tz_berlin_vs_utc),
+        cmocka_unit_test(test_tz_must_be_a_zone_file),
         cmocka_unit_test(test_full_account),
         cmocka_unit_test(test_newer_export_edits),
         cmocka_unit_test(test_malformed_messages_are_dead_letters),
