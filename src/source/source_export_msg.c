@@ -641,6 +641,9 @@ message_fill(const struct source_export_msg_ctx *c, json_t *o, struct tgh_arena 
         (rc = poll_fill(o, a, ev)) != TGH_OK || (rc = contact_fill(o, a, ev)) != TGH_OK ||
         (rc = location_fill(o, a, ev)) != TGH_OK)
         return rc;
+    /* Desktop writes the key only for a forward, and null when the name is empty. */
+    if (json_is_null(json_object_get(o, "forwarded_from")))
+        ev->forward_from_name = "";
     return TGH_OK;
 }
 

@@ -1327,6 +1327,42 @@ test_ids_out_of_range(void **state)
     rec_fini(&r);
 }
 
+/* Desktop writes "forwarded_from": null when the original sender's name is empty. */
+static void
+test_forward_with_null_name(void **state)
+{
+    struct tgh_arena a;
+    struct msg_event back;
+    const struct msg_event *ev;
+    size_t len;
+    char *json = NULL;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"fwd\", \"forwarded_from\": null},"
+                   "{\"id\": 2, \"date_unixtime\": 2, \"text\": \"own\"}]}",
+                   0, NULL),
+        TGH_OK);
+    ev = find(&r, 5, 1);
+    assert_non_null(ev->forward_from_name);
+    assert_string_equal(ev->forward_from_name, "");
+    assert_null(find(&r, 5, 2)->forward_from_name);
+    /* the codec keeps the empty name: still a forward after a round trip */
+    tgh_arena_init(&a, 0);
+    assert_int_equal(codec_event_encode(ev, &json, &len), TGH_OK);
+    assert_non_null(strstr(json, "\"forward\":{\"from_name\":\"\"}"));
+    assert_int_equal(codec_event_decode(json, len, &a, &back), TGH_OK);
+    assert_string_equal(back.forward_from_name, "");
+    msg_event_fini(&back);
+    tgh_free(json);
+    tgh_arena_fini(&a);
+    rec_fini(&r);
+}
+
 static void
 test_messages_before_id_fails_the_chat(void **state)
 {
@@ -1479,6 +1515,7 @@ main(void)
         cmocka_unit_test(test_not_json_fails),
         cmocka_unit_test(test_stream_roots),
         cmocka_unit_test(test_messages_before_id_fails_the_chat),
+        cmocka_unit_test(test_forward_with_null_name),
         cmocka_unit_test(test_ids_out_of_range),
         cmocka_unit_test(test_unparseable_elements_are_dead_letters),
         cmocka_unit_test(test_desktop_hex_escapes),
