@@ -34,6 +34,7 @@ struct job {
     struct store_stats chat_stats;
     uint64_t chat_errors;
     struct pipeline_import_totals *tot;
+    void (*on_error)(const char *msg);
 };
 
 static tgh_err
@@ -45,6 +46,8 @@ on_chat_begin(void *arg, const struct source_export_chat *chat)
     memset(&j->chat_stats, 0, sizeof(j->chat_stats));
     j->chat_errors = 0;
     j->tot->chats++;
+    if (chat->chat_id == 0)
+        return TGH_OK; /* its id is out of range: it only fails (source.h), nothing to store */
     /* A chat without messages is still a chat of the archive. */
     rc = store_chat_upsert(j->aux, chat->chat_id, chat->type, chat->title, NULL);
     if (rc != TGH_OK)
@@ -87,7 +90,6 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
     char why[1024];
     tgh_err rc;
 
-    (void)chat;
     (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
     rc = pipeline_writer_drain(j->w, &j->chat_stats);
     store_stats_add(&j->tot->stats, &j->chat_stats);
@@ -98,6 +100,8 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
     }
     if (status != TGH_OK) {
         j->tot->failed_chats++;
+        if (chat->chat_id == 0 && j->on_error != NULL)
+            j->on_error(why); /* no run to record it in */
         return finish_run(j, "failed", why);
     }
     return finish_run(j, j->chat_errors > 0 ? "partial" : "ok", NULL);
@@ -275,6 +279,7 @@ pipeline_import_paths(const char *store_url, char *const *paths, size_t npaths,
 
     j.o = o;
     j.tot = tot;
+    j.on_error = on_error;
     rc = store_open(store_url, &st);
     if (rc != TGH_OK)
         return rc;

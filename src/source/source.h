@@ -16,7 +16,12 @@
 #include "core/err.h"
 #include "core/msg.h"
 
-/* One chat of the export, valid from chat_begin until chat_end returns. */
+/*
+ * One chat of the export, valid from chat_begin until chat_end returns.
+ * chat_id is 0 only for a chat whose export id is out of range for its type
+ * (msg_chat_id_from_bare): it gets no batch and its chat_end has status
+ * TGH_EPROTO; the sink must not record a chat 0.
+ */
 struct source_export_chat {
     int64_t chat_id; /* signed convention (-100... for channels/supergroups) */
     enum msg_chat_type type;
@@ -76,11 +81,13 @@ TGH_MUSTCHECK tgh_err source_export_import_file(const char *path,
 /*
  * Import an export read from f (not closed); name appears in error messages.
  * o may be NULL (defaults), sum may be NULL. A message that cannot become an
- * event goes to sink->dead_letter and the import continues. A file that is
- * not JSON, is truncated or is not an export returns TGH_EPROTO (TGH_EIO on
+ * event goes to sink->dead_letter and the import continues, also when the
+ * element is not valid JSON but its end can be found by its delimiters. A
+ * file that is not JSON, is truncated or is not an export returns TGH_EPROTO (TGH_EIO on
  * a read error) naming the file and byte offset; batches already handed to
  * the sink stay handed and the batch in flight is dropped, not flushed. An
- * unknown o->tz is TGH_EINVAL. Batches never span two chats. While a zone
+ * unknown o->tz, or one whose file under the zoneinfo directory is not a
+ * compiled zone (no "TZif" magic), is TGH_EINVAL. Batches never span two chats. While a zone
  * other than UTC is in use the process's TZ variable is changed (and
  * restored before returning): not thread-safe with respect to localtime().
  */

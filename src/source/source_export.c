@@ -43,7 +43,10 @@ struct rd {
     size_t fed, limit;
     size_t last_chunk; /* bytes of the last callback, all still in buf */
     bool is_over;
-    char *text; /* every byte fed, minus what jansson gave back */
+    bool is_bad_json; /* jansson rejected the bytes (not end of file, not over the limit) */
+    json_error_t jerr;
+    bool is_cut; /* rd_skip_value() did not keep the whole value in text */
+    char *text;  /* every byte fed, minus what jansson gave back */
     size_t text_len, text_cap;
 };
 
@@ -67,6 +70,7 @@ struct chat {
     int64_t bare_id;
     tgh_err status; /* the chat failed without failing the file */
     char reason[256];
+    int64_t last_date; /* of the last message imported, for "unsupported" ones */
 };
 
 typedef tgh_err (*member_fn)(struct imp *im, void *ctx, const char *key);
@@ -133,6 +137,19 @@ rd_peek(struct rd *r)
     }
 }
 
+/* Append to the text of the current value; its size is bounded by the callers' caps. */
+static void
+text_put(struct rd *r, const unsigned char *p, size_t n)
+{
+    if (r->text_len + n > r->text_cap) {
+        while (r->text_len + n > r->text_cap)
+            r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
+        r->text = tgh_realloc(r->text, r->text_cap);
+    }
+    memcpy(r->text + r->text_len, p, n);
+    r->text_len += n;
+}
+
 /*
  * jansson's read callback: hand it what the buffer holds, up to the value's
  * limit. jansson reports how many bytes it consumed (json_error_t.position,
@@ -157,13 +174,7 @@ feed(void *buffer, size_t buflen, void *arg)
     if (n > r->limit - r->fed)
         n = r->limit - r->fed;
     memcpy(buffer, r->buf + r->pos, n);
-    if (r->text_len + n > r->text_cap) {
-        while (r->text_len + n > r->text_cap)
-            r->text_cap = r->text_cap ? r->text_cap * 2 : 4096;
-        r->text = tgh_realloc(r->text, r->text_cap);
-    }
-    memcpy(r->text + r->text_len, r->buf + r->pos, n);
-    r->text_len += n;
+    text_put(r, r->buf + r->pos, n);
     r->pos += n;
     r->fed += n;
     r->last_chunk = n;
@@ -171,34 +182,38 @@ feed(void *buffer, size_t buflen, void *arg)
 }
 
 /*
- * Parse the value starting at the reader with jansson. TGH_ETOOBIG when it is
- * longer than limit bytes: then r->text holds its first limit bytes and the
- * rest is unread (rd_skip_rest). Any other failure is a file error.
+ * Parse the value starting at the reader with jansson (flags: JSON_* decoding
+ * flags besides the ones every load uses). TGH_ETOOBIG when it is longer than
+ * limit bytes: then r->text holds its first limit bytes and the rest is
+ * unread (rd_skip_value). Any other failure is TGH_EPROTO or TGH_EIO; when
+ * jansson rejected the bytes themselves, r->is_bad_json is set, r->jerr says
+ * why and r->text holds every byte fed (see load_value).
  */
 static TGH_MUSTCHECK tgh_err
-rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
+rd_load(struct rd *r, size_t limit, size_t flags, const char *what, json_t **out)
 {
     uint64_t start = rd_offset(r);
-    json_error_t jerr;
     size_t back;
 
     r->fed = 0;
     r->last_chunk = 0;
     r->limit = limit;
     r->is_over = false;
+    r->is_bad_json = false;
     r->text_len = 0;
-    *out = json_load_callback(feed, r, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    *out = json_load_callback(feed, r, flags | JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &r->jerr);
     if (*out == NULL) {
         if (r->is_over)
             return TGH_ETOOBIG;
         if (r->is_io_error || r->is_eof)
             return rd_eof_error(r, what);
+        r->is_bad_json = true;
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON at byte %" PRIu64 " in %s: %s", r->name,
-                        start + (uint64_t)jerr.position, what, jerr.text);
+                        start + (uint64_t)r->jerr.position, what, r->jerr.text);
     }
     /* What jansson was given past the value (at least a scalar's lookahead) is ours again. */
-    back = r->fed - (size_t)jerr.position;
-    if (jerr.position < 0 || back > r->last_chunk) {
+    back = r->fed - (size_t)r->jerr.position;
+    if (r->jerr.position < 0 || back > r->last_chunk) {
         json_decref(*out);
         *out = NULL;
         return tgh_errf(TGH_EPROTO, "%s: not valid JSON after byte %" PRIu64, r->name, start);
@@ -208,23 +223,54 @@ rd_load(struct rd *r, size_t limit, const char *what, json_t **out)
     return TGH_OK;
 }
 
+static bool
+is_delim(int c)
+{
+    return c == ',' || c == ']' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /*
- * After TGH_ETOOBIG: find the end of the value by its delimiters only (quotes,
- * escapes, brackets), without keeping it. The value's content is not needed:
- * it is dropped or dead-lettered as "too large".
+ * For a value jansson did not return (over the cap, or rejected): find its
+ * end by its delimiters only (quotes, backslash escapes, brackets; a bare
+ * token ends before ',', ']', '}' or whitespace), starting with the bytes
+ * already fed (r->text) and going on in the stream. Bytes fed past the end
+ * are given back to the reader, so the walker resumes right after the value.
+ * r->text is left holding the value's text, or its first keep bytes
+ * (r->is_cut). A value that does not end before the end of the file is a
+ * file error: nothing after it can be delimited.
  */
 static TGH_MUSTCHECK tgh_err
-rd_skip_rest(struct rd *r, const char *what)
+rd_skip_value(struct rd *r, const char *what, size_t keep)
 {
-    bool in_str = false, esc = false;
+    size_t fed = r->text_len, i = 0, end, back;
+    bool in_str = false, esc = false, is_bare = false;
     long depth = 0;
-    size_t i = 0;
 
+    r->is_cut = false;
     for (;;) {
-        int c = i < r->text_len ? (unsigned char)r->text[i++] : rd_get(r);
+        unsigned char c;
+        int got;
 
-        if (c < 0)
-            return rd_eof_error(r, what);
+        if (i < fed) {
+            c = (unsigned char)r->text[i];
+        } else {
+            if ((got = rd_get(r)) < 0)
+                return rd_eof_error(r, what);
+            c = (unsigned char)got;
+            if (r->text_len < keep)
+                text_put(r, &c, 1);
+            else
+                r->is_cut = true;
+        }
+        if (i++ == 0)
+            is_bare = c != '{' && c != '[' && c != '"';
+        if (is_bare) {
+            if (is_delim(c)) {
+                end = i - 1;
+                break;
+            }
+            continue;
+        }
         if (in_str) {
             if (esc)
                 esc = false;
@@ -239,12 +285,119 @@ rd_skip_rest(struct rd *r, const char *what)
         } else if (c == '}' || c == ']') {
             depth--;
         }
-        if (!in_str && depth <= 0)
+        if (!in_str && depth <= 0) {
+            end = i;
             break;
+        }
     }
-    if (i < r->text_len) /* a scalar of megabytes: not worth resynchronizing */
-        return tgh_errf(TGH_EPROTO, "%s: oversized scalar in %s", r->name, what);
+    if (end < fed) {
+        /* Only the last chunk is still in the buffer; jansson stops inside it. */
+        back = fed - end;
+        if (back > r->last_chunk)
+            return tgh_errf(TGH_EPROTO, "%s: cannot find the end of %s", r->name, what);
+        r->pos -= back;
+    } else if (end < i) {
+        r->pos--; /* the bare token's delimiter, just read from the stream */
+    }
+    if (r->text_len > end)
+        r->text_len = end;
+    if (end == 0)
+        return tgh_errf(TGH_EPROTO, "%s: expected a value at byte %" PRIu64 " in %s", r->name,
+                        rd_offset(r), what);
     return TGH_OK;
+}
+
+static bool
+is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Telegram Desktop writes a control character inside a string as "\xHH"
+ * (SerializeString in export_output_json.cpp), which JSON does not have.
+ * Returns a copy of text with every such escape written "\u00HH" (*n is its
+ * length), or NULL when there is none. Only real escapes count: inside a
+ * string, an 'x' after an odd number of backslashes.
+ */
+static char *
+desktop_escapes_fixed(const char *text, size_t len, size_t *n)
+{
+    bool in_str = false, esc = false;
+    char *out = NULL;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (esc && c == 'x' && i + 2 < len && is_hex((unsigned char)text[i + 1]) &&
+            is_hex((unsigned char)text[i + 2])) {
+            if (out == NULL) {
+                out = tgh_malloc(len + len / 2 + 1); /* "\xHH" grows by half at most */
+                memcpy(out, text, i);
+                o = i;
+            }
+            memcpy(out + o, "u00", 3);
+            o += 3;
+            esc = false;
+            continue;
+        }
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        }
+        if (out != NULL)
+            out[o++] = (char)c;
+    }
+    *n = o;
+    return out;
+}
+
+/*
+ * Load a value that may be given up without failing the file: TGH_OK with
+ * *out; TGH_ETOOBIG when it is over the cap, or TGH_EINVAL (reason in
+ * tgh_errmsg()) when jansson rejects it: then it has been skipped and r->text
+ * holds its text (its first VALUE_MAX_BYTES, r->is_cut). A rejected value is
+ * parsed once more with Desktop's "\xHH" escapes read as "\u00HH"; when that
+ * succeeds it is returned as any other (r->text keeps the bytes as written).
+ * Anything else is a file error.
+ */
+static TGH_MUSTCHECK tgh_err
+load_value(struct rd *r, const char *what, size_t flags, json_t **out)
+{
+    uint64_t start = rd_offset(r);
+    char reason[320];
+    json_error_t jerr;
+    char *fixed = NULL;
+    size_t n = 0;
+    tgh_err rc = rd_load(r, VALUE_MAX_BYTES, flags, what, out);
+
+    if (rc == TGH_ETOOBIG)
+        return (rc = rd_skip_value(r, what, VALUE_MAX_BYTES)) != TGH_OK ? rc : TGH_ETOOBIG;
+    if (rc == TGH_OK || !r->is_bad_json)
+        return rc;
+    (void)snprintf(reason, sizeof(reason), "not valid JSON at byte %" PRIu64 ": %s",
+                   start + (uint64_t)r->jerr.position, r->jerr.text);
+    if ((rc = rd_skip_value(r, what, VALUE_MAX_BYTES)) != TGH_OK)
+        return rc;
+    if (!r->is_cut)
+        fixed = desktop_escapes_fixed(r->text, r->text_len, &n);
+    if (fixed != NULL) {
+        *out = json_loadb(fixed, n, flags | JSON_DECODE_ANY, &jerr);
+        tgh_free(fixed);
+        if (*out != NULL)
+            return TGH_OK;
+        (void)snprintf(reason, sizeof(reason),
+                       "not valid JSON (with Desktop's \\xHH escapes read as \\u00HH): %s",
+                       jerr.text);
+    }
+    return tgh_errf(TGH_EINVAL, "%s", reason);
 }
 
 static TGH_MUSTCHECK tgh_err
@@ -277,15 +430,18 @@ next_item(struct rd *r, int close, const char *what, bool *more)
     return TGH_OK;
 }
 
-/* Parse one value with jansson and forget it; a huge one is skipped unparsed. */
+/*
+ * Parse one value with jansson and forget it; one that is huge or that jansson
+ * rejects is skipped by its delimiters: it would be dropped anyway.
+ */
 static TGH_MUSTCHECK tgh_err
 drop_value(struct imp *im, const char *what)
 {
     json_t *v = NULL;
-    tgh_err rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v);
+    tgh_err rc = load_value(&im->rd, what, 0, &v);
 
     json_decref(v);
-    return rc == TGH_ETOOBIG ? rd_skip_rest(&im->rd, what) : rc;
+    return rc == TGH_ETOOBIG || rc == TGH_EINVAL ? TGH_OK : rc;
 }
 
 static TGH_MUSTCHECK tgh_err
@@ -308,7 +464,7 @@ walk_object(struct imp *im, const char *what, member_fn fn, void *ctx)
                        ? rd_eof_error(&im->rd, what)
                        : tgh_errf(TGH_EPROTO, "%s: expected a key at byte %" PRIu64 " in %s",
                                   im->rd.name, rd_offset(&im->rd), what);
-        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &key)) != TGH_OK)
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &key)) != TGH_OK)
             return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: key over %d bytes in %s", im->rd.name,
                                                 VALUE_MAX_BYTES, what)
                                      : rc;
@@ -400,6 +556,14 @@ chat_begin(struct imp *im, struct chat *ch)
     ch->pub.type = chat_type_of(ch->type);
     /* An unknown type keeps the bare id: guessing a prefix could merge two chats. */
     ch->pub.chat_id = msg_chat_id_from_bare(ch->pub.type, ch->bare_id);
+    if (ch->pub.chat_id == 0 && ch->status == TGH_OK) {
+        /* No chat to put its messages in: fail the chat, not the file (source.h). */
+        ch->status = TGH_EPROTO;
+        (void)snprintf(ch->reason, sizeof(ch->reason),
+                       "%s: %sid %" PRId64 " is out of range for a chat of type %s: chat not "
+                       "imported",
+                       im->rd.name, ch->path, ch->bare_id, ch->type != NULL ? ch->type : "null");
+    }
     ch->pub.export_type = ch->type;
     ch->pub.title = ch->title;
     ch->pub.index = im->next_index++;
@@ -420,6 +584,7 @@ message_elem(struct imp *im, void *ctx, size_t index)
         .chat_title = ch->title,
         .observed_at = im->observed_at,
         .is_local_tz = im->is_local_tz,
+        .prev_date = ch->last_date,
     };
     char pos[128];
     json_t *obj = NULL;
@@ -428,14 +593,18 @@ message_elem(struct imp *im, void *ctx, size_t index)
 
     (void)snprintf(pos, sizeof(pos), "%smessages[%zu] at byte %" PRIu64, ch->path, index,
                    rd_offset(&im->rd));
-    rc = rd_load(&im->rd, VALUE_MAX_BYTES, pos, &obj);
-    if (rc == TGH_ETOOBIG) {
-        if ((rc = rd_skip_rest(&im->rd, pos)) != TGH_OK)
-            return rc;
+    /* Desktop never repeats a key: jansson would silently keep the last one. */
+    rc = load_value(&im->rd, pos, JSON_REJECT_DUPLICATES, &obj);
+    if (rc == TGH_ETOOBIG || rc == TGH_EINVAL) {
+        /* One bad element is that message's problem, not the file's. */
         im->sum.messages++;
-        return dead_letter(im, pos, "message object over 4 MiB, skipped (payload truncated)",
+        return dead_letter(im, pos,
+                           rc == TGH_ETOOBIG
+                               ? "message object over 4 MiB, skipped (payload truncated)"
+                               : tgh_errmsg(),
                            im->rd.text,
-                           im->rd.text_len < DEAD_PAYLOAD_MAX ? im->rd.text_len : DEAD_PAYLOAD_MAX);
+                           im->rd.is_cut && im->rd.text_len > DEAD_PAYLOAD_MAX ? DEAD_PAYLOAD_MAX
+                                                                               : im->rd.text_len);
     }
     if (rc != TGH_OK)
         return rc;
@@ -450,6 +619,7 @@ message_elem(struct imp *im, void *ctx, size_t index)
         msg_batch_pop(&im->b);
         return dead_letter(im, pos, tgh_errmsg(), im->rd.text, im->rd.text_len);
     }
+    ch->last_date = ev->date;
     return im->b.n >= im->batch_size ? flush(im) : TGH_OK;
 }
 
@@ -462,8 +632,17 @@ chat_string(struct imp *im, struct chat *ch, const char *key, char **out)
     tgh_err rc;
 
     (void)snprintf(what, sizeof(what), "%s%s", ch->path, key);
-    if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
-        return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
+    rc = load_value(&im->rd, what, 0, &v); /* a name may hold Desktop's \xHH escapes */
+    if (rc == TGH_ETOOBIG)
+        return tgh_errf(rc, "%s: %s too large", im->rd.name, what);
+    if (rc == TGH_EINVAL) {
+        char why[400];
+
+        (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+        return tgh_errf(TGH_EPROTO, "%s: %s: %s", im->rd.name, what, why);
+    }
+    if (rc != TGH_OK)
+        return rc;
     if (!json_is_string(v) && !json_is_null(v)) {
         json_decref(v);
         return tgh_errf(TGH_EPROTO, "%s: %s is not a string", im->rd.name, what);
@@ -495,7 +674,7 @@ chat_member(struct imp *im, void *ctx, const char *key)
     }
     if (strcmp(key, "id") == 0) {
         ch->has_keys = true;
-        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, what, &v)) != TGH_OK)
+        if ((rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, what, &v)) != TGH_OK)
             return rc == TGH_ETOOBIG ? tgh_errf(rc, "%s: %s too large", im->rd.name, what) : rc;
         ch->has_id = json_is_integer(v);
         ch->bare_id = json_integer_value(v);
@@ -518,6 +697,8 @@ chat_member(struct imp *im, void *ctx, const char *key)
     }
     if (!ch->is_begun && (rc = chat_begin(im, ch)) != TGH_OK)
         return rc;
+    if (ch->status != TGH_OK)
+        return drop_value(im, what);
     return walk_array(im, what, message_elem, ch);
 }
 
@@ -564,6 +745,7 @@ chat_elem(struct imp *im, void *ctx, size_t index)
     struct chat ch;
 
     memset(&ch, 0, sizeof(ch));
+    ch.last_date = MSG_UNSET;
     (void)snprintf(ch.path, sizeof(ch.path), "%s.list[%zu].", list, index);
     ch.pub.is_left = strcmp(list, "left_chats") == 0;
     return chat_finish(im, &ch, walk_object(im, ch.path, chat_member, &ch));
@@ -603,13 +785,14 @@ root_import(struct imp *im)
     int c;
 
     memset(&root, 0, sizeof(root));
+    root.last_date = MSG_UNSET;
     c = rd_peek(&im->rd);
     if (c < 0)
         return im->rd.is_io_error ? rd_eof_error(&im->rd, "the root")
                                   : tgh_errf(TGH_EPROTO, "%s: empty file", im->rd.name);
     if (c != '{') {
         /* Let jansson say whether this is JSON at all, for a clearer message. */
-        rc = rd_load(&im->rd, VALUE_MAX_BYTES, "the root", &v);
+        rc = rd_load(&im->rd, VALUE_MAX_BYTES, 0, "the root", &v);
         json_decref(v);
         if (rc != TGH_OK && rc != TGH_ETOOBIG)
             return rc;
@@ -636,6 +819,25 @@ root_import(struct imp *im)
     return rc;
 }
 
+/*
+ * A readable file under the zoneinfo directory is not necessarily a zone
+ * (zone.tab, iso3166.tab, a directory): glibc would then silently use UTC.
+ * Every compiled zone file starts with the magic "TZif" (RFC 8536).
+ */
+static bool
+is_zone_file(const char *path)
+{
+    unsigned char magic[4];
+    FILE *f = fopen(path, "rb");
+    bool ok;
+
+    if (f == NULL)
+        return false;
+    ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) && memcmp(magic, "TZif", 4) == 0;
+    (void)fclose(f); /* read-only */
+    return ok;
+}
+
 /* "date" strings are local time of the exporting machine: read them in tz. */
 static TGH_MUSTCHECK tgh_err
 tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
@@ -654,6 +856,11 @@ tz_enter(const char *tz, bool *is_local, char **saved, bool *had_saved)
         access(path, R_OK) != 0)
         return tgh_errf(TGH_EINVAL,
                         "unknown time zone \"%s\" (want an IANA name like Europe/Berlin)", tz);
+    if (!is_zone_file(path))
+        return tgh_errf(TGH_EINVAL,
+                        "time zone \"%s\": %s is not a zone file (no TZif header); want an "
+                        "IANA name like Europe/Berlin",
+                        tz, path);
     if (old != NULL) {
         *saved = tgh_strdup(old);
         *had_saved = true;

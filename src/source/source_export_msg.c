@@ -220,6 +220,9 @@ get_peer(const json_t *o, const char *key, enum msg_peer_type *type, int64_t *id
     if (!peer_of(v, type, &bare))
         return tgh_errf(TGH_EINVAL, "%s: not a peer id like \"user123\"", key);
     *id = msg_chat_id_from_peer(*type, bare);
+    if (*id == 0) /* out of range for its kind: dropping it would hide who wrote the message */
+        return tgh_errf(TGH_EINVAL, "%s: peer id %" PRId64 " out of range for a %s", key, bare,
+                        msg_peer_type_name(*type));
     return TGH_OK;
 }
 
@@ -583,8 +586,9 @@ service_fill(json_t *o, struct tgh_arena *a, struct msg_event *ev)
         (rc = get_str(o, "actor", a, &ev->sender_name)) != TGH_OK ||
         (rc = get_peer(o, "actor_id", &ev->sender_type, &ev->sender_id)) != TGH_OK)
         return rc;
+    /* Desktop writes ActionCustomAction as actor and information_text only. */
     if (ev->action == NULL)
-        return tgh_errf(TGH_EINVAL, "action: missing in a service message");
+        ev->action = get(o, "information_text") != NULL ? "custom_action" : "unknown";
     ev->action_params = action_params(o);
     return TGH_OK;
 }
@@ -603,14 +607,17 @@ reply_fill(const struct source_export_msg_ctx *c, const json_t *o, struct msg_ev
         return TGH_OK;
     if (json_is_integer(peer)) {
         /* Not what Desktop writes: taken as signed, or this chat's own bare id. */
-        id = json_integer_value(peer);
-        if (msg_chat_id_from_bare(c->chat_type, id) == c->chat_id)
-            id = c->chat_id;
+        bare = json_integer_value(peer);
+        id = msg_chat_id_from_bare(c->chat_type, bare) == c->chat_id
+                 ? c->chat_id
+                 : msg_chat_id_from_bare(MSG_CHAT_UNKNOWN, bare); /* 0 unless a valid signed id */
     } else if (peer_of(peer, &type, &bare)) {
         id = msg_chat_id_from_peer(type, bare);
     } else {
         return tgh_errf(TGH_EINVAL, "reply_to_peer_id: not a peer id like \"channel123\"");
     }
+    if (id == 0)
+        return tgh_errf(TGH_EINVAL, "reply_to_peer_id: peer id %" PRId64 " out of range", bare);
     if (id != c->chat_id)
         ev->reply_to_chat_id = id;
     return TGH_OK;
@@ -634,6 +641,9 @@ message_fill(const struct source_export_msg_ctx *c, json_t *o, struct tgh_arena 
         (rc = poll_fill(o, a, ev)) != TGH_OK || (rc = contact_fill(o, a, ev)) != TGH_OK ||
         (rc = location_fill(o, a, ev)) != TGH_OK)
         return rc;
+    /* Desktop writes the key only for a forward, and null when the name is empty. */
+    if (json_is_null(json_object_get(o, "forwarded_from")))
+        ev->forward_from_name = "";
     return TGH_OK;
 }
 
@@ -661,6 +671,18 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
         (rc = get_time(c, obj, "date_unixtime", "date", &ev->date)) != TGH_OK ||
         (rc = get_time(c, obj, "edited_unixtime", "edited", &ev->edit_date)) != TGH_OK)
         return rc;
+    if (ev->date == MSG_UNSET && strcmp(type, "unsupported") == 0) {
+        /*
+         * Desktop writes what it cannot export as {id, type} only. Ids and dates
+         * grow together within a chat, so the previous message's date is the
+         * closest one known; raw keeps the object as written.
+         */
+        if (c->prev_date == MSG_UNSET)
+            return tgh_errf(TGH_EINVAL,
+                            "date: missing in an \"unsupported\" message with no earlier message "
+                            "in the chat to take it from");
+        ev->date = c->prev_date;
+    }
     if (ev->date == MSG_UNSET)
         return tgh_errf(TGH_EINVAL, "date: missing (neither date_unixtime nor date; type \"%s\")",
                         type);

@@ -22,7 +22,8 @@ struct source_export_msg_ctx {
     enum msg_chat_type chat_type;
     const char *chat_title; /* NULL when the export has none */
     int64_t observed_at;
-    bool is_local_tz; /* "date" strings are in the TZ zone, not UTC */
+    bool is_local_tz;  /* "date" strings are in the TZ zone, not UTC */
+    int64_t prev_date; /* of the chat's last imported message; MSG_UNSET before the first */
 };
 
 /*
@@ -30,7 +31,8 @@ struct source_export_msg_ctx {
  * borrowed; ev->raw, ev->buttons and ev->action_params take references of
  * their own. Strings are copied into a. A message that cannot become an
  * event returns TGH_EINVAL with the reason recorded (tgh_errf); ev is then
- * to be dropped (msg_batch_pop). The event is not finalized here.
+ * to be dropped (msg_batch_pop). The event is not finalized here. An
+ * "unsupported" message without a date takes c->prev_date.
  */
 TGH_MUSTCHECK tgh_err source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj,
                                              struct tgh_arena *a, struct msg_event *ev);

@@ -93,3 +93,21 @@ assert_status 1 tgh import -q "$nl_name"
 assert_eq "newline in a file name stays on one line" 1 "$(grep -c 'tgharvest import' "$WORK/err")"
 assert_eq "error has one line" 1 "$(wc -l <"$WORK/err")"
 ok "directory without exports, file name with a newline"
+
+# A chat whose id is out of range for its type fails alone, with a one-line error; the
+# other chats of the file are imported.
+export TGH_STORE="sqlite://$WORK/range.db"
+DB=$WORK/range.db
+jq -n '{chats: {list: [
+    {name: "Bad", type: "public_channel", id: -5, messages: [
+        {id: 1, type: "message", date_unixtime: "1704067200", text: "lost"}]},
+    {name: "Good", type: "public_channel", id: 44, messages: [
+        {id: 1, type: "message", date_unixtime: "1704067200", text: "kept"}]}]}}' \
+    >"$WORK/range.json"
+assert_status 1 tgh import --json -q "$WORK/range.json"
+assert_eq "range: failed chats" 1 "$(jq .failed_chats "$WORK/out")"
+assert_eq "range: imported" 1 "$(jq .imported "$WORK/out")"
+assert_contains "range: error names the id" "chats.list[0].id -5 is out of range" "$WORK/err"
+assert_eq "range: no chat 0" 0 "$(sql "SELECT count(*) FROM chats WHERE chat_id = 0")"
+assert_eq "range: good chat" 1 "$(sql "SELECT count(*) FROM messages WHERE chat_id = -1000000000044")"
+ok "chat id out of range fails that chat only"

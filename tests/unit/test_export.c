@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -319,17 +321,12 @@ test_channel_chat_and_counts(void **state)
     /* 35 message objects; #32 is Desktop's current "unsupported" form: id and type only */
     assert_int_equal(sum.chats, 1);
     assert_int_equal(sum.messages, 35);
-    assert_int_equal(sum.events, 34);
-    assert_int_equal(sum.dead_letters, 1);
-    assert_int_equal(r.n_ev, 34);
+    assert_int_equal(sum.events, 35);
+    assert_int_equal(sum.dead_letters, 0);
+    assert_int_equal(r.n_ev, 35);
     assert_int_equal(r.n_batches, 1);
     assert_int_equal(sum.bytes, 17548); /* the whole file */
-    assert_int_equal(r.n_dead, 1);
-    assert_non_null(strstr(r.dead[0].position, "messages[31] at byte "));
-    assert_non_null(strstr(r.dead[0].reason, "date"));
-    assert_non_null(strstr(r.dead[0].payload, "\"id\": 32"));
-    assert_int_equal(r.dead[0].payload[0], '{');
-    assert_int_equal(r.dead[0].payload[r.dead[0].len - 1], '}');
+    assert_int_equal(r.n_dead, 0);
     assert_true(r.n_progress >= 1);
     rec_fini(&r);
 }
@@ -640,6 +637,11 @@ test_channel_service_and_unknown(void **state)
     assert_null(ev->text);
     assert_null(ev->action);
     assert_null(ev->sender_name);
+    ev = find(&r, CHAN, 32); /* unsupported, current form: the previous message's date */
+    assert_int_equal(ev->date, 1678010400);
+    assert_null(json_object_get(ev->raw, "date_unixtime")); /* raw shows the date was inferred */
+    assert_int_equal(json_object_size(ev->raw), 2);
+    assert_null(ev->text);
 
     ev = find(&r, CHAN, 33); /* game: raw only */
     assert_string_equal(ev->text, "Play");
@@ -739,6 +741,49 @@ test_tz_berlin_vs_utc(void **state)
     assert_int_equal(ber.n_chats, 0);
     assert_null(getenv("TZ"));
     rec_fini(&ber);
+}
+
+/* A readable file under the zoneinfo directory is not necessarily a zone. */
+static void
+test_tz_must_be_a_zone_file(void **state)
+{
+    char dir[] = "/tmp/tgh-tzdir-XXXXXX", path[64];
+    FILE *f;
+    struct rec r;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(path, sizeof(path), "%s/zone.tab", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("# tzdb timezone descriptions\nDE\t+5230+01322\tEurope/Berlin\n", f);
+    fclose(f);
+    (void)snprintf(path, sizeof(path), "%s/Real", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("TZif2 and the rest of a zone file", f);
+    fclose(f);
+    (void)snprintf(path, sizeof(path), "%s/Europe", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(setenv("TZDIR", dir, 1), 0);
+
+    rec_init(&r);
+    assert_int_equal(import(&r, FIX("old_format.json"), "zone.tab", 0, NULL), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "\"zone.tab\""));
+    assert_non_null(strstr(tgh_errmsg(), "not a zone file (no TZif header)"));
+    assert_int_equal(import(&r, FIX("old_format.json"), "Europe", 0, NULL), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "not a zone file"));
+    assert_int_equal(r.n_chats, 0);
+    /* the check is on the magic only; what glibc then makes of the file is its business */
+    assert_int_equal(import(&r, FIX("old_format.json"), "Real", 0, NULL), TGH_OK);
+    assert_null(getenv("TZ"));
+    rec_fini(&r);
+
+    assert_int_equal(unsetenv("TZDIR"), 0);
+    assert_int_equal(rmdir(path), 0);
+    (void)snprintf(path, sizeof(path), "%s/zone.tab", dir);
+    assert_int_equal(unlink(path), 0);
+    (void)snprintf(path, sizeof(path), "%s/Real", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 /* ---- full account export ------------------------------------------------------------------- */
@@ -973,9 +1018,10 @@ test_stream_roots(void **state)
         import_mem(&r, "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": []} x", 0, NULL),
         TGH_EPROTO);
     assert_non_null(strstr(tgh_errmsg(), "data after the root object at byte 51"));
-    assert_int_equal(import_mem(&r, "{\"id\": 5, \"messages\": [{\"id\": 1 \"x\": 2}]}", 0, NULL),
+    /* a bad element whose brackets do not balance leaves the array undelimitable */
+    assert_int_equal(import_mem(&r, "{\"id\": 5, \"messages\": [{\"id\": 1 \"x\": [}]}", 0, NULL),
                      TGH_EPROTO);
-    assert_non_null(strstr(tgh_errmsg(), "not valid JSON"));
+    assert_non_null(strstr(tgh_errmsg(), "expected ',' or ']'"));
     rec_fini(&r);
 
     /* compact JSON, scalars right before delimiters, an unknown chat type */
@@ -994,6 +1040,326 @@ test_stream_roots(void **state)
     assert_string_equal(r.chats[0].export_type, "future_chat");
     assert_int_equal(r.ev[0].date, 1600000000);
     assert_int_equal(r.ev[1].date, 1600000001);
+    rec_fini(&r);
+}
+
+/* An export whose messages array is the given elements, joined by ",\n". */
+static char *
+chat_of(const char *const *elems, size_t n, size_t *len)
+{
+    static const char head[] = "{\"name\": \"T\", \"type\": \"personal_chat\", \"id\": 5, "
+                               "\"messages\": [\n";
+    size_t cap = sizeof(head) + 8, off;
+    char *buf;
+
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(elems[i]) + 2;
+    buf = tgh_malloc(cap);
+    off = (size_t)snprintf(buf, cap, "%s", head);
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i > 0 ? ",\n" : "", elems[i]);
+    off += (size_t)snprintf(buf + off, cap - off, "\n]}\n");
+    *len = off;
+    return buf;
+}
+
+static tgh_err
+import_buf(struct rec *r, const char *buf, size_t len, struct source_export_summary *sum)
+{
+    struct source_export_opts o = { NULL, 0, OBSERVED };
+    struct source_export_sink s = sink_of(r);
+    FILE *f = fmemopen((void *)buf, len, "r");
+    tgh_err rc;
+
+    assert_non_null(f);
+    rc = source_export_import_stream(f, "mem.json", &o, &s, sum);
+    fclose(f);
+    return rc;
+}
+
+/* Every dead letter's position names the element's first byte; its payload is the element. */
+static void
+assert_dead_is_element(const struct rec_dead *d, const char *file, size_t flen, size_t index)
+{
+    char prefix[64];
+    unsigned long long off;
+
+    (void)snprintf(prefix, sizeof(prefix), "messages[%zu] at byte ", index);
+    assert_int_equal(strncmp(d->position, prefix, strlen(prefix)), 0);
+    off = strtoull(d->position + strlen(prefix), NULL, 10);
+    assert_true(off + d->len <= flen);
+    assert_int_equal(memcmp(file + off, d->payload, d->len), 0);
+}
+
+static void
+test_unparseable_elements_are_dead_letters(void **state)
+{
+    static char deep[2 * 3000 + 64];
+    const char *elems[] = {
+        "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"good one\"}",
+        "{\"id\": 2, \"date_unixtime\": 2, \"text\": \"bad \\q escape\"}",
+        "{\"id\": 3, \"date_unixtime\": 3, \"text\": \"good \\\"two]}\\\\\"}",
+        "{\"id\": 99999999999999999999, \"date_unixtime\": 4}",
+        "{\"id\": 5, \"date_unixtime\": 5, \"text\": \"bad \xff\xfe utf-8\"}",
+        "{\"id\": 6, \"date_unixtime\": 6, \"text\": \"nul \\u0000 char\"}",
+        deep,
+        "{\"id\": 8, \"date_unixtime\": 8, \"text\" \"no colon\"}",
+        "nul",
+        "{\"id\": 10, \"date_unixtime\": 10, \"text\": \"good three\"}",
+        "{\"id\": 11, \"date_unixtime\": 11, \"text\": \"a\", \"text\": \"b\"}",
+    };
+    static const struct {
+        size_t index;
+        const char *reason;
+    } want[] = {
+        { 1, "invalid escape" },
+        { 3, "too big integer" },
+        { 4, "unable to decode byte 0xff" },
+        { 5, "\\u0000" },
+        { 6, "maximum parsing depth" },
+        { 7, "':' expected" },
+        { 8, "invalid token" },
+        { 10, "duplicate object key near '\"text\"'" },
+    };
+    struct source_export_summary sum;
+    struct rec r;
+    size_t len, off;
+    char *file;
+
+    (void)state;
+    off = (size_t)snprintf(deep, sizeof(deep), "{\"id\": 7, \"date_unixtime\": 7, \"d\": ");
+    for (size_t i = 0; i < 3000; i++)
+        deep[off++] = '[';
+    for (size_t i = 0; i < 3000; i++)
+        deep[off++] = ']';
+    deep[off++] = '}';
+    deep[off] = '\0';
+    file = chat_of(elems, sizeof(elems) / sizeof(elems[0]), &len);
+    rec_init(&r);
+    assert_int_equal(import_buf(&r, file, len, &sum), TGH_OK);
+    assert_int_equal(sum.messages, 11);
+    assert_int_equal(sum.events, 3);
+    assert_int_equal(sum.dead_letters, 8);
+    assert_int_equal(r.n_batches, 1); /* the batch in flight was not dropped */
+    assert_string_equal(r.ev[0].text, "good one");
+    assert_string_equal(r.ev[1].text, "good \"two]}\\");
+    assert_string_equal(r.ev[2].text, "good three");
+    assert_int_equal(r.chats[0].status, TGH_OK);
+    assert_int_equal(r.n_dead, 8);
+    for (size_t i = 0; i < r.n_dead; i++) {
+        assert_dead_is_element(&r.dead[i], file, len, want[i].index);
+        assert_non_null(strstr(r.dead[i].reason, want[i].reason));
+        assert_non_null(strstr(r.dead[i].reason, "not valid JSON at byte "));
+        assert_int_equal(r.dead[i].len, strlen(elems[want[i].index]));
+    }
+    rec_fini(&r);
+    tgh_free(file);
+
+    /* a root value that is dropped anyway may be unparseable too */
+    rec_init(&r);
+    assert_int_equal(import_mem(&r,
+                                "{\"personal_information\": {\"bio\": \"\\q\"}, \"chats\": "
+                                "{\"list\": [{\"id\": 5, \"messages\": [{\"id\": 1, "
+                                "\"date_unixtime\": 1}]}]}}",
+                                0, &sum),
+                     TGH_OK);
+    assert_int_equal(sum.events, 1);
+    rec_fini(&r);
+
+    /* the bad element is the last thing in a cut file: truncated, the batch in flight dropped */
+    rec_init(&r);
+    assert_int_equal(import_mem(&r,
+                                "{\"id\": 5, \"messages\": [{\"id\": 1, \"date_unixtime\": 1}, "
+                                "{\"id\": 2, \"text\": \"\\q\", \"x\": [}",
+                                0, &sum),
+                     TGH_EPROTO);
+    assert_non_null(strstr(tgh_errmsg(), "truncated: end of file at byte"));
+    assert_non_null(strstr(tgh_errmsg(), "end of file at byte 85 inside messages[1] at byte 54"));
+    assert_int_equal(r.n_ev, 0);
+    assert_int_equal(r.n_dead, 0);
+    rec_fini(&r);
+}
+
+/* Desktop writes control characters as "\xHH", which is not JSON: read as "\u00HH". */
+static void
+test_desktop_hex_escapes(void **state)
+{
+    struct source_export_summary sum;
+    const struct msg_event *ev;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(import(&r, FIX("desktop_escapes.json"), NULL, 0, &sum), TGH_OK);
+    assert_string_equal(r.chats[0].title, "Escape \x1b Tester");
+    assert_int_equal(sum.messages, 4);
+    assert_int_equal(sum.events, 3);
+    assert_int_equal(sum.dead_letters, 1);
+    ev = find(&r, 555000222, 1);
+    assert_string_equal(ev->text, "bell \x07 here");
+    assert_int_equal(ev->sender_id, 555000222);
+    /* the raw kept is the parsed object */
+    assert_string_equal(json_string_value(json_object_get(ev->raw, "text")), "bell \x07 here");
+    /* an even number of backslashes before the x is not an escape */
+    ev = find(&r, 555000222, 2);
+    assert_string_equal(ev->text, "\x1b[1mbold\x1b[0m, not an escape: \\x41, \\"
+                                  "\x07"
+                                  " after a backslash");
+    /* only \x with two hex digits is Desktop's */
+    assert_non_null(strstr(r.dead[0].position, "messages[2] at byte "));
+    assert_non_null(strstr(r.dead[0].reason, "invalid escape"));
+    assert_string_equal(find(&r, 555000222, 4)->text, "plain");
+    rec_fini(&r);
+}
+
+static void
+test_unsupported_and_actionless_service(void **state)
+{
+    struct source_export_summary sum;
+    const struct msg_event *ev;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"id\": 5, \"type\": \"private_group\", \"messages\": ["
+                   "{\"id\": 1, \"type\": \"unsupported\"},"
+                   "{\"id\": 2, \"type\": \"message\", \"date_unixtime\": \"1700000100\"},"
+                   "{\"id\": 3, \"type\": \"unsupported\"},"
+                   "{\"id\": 4, \"type\": \"unsupported\"},"
+                   "{\"id\": 5, \"type\": \"service\", \"date_unixtime\": \"1700000200\","
+                   " \"actor\": \"Ann\", \"actor_id\": \"user7\","
+                   " \"information_text\": \"Ann did a custom thing\"},"
+                   "{\"id\": 6, \"type\": \"service\", \"date_unixtime\": \"1700000300\","
+                   " \"actor\": \"Ann\", \"actor_id\": \"user7\", \"mystery\": 1},"
+                   "{\"id\": 7, \"type\": \"service\", \"date_unixtime\": \"1700000400\"}]}",
+                   0, &sum),
+        TGH_OK);
+    assert_int_equal(sum.messages, 7);
+    assert_int_equal(sum.events, 6);
+    /* the first message of the chat has no earlier date to take */
+    assert_int_equal(r.n_dead, 1);
+    assert_non_null(strstr(r.dead[0].position, "messages[0] at byte "));
+    assert_non_null(strstr(r.dead[0].reason, "no earlier message"));
+    assert_int_equal(find(&r, -5, 3)->date, 1700000100);
+    assert_int_equal(find(&r, -5, 4)->date, 1700000100);
+    ev = find(&r, -5, 5);
+    assert_string_equal(ev->action, "custom_action");
+    assert_string_equal(param_str(ev, "information_text"), "Ann did a custom thing");
+    assert_int_equal(json_object_size(ev->action_params), 1);
+    assert_int_equal(ev->sender_id, 7);
+    assert_string_equal(ev->sender_name, "Ann");
+    ev = find(&r, -5, 6);
+    assert_string_equal(ev->action, "unknown");
+    assert_int_equal(param_int(ev, "mystery"), 1);
+    ev = find(&r, -5, 7);
+    assert_string_equal(ev->action, "unknown");
+    assert_null(ev->action_params);
+    rec_fini(&r);
+}
+
+static void
+test_ids_out_of_range(void **state)
+{
+    static const struct {
+        size_t index;
+        const char *reason;
+    } want[] = {
+        { 1, "from_id: peer id 0 out of range for a user" },
+        { 2, "from_id: peer id 9223372036854775000 out of range for a channel" },
+        { 3, "forwarded_from_id: peer id 1000000000000 out of range for a chat" },
+        { 4, "reply_to_peer_id: peer id 0 out of range" },
+        { 5, "reply_to_peer_id: peer id 9223372036854775000 out of range" },
+        { 6, "actor_id: peer id 4503599627370496 out of range for a user" },
+    };
+    struct source_export_summary sum;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"chats\": {\"list\": ["
+                   "{\"type\": \"public_channel\", \"id\": 9223372036854775000, \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"lost\"}]},"
+                   "{\"type\": \"public_channel\", \"id\": -5, \"messages\": []},"
+                   "{\"type\": \"private_group\", \"id\": 8, \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"from_id\": \"user7\"},"
+                   "{\"id\": 2, \"date_unixtime\": 2, \"from_id\": \"user0\"},"
+                   "{\"id\": 3, \"date_unixtime\": 3, \"from_id\": "
+                   "\"channel9223372036854775000\"},"
+                   "{\"id\": 4, \"date_unixtime\": 4, \"forwarded_from_id\": "
+                   "\"chat1000000000000\"},"
+                   "{\"id\": 5, \"date_unixtime\": 5, \"reply_to_peer_id\": \"channel0\"},"
+                   "{\"id\": 6, \"date_unixtime\": 6, \"reply_to_peer_id\": "
+                   "9223372036854775000},"
+                   "{\"id\": 7, \"type\": \"service\", \"date_unixtime\": 7, \"actor_id\": "
+                   "\"user4503599627370496\"},"
+                   "{\"id\": 8, \"date_unixtime\": 8, \"reply_to_peer_id\": -8, "
+                   "\"reply_to_message_id\": 1}]}]}}",
+                   0, &sum),
+        TGH_OK);
+    assert_int_equal(r.n_chats, 3);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(r.chats[i].c.chat_id, 0);
+        assert_true(r.chats[i].is_ended);
+        assert_int_equal(r.chats[i].status, TGH_EPROTO);
+        assert_int_equal(r.chats[i].n_events, 0);
+    }
+    assert_non_null(strstr(r.chats[0].end_msg, "chats.list[0].id 9223372036854775000 is out of "
+                                               "range for a chat of type public_channel"));
+    assert_non_null(strstr(r.chats[1].end_msg, "chats.list[1].id -5 is out of range"));
+    assert_int_equal(r.chats[2].c.chat_id, -8);
+    assert_int_equal(r.chats[2].status, TGH_OK);
+    assert_int_equal(sum.events, 2);
+    assert_int_equal(find(&r, -8, 1)->sender_id, 7);
+    assert_int_equal(find(&r, -8, 8)->reply_to_chat_id, MSG_UNSET); /* this chat */
+    assert_int_equal(r.n_dead, 6);
+    for (size_t i = 0; i < r.n_dead; i++) {
+        char prefix[64];
+
+        (void)snprintf(prefix, sizeof(prefix), "chats.list[2].messages[%zu] at byte ",
+                       want[i].index);
+        assert_int_equal(strncmp(r.dead[i].position, prefix, strlen(prefix)), 0);
+        assert_non_null(strstr(r.dead[i].reason, want[i].reason));
+    }
+    rec_fini(&r);
+}
+
+/* Desktop writes "forwarded_from": null when the original sender's name is empty. */
+static void
+test_forward_with_null_name(void **state)
+{
+    struct tgh_arena a;
+    struct msg_event back;
+    const struct msg_event *ev;
+    size_t len;
+    char *json = NULL;
+    struct rec r;
+
+    (void)state;
+    rec_init(&r);
+    assert_int_equal(
+        import_mem(&r,
+                   "{\"id\": 5, \"type\": \"personal_chat\", \"messages\": ["
+                   "{\"id\": 1, \"date_unixtime\": 1, \"text\": \"fwd\", \"forwarded_from\": null},"
+                   "{\"id\": 2, \"date_unixtime\": 2, \"text\": \"own\"}]}",
+                   0, NULL),
+        TGH_OK);
+    ev = find(&r, 5, 1);
+    assert_non_null(ev->forward_from_name);
+    assert_string_equal(ev->forward_from_name, "");
+    assert_null(find(&r, 5, 2)->forward_from_name);
+    /* the codec keeps the empty name: still a forward after a round trip */
+    tgh_arena_init(&a, 0);
+    assert_int_equal(codec_event_encode(ev, &json, &len), TGH_OK);
+    assert_non_null(strstr(json, "\"forward\":{\"from_name\":\"\"}"));
+    assert_int_equal(codec_event_decode(json, len, &a, &back), TGH_OK);
+    assert_string_equal(back.forward_from_name, "");
+    msg_event_fini(&back);
+    tgh_free(json);
+    tgh_arena_fini(&a);
     rec_fini(&r);
 }
 
@@ -1042,8 +1408,8 @@ test_batch_size_respected(void **state)
     rec_init(&r);
     assert_int_equal(import(&r, FIX("single_chat_channel.json"), NULL, 4, &sum), TGH_OK);
     assert_int_equal(r.max_batch, 4);
-    assert_int_equal(r.n_batches, 9); /* 34 events: 8 x 4 + 2 */
-    assert_int_equal(r.n_ev, 34);
+    assert_int_equal(r.n_batches, 9); /* 35 events: 8 x 4 + 3 */
+    assert_int_equal(r.n_ev, 35);
     rec_fini(&r);
 
     /* batches never span chats */
@@ -1138,8 +1504,10 @@ main(void)
         cmocka_unit_test(test_channel_structured_content),
         cmocka_unit_test(test_channel_links),
         cmocka_unit_test(test_channel_service_and_unknown),
+        cmocka_unit_test(test_unsupported_and_actionless_service),
         cmocka_unit_test(test_old_format),
         cmocka_unit_test(test_tz_berlin_vs_utc),
+        cmocka_unit_test(test_tz_must_be_a_zone_file),
         cmocka_unit_test(test_full_account),
         cmocka_unit_test(test_newer_export_edits),
         cmocka_unit_test(test_malformed_messages_are_dead_letters),
@@ -1147,6 +1515,10 @@ main(void)
         cmocka_unit_test(test_not_json_fails),
         cmocka_unit_test(test_stream_roots),
         cmocka_unit_test(test_messages_before_id_fails_the_chat),
+        cmocka_unit_test(test_forward_with_null_name),
+        cmocka_unit_test(test_ids_out_of_range),
+        cmocka_unit_test(test_unparseable_elements_are_dead_letters),
+        cmocka_unit_test(test_desktop_hex_escapes),
         cmocka_unit_test(test_batch_size_respected),
         cmocka_unit_test(test_sink_failure_stops_the_import),
         cmocka_unit_test(test_oversized_values_are_skipped),
