@@ -9,6 +9,7 @@ SAN_BUILD  ?= build/asan
 FUZZ_BUILD ?= build/fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
+BENCH_N    ?= 1000000
 
 .PHONY: all deps build run test test-release test-asan fuzz bench clean
 
@@ -42,7 +43,9 @@ fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
-	$(BUILD)/bench/bench_ingest
+	$(BUILD)/bench/bench_ingest $(BENCH_N)
+	$(BUILD)/bench/bench_store_insert
+	$(BUILD)/bench/bench_codec
 
 clean:
 	rm -rf build
