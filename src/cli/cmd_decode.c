@@ -9,7 +9,6 @@
 
 #include "cli/cli.h"
 #include "core/alloc.h"
-#include "core/arena.h"
 #include "core/codec.h"
 #include "core/msg.h"
 #include "source/source.h"
@@ -53,7 +52,7 @@ on_dead_letter(void *arg, const char *position, const char *reason, const char *
     (void)payload;
     (void)len;
     c->errors++;
-    (void)fprintf(stderr, "tgharvest decode: %s: %s\n", position, reason);
+    cli_error("decode", "%s: %s", position, reason);
     return TGH_OK;
 }
 
@@ -65,12 +64,17 @@ on_chat_begin(void *arg, const struct source_export_chat *chat)
     return TGH_OK;
 }
 
+/* A chat the file could not deliver is an error of the decode, like a bad message. */
 static tgh_err
 on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
 {
-    (void)arg;
+    struct decode_ctx *c = arg;
+
     (void)chat;
-    (void)status;
+    if (status != TGH_OK) {
+        c->errors++;
+        cli_error("decode", "%s", tgh_errmsg());
+    }
     return TGH_OK;
 }
 
@@ -99,51 +103,24 @@ decode_export(const char *path, const char *tz)
 static int
 decode_events(const char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    struct tgh_arena a;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    uint64_t lineno = 0, errors = 0;
-    int rc = CLI_EXIT_OK;
+    struct decode_ctx c = { 0 };
+    struct source_export_opts o = { .batch_size = 256 };
+    struct source_export_sink sink = {
+        .arg = &c,
+        .batch = on_batch,
+        .dead_letter = on_dead_letter,
+    };
+    tgh_err rc;
 
-    if (f == NULL) {
-        cli_error("decode", "%s: %s", path, strerror(errno));
+    if (strcmp(path, "-") == 0)
+        rc = source_events_import_stream(stdin, "stdin", &o, &sink, NULL);
+    else
+        rc = source_events_import_file(path, &o, &sink, NULL);
+    if (rc != TGH_OK) {
+        cli_error("decode", "%s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
-    tgh_arena_init(&a, 64 * 1024);
-    while ((n = getline(&line, &cap, f)) != -1) {
-        struct msg_event ev;
-
-        lineno++;
-        if (n == 0 || (n == 1 && line[0] == '\n'))
-            continue;
-        if ((size_t)n > MSG_MAX_EVENT_BYTES) {
-            (void)fprintf(stderr, "tgharvest decode: %s:%" PRIu64 ": event larger than %d bytes\n",
-                          path, lineno, MSG_MAX_EVENT_BYTES);
-            errors++;
-            continue;
-        }
-        if (codec_event_decode(line, (size_t)n, &a, &ev) != TGH_OK) {
-            (void)fprintf(stderr, "tgharvest decode: %s:%" PRIu64 ": %s\n", path, lineno,
-                          tgh_errmsg());
-            errors++;
-        } else {
-            if (print_event(&ev) != 0)
-                rc = CLI_EXIT_FAIL;
-            msg_event_fini(&ev);
-        }
-        tgh_arena_reset(&a);
-    }
-    if (ferror(f)) {
-        cli_error("decode", "%s: %s", path, strerror(errno));
-        rc = CLI_EXIT_FAIL;
-    }
-    tgh_free(line); /* getline() allocates with malloc; tgh_free is free */
-    tgh_arena_fini(&a);
-    if (f != stdin)
-        (void)fclose(f);
-    return errors > 0 ? CLI_EXIT_FAIL : rc;
+    return c.errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static const struct option longopts[] = {
