@@ -1180,8 +1180,7 @@ check_unknown(const struct rd *r, const struct field *fs, size_t n)
 
     if (r->seen == json_object_size(r->obj))
         return TGH_OK;
-    json_object_foreach((json_t *)r->obj, key, v)
-    {
+    json_object_foreach ((json_t *)r->obj, key, v) {
         size_t i = 0;
 
         (void)v;
@@ -1542,7 +1541,10 @@ static bool
 find_observed(const char *s, size_t len, size_t *start, size_t *end)
 {
     static const char key[] = ",\"observed_at\":";
-    const char *p = memmem(s, len, key, sizeof(key) - 1);
+    static const char chat[] = ",\"chat\":";
+    /* Canonical order puts observed_at before chat: never look into later values. */
+    const char *limit = memmem(s, len, chat, sizeof(chat) - 1);
+    const char *p = memmem(s, limit != NULL ? (size_t)(limit - s) : len, key, sizeof(key) - 1);
     size_t i;
 
     if (p == NULL)
@@ -1575,10 +1577,25 @@ static const char *const merge_nested[] = {
     "chat", "sender", "reply_to", "forward", "media", "poll", "location", "contact",
 };
 
+/* Keys whose values make up the content (content_hash), not the state. */
+static bool
+is_content_key(const char *key)
+{
+    static const char *const content[] = { "text",     "entities", "media",  "poll",
+                                           "location", "contact",  "action", "buttons" };
+
+    for (size_t i = 0; i < NELEM(content); i++)
+        if (strcmp(key, content[i]) == 0)
+            return true;
+    return false;
+}
+
 tgh_err
 codec_event_merge(const char *older, size_t older_len, const struct msg_event *newer,
                   struct tgh_arena *a, struct msg_event *out)
 {
+    const char *old_hash;
+    bool same_content;
     json_error_t jerr;
     json_t *old = NULL, *merged = NULL;
     const char *key;
@@ -1596,10 +1613,14 @@ codec_event_merge(const char *older, size_t older_len, const struct msg_event *n
         rc = TGH_EINVAL; /* detail recorded */
         goto out;
     }
-    json_object_foreach(old, key, v)
-    {
+    old_hash = json_string_value(json_object_get(old, "content_hash"));
+    same_content = old_hash != NULL && strcmp(old_hash, newer->content_hash) == 0;
+    json_object_foreach (old, key, v) {
         json_t *mine = json_object_get(merged, key);
 
+        /* Content the newer version dropped stays dropped: only state carries over. */
+        if (!same_content && is_content_key(key))
+            continue;
         if (mine == NULL) {
             (void)json_object_set(merged, key, v);
             continue;
@@ -1610,8 +1631,7 @@ codec_event_merge(const char *older, size_t older_len, const struct msg_event *n
 
             if (strcmp(key, merge_nested[i]) != 0 || !json_is_object(v) || !json_is_object(mine))
                 continue;
-            json_object_foreach(v, k, sv)
-            {
+            json_object_foreach (v, k, sv) {
                 if (json_object_get(mine, k) == NULL)
                     (void)json_object_set(mine, k, sv);
             }

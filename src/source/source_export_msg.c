@@ -298,8 +298,7 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
     }
     if (!json_is_array(v))
         return tgh_errf(TGH_EINVAL, "%s: expected a string or an array, got %s", key, jtype(v));
-    json_array_foreach(v, i, part)
-    {
+    json_array_foreach (v, i, part) {
         json_t *t = json_is_object(part) ? get(part, "text") : part;
 
         if (!json_is_string(t))
@@ -311,8 +310,7 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
     if (ent != NULL)
         *ent = tgh_arena_alloc(a, json_array_size(v) * sizeof(**ent));
     total = 0;
-    json_array_foreach(v, i, part)
-    {
+    json_array_foreach (v, i, part) {
         json_t *t = json_is_object(part) ? get(part, "text") : part, *type = get(part, "type");
         size_t len = json_string_length(t);
         int64_t len16 = msg_utf16_len(json_string_value(t), len);
@@ -451,8 +449,7 @@ poll_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         poll->question = ""; /* present but empty: not the same as absent */
     poll->n_answers = json_array_size(answers);
     poll->answers = tgh_arena_alloc(a, poll->n_answers * sizeof(*poll->answers));
-    json_array_foreach(answers, i, ans)
-    {
+    json_array_foreach (answers, i, ans) {
         struct msg_poll_answer *pa = &poll->answers[i];
         json_t *t = get(ans, "text");
 
@@ -534,8 +531,7 @@ reactions_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
         return tgh_errf(TGH_EINVAL, "reactions: expected an array, got %s", jtype(rs));
     ev->n_reactions = json_array_size(rs);
     ev->reactions = tgh_arena_alloc(a, ev->n_reactions * sizeof(*ev->reactions));
-    json_array_foreach(rs, i, r)
-    {
+    json_array_foreach (rs, i, r) {
         struct msg_reaction *mr = &ev->reactions[i];
         json_t *doc = get(r, "document_id");
 
@@ -559,8 +555,7 @@ action_params(json_t *o)
     json_t *params = json_object(), *v;
     const char *key;
 
-    json_object_foreach(o, key, v)
-    {
+    json_object_foreach (o, key, v) {
         size_t i;
 
         for (i = 0; i < NELEM(service_common); i++) {

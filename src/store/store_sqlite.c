@@ -42,10 +42,10 @@ enum stmt_id {
     S_CHAT_UPSERT,
     S_MSG_INSERT,
     S_MSG_GET,
-    S_MSG_REFRESH,
-    S_MSG_NEW_VERSION,
+    S_MSG_REWRITE,
     S_MSG_OLD_VERSION,
     S_MSG_DELETE,
+    S_TOMB_ADD,
     S_VER_KNOWN,
     S_VER_SAVE_ROW,
     S_VER_SAVE_EVENT,
@@ -70,33 +70,35 @@ static const char *const stmt_sql[S_COUNT] = {
         " title = coalesce(?3, title), username = coalesce(?4, username), updated_at = ?5"
         " WHERE (?2 IS NOT NULL AND ?2 IS NOT type) OR (?3 IS NOT NULL AND ?3 IS NOT title)"
         " OR (?4 IS NOT NULL AND ?4 IS NOT username)",
+    /* A message deleted before it arrived is inserted as a tombstone. */
     [S_MSG_INSERT] =
         "INSERT INTO messages (chat_id, message_id, date, edit_date, sender_id, sender_type,"
         " sender_name, text, thread_id, reply_to_message_id, media_kind, views, forwards,"
         " replies, reactions, source, content_hash, idempotency_key, event, first_seen_at,"
-        " updated_at)"
+        " updated_at, deleted_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21)"
+        " ?18, ?19, ?20, ?21,"
+        " (SELECT deleted_at FROM tombstones WHERE chat_id = ?1 AND message_id = ?2))"
         " ON CONFLICT (chat_id, message_id) DO NOTHING",
     [S_MSG_GET] = "SELECT id, content_hash, edit_date, event"
                   " FROM messages WHERE chat_id = ?1 AND message_id = ?2",
-    /* Same content, more or newer knowledge: the merged event replaces the row's state. */
-    [S_MSG_REFRESH] = "UPDATE messages SET date = ?2, edit_date = ?3, sender_id = ?4,"
-                      " sender_type = ?5, sender_name = ?6, thread_id = ?7,"
-                      " reply_to_message_id = ?8, views = ?9, forwards = ?10, replies = ?11,"
-                      " reactions = ?12, idempotency_key = ?13, event = ?14, source = ?15,"
-                      " updated_at = ?16 WHERE id = ?1",
-    [S_MSG_NEW_VERSION] =
-        "UPDATE messages SET edit_date = ?2, text = ?3, media_kind = ?4,"
-        " views = coalesce(?5, views), forwards = coalesce(?6, forwards),"
-        " replies = coalesce(?7, replies), reactions = CASE WHEN ?8 THEN ?9 ELSE reactions END,"
-        " source = ?10, content_hash = ?11, event = ?12, updated_at = ?13,"
-        " version_count = version_count + 1"
+    /*
+     * The row takes an event's content and state (a refresh, ?20 = 0) or
+     * becomes its new version (?20 = 1, after the old row was saved).
+     */
+    [S_MSG_REWRITE] =
+        "UPDATE messages SET date = ?2, edit_date = ?3, sender_id = ?4, sender_type = ?5,"
+        " sender_name = ?6, text = ?7, thread_id = ?8, reply_to_message_id = ?9,"
+        " media_kind = ?10, views = ?11, forwards = ?12, replies = ?13, reactions = ?14,"
+        " source = ?15, content_hash = ?16, idempotency_key = ?17, event = ?18,"
+        " updated_at = ?19, version_count = version_count + ?20"
         " WHERE id = ?1",
     [S_MSG_OLD_VERSION] = "UPDATE messages SET version_count = version_count + 1,"
                           " updated_at = ?2 WHERE id = ?1",
     [S_MSG_DELETE] = "UPDATE messages SET deleted_at = ?3, updated_at = ?4"
                      " WHERE chat_id = ?1 AND message_id = ?2 AND deleted_at IS NULL",
+    [S_TOMB_ADD] = "INSERT INTO tombstones (chat_id, message_id, deleted_at)"
+                   " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     [S_VER_KNOWN] = "SELECT 1 FROM message_versions WHERE chat_id = ?1 AND message_id = ?2"
                     " AND content_hash = ?3 AND edit_date IS ?4 LIMIT 1",
     [S_VER_SAVE_ROW] =
@@ -648,6 +650,65 @@ out:
 }
 
 /*
+ * The event the row should hold: what the stored event and the new one know,
+ * merged (codec_event_merge), encoded into *json. A stored event that no
+ * longer decodes (written under older rules) cannot block new data: the new
+ * event is then taken as it is.
+ */
+TGH_MUSTCHECK static tgh_err
+merged_event(struct sq *sq, const struct cur_row *row, const struct msg_event *ev,
+             struct msg_event *m, char **json, size_t *json_len)
+{
+    tgh_arena_reset(&sq->scratch);
+    if (codec_event_merge(row->event, row->event_len, ev, &sq->scratch, m) != TGH_OK) {
+        log_warn("chat=%" PRId64 " msg=%" PRId64 " stored event unreadable, replaced: %s",
+                 ev->chat_id, ev->message_id, tgh_errmsg());
+        *m = *ev;
+        m->raw = json_incref(ev->raw);
+        m->action_params = json_incref(ev->action_params);
+        m->buttons = json_incref(ev->buttons);
+    }
+    return codec_event_encode(m, json, json_len);
+}
+
+/* Write event m (encoded as json) over row id; version_inc 1 for a new version. */
+TGH_MUSTCHECK static tgh_err
+rewrite_row(struct sq *sq, struct batch *b, int64_t id, const struct msg_event *m, const char *json,
+            size_t json_len, int version_inc)
+{
+    sqlite3_stmt *s = sq->stmt[S_MSG_REWRITE];
+    const char *reac = NULL;
+    size_t reac_len = 0;
+    char key[48];
+
+    if (msg_event_key(m, key, sizeof(key)) < 0)
+        return tgh_errf(TGH_EINVAL, "cannot build the idempotency key");
+    if (m->has_reactions)
+        reac = reactions_json(sq, m, &reac_len);
+    (void)sqlite3_bind_int64(s, 1, id);
+    bind_i64(s, 2, m->date);
+    bind_i64(s, 3, m->edit_date);
+    bind_i64(s, 4, m->sender_id);
+    bind_str(s, 5, msg_peer_type_name(m->sender_type));
+    bind_str(s, 6, m->sender_name);
+    bind_str(s, 7, m->text);
+    bind_i64(s, 8, m->thread_id);
+    bind_i64(s, 9, m->reply_to_message_id);
+    bind_str(s, 10, m->media != NULL ? m->media->kind : NULL);
+    bind_i64(s, 11, m->views);
+    bind_i64(s, 12, m->forwards);
+    bind_i64(s, 13, m->replies);
+    bind_strn(s, 14, reac, reac_len);
+    bind_str(s, 15, msg_source_name(m->source));
+    (void)sqlite3_bind_text(s, 16, m->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_str(s, 17, key);
+    bind_strn(s, 18, json, json_len);
+    (void)sqlite3_bind_int64(s, 19, b->now);
+    (void)sqlite3_bind_int(s, 20, version_inc);
+    return run(sq, S_MSG_REWRITE, "update message");
+}
+
+/*
  * Same content, different state (counters, reactions, poll votes, names,
  * dates): merge what the stored and the new event know and, unless that is
  * what is stored already, write it without a version.
@@ -656,47 +717,19 @@ TGH_MUSTCHECK static tgh_err
 refresh_state(struct sq *sq, struct batch *b, const struct msg_event *ev, const struct cur_row *row,
               bool *refreshed)
 {
-    sqlite3_stmt *s = sq->stmt[S_MSG_REFRESH];
     struct msg_event m;
-    const char *reac = NULL;
     char *json = NULL;
-    size_t json_len = 0, reac_len = 0;
-    char key[48];
+    size_t json_len = 0;
     tgh_err rc;
 
     *refreshed = false;
-    tgh_arena_reset(&sq->scratch);
-    rc = codec_event_merge(row->event, row->event_len, ev, &sq->scratch, &m);
-    if (rc != TGH_OK)
-        return rc;
-    rc = codec_event_encode(&m, &json, &json_len);
+    msg_event_init(&m);
+    rc = merged_event(sq, row, ev, &m, &json, &json_len);
     if (rc != TGH_OK)
         goto out;
     if (codec_event_same_state(row->event, row->event_len, json, json_len))
         goto out; /* the new event knew nothing the row does not */
-    if (m.has_reactions)
-        reac = reactions_json(sq, &m, &reac_len);
-    if (msg_event_key(&m, key, sizeof(key)) < 0) {
-        rc = tgh_errf(TGH_EINVAL, "cannot build the idempotency key");
-        goto out;
-    }
-    (void)sqlite3_bind_int64(s, 1, row->id);
-    bind_i64(s, 2, m.date);
-    bind_i64(s, 3, m.edit_date);
-    bind_i64(s, 4, m.sender_id);
-    bind_str(s, 5, msg_peer_type_name(m.sender_type));
-    bind_str(s, 6, m.sender_name);
-    bind_i64(s, 7, m.thread_id);
-    bind_i64(s, 8, m.reply_to_message_id);
-    bind_i64(s, 9, m.views);
-    bind_i64(s, 10, m.forwards);
-    bind_i64(s, 11, m.replies);
-    bind_strn(s, 12, reac, reac_len);
-    bind_str(s, 13, key);
-    bind_strn(s, 14, json, json_len);
-    bind_str(s, 15, msg_source_name(m.source));
-    (void)sqlite3_bind_int64(s, 16, b->now);
-    rc = run(sq, S_MSG_REFRESH, "refresh message");
+    rc = rewrite_row(sq, b, row->id, &m, json, json_len, 0);
     *refreshed = rc == TGH_OK;
 out:
     tgh_free(json);
@@ -743,40 +776,38 @@ save_old_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int
     return run(sq, S_MSG_OLD_VERSION, "count old version");
 }
 
-/* The content changed: the current row becomes a version, the event the row. */
+/*
+ * The content changed: the current row becomes a version, and the row takes
+ * the new content with the state both events know (the merge takes no
+ * content from the stored event when the content differs).
+ */
 TGH_MUSTCHECK static tgh_err
-new_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
-            const char *json, size_t json_len, const char *reac, size_t reac_len)
+new_version(struct sq *sq, struct batch *b, const struct msg_event *ev, const struct cur_row *row)
 {
     sqlite3_stmt *s = sq->stmt[S_VER_SAVE_ROW];
+    struct msg_event m;
+    char *json = NULL;
+    size_t json_len = 0;
     tgh_err rc;
 
-    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 1, row->id);
     (void)sqlite3_bind_int64(s, 2, b->now);
     rc = run(sq, S_VER_SAVE_ROW, "save version");
     if (rc != TGH_OK)
         return rc;
-    s = sq->stmt[S_MSG_NEW_VERSION];
-    (void)sqlite3_bind_int64(s, 1, id);
-    bind_i64(s, 2, ev->edit_date);
-    bind_str(s, 3, ev->text);
-    bind_str(s, 4, ev->media != NULL ? ev->media->kind : NULL);
-    bind_i64(s, 5, ev->views);
-    bind_i64(s, 6, ev->forwards);
-    bind_i64(s, 7, ev->replies);
-    (void)sqlite3_bind_int(s, 8, ev->has_reactions);
-    bind_strn(s, 9, reac, reac_len);
-    bind_str(s, 10, msg_source_name(ev->source));
-    (void)sqlite3_bind_text(s, 11, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
-    bind_strn(s, 12, json, json_len);
-    (void)sqlite3_bind_int64(s, 13, b->now);
-    return run(sq, S_MSG_NEW_VERSION, "update message");
+    msg_event_init(&m);
+    rc = merged_event(sq, row, ev, &m, &json, &json_len);
+    if (rc == TGH_OK)
+        rc = rewrite_row(sq, b, row->id, &m, json, json_len, 1);
+    tgh_free(json);
+    msg_event_fini(&m);
+    return rc;
 }
 
 /* The message exists: decide between unchanged, refreshed and versioned. */
 TGH_MUSTCHECK static tgh_err
 upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, const char *json,
-                size_t json_len, const char *reac, size_t reac_len)
+                size_t json_len)
 {
     struct cur_row row;
     bool found, known, refreshed;
@@ -814,7 +845,7 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
     if (row.edit_date != MSG_UNSET && (ev->edit_date == MSG_UNSET || ev->edit_date < row.edit_date))
         rc = save_old_version(sq, b, ev, row.id, json, json_len);
     else
-        rc = new_version(sq, b, ev, row.id, json, json_len, reac, reac_len);
+        rc = new_version(sq, b, ev, &row);
     if (rc == TGH_OK)
         b->add.versioned++;
 out:
@@ -880,7 +911,7 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
     if (sqlite3_changes(sq->db) == 1)
         b->add.inserted++;
     else
-        rc = upsert_existing(sq, b, ev, ej, ej_len, reac, reac_len);
+        rc = upsert_existing(sq, b, ev, ej, ej_len);
 out:
     tgh_free(json);
     return rc;
@@ -910,10 +941,22 @@ apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
     tgh_free(row.event);
     if (rc != TGH_OK)
         return rc;
-    if (found)
+    if (found) {
         b->add.unchanged++;
-    else
+        return TGH_OK;
+    }
+    /* Not here (yet): remember the deletion for when the message arrives. */
+    s = sq->stmt[S_TOMB_ADD];
+    (void)sqlite3_bind_int64(s, 1, ev->chat_id);
+    (void)sqlite3_bind_int64(s, 2, ev->message_id);
+    (void)sqlite3_bind_int64(s, 3, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
+    rc = run(sq, S_TOMB_ADD, "record tombstone");
+    if (rc != TGH_OK)
+        return rc;
+    if (sqlite3_changes(sq->db) == 1)
         b->add.delete_unknown++;
+    else
+        b->add.unchanged++;
     return TGH_OK;
 }
 

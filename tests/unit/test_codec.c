@@ -279,8 +279,7 @@ test_encode_key_order(void **state)
     o = codec_event_to_json(&ev);
     assert_non_null(o);
     assert_int_equal(json_object_size(o), sizeof(keys) / sizeof(keys[0]));
-    json_object_foreach(o, key, v)
-    {
+    json_object_foreach (o, key, v) {
         (void)v;
         assert_string_equal(key, keys[i]);
         i++;
