@@ -57,6 +57,12 @@ cli_help(const struct cli_cmd *cmd)
 }
 
 int
+cli_bad_option(const struct cli_cmd *cmd, char **argv)
+{
+    return cli_usage_error(cmd, "unknown option or missing value in '%s'", argv[optind - 1]);
+}
+
+int
 cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -125,6 +131,7 @@ cli_parse_date(const char *s, int64_t *out)
 
 struct chat_lookup {
     const char *name;
+    int64_t id; /* 0: match by name */
     int64_t found;
     int matches;
 };
@@ -135,6 +142,14 @@ chat_match(void *arg, const struct store_chat_row *row)
     struct chat_lookup *l = arg;
     const char *name = l->name[0] == '@' ? l->name + 1 : l->name;
 
+    if (l->id != 0) {
+        if (row->chat_id == l->id) {
+            l->found = row->chat_id;
+            l->matches = 1;
+            return 1;
+        }
+        return 0;
+    }
     if ((row->username != NULL && strcasecmp(row->username, name) == 0) ||
         (row->title != NULL && strcmp(row->title, l->name) == 0)) {
         l->found = row->chat_id;
@@ -146,14 +161,11 @@ chat_match(void *arg, const struct store_chat_row *row)
 tgh_err
 cli_parse_chat(struct store *st, const char *s, int64_t *out)
 {
-    struct chat_lookup l = { s, 0, 0 };
+    struct chat_lookup l = { s, 0, 0, 0 };
     tgh_err rc;
 
-    if (cli_parse_int(s, INT64_MIN + 1, INT64_MAX, out) == TGH_OK) {
-        if (*out == 0)
-            return tgh_errf(TGH_EINVAL, "chat id 0 does not exist");
-        return TGH_OK;
-    }
+    if (cli_parse_int(s, INT64_MIN + 1, INT64_MAX, &l.id) == TGH_OK && l.id == 0)
+        return tgh_errf(TGH_ENOTFOUND, "chat id 0 does not exist");
     rc = store_chats_each(st, chat_match, &l);
     if (rc != TGH_OK)
         return rc;

@@ -40,6 +40,9 @@ int cli_help(const struct cli_cmd *cmd);
 /* Report a bad option and point at --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
 
+/* getopt's '?': names the offending argument; returns CLI_EXIT_USAGE. */
+int cli_bad_option(const struct cli_cmd *cmd, char **argv);
+
 /*
  * Open the store: url (from --store) or the configured TGH_STORE. Readers
  * (create false) get TGH_ENOTFOUND for an archive that does not exist, so a

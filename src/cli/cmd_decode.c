@@ -148,7 +148,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'h':
             return cli_help(&cli_cmd_decode);
         default:
-            return cli_usage_error(&cli_cmd_decode, "bad option");
+            return cli_bad_option(&cli_cmd_decode, argv);
         }
     }
     if (from == NULL)

@@ -130,7 +130,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'h':
             return cli_help(&cli_cmd_export);
         default:
-            return cli_usage_error(&cli_cmd_export, "bad option");
+            return cli_bad_option(&cli_cmd_export, argv);
         }
     }
     if (optind < argc)

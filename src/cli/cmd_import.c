@@ -37,17 +37,20 @@ on_progress(void *arg, const char *file, uint64_t bytes, uint64_t messages)
                   (double)bytes / 1e6, el > 0 ? (double)messages / el : 0.0);
 }
 
+static const char *error_cmd = "import"; /* the command the errors belong to */
+
 static void
 on_error(const char *msg)
 {
     if (isatty(STDERR_FILENO))
         (void)fputs("\r\033[K", stderr);
-    cli_error("import", "%s", msg);
+    cli_error(error_cmd, "%s", msg);
 }
 
 tgh_err
-import_run(const char *store_url, enum pipeline_from from, char **paths, int npaths, const char *tz,
-           size_t batch_size, bool progress, struct pipeline_import_totals *tot, double *seconds)
+import_run(const char *cmd, const char *store_url, enum pipeline_from from, char **paths,
+           int npaths, const char *tz, size_t batch_size, bool progress,
+           struct pipeline_import_totals *tot, double *seconds)
 {
     struct progress p = { now_s() };
     struct pipeline_import_opts o = {
@@ -57,7 +60,10 @@ import_run(const char *store_url, enum pipeline_from from, char **paths, int npa
         .progress = progress && isatty(STDERR_FILENO) ? on_progress : NULL,
         .progress_arg = &p,
     };
-    tgh_err rc = pipeline_import_paths(store_url, paths, (size_t)npaths, &o, on_error, tot);
+    tgh_err rc;
+
+    error_cmd = cmd;
+    rc = pipeline_import_paths(store_url, paths, (size_t)npaths, &o, on_error, tot);
 
     if (o.progress != NULL)
         (void)fputs("\r\033[K", stderr);
@@ -83,9 +89,10 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
         json_decref(o);
         return;
     }
-    printf("imported %zu new, %zu unchanged, %zu versioned, %zu refreshed, %" PRIu64 " errors\n",
+    printf("imported %zu new, %zu unchanged, %zu versioned, %zu refreshed, %zu deleted, %" PRIu64
+           " errors\n",
            t->stats.inserted, t->stats.unchanged, t->stats.versioned, t->stats.refreshed,
-           t->dead_letters);
+           t->stats.deleted + t->stats.delete_unknown, t->dead_letters);
     printf("%" PRIu64 " messages in %" PRIu64 " chats from %" PRIu64 " file(s), %.1f MB in "
            "%.1f s (%.0f msg/s)",
            t->messages, t->chats, t->files, (double)t->bytes / 1e6, el,
@@ -109,7 +116,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     struct pipeline_import_totals tot = { 0 };
     const char *store_url = cfg->store_url, *tz = cfg->import_tz;
     size_t batch = (size_t)cfg->batch_size;
-    bool as_json = false, progress = true;
+    bool as_json = false, progress = true, tz_given = false;
     enum pipeline_from from = PIPELINE_FROM_EXPORT;
     double seconds;
     int64_t v;
@@ -133,6 +140,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
             break;
         case 'z':
             tz = optarg;
+            tz_given = true;
             break;
         case 's':
             store_url = optarg;
@@ -148,13 +156,15 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'h':
             return cli_help(&cli_cmd_import);
         default:
-            return cli_usage_error(&cli_cmd_import, "bad option");
+            return cli_bad_option(&cli_cmd_import, argv);
         }
     }
     if (optind >= argc)
         return cli_usage_error(&cli_cmd_import, "no FILE given");
-    rc = import_run(store_url, from, argv + optind, argc - optind, tz, batch, progress, &tot,
-                    &seconds);
+    if (from == PIPELINE_FROM_EVENTS && tz_given)
+        return cli_usage_error(&cli_cmd_import, "--tz applies to exports; events carry UTC times");
+    rc = import_run("import", store_url, from, argv + optind, argc - optind, tz, batch, progress,
+                    &tot, &seconds);
     if (rc != TGH_OK && tot.failed_files == 0)
         cli_error("import", "%s", tgh_errmsg()); /* not a file's error: the store's */
     print_summary(&tot, seconds, as_json);

@@ -13,10 +13,11 @@
 
 /*
  * Import paths into the store at store_url; file errors are printed as they
- * happen. A progress line is drawn when asked and stderr is a terminal.
+ * happen, as errors of command cmd. A progress line is drawn when asked and stderr is a terminal.
  */
-TGH_MUSTCHECK tgh_err import_run(const char *store_url, enum pipeline_from from, char **paths,
-                                 int npaths, const char *tz, size_t batch_size, bool progress,
-                                 struct pipeline_import_totals *tot, double *seconds);
+TGH_MUSTCHECK tgh_err import_run(const char *cmd, const char *store_url, enum pipeline_from from,
+                                 char **paths, int npaths, const char *tz, size_t batch_size,
+                                 bool progress, struct pipeline_import_totals *tot,
+                                 double *seconds);
 
 #endif

@@ -81,7 +81,7 @@ parse_select(const struct cli_cmd *cmd, const char *allowed, int argc, char **ar
         case 'h':
             return cli_help(cmd);
         default:
-            return cli_usage_error(cmd, "bad option");
+            return cli_bad_option(cmd, argv);
         }
     }
     return -1;

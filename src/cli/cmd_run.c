@@ -69,7 +69,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'h':
             return cli_help(&cli_cmd_run);
         default:
-            return cli_usage_error(&cli_cmd_run, "bad option");
+            return cli_bad_option(&cli_cmd_run, argv);
         }
     }
     if (optind < argc)
@@ -89,15 +89,15 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         /* The import has its own connections; this one waits for the summary. */
         store_close(st);
         st = NULL;
-        if (import_run(store_url ? store_url : cfg->store_url, PIPELINE_FROM_EXPORT, imports,
+        if (import_run("run", store_url ? store_url : cfg->store_url, PIPELINE_FROM_EXPORT, imports,
                        nimports, cfg->import_tz, (size_t)cfg->batch_size, true, &tot,
                        &seconds) != TGH_OK ||
             tot.failed_chats > 0)
             rc = CLI_EXIT_FAIL; /* the same rule as `import` */
         printf("import: %" PRIu64 " file(s), %" PRIu64 " messages: %zu new, %zu unchanged, "
-               "%zu versioned, %" PRIu64 " dead letters\n",
+               "%zu versioned, %zu refreshed, %" PRIu64 " dead letters\n",
                tot.files, tot.messages, tot.stats.inserted, tot.stats.unchanged,
-               tot.stats.versioned, tot.dead_letters);
+               tot.stats.versioned, tot.stats.refreshed, tot.dead_letters);
         if (cli_store_open(cfg, store_url, true, &st) != TGH_OK) {
             cli_error("run", "store: %s", tgh_errmsg());
             return CLI_EXIT_FAIL;

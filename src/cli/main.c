@@ -3,6 +3,7 @@
  * main.c - the tgharvest binary: load configuration, dispatch to the
  * subcommand named on the command line.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,6 +52,7 @@ main(int argc, char **argv)
 
     /* An archive holds private conversations: what we create is the user's alone. */
     (void)umask(077);
+    opterr = 0; /* bad options are reported by the command, in one line */
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

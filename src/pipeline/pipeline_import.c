@@ -66,7 +66,8 @@ finish_run(struct job *j, const char *status, const char *error)
     res.status = status;
     res.messages_seen =
         (int64_t)(j->chat_stats.inserted + j->chat_stats.versioned + j->chat_stats.unchanged +
-                  j->chat_stats.refreshed + j->chat_errors);
+                  j->chat_stats.refreshed + j->chat_stats.deleted + j->chat_stats.delete_unknown +
+                  j->chat_errors);
     res.stats = j->chat_stats;
     res.errors = j->chat_errors;
     res.error = error;

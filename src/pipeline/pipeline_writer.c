@@ -23,8 +23,9 @@ struct pipeline_writer {
     pthread_cond_t changed; /* any change of pending, is_busy or is_stopping */
     struct msg_batch *slots;
     size_t depth;
-    size_t head;    /* the oldest pending slot */
-    size_t pending; /* slots submitted and not yet committed */
+    size_t batch_cap; /* every slot's capacity; a submitted batch may be smaller */
+    size_t head;      /* the oldest pending slot */
+    size_t pending;   /* slots submitted and not yet committed */
     bool is_stopping;
     tgh_err err;              /* sticky: the first failed commit */
     char errmsg[1024];        /* its detail */
@@ -79,6 +80,7 @@ pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
 
     w->st = st;
     w->depth = depth < 1 ? 1 : depth;
+    w->batch_cap = batch_cap;
     w->slots = tgh_calloc(w->depth, sizeof(*w->slots));
     for (size_t i = 0; i < w->depth; i++)
         msg_batch_init(&w->slots[i], batch_cap);
@@ -113,9 +115,9 @@ pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
 
     if (b->n == 0)
         return TGH_OK;
-    if (b->cap > w->slots[0].cap)
+    if (b->cap > w->batch_cap)
         return tgh_errf(TGH_EINVAL, "batch of %zu events is larger than the writer's %zu", b->cap,
-                        w->slots[0].cap);
+                        w->batch_cap);
     for (size_t i = 0; i < b->n; i++) {
         rc = codec_event_encode_cached(&b->ev[i], &b->arena);
         if (rc != TGH_OK)

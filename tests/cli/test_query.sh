@@ -119,3 +119,14 @@ grep -qF 'a\x1b[31mred\x0db' "$WORK/esc.out" || fail "escaped text not shown"
 assert_eq "json keeps the text exactly" "$(printf 'a\033[31mred\rb\nc')" \
     "$(tgh messages --chat -1000000000044 --json | jq -r .text)"
 ok "control characters escaped in listings"
+
+# Unknown chats and options: clear errors, one line each.
+assert_status 1 tgh messages --chat 5
+assert_contains "unknown numeric chat" "no chat with id" "$WORK/err"
+assert_status 2 tgh chats --bogus
+assert_eq "bad option: one line" 1 "$(wc -l <"$WORK/err")"
+assert_contains "bad option named" "--bogus" "$WORK/err"
+assert_status 2 tgh import --from event --tz Europe/Berlin "$WORK/all"
+assert_status 1 tgh run --import "$WORK/nothing-here.json"
+assert_contains "run names itself" "tgharvest run:" "$WORK/err"
+ok "unknown chat ids, bad options, run errors"

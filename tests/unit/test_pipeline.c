@@ -183,6 +183,27 @@ test_backpressure_loses_nothing(void **state)
     msg_batch_fini(&b);
 }
 
+/* A producer batch smaller than the writer's slots works every time, swaps included. */
+static void
+test_smaller_batches_accepted(void **state)
+{
+    struct fx *fx = *state;
+    struct pipeline_writer *w;
+    struct store_stats stats = { 0 };
+    struct msg_batch b;
+
+    msg_batch_init(&b, 4);
+    assert_int_equal(pipeline_writer_start(fx->st, 8, 2, &w), TGH_OK);
+    for (int64_t id = 1; id <= 20; id++) {
+        push(&b, id, "small", true);
+        if (b.n == 4)
+            assert_int_equal(pipeline_writer_submit(w, &b), TGH_OK);
+    }
+    assert_int_equal(pipeline_writer_stop(w, &stats), TGH_OK);
+    assert_int_equal(stats.inserted, 20);
+    msg_batch_fini(&b);
+}
+
 /* A batch larger than the writer's slots is refused, not truncated. */
 static void
 test_oversized_batch_refused(void **state)
@@ -246,6 +267,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_commit_failure_is_sticky_and_writes_nothing_after,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smaller_batches_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_batch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_paths_runs_and_errors, setup, teardown),
     };
