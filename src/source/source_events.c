@@ -7,6 +7,7 @@
  * Each line is decoded strictly (codec_event_decode); a line that fails is a
  * dead letter with its line number and the next line goes on. Lines are
  * read with a hard cap, so a file without newlines cannot take the memory.
+ * CRLF line ends, a leading BOM and blank lines are accepted.
  */
 #include "source/source.h"
 
@@ -36,7 +37,7 @@ line_read(FILE *f, struct line *l, uint64_t *bytes)
 
     l->len = 0;
     l->is_too_long = false;
-    while ((c = getc(f)) != EOF) {
+    while ((c = getc_unlocked(f)) != EOF) { /* the stream is this thread's alone */
         (*bytes)++;
         if (c == '\n')
             return true;
@@ -51,6 +52,27 @@ line_read(FILE *f, struct line *l, uint64_t *bytes)
         l->p[l->len++] = (char)c;
     }
     return l->len > 0 || l->is_too_long;
+}
+
+/* Drop what editors and other tools add: a UTF-8 BOM (first line), CR of CRLF. */
+static void
+line_trim(struct line *l, bool is_first)
+{
+    if (is_first && l->len >= 3 && memcmp(l->p, "\xef\xbb\xbf", 3) == 0) {
+        memmove(l->p, l->p + 3, l->len - 3);
+        l->len -= 3;
+    }
+    if (l->len > 0 && l->p[l->len - 1] == '\r')
+        l->len--;
+}
+
+static bool
+line_is_blank(const struct line *l)
+{
+    for (size_t i = 0; i < l->len; i++)
+        if (l->p[i] != ' ' && l->p[i] != '\t')
+            return false;
+    return !l->is_too_long;
 }
 
 static tgh_err
@@ -98,7 +120,8 @@ source_events_import_stream(FILE *f, const char *name, const struct source_expor
         char why[1024];
 
         lineno++;
-        if (l.len == 0 && !l.is_too_long)
+        line_trim(&l, lineno == 1);
+        if (line_is_blank(&l))
             continue;
         s.messages++;
         if (l.is_too_long) {

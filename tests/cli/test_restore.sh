@@ -57,3 +57,11 @@ assert_eq "mixed: errors" 2 "$(jq .errors "$WORK/out")"
 assert_eq "mixed: dead letters by line" "line 3,line 4" \
     "$(sqlite3 "$WORK/mixed.db" "SELECT group_concat(position) FROM (SELECT position FROM ingestion_errors WHERE source = 'event' ORDER BY id)")"
 ok "bad event lines are dead letters with their line numbers"
+
+# CRLF line ends, a BOM and blank lines, as editors and other tools write them.
+export TGH_STORE="sqlite://$WORK/crlf.db"
+{ printf '\xef\xbb\xbf'; head -n 3 "$WORK/archive.jsonl" | sed 's/$/\r/'; printf '\r\n   \n\n'; } >"$WORK/crlf.jsonl"
+assert_status 0 tgh import --from event --json -q "$WORK/crlf.jsonl"
+assert_eq "crlf: errors" 0 "$(jq .errors "$WORK/out")"
+assert_eq "crlf: events" 3 "$(jq ".imported + .deleted" "$WORK/out")"
+ok "CRLF, BOM and blank lines"
