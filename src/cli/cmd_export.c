@@ -22,6 +22,7 @@
 enum export_format { FMT_JSONL, FMT_CSV };
 
 struct export_ctx {
+    struct store *st;
     FILE *out;
     enum export_format fmt;
     int64_t rows;
@@ -44,6 +45,16 @@ csv_field(FILE *out, const char *s)
 }
 
 static int
+export_version(void *arg, const struct store_message_row *v)
+{
+    struct export_ctx *c = arg;
+
+    if (fputs(v->event, c->out) == EOF || fputc('\n', c->out) == EOF)
+        c->failed = 1;
+    return c->failed;
+}
+
+static int
 export_row(void *arg, const struct store_message_row *r)
 {
     struct export_ctx *c = arg;
@@ -51,7 +62,11 @@ export_row(void *arg, const struct store_message_row *r)
 
     c->rows++;
     if (c->fmt == FMT_JSONL) {
-        if (query_print_event_lines(c->out, r) != 0)
+        /* Earlier versions first, oldest first: replayed, they rebuild the history. */
+        if (r->versions > 0 &&
+            store_versions_each(c->st, r->chat_id, r->message_id, export_version, c) != TGH_OK)
+            c->failed = 1;
+        if (!c->failed && query_print_event_lines(c->out, r) != 0)
             c->failed = 1;
         return c->failed;
     }
@@ -154,6 +169,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         store_close(st);
         return CLI_EXIT_FAIL;
     }
+    c.st = st;
     c.out = stdout;
     if (output != NULL) {
         int fd;
@@ -213,8 +229,10 @@ const struct cli_cmd cli_cmd_export = {
     "                        [--until DATE] [-o FILE] [--store URL]\n"
     "\n"
     "Write messages, oldest first, to stdout or FILE.\n"
-    "  jsonl  one schema-v1 event per line (raw source JSON included); a deleted\n"
-    "         message is followed by its delete event (default)\n"
+    "  jsonl  one schema-v1 event per line (raw source JSON included): a message's\n"
+    "         earlier versions, oldest first, then its current event, then its\n"
+    "         delete event if it was deleted (default). `tgharvest import --from\n"
+    "         event` of this file into an empty store restores the archive.\n"
     "  csv    chat_id, message_id, date_utc, edit_date_utc, deleted_at_utc, versions,\n"
     "         chat_title, sender_name, text (RFC 4180, UTF-8, CRLF)\n"
     "With -o the file appears only when complete (written beside it under a temporary\n"

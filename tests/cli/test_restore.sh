@@ -39,12 +39,24 @@ assert_eq "restored tombstone" 1 \
 assert_eq "restored chats" \
     "$(TGH_STORE="sqlite://$DB" tgh chats --json | jq -c 'select(.messages + .deleted > 0) | [.id, .messages, .deleted]')" \
     "$(tgh chats --json | jq -c '[.id, .messages, .deleted]')"
+# The columns beside each event, and the edit history, come back too.
+cols="SELECT chat_id, message_id, date, edit_date, sender_id, sender_type, sender_name, text,
+      thread_id, reply_to_message_id, media_kind, views, forwards, replies, reactions,
+      content_hash, idempotency_key, deleted_at, version_count FROM messages ORDER BY 1, 2"
+vers="SELECT chat_id, message_id, content_hash, edit_date, text FROM message_versions
+      ORDER BY 1, 2, coalesce(edit_date, 0), version"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM message_versions")" -gt 0 ] || fail "fixture archive has no versions"
+assert_eq "restored columns" "$(sqlite3 "$DB" "$cols" | md5sum)" "$(sqlite3 "$WORK/restored.db" "$cols" | md5sum)"
+assert_eq "restored versions" "$(sqlite3 "$DB" "$vers")" "$(sqlite3 "$WORK/restored.db" "$vers")"
 assert_eq "replay run" 1 "$(sqlite3 "$WORK/restored.db" "SELECT count(*) FROM collection_runs WHERE kind = 'replay' AND status = 'ok'")"
 ok "export jsonl + import --from event restores the archive"
 
 assert_status 0 tgh import --from event --json -q "$WORK/archive.jsonl"
 assert_eq "again: imported" 0 "$(jq .imported "$WORK/out")"
 assert_eq "again: refreshed" 0 "$(jq .refreshed "$WORK/out")"
+assert_eq "again: versioned" 0 "$(jq .versioned "$WORK/out")"
+assert_eq "again: deleted" 0 "$(jq .deleted "$WORK/out")"
+assert_eq "again: columns" "$(sqlite3 "$DB" "$cols" | md5sum)" "$(sqlite3 "$WORK/restored.db" "$cols" | md5sum)"
 ok "replaying again changes nothing"
 
 # A bad line among good ones.
