@@ -40,6 +40,13 @@
 
 #define MSG_HASH_HEX_LEN 64 /* SHA-256 */
 
+/*
+ * A source hands on its batch when it holds this many bytes of source input,
+ * whatever the event count: memory is bounded by bytes, not by how large the
+ * messages happen to be.
+ */
+#define MSG_BATCH_MAX_SOURCE_BYTES (1 << 20)
+
 enum msg_op { MSG_OP_UPSERT = 0, MSG_OP_DELETE };
 
 enum msg_source { MSG_SOURCE_EXPORT = 0, MSG_SOURCE_TDLIB, MSG_SOURCE_BOTAPI };

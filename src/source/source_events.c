@@ -112,6 +112,7 @@ source_events_import_stream(FILE *f, const char *name, const struct source_expor
     struct line l = { NULL, 0, 0, false };
     struct msg_batch b;
     uint64_t lineno = 0;
+    size_t batch_bytes = 0; /* source bytes of the events in b */
     tgh_err rc = TGH_OK;
 
     msg_batch_init(&b, batch_size);
@@ -134,8 +135,9 @@ source_events_import_stream(FILE *f, const char *name, const struct source_expor
                 (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
                 msg_batch_pop(&b);
                 rc = dead_letter(sink, lineno, why, &l, &s);
-            } else if (b.n >= batch_size) {
+            } else if (b.n >= batch_size || (batch_bytes += l.len) >= MSG_BATCH_MAX_SOURCE_BYTES) {
                 rc = flush(sink, &b, &s);
+                batch_bytes = 0;
             }
         }
         if (rc != TGH_OK)

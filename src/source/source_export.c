@@ -51,6 +51,7 @@ struct rd {
 };
 
 struct imp {
+    size_t batch_bytes; /* source bytes of the events in b */
     struct rd rd;
     const struct source_export_sink *sink;
     struct source_export_summary sum;
@@ -512,6 +513,7 @@ flush(struct imp *im)
         rc = im->sink->batch(im->sink->arg, &im->b);
     }
     msg_batch_reset(&im->b);
+    im->batch_bytes = 0;
     return rc;
 }
 
@@ -620,7 +622,9 @@ message_elem(struct imp *im, void *ctx, size_t index)
         return dead_letter(im, pos, tgh_errmsg(), im->rd.text, im->rd.text_len);
     }
     ch->last_date = ev->date;
-    return im->b.n >= im->batch_size ? flush(im) : TGH_OK;
+    im->batch_bytes += im->rd.text_len;
+    return im->b.n >= im->batch_size || im->batch_bytes >= MSG_BATCH_MAX_SOURCE_BYTES ? flush(im)
+                                                                                      : TGH_OK;
 }
 
 /* name and type: a string or null (Desktop writes null for an empty name). */
@@ -722,6 +726,7 @@ chat_finish(struct imp *im, struct chat *ch, tgh_err rc)
         rc = flush(im);
     else
         msg_batch_reset(&im->b);
+    im->batch_bytes = 0;
     if (ch->is_begun) {
         status = rc != TGH_OK ? rc : ch->status;
         (void)snprintf(why, sizeof(why), "%s", rc != TGH_OK ? tgh_errmsg() : ch->reason);

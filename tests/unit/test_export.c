@@ -1398,6 +1398,41 @@ test_messages_before_id_fails_the_chat(void **state)
     rec_fini(&r);
 }
 
+/* Large messages: a batch is handed on by bytes before it reaches its event count. */
+static void
+test_batch_bounded_by_bytes(void **state)
+{
+    const size_t n = 12, text_len = 300 * 1024;
+    size_t cap = n * (text_len + 200) + 200, len = 0;
+    char *json = tgh_malloc(cap);
+    struct source_export_summary sum;
+    struct rec r;
+
+    (void)state;
+    len += (size_t)snprintf(json + len, cap - len,
+                            "{\"name\": \"Big\", \"type\": \"public_channel\", \"id\": 9, "
+                            "\"messages\": [");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(json + len, cap - len,
+                                "%s{\"id\": %zu, \"type\": \"message\", \"date_unixtime\": "
+                                "\"1700000000\", \"text\": \"",
+                                i ? ", " : "", i + 1);
+        memset(json + len, 'x', text_len);
+        len += text_len;
+        len += (size_t)snprintf(json + len, cap - len, "\"}");
+    }
+    len += (size_t)snprintf(json + len, cap - len, "]}");
+    json[len] = '\0';
+    rec_init(&r);
+    assert_int_equal(import_mem(&r, json, 500, &sum), TGH_OK);
+    assert_int_equal(r.n_ev, n);
+    /* 1 MiB of source per batch: at most four of these 300 KiB messages. */
+    assert_true(r.max_batch <= 4);
+    assert_true(r.n_batches >= 3);
+    rec_fini(&r);
+    tgh_free(json);
+}
+
 static void
 test_batch_size_respected(void **state)
 {
@@ -1520,6 +1555,7 @@ main(void)
         cmocka_unit_test(test_unparseable_elements_are_dead_letters),
         cmocka_unit_test(test_desktop_hex_escapes),
         cmocka_unit_test(test_batch_size_respected),
+        cmocka_unit_test(test_batch_bounded_by_bytes),
         cmocka_unit_test(test_sink_failure_stops_the_import),
         cmocka_unit_test(test_oversized_values_are_skipped),
     };
