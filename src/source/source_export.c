@@ -29,6 +29,7 @@
 #define BATCH_DEFAULT    500
 #define BATCH_MAX        100000
 #define PROGRESS_EVERY   4096
+#define SKIP_STACK       4096 /* bracket kinds remembered when skipping a broken value */
 
 /* Buffered reader over the FILE, with the text of the value being parsed. */
 struct rd {
@@ -246,6 +247,12 @@ rd_skip_value(struct rd *r, const char *what, size_t keep)
     size_t fed = r->text_len, i = 0, end, back;
     bool in_str = false, esc = false, is_bare = false;
     long depth = 0;
+    /*
+     * Which brackets are open, so that a mismatched closer ([1,2} in a broken
+     * message) ends the value at its own opener instead of swallowing the
+     * rest of the array. Deeper than the stack, only the depth is counted.
+     */
+    char open[SKIP_STACK];
 
     r->is_cut = false;
     for (;;) {
@@ -282,9 +289,25 @@ rd_skip_value(struct rd *r, const char *what, size_t keep)
         } else if (c == '"') {
             in_str = true;
         } else if (c == '{' || c == '[') {
+            if (depth < SKIP_STACK)
+                open[depth] = (char)c;
             depth++;
         } else if (c == '}' || c == ']') {
-            depth--;
+            char want = c == '}' ? '{' : '[';
+            long k = depth - 1;
+
+            if (depth > SKIP_STACK) {
+                depth--;
+            } else {
+                while (k >= 0 && open[k] != want)
+                    k--;
+                if (k < 0) {
+                    /* Closes nothing of this value: the value ended just before it. */
+                    end = i - 1;
+                    break;
+                }
+                depth = k; /* unclosed inner brackets are dropped with it */
+            }
         }
         if (!in_str && depth <= 0) {
             end = i;
