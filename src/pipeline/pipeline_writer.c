@@ -72,6 +72,17 @@ writer_main(void *arg)
     return NULL;
 }
 
+static void
+writer_free(struct pipeline_writer *w)
+{
+    for (size_t i = 0; i < w->depth; i++)
+        msg_batch_fini(&w->slots[i]);
+    tgh_free(w->slots);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->changed);
+    tgh_free(w);
+}
+
 tgh_err
 pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
                       struct pipeline_writer **out)
@@ -87,12 +98,7 @@ pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->changed, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        for (size_t i = 0; i < w->depth; i++)
-            msg_batch_fini(&w->slots[i]);
-        tgh_free(w->slots);
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->changed);
-        tgh_free(w);
+        writer_free(w);
         return tgh_errf(TGH_EAGAIN, "cannot start the writer thread");
     }
     *out = w;
@@ -175,11 +181,6 @@ pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats)
     pthread_cond_broadcast(&w->changed);
     pthread_mutex_unlock(&w->mu);
     (void)pthread_join(w->thread, NULL);
-    for (size_t i = 0; i < w->depth; i++)
-        msg_batch_fini(&w->slots[i]);
-    tgh_free(w->slots);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->changed);
-    tgh_free(w);
+    writer_free(w);
     return rc;
 }

@@ -671,38 +671,53 @@ merged_event(struct sq *sq, const struct cur_row *row, const struct msg_event *e
     return codec_event_encode(m, json, json_len);
 }
 
+/*
+ * Bind an event's columns in the order both the insert and the rewrite list
+ * them: date, edit_date, sender_id, sender_type, sender_name, text, thread_id,
+ * reply_to_message_id, media_kind, views, forwards, replies, reactions,
+ * source, content_hash, idempotency_key, event; the first is parameter first.
+ */
+static void
+bind_event_columns(struct sq *sq, sqlite3_stmt *s, int first, const struct msg_event *m,
+                   const char *key, const char *json, size_t json_len)
+{
+    const char *reac = NULL;
+    size_t reac_len = 0;
+    int i = first;
+
+    if (m->has_reactions)
+        reac = reactions_json(sq, m, &reac_len);
+    bind_i64(s, i++, m->date);
+    bind_i64(s, i++, m->edit_date);
+    bind_i64(s, i++, m->sender_id);
+    bind_str(s, i++, msg_peer_type_name(m->sender_type));
+    bind_str(s, i++, m->sender_name);
+    bind_str(s, i++, m->text);
+    bind_i64(s, i++, m->thread_id);
+    bind_i64(s, i++, m->reply_to_message_id);
+    bind_str(s, i++, m->media != NULL ? m->media->kind : NULL);
+    bind_i64(s, i++, m->views);
+    bind_i64(s, i++, m->forwards);
+    bind_i64(s, i++, m->replies);
+    bind_strn(s, i++, reac, reac_len);
+    bind_str(s, i++, msg_source_name(m->source));
+    (void)sqlite3_bind_text(s, i++, m->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
+    bind_str(s, i++, key);
+    bind_strn(s, i, json, json_len);
+}
+
 /* Write event m (encoded as json) over row id; version_inc 1 for a new version. */
 TGH_MUSTCHECK static tgh_err
 rewrite_row(struct sq *sq, struct batch *b, int64_t id, const struct msg_event *m, const char *json,
             size_t json_len, int version_inc)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_REWRITE];
-    const char *reac = NULL;
-    size_t reac_len = 0;
     char key[48];
 
     if (msg_event_key(m, key, sizeof(key)) < 0)
         return tgh_errf(TGH_EINVAL, "cannot build the idempotency key");
-    if (m->has_reactions)
-        reac = reactions_json(sq, m, &reac_len);
     (void)sqlite3_bind_int64(s, 1, id);
-    bind_i64(s, 2, m->date);
-    bind_i64(s, 3, m->edit_date);
-    bind_i64(s, 4, m->sender_id);
-    bind_str(s, 5, msg_peer_type_name(m->sender_type));
-    bind_str(s, 6, m->sender_name);
-    bind_str(s, 7, m->text);
-    bind_i64(s, 8, m->thread_id);
-    bind_i64(s, 9, m->reply_to_message_id);
-    bind_str(s, 10, m->media != NULL ? m->media->kind : NULL);
-    bind_i64(s, 11, m->views);
-    bind_i64(s, 12, m->forwards);
-    bind_i64(s, 13, m->replies);
-    bind_strn(s, 14, reac, reac_len);
-    bind_str(s, 15, msg_source_name(m->source));
-    (void)sqlite3_bind_text(s, 16, m->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
-    bind_str(s, 17, key);
-    bind_strn(s, 18, json, json_len);
+    bind_event_columns(sq, s, 2, m, key, json, json_len);
     (void)sqlite3_bind_int64(s, 19, b->now);
     (void)sqlite3_bind_int(s, 20, version_inc);
     return run(sq, S_MSG_REWRITE, "update message");
@@ -857,8 +872,7 @@ TGH_MUSTCHECK static tgh_err
 apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_INSERT];
-    const char *reac = NULL;
-    size_t json_len = 0, reac_len = 0, ej_len;
+    size_t json_len = 0, ej_len;
     char *json = NULL;
     const char *ej;
     char key[48];
@@ -881,28 +895,9 @@ apply_upsert(struct sq *sq, struct batch *b, const struct msg_event *ev)
         ej = ev->encoded;
         ej_len = ev->encoded_len;
     }
-    if (ev->has_reactions)
-        reac = reactions_json(sq, ev, &reac_len);
-
     (void)sqlite3_bind_int64(s, 1, ev->chat_id);
     (void)sqlite3_bind_int64(s, 2, ev->message_id);
-    bind_i64(s, 3, ev->date);
-    bind_i64(s, 4, ev->edit_date);
-    bind_i64(s, 5, ev->sender_id);
-    bind_str(s, 6, msg_peer_type_name(ev->sender_type));
-    bind_str(s, 7, ev->sender_name);
-    bind_str(s, 8, ev->text);
-    bind_i64(s, 9, ev->thread_id);
-    bind_i64(s, 10, ev->reply_to_message_id);
-    bind_str(s, 11, ev->media != NULL ? ev->media->kind : NULL);
-    bind_i64(s, 12, ev->views);
-    bind_i64(s, 13, ev->forwards);
-    bind_i64(s, 14, ev->replies);
-    bind_strn(s, 15, reac, reac_len);
-    bind_str(s, 16, msg_source_name(ev->source));
-    (void)sqlite3_bind_text(s, 17, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
-    bind_str(s, 18, key);
-    bind_strn(s, 19, ej, ej_len);
+    bind_event_columns(sq, s, 3, ev, key, ej, ej_len);
     (void)sqlite3_bind_int64(s, 20, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
     (void)sqlite3_bind_int64(s, 21, b->now);
     rc = run(sq, S_MSG_INSERT, "insert message");
