@@ -6,12 +6,13 @@
 
 BUILD      ?= build/release
 SAN_BUILD  ?= build/asan
+TSAN_BUILD ?= build/tsan
 FUZZ_BUILD ?= build/fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 BENCH_N    ?= 1000000
 
-.PHONY: all deps build run test test-release test-asan fuzz bench clean
+.PHONY: all deps build run test test-release test-asan test-tsan fuzz bench clean
 
 all: build
 
@@ -25,7 +26,7 @@ build: deps
 run: build
 	$(BUILD)/tgharvest run --import examples
 
-test: deps test-release test-asan fuzz
+test: deps test-release test-asan test-tsan fuzz
 	@echo "make test: all suites passed"
 
 test-release: build
@@ -36,6 +37,14 @@ test-asan: deps
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# The threaded part (writer thread and the import job) under ThreadSanitizer.
+test-tsan: deps
+	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_pipeline$$'
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null
