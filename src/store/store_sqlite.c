@@ -768,15 +768,22 @@ version_known(struct sq *sq, const struct msg_event *ev, bool *known)
     return rc;
 }
 
-/* An older version arrived after a newer one: keep it as history only. */
+/*
+ * An older version arrived after a newer one: it becomes history, and the
+ * current row only learns state it did not know from it (a reaction count
+ * the newer event lacked), so the row ends the same in either arrival order.
+ */
 TGH_MUSTCHECK static tgh_err
-save_old_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int64_t id,
-                 const char *json, size_t json_len)
+save_old_version(struct sq *sq, struct batch *b, const struct msg_event *ev,
+                 const struct cur_row *row, const char *json, size_t json_len)
 {
     sqlite3_stmt *s = sq->stmt[S_VER_SAVE_EVENT];
+    struct msg_event cur, m;
+    char *mjson = NULL;
+    size_t mlen = 0;
     tgh_err rc;
 
-    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 1, row->id);
     (void)sqlite3_bind_text(s, 2, ev->content_hash, MSG_HASH_HEX_LEN, SQLITE_STATIC);
     bind_i64(s, 3, ev->edit_date);
     bind_str(s, 4, ev->text);
@@ -786,9 +793,26 @@ save_old_version(struct sq *sq, struct batch *b, const struct msg_event *ev, int
     if (rc != TGH_OK)
         return rc;
     s = sq->stmt[S_MSG_OLD_VERSION];
-    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 1, row->id);
     (void)sqlite3_bind_int64(s, 2, b->now);
-    return run(sq, S_MSG_OLD_VERSION, "count old version");
+    rc = run(sq, S_MSG_OLD_VERSION, "count old version");
+    if (rc != TGH_OK)
+        return rc;
+
+    /* The row is the newer side of the merge: its values win, its gaps are filled. */
+    tgh_arena_reset(&sq->scratch);
+    msg_event_init(&m);
+    if (codec_event_decode(row->event, row->event_len, &sq->scratch, &cur) != TGH_OK)
+        return TGH_OK; /* an unreadable row is replaced by the next current event */
+    rc = codec_event_merge(json, json_len, &cur, &sq->scratch, &m);
+    msg_event_fini(&cur);
+    if (rc == TGH_OK)
+        rc = codec_event_encode(&m, &mjson, &mlen);
+    if (rc == TGH_OK && !codec_event_same_state(row->event, row->event_len, mjson, mlen))
+        rc = rewrite_row(sq, b, row->id, &m, mjson, mlen, 0);
+    tgh_free(mjson);
+    msg_event_fini(&m);
+    return rc;
 }
 
 /*
@@ -825,7 +849,7 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
                 size_t json_len)
 {
     struct cur_row row;
-    bool found, known, refreshed;
+    bool found, known, refreshed, same_hash, is_older;
     tgh_err rc;
 
     rc = row_get(sq, ev, &row, &found);
@@ -833,8 +857,12 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
         return rc;
     if (!found) /* the INSERT conflicted, so the row is there */
         return tgh_errf(TGH_EIO, "sqlite: message vanished inside the transaction");
+    same_hash = strcmp(row.hash, ev->content_hash) == 0;
 
-    if (strcmp(row.hash, ev->content_hash) == 0) {
+    /* An edit the row already has a later one of (same text or not) is history. */
+    is_older = row.edit_date != MSG_UNSET &&
+               (ev->edit_date == MSG_UNSET ? !same_hash : ev->edit_date < row.edit_date);
+    if (same_hash && !is_older) {
         /* The common redelivery: byte for byte what is stored, but for observed_at. */
         if (codec_event_same_state(row.event, row.event_len, json, json_len)) {
             b->add.unchanged++;
@@ -856,9 +884,8 @@ upsert_existing(struct sq *sq, struct batch *b, const struct msg_event *ev, cons
         b->add.unchanged++;
         goto out;
     }
-    /* Never edited (or edited earlier) than what we hold: it is history. */
-    if (row.edit_date != MSG_UNSET && (ev->edit_date == MSG_UNSET || ev->edit_date < row.edit_date))
-        rc = save_old_version(sq, b, ev, row.id, json, json_len);
+    if (is_older)
+        rc = save_old_version(sq, b, ev, &row, json, json_len);
     else
         rc = new_version(sq, b, ev, &row);
     if (rc == TGH_OK)

@@ -679,6 +679,61 @@ test_edit_merges_state(void **state)
     assert_stats(commit(fx, &ev, 1), 0, 0, 1, 0, 0, 0);
 }
 
+/* An older copy of the current text (A@5 after A@20) is history, not a rollback. */
+static void
+test_older_copy_of_current_text_is_history(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_event a5 = ev_msg(-1001, 12, DATE0, "A"), b10 = a5, a20 = a5;
+    char *before, *after;
+
+    a5.edit_date = DATE0 + 5;
+    b10.text = "B";
+    b10.edit_date = DATE0 + 10;
+    a20.edit_date = DATE0 + 20;
+    commit(fx, &a5, 1);
+    commit(fx, &b10, 1);
+    commit(fx, &a20, 1);
+    before = snapshot(fx);
+    assert_stats(commit(fx, &a5, 1), 0, 0, 1, 0, 0, 0);
+    assert_stats(commit(fx, &b10, 1), 0, 0, 1, 0, 0, 0);
+    after = snapshot(fx);
+    assert_string_equal(before, after);
+    assert_int_equal(sql_i64(fx, "SELECT edit_date FROM messages WHERE message_id = 12"),
+                     DATE0 + 20);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions WHERE message_id = 12"), 2);
+    tgh_free(before);
+    tgh_free(after);
+}
+
+/* An old version arriving late gives the row the state only it knew: order does not matter. */
+static void
+test_late_old_version_fills_state(void **state)
+{
+    struct fx *fx = *state;
+    struct msg_reaction r = { .type = "emoji", .emoji = "\xf0\x9f\x91\x8d", .count = 3 };
+    struct msg_event old = ev_msg(-1001, 13, DATE0, "A"), upd = old;
+
+    old.has_reactions = true;
+    old.n_reactions = 1;
+    old.reactions = &r;
+    upd.text = "B";
+    upd.edit_date = DATE0 + 10;
+    commit(fx, &upd, 1);
+    assert_stats(commit(fx, &old, 1), 0, 1, 0, 0, 0, 0);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(event, '$.reactions[0].count') FROM messages"
+                                 " WHERE message_id = 13 AND text = 'B'"),
+                     3);
+    /* The other order, on a fresh message id: the same row. */
+    sql_exec(fx, "DELETE FROM message_versions; DELETE FROM messages");
+    commit(fx, &old, 1);
+    commit(fx, &upd, 1);
+    assert_int_equal(sql_i64(fx, "SELECT json_extract(reactions, '$[0].count') FROM messages"
+                                 " WHERE message_id = 13 AND text = 'B'"),
+                     3);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions"), 1);
+}
+
 /* A stored event that no longer validates never blocks new data for its message. */
 static void
 test_unreadable_stored_event_is_replaced(void **state)
@@ -1137,6 +1192,8 @@ main(void)
         T(test_delete_before_upsert_is_order_independent),
         T(test_edit_merges_state),
         T(test_unreadable_stored_event_is_replaced),
+        T(test_older_copy_of_current_text_is_history),
+        T(test_late_old_version_fills_state),
         T(test_chats_each_counts_and_dates),
         T(test_chat_upsert_without_messages),
         T(test_messages_each_filters),
