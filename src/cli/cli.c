@@ -59,6 +59,9 @@ cli_help(const struct cli_cmd *cmd)
 int
 cli_bad_option(const struct cli_cmd *cmd, char **argv)
 {
+    /* In a cluster like -xq, argv[optind - 1] is not the offending option: optopt is. */
+    if (optopt != 0)
+        return cli_usage_error(cmd, "unknown option or missing value: -%c", optopt);
     return cli_usage_error(cmd, "unknown option or missing value in '%s'", argv[optind - 1]);
 }
 

@@ -55,6 +55,17 @@ export_version(void *arg, const struct store_message_row *v)
 }
 
 static int
+export_tombstone(void *arg, const struct store_message_row *t)
+{
+    struct export_ctx *c = arg;
+
+    if (query_print_delete(c->out, t->chat_id, t->message_id, MSG_UNSET, t->deleted_at, t->source,
+                           NULL) != 0)
+        c->failed = 1;
+    return c->failed;
+}
+
+static int
 export_row(void *arg, const struct store_message_row *r)
 {
     struct export_ctx *c = arg;
@@ -197,6 +208,12 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         cli_error("export", "%s", tgh_errmsg());
         goto out;
     }
+    /* Deletions of messages never collected have no date: they go with undated exports. */
+    if (c.fmt == FMT_JSONL && q.since == MSG_UNSET && q.until == MSG_UNSET &&
+        store_tombstones_each(st, q.chat_id, export_tombstone, &c) != TGH_OK) {
+        cli_error("export", "%s", tgh_errmsg());
+        goto out;
+    }
     if (c.failed || fflush(c.out) != 0 || (output != NULL && fsync(fileno(c.out)) != 0)) {
         cli_error("export", "writing %s failed: %s", output ? tmp : "stdout", strerror(errno));
         goto out;
@@ -231,7 +248,8 @@ const struct cli_cmd cli_cmd_export = {
     "Write messages, oldest first, to stdout or FILE.\n"
     "  jsonl  one schema-v1 event per line (raw source JSON included): a message's\n"
     "         earlier versions, oldest first, then its current event, then its\n"
-    "         delete event if it was deleted (default). `tgharvest import --from\n"
+    "         delete event if it was deleted, then the deletions of messages never\n"
+    "         collected (without --since/--until) (default). `tgharvest import --from\n"
     "         event` of this file into an empty store restores the archive.\n"
     "  csv    chat_id, message_id, date_utc, edit_date_utc, deleted_at_utc, versions,\n"
     "         chat_title, sender_name, text (RFC 4180, UTF-8, CRLF)\n"

@@ -82,7 +82,8 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
             (json_int_t)t->messages, "imported", (json_int_t)t->stats.inserted, "unchanged",
             (json_int_t)t->stats.unchanged, "versioned", (json_int_t)t->stats.versioned,
             "refreshed", (json_int_t)t->stats.refreshed, "errors", (json_int_t)t->dead_letters,
-            "bytes", (json_int_t)t->bytes, "deleted", (json_int_t)t->stats.deleted, "seconds", el);
+            "bytes", (json_int_t)t->bytes, "deleted",
+            (json_int_t)(t->stats.deleted + t->stats.delete_unknown), "seconds", el);
 
         (void)json_dumpf(o, stdout, JSON_COMPACT);
         (void)fputc('\n', stdout);

@@ -115,42 +115,50 @@ build_query(const char *cmd, struct store *st, const struct select_opts *o, stru
 }
 
 int
+query_print_delete(FILE *out, int64_t chat_id, int64_t message_id, int64_t date, int64_t deleted_at,
+                   const char *source, const char *chat_type)
+{
+    struct msg_event d;
+    char *text = NULL;
+    size_t len;
+    int rc = 0;
+
+    msg_event_init(&d);
+    d.op = MSG_OP_DELETE;
+    d.chat_id = chat_id;
+    d.message_id = message_id;
+    d.date = date;
+    d.observed_at = deleted_at;
+    if (source != NULL)
+        (void)msg_source_parse(source, &d.source);
+    if (chat_type != NULL)
+        (void)msg_chat_type_parse(chat_type, &d.chat_type);
+    if (codec_event_finalize(&d) != TGH_OK || codec_event_encode(&d, &text, &len) != TGH_OK)
+        rc = -1;
+    else if (fwrite(text, 1, len, out) != len || fputc('\n', out) == EOF)
+        rc = -1;
+    tgh_free(text);
+    return rc;
+}
+
+int
 query_print_event_lines(FILE *out, const struct store_message_row *row)
 {
+    json_t *ev;
+    int rc;
+
     if (fputs(row->event, out) == EOF || fputc('\n', out) == EOF)
         return -1;
-    if (row->deleted_at != 0) {
-        json_t *ev = json_loads(row->event, 0, NULL);
-        json_t *del;
-        struct msg_event d;
-        const char *source = ev ? json_string_value(json_object_get(ev, "source")) : NULL;
-        char *text = NULL;
-        size_t len;
-        int rc = 0;
-
-        msg_event_init(&d);
-        d.op = MSG_OP_DELETE;
-        d.chat_id = row->chat_id;
-        d.message_id = row->message_id;
-        d.date = row->date;
-        d.observed_at = row->deleted_at;
-        if (source != NULL)
-            (void)msg_source_parse(source, &d.source);
-        del = json_object_get(ev, "chat");
-        if (del != NULL) {
-            const char *t = json_string_value(json_object_get(del, "type"));
-            if (t != NULL)
-                (void)msg_chat_type_parse(t, &d.chat_type);
-        }
-        if (codec_event_finalize(&d) != TGH_OK || codec_event_encode(&d, &text, &len) != TGH_OK)
-            rc = -1;
-        else if (fwrite(text, 1, len, out) != len || fputc('\n', out) == EOF)
-            rc = -1;
-        tgh_free(text);
-        json_decref(ev);
-        return rc;
-    }
-    return 0;
+    if (row->deleted_at == 0)
+        return 0;
+    /* The delete event names the chat and source the message has. */
+    ev = json_loads(row->event, 0, NULL);
+    rc =
+        query_print_delete(out, row->chat_id, row->message_id, row->date, row->deleted_at,
+                           json_string_value(json_object_get(ev, "source")),
+                           json_string_value(json_object_get(json_object_get(ev, "chat"), "type")));
+    json_decref(ev);
+    return rc;
 }
 
 /* chats */

@@ -141,3 +141,9 @@ store_totals_get(struct store *st, struct store_totals *out)
 {
     return st->be->totals_get(st->impl, out);
 }
+
+tgh_err
+store_tombstones_each(struct store *st, int64_t chat_id, store_message_fn fn, void *arg)
+{
+    return st->be->tombstones_each(st->impl, chat_id, fn, arg);
+}

@@ -124,6 +124,7 @@ struct store_message_row {
     const char *text;
     const char *snippet; /* search only: text with matches in [ ] */
     const char *event;   /* the schema-v1 JSON of the current version */
+    const char *source;  /* store_tombstones_each only: who saw the deletion */
 };
 
 struct store_totals {
@@ -145,6 +146,14 @@ TGH_MUSTCHECK tgh_err store_chats_each(struct store *st, store_chat_fn fn, void 
 TGH_MUSTCHECK tgh_err store_messages_each(struct store *st, const struct store_query *q,
                                           store_message_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err store_totals_get(struct store *st, struct store_totals *out);
+
+/*
+ * Deletions of messages the store does not have (see store_batch_commit), of
+ * one chat or of all (chat_id MSG_UNSET), by chat and message id. row.event
+ * is NULL; chat_id, message_id, deleted_at and source are set.
+ */
+TGH_MUSTCHECK tgh_err store_tombstones_each(struct store *st, int64_t chat_id, store_message_fn fn,
+                                            void *arg);
 
 /* Previous versions of one message, oldest first (row.event is that version). */
 TGH_MUSTCHECK tgh_err store_versions_each(struct store *st, int64_t chat_id, int64_t message_id,

@@ -26,6 +26,7 @@ struct store_backend {
     tgh_err (*versions_each)(void *impl, int64_t chat_id, int64_t message_id, store_message_fn fn,
                              void *arg);
     tgh_err (*totals_get)(void *impl, struct store_totals *out);
+    tgh_err (*tombstones_each)(void *impl, int64_t chat_id, store_message_fn fn, void *arg);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -55,6 +55,7 @@ enum stmt_id {
     S_CHATS,
     S_VERSIONS,
     S_TOTALS,
+    S_TOMBSTONES,
     S_COUNT
 };
 
@@ -97,8 +98,8 @@ static const char *const stmt_sql[S_COUNT] = {
                           " updated_at = ?2 WHERE id = ?1",
     [S_MSG_DELETE] = "UPDATE messages SET deleted_at = ?3, updated_at = ?4"
                      " WHERE chat_id = ?1 AND message_id = ?2 AND deleted_at IS NULL",
-    [S_TOMB_ADD] = "INSERT INTO tombstones (chat_id, message_id, deleted_at)"
-                   " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    [S_TOMB_ADD] = "INSERT INTO tombstones (chat_id, message_id, deleted_at, source)"
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     [S_VER_KNOWN] = "SELECT 1 FROM message_versions WHERE chat_id = ?1 AND message_id = ?2"
                     " AND content_hash = ?3 AND edit_date IS ?4 LIMIT 1",
     [S_VER_SAVE_ROW] =
@@ -139,6 +140,10 @@ static const char *const stmt_sql[S_COUNT] = {
         " JOIN chats c ON c.chat_id = v.chat_id"
         " WHERE v.chat_id = ?1 AND v.message_id = ?2"
         " ORDER BY coalesce(v.edit_date, 0), v.version",
+    [S_TOMBSTONES] = "SELECT t.chat_id, t.message_id, t.deleted_at, t.source FROM tombstones t"
+                     " LEFT JOIN messages m ON m.chat_id = t.chat_id"
+                     " AND m.message_id = t.message_id"
+                     " WHERE m.id IS NULL AND (?1 IS NULL OR t.chat_id = ?1) ORDER BY 1, 2",
     [S_TOTALS] = "SELECT (SELECT count(*) FROM chats),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NULL),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL),"
@@ -526,6 +531,19 @@ sqlite_open(const struct tgh_url *url, bool must_exist, void **impl)
     rc = configure(sq, in_memory);
     if (rc != TGH_OK)
         goto out;
+    if (must_exist && !in_memory) {
+        int64_t is_archive = 0;
+
+        /* A reader never turns some other SQLite file into an archive. */
+        rc = query_i64(sq, "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'",
+                       &is_archive);
+        if (rc != TGH_OK)
+            goto out;
+        if (is_archive == 0) {
+            rc = tgh_errf(TGH_ENOTFOUND, "%s is not a tgharvest archive (TGH_STORE)", path);
+            goto out;
+        }
+    }
     rc = migrate(sq);
     if (rc != TGH_OK)
         goto out;
@@ -972,6 +990,7 @@ apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
     (void)sqlite3_bind_int64(s, 1, ev->chat_id);
     (void)sqlite3_bind_int64(s, 2, ev->message_id);
     (void)sqlite3_bind_int64(s, 3, ev->observed_at != MSG_UNSET ? ev->observed_at : b->now);
+    bind_str(s, 4, msg_source_name(ev->source));
     rc = run(sq, S_TOMB_ADD, "record tombstone");
     if (rc != TGH_OK)
         return rc;
@@ -1095,7 +1114,7 @@ sqlite_run_finish(void *impl, int64_t run_id, const struct store_run_result *res
     (void)sqlite3_bind_int64(s, 6, (int64_t)st->versioned);
     (void)sqlite3_bind_int64(s, 7, (int64_t)st->unchanged);
     (void)sqlite3_bind_int64(s, 8, (int64_t)st->refreshed);
-    (void)sqlite3_bind_int64(s, 9, (int64_t)st->deleted);
+    (void)sqlite3_bind_int64(s, 9, (int64_t)(st->deleted + st->delete_unknown));
     (void)sqlite3_bind_int64(s, 10, (int64_t)res->errors);
     bind_str(s, 11, res->error);
     rc = run(sq, S_RUN_FINISH, "finish run");
@@ -1305,12 +1324,38 @@ sqlite_totals_get(void *impl, struct store_totals *out)
     return TGH_OK;
 }
 
+TGH_MUSTCHECK static tgh_err
+sqlite_tombstones_each(void *impl, int64_t chat_id, store_message_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TOMBSTONES];
+    tgh_err rc = TGH_OK;
+    int src;
+
+    bind_i64(s, 1, chat_id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_message_row row = { 0 };
+
+        row.chat_id = sqlite3_column_int64(s, 0);
+        row.message_id = sqlite3_column_int64(s, 1);
+        row.deleted_at = sqlite3_column_int64(s, 2);
+        row.source = col_str(s, 3);
+        if (fn(arg, &row) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "read tombstones");
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
     .scheme = "sqlite",
     .open = sqlite_open,
     .close = sqlite_close,
     .commit = sqlite_commit,
     .chat_upsert = sqlite_chat_upsert,
+    .tombstones_each = sqlite_tombstones_each,
     .dead_letter_add = sqlite_dead_letter_add,
     .run_begin = sqlite_run_begin,
     .run_finish = sqlite_run_finish,

@@ -130,3 +130,12 @@ assert_status 2 tgh import --from event --tz Europe/Berlin "$WORK/all"
 assert_status 1 tgh run --import "$WORK/nothing-here.json"
 assert_contains "run names itself" "tgharvest run:" "$WORK/err"
 ok "unknown chat ids, bad options, run errors"
+
+# A reader never turns another SQLite file into an archive.
+sqlite3 "$WORK/other.db" "CREATE TABLE notes (x TEXT)"
+assert_status 1 tgh stats --store "sqlite://$WORK/other.db"
+assert_contains "not an archive" "is not a tgharvest archive" "$WORK/err"
+assert_eq "other database untouched" "notes" "$(sqlite3 "$WORK/other.db" "SELECT group_concat(name) FROM sqlite_master")"
+assert_status 2 tgh import -xq "$WORK/all"
+assert_contains "clustered short option named" "-x" "$WORK/err"
+ok "foreign databases, clustered options"

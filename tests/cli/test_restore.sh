@@ -22,8 +22,14 @@ jq -nc --argjson c "$cid" --argjson m "$mid" --argjson d "$date" --arg h "$empty
       observed_at: 1800000000, chat: {id: $c, type: "channel"}, message_id: $m, date: $d,
       content_hash: $h}' >"$WORK/delete.jsonl"
 tgh decode --from event "$WORK/delete.jsonl" >/dev/null || fail "hand-made delete event is invalid"
+# ... and one for a message the archive never had (seen deleted before collected).
+jq -nc --argjson c "$cid" --arg h "$empty_hash" \
+    '{schema_version: 1, op: "delete", source: "tdlib", idempotency_key: "\($c):0:999999",
+      observed_at: 1800000001, chat: {id: $c, type: "channel"}, message_id: 999999,
+      content_hash: $h}' >>"$WORK/delete.jsonl"
 assert_status 0 tgh import --from event -q "$WORK/delete.jsonl"
 assert_eq "tombstone" 1 "$(sql "SELECT count(*) FROM messages WHERE deleted_at = 1800000000")"
+assert_eq "tombstone of an unknown message" 1 "$(sql "SELECT count(*) FROM tombstones WHERE message_id = 999999")"
 tgh export -o "$WORK/archive.jsonl"
 
 # Restore into an empty store.
@@ -48,6 +54,8 @@ vers="SELECT chat_id, message_id, content_hash, edit_date, text FROM message_ver
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM message_versions")" -gt 0 ] || fail "fixture archive has no versions"
 assert_eq "restored columns" "$(sqlite3 "$DB" "$cols" | md5sum)" "$(sqlite3 "$WORK/restored.db" "$cols" | md5sum)"
 assert_eq "restored versions" "$(sqlite3 "$DB" "$vers")" "$(sqlite3 "$WORK/restored.db" "$vers")"
+tombs="SELECT chat_id, message_id, deleted_at, source FROM tombstones ORDER BY 1, 2"
+assert_eq "restored tombstones" "$(sqlite3 "$DB" "$tombs")" "$(sqlite3 "$WORK/restored.db" "$tombs")"
 assert_eq "replay run" 1 "$(sqlite3 "$WORK/restored.db" "SELECT count(*) FROM collection_runs WHERE kind = 'replay' AND status = 'ok'")"
 ok "export jsonl + import --from event restores the archive"
 

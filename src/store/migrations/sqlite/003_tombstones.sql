@@ -9,5 +9,6 @@ CREATE TABLE tombstones (
     chat_id    INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     deleted_at INTEGER NOT NULL,
+    source     TEXT    NOT NULL, -- the event's source: who saw the deletion
     PRIMARY KEY (chat_id, message_id)
 ) WITHOUT ROWID;
