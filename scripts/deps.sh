@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Install what tgharvest needs to build and test on Debian 12, as root.
-# Installs only what is missing, so a second run costs a dpkg query.
+# Install what tgharvest needs to build and test on Debian 12, as root:
+# Debian packages, then TDLib's JSON library from npm (pinned) into the
+# git-ignored .deps/npm. Installs only what is missing, so a second run costs
+# a dpkg query and a file check.
 set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
     build-essential cmake pkg-config
@@ -11,6 +15,13 @@ packages=(
     jq tzdata git
 )
 
+# TDLib 1.8.67, prebuilt for glibc: one libtdjson.so, no other dependency.
+tdlib_pkg="@prebuilt-tdlib/linux-x64-glibc"
+tdlib_version="0.1008067.0"
+tdlib_dir="$root/.deps/npm"
+
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -18,16 +29,22 @@ for p in "${packages[@]}"; do
     fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps.sh: missing packages: ${missing[*]}; run as root or install them" >&2
+        exit 1
+    fi
+    echo "deps.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps.sh: missing packages: ${missing[*]}; run as root or install them" >&2
-    exit 1
+installed=$(jq -r .version "$tdlib_dir/node_modules/$tdlib_pkg/package.json" 2>/dev/null || true)
+if [ "$installed" != "$tdlib_version" ] ||
+    [ ! -f "$tdlib_dir/node_modules/$tdlib_pkg/libtdjson.so" ]; then
+    echo "deps.sh: installing $tdlib_pkg@$tdlib_version into .deps/npm" >&2
+    mkdir -p "$tdlib_dir"
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tdlib_dir" \
+        "$tdlib_pkg@$tdlib_version" >/dev/null
 fi
-
-echo "deps.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

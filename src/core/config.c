@@ -40,6 +40,8 @@ static const struct cfg_param params[] = {
       "error, warn, info or debug" },
     { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db", 0,
       0, "message store URL" },
+    { "TGH_TDJSON", CFG_STR, offsetof(struct tgh_config, tdjson_path), "", 0, 0,
+      "path of TDLib's libtdjson.so (empty: the one scripts/deps.sh installs)" },
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))

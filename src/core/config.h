@@ -22,6 +22,7 @@ struct tgh_config {
     char *import_tz;              /* TGH_IMPORT_TZ: zone of export dates lacking date_unixtime */
     int64_t batch_size;           /* TGH_BATCH_SIZE: events per store transaction */
     char *env_file;               /* TGH_ENV_FILE */
+    char *tdjson_path;            /* TGH_TDJSON: "" means the installed default */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */

@@ -113,4 +113,26 @@ TGH_MUSTCHECK tgh_err source_events_import_stream(FILE *f, const char *name,
                                                   const struct source_export_sink *sink,
                                                   struct source_export_summary *sum);
 
+/*
+ * TDLib's JSON interface (td_json_client.h), loaded with dlopen from path
+ * (NULL or "": source_tdjson_default_path(), the library scripts/deps.sh
+ * installs). A missing file is TGH_ENOTFOUND naming the path; a library
+ * without the four functions is TGH_EPROTO. The library is never unloaded.
+ * The receive and execute results are valid until the next call of the same
+ * function, as in TDLib.
+ */
+struct source_tdjson;
+
+const char *source_tdjson_default_path(void);
+TGH_MUSTCHECK tgh_err source_tdjson_open(const char *path, struct source_tdjson **out);
+void source_tdjson_close(struct source_tdjson *tj); /* NULL is fine */
+int source_tdjson_client_new(struct source_tdjson *tj);
+void source_tdjson_send(struct source_tdjson *tj, int client_id, const char *request);
+const char *source_tdjson_receive(struct source_tdjson *tj, double timeout_s);
+const char *source_tdjson_execute(struct source_tdjson *tj, const char *request);
+
+/* TDLib's own log goes to path (never the terminal) at the given verbosity. */
+TGH_MUSTCHECK tgh_err source_tdjson_log_to_file(struct source_tdjson *tj, const char *path,
+                                                int verbosity);
+
 #endif
