@@ -88,9 +88,23 @@ static bool
 rd_fill(struct rd *r)
 {
     size_t n;
+    int c;
 
     if (r->is_eof || r->is_io_error)
         return false;
+    /*
+     * At the end of the stream keep the buffer as it is: bytes handed to
+     * jansson past a value are given back into it (rd_load), and jansson asks
+     * for more before it reports a scalar that ends the file.
+     */
+    if ((c = getc(r->f)) == EOF) {
+        if (ferror(r->f))
+            r->is_io_error = true;
+        else
+            r->is_eof = true;
+        return false;
+    }
+    (void)ungetc(c, r->f);
     r->base += r->len;
     r->pos = r->len = 0;
     n = fread(r->buf, 1, RD_BUF_BYTES, r->f);
