@@ -14,17 +14,41 @@
 
 #include "store/store.h"
 
-/* Escape control characters and DEL; keep every other byte (UTF-8 included). */
+/*
+ * Length of a UTF-8 encoded control a terminal may act on: C1 controls
+ * (U+0080..U+009F, CSI and OSC among them) and the bidirectional overrides
+ * and isolates (U+202A..U+202E, U+2066..U+2069). 0 for anything else.
+ */
+static size_t
+utf8_control_len(const unsigned char *c)
+{
+    if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f)
+        return 2;
+    if (c[0] == 0xe2 && c[1] == 0x80 && c[2] >= 0xaa && c[2] <= 0xae)
+        return 3;
+    if (c[0] == 0xe2 && c[1] == 0x81 && c[2] >= 0xa6 && c[2] <= 0xa9)
+        return 3;
+    return 0;
+}
+
+/* Escape control characters; keep every other byte (UTF-8 included). */
 static void
 put_escaped(FILE *out, const char *s, const char *newline)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '\n' && newline != NULL)
+        size_t n;
+
+        if (*c == '\n' && newline != NULL) {
             (void)fputs(newline, out);
-        else if (*c < 0x20 || *c == 0x7f)
+        } else if (*c < 0x20 || *c == 0x7f) {
             (void)fprintf(out, "\\x%02x", *c);
-        else
+        } else if ((n = utf8_control_len(c)) > 0) {
+            for (size_t i = 0; i < n; i++)
+                (void)fprintf(out, "\\x%02x", c[i]);
+            c += n - 1;
+        } else {
             (void)fputc(*c, out);
+        }
     }
 }
 
@@ -54,6 +78,16 @@ cli_help(const struct cli_cmd *cmd)
 {
     fputs(cmd->usage, stdout);
     return CLI_EXIT_OK;
+}
+
+int
+cli_finish_output(const char *cmd, int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error(cmd, "writing the output failed: %s", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    return rc;
 }
 
 int
@@ -123,7 +157,15 @@ cli_parse_date(const char *s, int64_t *out)
             end++;
         if (*end != '\0')
             continue;
-        *out = (int64_t)timegm(&tm);
+        {
+            struct tm want = tm;
+            time_t t = timegm(&tm);
+
+            /* timegm normalises: 2024-02-30 would quietly become March 1. */
+            if (tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
+                return tgh_errf(TGH_EINVAL, "'%s' is not a date of the calendar", s);
+            *out = (int64_t)t;
+        }
         return TGH_OK;
     }
     return tgh_errf(TGH_EINVAL,

@@ -40,6 +40,12 @@ int cli_help(const struct cli_cmd *cmd);
 /* Report a bad option and point at --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);
 
+/*
+ * Flush stdout; on a write error (a full disk, a closed pipe) print it and
+ * return CLI_EXIT_FAIL, else rc.
+ */
+int cli_finish_output(const char *cmd, int rc);
+
 /* getopt's '?': names the offending argument; returns CLI_EXIT_USAGE. */
 int cli_bad_option(const struct cli_cmd *cmd, char **argv);
 

@@ -16,6 +16,7 @@
 struct decode_ctx {
     uint64_t errors;
     int write_failed;
+    char last_error[1024]; /* printed by on_chat_end: not printed again */
 };
 
 static int
@@ -73,7 +74,8 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
     (void)chat;
     if (status != TGH_OK) {
         c->errors++;
-        cli_error("decode", "%s", tgh_errmsg());
+        (void)snprintf(c->last_error, sizeof(c->last_error), "%s", tgh_errmsg());
+        cli_error("decode", "%s", c->last_error);
     }
     return TGH_OK;
 }
@@ -82,7 +84,8 @@ static int
 decode_export(const char *path, const char *tz)
 {
     struct decode_ctx c = { 0 };
-    struct source_export_opts o = { .tz = tz, .batch_size = 256 };
+    /* One event per batch: everything before damage in the file is shown, as import keeps it. */
+    struct source_export_opts o = { .tz = tz, .batch_size = 1 };
     struct source_export_sink sink = {
         .arg = &c,
         .chat_begin = on_chat_begin,
@@ -93,7 +96,8 @@ decode_export(const char *path, const char *tz)
     struct source_export_summary sum = { 0 };
 
     if (source_export_import_file(path, &o, &sink, &sum) != TGH_OK) {
-        cli_error("decode", "%s", tgh_errmsg());
+        if (strcmp(tgh_errmsg(), c.last_error) != 0)
+            cli_error("decode", "%s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
     return c.errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -169,7 +169,8 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     if (rc != TGH_OK && tot.failed_files == 0)
         cli_error("import", "%s", tgh_errmsg()); /* not a file's error: the store's */
     print_summary(&tot, seconds, as_json);
-    return rc == TGH_OK && tot.failed_chats == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return cli_finish_output("import",
+                             rc == TGH_OK && tot.failed_chats == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL);
 }
 
 const struct cli_cmd cli_cmd_import = {

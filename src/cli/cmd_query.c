@@ -218,7 +218,7 @@ run_chats(const struct tgh_config *cfg, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
     }
     store_close(st);
-    return rc;
+    return cli_finish_output("chats", rc);
 }
 
 /* messages and search */
@@ -347,7 +347,7 @@ run_stats(const struct tgh_config *cfg, int argc, char **argv)
         (void)json_dumpf(j, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(j);
-        return CLI_EXIT_OK;
+        return cli_finish_output("stats", CLI_EXIT_OK);
     }
     printf("chats          %" PRId64 "\n"
            "messages       %" PRId64 "\n"
@@ -362,7 +362,7 @@ run_stats(const struct tgh_config *cfg, int argc, char **argv)
            cli_fmt_time(t.first_date, first, sizeof(first)),
            cli_fmt_time(t.last_date, last, sizeof(last)),
            t.size_bytes >= 0 ? (double)t.size_bytes / 1e6 : 0.0);
-    return CLI_EXIT_OK;
+    return cli_finish_output("stats", CLI_EXIT_OK);
 }
 
 const struct cli_cmd cli_cmd_chats = {

@@ -123,7 +123,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
            "  chat(s) above. Meanwhile, feed the archive with Telegram Desktop exports:\n"
            "  tgharvest import path/to/result.json\n",
            chats.n);
-    return rc;
+    return cli_finish_output("run", rc);
 }
 
 const struct cli_cmd cli_cmd_run = {

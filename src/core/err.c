@@ -7,17 +7,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char errbuf[1024];
 
 tgh_err
 tgh_errf(tgh_err code, const char *fmt, ...)
 {
+    char tmp[sizeof(errbuf)];
     va_list ap;
 
+    /* Through a copy: callers often wrap the current detail ("%s: %s", ..., tgh_errmsg()). */
     va_start(ap, fmt);
-    (void)vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+    (void)vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
+    memcpy(errbuf, tmp, sizeof(errbuf));
     return code;
 }
 

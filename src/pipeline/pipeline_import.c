@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "core/alloc.h"
@@ -169,9 +170,16 @@ import_file(struct job *j, const char *path)
         .progress = j->o->progress != NULL ? on_progress : NULL,
     };
     struct source_export_summary sum = { 0 };
+    char *canon;
     tgh_err rc;
 
-    j->file = path;
+    /*
+     * Runs and dead letters name the file by its canonical path, so the same
+     * file reached as ./x.json, x.json or dir//x.json is one origin (and one
+     * set of dead letters).
+     */
+    canon = realpath(path, NULL);
+    j->file = canon != NULL ? canon : path;
     if (j->o->from == PIPELINE_FROM_EVENTS)
         rc = read_events(j, path, &eo, &sink, &sum);
     else
@@ -189,9 +197,13 @@ import_file(struct job *j, const char *path)
         store_stats_add(&j->tot->stats, &late);
         (void)finish_run(j, "failed", why);
         j->tot->failed_files++;
+        j->file = NULL;
+        tgh_free(canon);
         return tgh_errf(rc, "%s", why);
     }
     j->tot->files++;
+    j->file = NULL;
+    tgh_free(canon); /* realpath() allocates with malloc */
     return TGH_OK;
 }
 
@@ -233,6 +245,9 @@ import_path(struct job *j, const char *path, void (*on_error)(const char *msg))
 
         if (de->d_name[0] == '.' || len <= strlen(suffix) ||
             strcmp(de->d_name + len - strlen(suffix), suffix) != 0)
+            continue;
+        /* Only regular files: a FIFO would block, a folder named x.json fail. */
+        if (fstatat(dirfd(d), de->d_name, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;

@@ -154,6 +154,7 @@ get_time(const struct source_export_msg_ctx *c, const json_t *o, const char *raw
     json_t *v = get(o, raw_key);
     const char *end;
     struct tm tm;
+    int mday, mon;
 
     if (v != NULL) {
         if (!int_of(v, out))
@@ -167,12 +168,18 @@ get_time(const struct source_export_msg_ctx *c, const json_t *o, const char *raw
     if (!json_is_string(v) ||
         (end = strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%S", &tm)) == NULL || *end != '\0')
         return tgh_errf(TGH_EINVAL, "%s: not a date like 2020-11-12T12:57:31", iso_key);
+    mday = tm.tm_mday;
+    mon = tm.tm_mon;
     if (c->is_local_tz) {
         tm.tm_isdst = -1; /* let the zone decide; see the doc on DST overlaps */
         *out = (int64_t)mktime(&tm);
     } else {
         *out = (int64_t)timegm(&tm);
     }
+    /* Both normalise: 2020-02-30 would quietly become March 1. */
+    if (tm.tm_mday != mday || tm.tm_mon != mon)
+        return tgh_errf(TGH_EINVAL, "%s: '%s' is not a date of the calendar", iso_key,
+                        json_string_value(v));
     return TGH_OK;
 }
 

@@ -528,13 +528,10 @@ sqlite_open(const struct tgh_url *url, bool must_exist, void **impl)
                       sq->db != NULL ? sqlite3_errmsg(sq->db) : sqlite3_errstr(src));
         goto out;
     }
-    rc = configure(sq, in_memory);
-    if (rc != TGH_OK)
-        goto out;
     if (must_exist && !in_memory) {
         int64_t is_archive = 0;
 
-        /* A reader never turns some other SQLite file into an archive. */
+        /* Before any pragma writes: a reader never touches a file that is not an archive. */
         rc = query_i64(sq, "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'",
                        &is_archive);
         if (rc != TGH_OK)
@@ -544,6 +541,9 @@ sqlite_open(const struct tgh_url *url, bool must_exist, void **impl)
             goto out;
         }
     }
+    rc = configure(sq, in_memory);
+    if (rc != TGH_OK)
+        goto out;
     rc = migrate(sq);
     if (rc != TGH_OK)
         goto out;

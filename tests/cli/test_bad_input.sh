@@ -111,3 +111,45 @@ assert_contains "range: error names the id" "chats.list[0].id -5 is out of range
 assert_eq "range: no chat 0" 0 "$(sql "SELECT count(*) FROM chats WHERE chat_id = 0")"
 assert_eq "range: good chat" 1 "$(sql "SELECT count(*) FROM messages WHERE chat_id = -1000000000044")"
 ok "chat id out of range fails that chat only"
+
+# The same file by another spelling of its path is the same origin: no new dead letters.
+export TGH_STORE="sqlite://$WORK/spell.db"
+DB=$WORK/spell.db
+f=$FX/malformed_messages.json
+assert_status 0 tgh import -q "$f"
+n_dead=$(sql "SELECT count(*) FROM ingestion_errors")
+( cd "$FX" && assert_status 0 tgh import -q ./malformed_messages.json )
+assert_status 0 tgh import -q "$FX//malformed_messages.json"
+assert_eq "dead letters by canonical origin" "$n_dead" "$(sql "SELECT count(*) FROM ingestion_errors")"
+ok "one origin whatever the spelling of the path"
+
+# A folder import reads regular files only: a FIFO or a folder named x.json is skipped.
+mkdir -p "$WORK/mixed/sub.json"
+mkfifo "$WORK/mixed/pipe.json"
+cp "$TGH_TEST_SOURCE_DIR/examples/harbour_watch_result.json" "$WORK/mixed/"
+assert_status 0 timeout 60 "$TGHARVEST" import -q "$WORK/mixed"
+ok "FIFO and folder named *.json skipped"
+
+# Impossible calendar dates are refused, not moved to the next month.
+jq -n '{name: "Cal", type: "public_channel", id: 45, messages: [
+    {id: 1, type: "message", date: "2020-02-30T10:00:00", text: "no such day"},
+    {id: 2, type: "message", date: "2020-02-28T10:00:00", text: "fine"}]}' >"$WORK/cal.json"
+assert_status 0 tgh import --json -q "$WORK/cal.json"
+assert_eq "impossible date: dead letter" 1 "$(jq .errors "$WORK/out")"
+assert_eq "impossible date: reason" 1 "$(sql "SELECT count(*) FROM ingestion_errors WHERE reason LIKE '%not a date of the calendar%'")"
+ok "impossible dates"
+
+# C1 controls and bidi overrides in names are escaped in listings too.
+jq -n '{name: "C1 \u009b31m chat \u202e", type: "public_channel", id: 46, messages: [
+    {id: 1, type: "message", date_unixtime: "1704067200", text: "x"}]}' >"$WORK/c1.json"
+assert_status 0 tgh import -q "$WORK/c1.json"
+tgh chats >"$WORK/c1.out"
+grep -q $'\xc2\x9b' "$WORK/c1.out" && fail "C1 CSI reached the terminal"
+grep -q $'\xe2\x80\xae' "$WORK/c1.out" && fail "bidi override reached the terminal"
+grep -qF 'C1 \xc2\x9b31m chat \xe2\x80\xae' "$WORK/c1.out" || fail "escaped title not shown"
+ok "C1 controls and bidi overrides escaped"
+
+# Output that cannot be written is a failure.
+assert_status 1 sh -c "\"$TGHARVEST\" stats >/dev/full"
+assert_status 1 sh -c "\"$TGHARVEST\" chats >/dev/full"
+ok "write errors on stdout"

@@ -133,7 +133,9 @@ ok "unknown chat ids, bad options, run errors"
 
 # A reader never turns another SQLite file into an archive.
 sqlite3 "$WORK/other.db" "CREATE TABLE notes (x TEXT)"
+other_sum=$(md5sum <"$WORK/other.db")
 assert_status 1 tgh stats --store "sqlite://$WORK/other.db"
+assert_eq "other database byte for byte" "$other_sum" "$(md5sum <"$WORK/other.db")"
 assert_contains "not an archive" "is not a tgharvest archive" "$WORK/err"
 assert_eq "other database untouched" "notes" "$(sqlite3 "$WORK/other.db" "SELECT group_concat(name) FROM sqlite_master")"
 assert_status 2 tgh import -xq "$WORK/all"

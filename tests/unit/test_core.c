@@ -142,7 +142,15 @@ test_config_load_precedence(void **state)
 
     setenv("TGH_BATCH_SIZE", "0", 1);
     assert_int_equal(tgh_config_load(&cfg), TGH_EINVAL);
-    assert_non_null(strstr(tgh_errmsg(), "TGH_BATCH_SIZE"));
+    assert_non_null(strstr(tgh_errmsg(), "TGH_BATCH_SIZE: '0' is not an integer"));
+    tgh_config_fini(&cfg);
+    unsetenv("TGH_BATCH_SIZE");
+    /* A detail that wraps the previous one reads whole (no overlapping format). */
+    setenv("TGH_LOG_LEVEL", "loud", 1);
+    assert_int_equal(tgh_config_load(&cfg), TGH_EINVAL);
+    assert_string_equal(tgh_errmsg(), "TGH_LOG_LEVEL: unknown log level 'loud' (error, warn, "
+                                      "info, debug)");
+    unsetenv("TGH_LOG_LEVEL");
     tgh_config_fini(&cfg);
     unsetenv("TGH_BATCH_SIZE");
     unsetenv("TGH_ENV_FILE");
