@@ -246,6 +246,35 @@ is_delim(int c)
 }
 
 /*
+ * Where a byte leaves a scan of JSON text: inside a string or not, and just
+ * after a backslash in one. Returns true when the byte was part of a string
+ * (its quotes included), so the caller looks at structure only otherwise.
+ */
+struct strscan {
+    bool in_str;
+    bool esc;
+};
+
+static bool
+strscan_step(struct strscan *st, unsigned char c)
+{
+    if (st->in_str) {
+        if (st->esc)
+            st->esc = false;
+        else if (c == '\\')
+            st->esc = true;
+        else if (c == '"')
+            st->in_str = false;
+        return true;
+    }
+    if (c == '"') {
+        st->in_str = true;
+        return true;
+    }
+    return false;
+}
+
+/*
  * For a value jansson did not return (over the cap, or rejected): find its
  * end by its delimiters only (quotes, backslash escapes, brackets; a bare
  * token ends before ',', ']', '}' or whitespace), starting with the bytes
@@ -259,7 +288,8 @@ static TGH_MUSTCHECK tgh_err
 rd_skip_value(struct rd *r, const char *what, size_t keep)
 {
     size_t fed = r->text_len, i = 0, end, back;
-    bool in_str = false, esc = false, is_bare = false;
+    struct strscan st = { false, false };
+    bool is_bare = false;
     long depth = 0;
     /*
      * Which brackets are open, so that a mismatched closer ([1,2} in a broken
@@ -293,15 +323,8 @@ rd_skip_value(struct rd *r, const char *what, size_t keep)
             }
             continue;
         }
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
+        if (strscan_step(&st, c)) {
+            /* inside a string: brackets there are text */
         } else if (c == '{' || c == '[') {
             if (depth < SKIP_STACK)
                 open[depth] = (char)c;
@@ -323,7 +346,7 @@ rd_skip_value(struct rd *r, const char *what, size_t keep)
                 depth = k; /* unclosed inner brackets are dropped with it */
             }
         }
-        if (!in_str && depth <= 0) {
+        if (!st.in_str && depth <= 0) {
             end = i;
             break;
         }
@@ -361,14 +384,14 @@ is_hex(unsigned char c)
 static char *
 desktop_escapes_fixed(const char *text, size_t len, size_t *n)
 {
-    bool in_str = false, esc = false;
+    struct strscan st = { false, false };
     char *out = NULL;
     size_t o = 0;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
 
-        if (esc && c == 'x' && i + 2 < len && is_hex((unsigned char)text[i + 1]) &&
+        if (st.esc && c == 'x' && i + 2 < len && is_hex((unsigned char)text[i + 1]) &&
             is_hex((unsigned char)text[i + 2])) {
             if (out == NULL) {
                 out = tgh_malloc(len + len / 2 + 1); /* "\xHH" grows by half at most */
@@ -377,19 +400,10 @@ desktop_escapes_fixed(const char *text, size_t len, size_t *n)
             }
             memcpy(out + o, "u00", 3);
             o += 3;
-            esc = false;
+            st.esc = false;
             continue;
         }
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        }
+        (void)strscan_step(&st, c);
         if (out != NULL)
             out[o++] = (char)c;
     }
