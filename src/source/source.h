@@ -135,4 +135,60 @@ const char *source_tdjson_execute(struct source_tdjson *tj, const char *request)
 TGH_MUSTCHECK tgh_err source_tdjson_log_to_file(struct source_tdjson *tj, const char *path,
                                                 int verbosity);
 
+/*
+ * TDLib objects into events (docs/internals/tdlib.md has the mapping).
+ * TDLib gives message ids as server_id << 20 and int64 values as JSON
+ * strings; events carry server ids.
+ */
+
+/* What the caller knows of the chat a TDLib message is in. */
+struct source_tdlib_chat {
+    int64_t chat_id;
+    enum msg_chat_type type; /* MSG_CHAT_UNKNOWN: from the id and is_channel_post */
+    const char *title;       /* may be NULL */
+    const char *username;    /* may be NULL */
+};
+
+/* TDLib's message id of a server message id and back (0 when id is not a server message). */
+int64_t source_tdlib_msg_id(int64_t server_id);
+int64_t source_tdlib_server_id(int64_t tdlib_id);
+
+/*
+ * Map one TDLib `message` object into ev (msg_event_init()ed here), strings
+ * in a, source MSG_SOURCE_TDLIB, raw a reference to msg. chat may be NULL
+ * (only the message is known). A message that is not a server message
+ * (local, yet unsent, scheduled) or lacks a required field is TGH_EPROTO
+ * naming the field; unknown content types are kept (raw, and the type as
+ * media kind or action). The event is not finalized.
+ */
+TGH_MUSTCHECK tgh_err source_tdlib_map_message(const json_t *msg,
+                                               const struct source_tdlib_chat *chat,
+                                               int64_t observed_at, struct tgh_arena *a,
+                                               struct msg_event *ev);
+
+/*
+ * Delete events for an updateDeleteMessages object pushed into b: only when
+ * is_permanent is true and from_cache is false (otherwise TDLib unloaded its
+ * cache: *n is 0 and nothing is pushed). *n receives the number pushed; a
+ * full batch is TGH_ETOOBIG before anything is pushed. Events are finalized.
+ */
+TGH_MUSTCHECK tgh_err source_tdlib_map_deletes(const json_t *update,
+                                               const struct source_tdlib_chat *chat,
+                                               int64_t observed_at, struct msg_batch *b, size_t *n);
+
+/*
+ * `decode --from tdlib`: a file holding TDLib JSON (one value, or one per
+ * line): a message, messages (getChatHistory), foundChatMessages,
+ * updateNewMessage, updateDeleteMessages, or an array of these. Events go
+ * to sink->batch (finalized); an object that cannot be mapped goes to
+ * sink->dead_letter with its position and reason, and the rest goes on. An
+ * update that carries no whole message (updateMessageContent,
+ * updateMessageEdited, updateMessageInteractionInfo) is reported through
+ * sink->dead_letter with a reason saying what the collector does instead.
+ */
+TGH_MUSTCHECK tgh_err source_tdlib_decode_stream(FILE *f, const char *name,
+                                                 const struct source_export_opts *o,
+                                                 const struct source_export_sink *sink,
+                                                 struct source_export_summary *sum);
+
 #endif

@@ -159,4 +159,83 @@ TGH_MUSTCHECK tgh_err store_tombstones_each(struct store *st, int64_t chat_id, s
 TGH_MUSTCHECK tgh_err store_versions_each(struct store *st, int64_t chat_id, int64_t message_id,
                                           store_message_fn fn, void *arg);
 
+/*
+ * Tracked chats: what the collector collects, one row per chat the user
+ * added (`tgharvest chats add`). A chat that could not be resolved keeps its
+ * spec with chat_id 0 and status "error". Strings are NULL when unknown.
+ */
+struct store_tracked {
+    int64_t id;          /* row id, assigned by the store */
+    const char *spec;    /* what the user gave, as given ("@name", "-100123", invite link) */
+    int64_t chat_id;     /* 0 until resolved */
+    const char *account; /* account that collects it; NULL: the default account */
+    bool enabled;        /* collected by collect/run */
+    const char *status;  /* "new" (never collected), "ok", "error" */
+    const char *error;   /* why, when status is "error" (not retried until enabled again) */
+    const char *type;    /* msg_chat_type_name() */
+    const char *title;
+    const char *username;
+    int64_t linked_chat_id;    /* discussion group of a channel (comments), 0 when none */
+    bool is_forum;             /* supergroup with forum topics */
+    bool comments;             /* also collect comment threads of channel posts */
+    bool topics;               /* forum: collect per-topic history */
+    int64_t added_at;          /* Unix seconds */
+    int64_t updated_at;        /* last change of this row */
+    int64_t last_collected_at; /* last run that finished ok, 0 never */
+};
+
+typedef int (*store_tracked_fn)(void *arg, const struct store_tracked *t);
+
+/*
+ * Insert or update a tracked chat: the row with the same chat_id (when
+ * chat_id != 0), else the same spec, else a new row. Every field but id and
+ * added_at is written as given. *id (may be NULL) receives the row id. Two
+ * rows may never share a non-zero chat_id (TGH_EEXIST is never returned:
+ * the existing row is updated).
+ */
+TGH_MUSTCHECK tgh_err store_tracked_put(struct store *st, const struct store_tracked *t,
+                                        int64_t *id);
+/* Every tracked chat, by row id. */
+TGH_MUSTCHECK tgh_err store_tracked_each(struct store *st, store_tracked_fn fn, void *arg);
+/*
+ * The tracked chat matching key: its chat id ("-100123"), bare t.me/c id,
+ * @username/username (case-insensitive) or its exact spec; TGH_ENOTFOUND when none.
+ * The strings of *out live until the next call on st.
+ */
+TGH_MUSTCHECK tgh_err store_tracked_find(struct store *st, const char *key,
+                                         struct store_tracked *out);
+/* Remove the row (its messages and cursors stay); TGH_ENOTFOUND when none. */
+TGH_MUSTCHECK tgh_err store_tracked_remove(struct store *st, int64_t id);
+/* Status and error (NULL clears it) of row id; last_collected_at too when non-zero. */
+TGH_MUSTCHECK tgh_err store_tracked_set_status(struct store *st, int64_t id, const char *status,
+                                               const char *error, int64_t last_collected_at);
+
+/*
+ * Collection cursors, per chat and thread (thread_id 0 is the chat's own
+ * history; otherwise a comment thread's root or a forum topic). Ids are
+ * server message ids. A cursor is only ever written after the messages it
+ * covers were committed.
+ */
+struct store_cursor {
+    int64_t chat_id;
+    int64_t thread_id;
+    int64_t newest_id; /* every message from oldest_id up to here was collected; 0: none yet */
+    int64_t oldest_id; /* backfill went down to here; 0: none yet */
+    bool complete;     /* backfill reached the start of the history */
+    int64_t gap_hi;    /* catch-up in progress: newest id of the walk, 0 when none */
+    int64_t gap_from;  /* catch-up in progress: where the walk goes on (exclusive) */
+    int64_t updated_at;
+};
+
+typedef int (*store_cursor_fn)(void *arg, const struct store_cursor *c);
+
+/* The cursor of (chat_id, thread_id); TGH_ENOTFOUND (and *out zeroed, ids set) when none. */
+TGH_MUSTCHECK tgh_err store_cursor_get(struct store *st, int64_t chat_id, int64_t thread_id,
+                                       struct store_cursor *out);
+/* Insert or replace; updated_at is set by the store when 0. */
+TGH_MUSTCHECK tgh_err store_cursor_put(struct store *st, const struct store_cursor *c);
+/* Cursors of one chat (or all: MSG_UNSET), by chat then thread. */
+TGH_MUSTCHECK tgh_err store_cursors_each(struct store *st, int64_t chat_id, store_cursor_fn fn,
+                                         void *arg);
+
 #endif
