@@ -4,6 +4,7 @@
  */
 #include "store/store.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -146,4 +147,76 @@ tgh_err
 store_tombstones_each(struct store *st, int64_t chat_id, store_message_fn fn, void *arg)
 {
     return st->be->tombstones_each(st->impl, chat_id, fn, arg);
+}
+
+/* The status values of tracked_chats (CHECKed by the schema too). */
+static bool
+status_valid(const char *status)
+{
+    return strcmp(status, "new") == 0 || strcmp(status, "ok") == 0 || strcmp(status, "error") == 0;
+}
+
+tgh_err
+store_tracked_put(struct store *st, const struct store_tracked *t, int64_t *id)
+{
+    int64_t ignored;
+
+    if (t->spec == NULL || *t->spec == '\0')
+        return tgh_errf(TGH_EINVAL, "a tracked chat needs a spec");
+    if (t->status != NULL && !status_valid(t->status))
+        return tgh_errf(TGH_EINVAL, "tracked chat status '%.40s' (new, ok or error)", t->status);
+    return st->be->tracked_put(st->impl, t, id != NULL ? id : &ignored);
+}
+
+tgh_err
+store_tracked_each(struct store *st, store_tracked_fn fn, void *arg)
+{
+    return st->be->tracked_each(st->impl, fn, arg);
+}
+
+tgh_err
+store_tracked_find(struct store *st, const char *key, struct store_tracked *out)
+{
+    if (key == NULL || *key == '\0')
+        return tgh_errf(TGH_EINVAL, "empty chat name");
+    return st->be->tracked_find(st->impl, key, out);
+}
+
+tgh_err
+store_tracked_remove(struct store *st, int64_t id)
+{
+    return st->be->tracked_remove(st->impl, id);
+}
+
+tgh_err
+store_tracked_set_status(struct store *st, int64_t id, const char *status, const char *error,
+                         int64_t last_collected_at)
+{
+    if (status == NULL || !status_valid(status))
+        return tgh_errf(TGH_EINVAL, "tracked chat status '%.40s' (new, ok or error)",
+                        status != NULL ? status : "(null)");
+    return st->be->tracked_set_status(st->impl, id, status, error, last_collected_at);
+}
+
+tgh_err
+store_cursor_get(struct store *st, int64_t chat_id, int64_t thread_id, struct store_cursor *out)
+{
+    return st->be->cursor_get(st->impl, chat_id, thread_id, out);
+}
+
+tgh_err
+store_cursor_put(struct store *st, const struct store_cursor *c)
+{
+    if (c->chat_id == 0 || c->chat_id == MSG_UNSET)
+        return tgh_errf(TGH_EINVAL, "cursor without a chat id");
+    if (c->thread_id < 0)
+        return tgh_errf(TGH_EINVAL, "cursor thread id %" PRId64 " (0 or a message id)",
+                        c->thread_id);
+    return st->be->cursor_put(st->impl, c);
+}
+
+tgh_err
+store_cursors_each(struct store *st, int64_t chat_id, store_cursor_fn fn, void *arg)
+{
+    return st->be->cursors_each(st->impl, chat_id, fn, arg);
 }

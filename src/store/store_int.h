@@ -27,6 +27,16 @@ struct store_backend {
                              void *arg);
     tgh_err (*totals_get)(void *impl, struct store_totals *out);
     tgh_err (*tombstones_each)(void *impl, int64_t chat_id, store_message_fn fn, void *arg);
+    /* Tracked chats and cursors: arguments already checked by store.c. */
+    tgh_err (*tracked_put)(void *impl, const struct store_tracked *t, int64_t *id);
+    tgh_err (*tracked_each)(void *impl, store_tracked_fn fn, void *arg);
+    tgh_err (*tracked_find)(void *impl, const char *key, struct store_tracked *out);
+    tgh_err (*tracked_remove)(void *impl, int64_t id);
+    tgh_err (*tracked_set_status)(void *impl, int64_t id, const char *status, const char *error,
+                                  int64_t last_collected_at);
+    tgh_err (*cursor_get)(void *impl, int64_t chat_id, int64_t thread_id, struct store_cursor *out);
+    tgh_err (*cursor_put)(void *impl, const struct store_cursor *c);
+    tgh_err (*cursors_each)(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg);
 };
 
 extern const struct store_backend store_sqlite_backend;

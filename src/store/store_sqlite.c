@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,8 +57,35 @@ enum stmt_id {
     S_VERSIONS,
     S_TOTALS,
     S_TOMBSTONES,
+    S_TRK_INSERT,
+    S_TRK_UPDATE,
+    S_TRK_DROP_SPEC,
+    S_TRK_MOVE_SPEC,
+    S_TRK_BY_CHAT,
+    S_TRK_BY_SPEC,
+    S_TRK_BY_NAME,
+    S_TRK_BY_AT_SPEC,
+    S_TRK_PAGE,
+    S_TRK_REMOVE,
+    S_TRK_STATUS,
+    S_CUR_GET,
+    S_CUR_PUT,
+    S_CUR_PAGE,
     S_COUNT
 };
+
+/* Column lists shared by the statements and the readers: tracked_row(), cursor_row(). */
+#define TRK_COLUMNS                                                              \
+    "id, spec, chat_id, account, enabled, status, error, type, title, username," \
+    " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at"
+#define CUR_COLUMNS \
+    "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
+
+/* Rows per page of the listings (kept in step with the LIMIT text). */
+#define TRK_PAGE   64
+#define TRK_PAGE_S "64"
+#define CUR_PAGE   256
+#define CUR_PAGE_S "256"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -153,6 +181,43 @@ static const char *const stmt_sql[S_COUNT] = {
                  " (SELECT coalesce(min(date), 0) FROM messages),"
                  " (SELECT coalesce(max(date), 0) FROM messages),"
                  " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+    /*
+     * Tracked chats. The insert and the update take the same parameters
+     * (see bind_tracked()); ?1 is the row id, ?17 the time of the insert.
+     */
+    [S_TRK_INSERT] =
+        "INSERT INTO tracked_chats (spec, chat_id, account, enabled, status, error, type, title,"
+        " username, linked_chat_id, is_forum, comments, topics, updated_at, last_collected_at,"
+        " added_at) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    [S_TRK_UPDATE] = "UPDATE tracked_chats SET spec = ?2, chat_id = ?3, account = ?4, enabled = ?5,"
+                     " status = ?6, error = ?7, type = ?8, title = ?9, username = ?10,"
+                     " linked_chat_id = ?11, is_forum = ?12, comments = ?13, topics = ?14,"
+                     " updated_at = ?15, last_collected_at = ?16 WHERE id = ?1",
+    /* The row of a chat takes over the spec of another row: tracked_take_spec(). */
+    [S_TRK_DROP_SPEC] = "DELETE FROM tracked_chats WHERE spec = ?1 AND id <> ?2"
+                        " AND chat_id IS NULL",
+    [S_TRK_MOVE_SPEC] = "UPDATE tracked_chats SET spec = CAST(chat_id AS TEXT), updated_at = ?3"
+                        " WHERE spec = ?1 AND id <> ?2",
+    [S_TRK_BY_CHAT] = "SELECT " TRK_COLUMNS " FROM tracked_chats WHERE chat_id = ?1",
+    [S_TRK_BY_SPEC] = "SELECT " TRK_COLUMNS " FROM tracked_chats WHERE spec = ?1",
+    /* Uses the NOCASE index of 004_collect.sql. */
+    [S_TRK_BY_NAME] = "SELECT " TRK_COLUMNS " FROM tracked_chats"
+                      " WHERE username = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+    /* A chat never resolved has no username yet, only the "@name" the user typed. */
+    [S_TRK_BY_AT_SPEC] = "SELECT " TRK_COLUMNS " FROM tracked_chats"
+                         " WHERE spec = ('@' || ?1) COLLATE NOCASE ORDER BY id LIMIT 1",
+    [S_TRK_PAGE] =
+        "SELECT " TRK_COLUMNS " FROM tracked_chats WHERE id > ?1 ORDER BY id LIMIT " TRK_PAGE_S,
+    [S_TRK_REMOVE] = "DELETE FROM tracked_chats WHERE id = ?1",
+    [S_TRK_STATUS] = "UPDATE tracked_chats SET status = ?2, error = ?3, updated_at = ?4,"
+                     " last_collected_at = coalesce(?5, last_collected_at) WHERE id = ?1",
+    [S_CUR_GET] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id = ?1 AND thread_id = ?2",
+    [S_CUR_PUT] = "INSERT OR REPLACE INTO cursors (" CUR_COLUMNS ")"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* One page after the key (?3, ?4), within chat ids [?1, ?2]: see cursors_each(). */
+    [S_CUR_PAGE] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id BETWEEN ?1 AND ?2"
+                   " AND (chat_id, thread_id) > (?3, ?4)"
+                   " ORDER BY chat_id, thread_id LIMIT " CUR_PAGE_S,
 };
 
 struct sq {
@@ -161,6 +226,7 @@ struct sq {
     char *reactions_buf; /* reusable buffer for the reactions JSON of one event */
     size_t reactions_cap;
     struct tgh_arena scratch; /* the merged event of a refresh */
+    struct tgh_arena found;   /* strings of the last store_tracked_find() result */
 };
 
 /* What one batch remembers between its events. */
@@ -492,6 +558,7 @@ sqlite_close(void *impl)
         log_warn("closing the database failed: %s", sqlite3_errmsg(sq->db));
     tgh_free(sq->reactions_buf);
     tgh_arena_fini(&sq->scratch);
+    tgh_arena_fini(&sq->found);
     tgh_free(sq);
 }
 
@@ -505,6 +572,7 @@ sqlite_open(const struct tgh_url *url, bool must_exist, void **impl)
     int src;
 
     tgh_arena_init(&sq->scratch, 16 * 1024);
+    tgh_arena_init(&sq->found, 1024);
     if (*path == '\0') {
         rc = tgh_errf(TGH_EINVAL, "TGH_STORE: sqlite URL without a path "
                                   "(sqlite:///abs/path.db or sqlite://rel/path.db)");
@@ -1349,6 +1417,486 @@ sqlite_tombstones_each(void *impl, int64_t chat_id, store_message_fn fn, void *a
     return rc;
 }
 
+/* ---- tracked chats and cursors ---- */
+
+/* 0 means "none" in the API and NULL in the optional columns of 004_collect.sql. */
+static void
+bind_nz(sqlite3_stmt *s, int idx, int64_t v)
+{
+    if (v == 0)
+        (void)sqlite3_bind_null(s, idx);
+    else
+        (void)sqlite3_bind_int64(s, idx, v);
+}
+
+/* Parameters ?2..?16 of S_TRK_INSERT and S_TRK_UPDATE. */
+static void
+bind_tracked(sqlite3_stmt *s, const struct store_tracked *t, int64_t now)
+{
+    bind_str(s, 2, t->spec);
+    bind_nz(s, 3, t->chat_id);
+    bind_str(s, 4, t->account);
+    (void)sqlite3_bind_int(s, 5, t->enabled);
+    bind_str(s, 6, t->status != NULL ? t->status : "new");
+    bind_str(s, 7, t->error);
+    bind_str(s, 8, t->type);
+    bind_str(s, 9, t->title);
+    bind_str(s, 10, t->username);
+    bind_nz(s, 11, t->linked_chat_id);
+    (void)sqlite3_bind_int(s, 12, t->is_forum);
+    (void)sqlite3_bind_int(s, 13, t->comments);
+    (void)sqlite3_bind_int(s, 14, t->topics);
+    (void)sqlite3_bind_int64(s, 15, t->updated_at != 0 ? t->updated_at : now);
+    bind_nz(s, 16, t->last_collected_at);
+}
+
+/* A row of TRK_COLUMNS (NULL integers read as 0); strings are the statement's. */
+static void
+tracked_row(sqlite3_stmt *s, struct store_tracked *t)
+{
+    t->id = sqlite3_column_int64(s, 0);
+    t->spec = col_str(s, 1);
+    t->chat_id = sqlite3_column_int64(s, 2);
+    t->account = col_str(s, 3);
+    t->enabled = sqlite3_column_int(s, 4) != 0;
+    t->status = col_str(s, 5);
+    t->error = col_str(s, 6);
+    t->type = col_str(s, 7);
+    t->title = col_str(s, 8);
+    t->username = col_str(s, 9);
+    t->linked_chat_id = sqlite3_column_int64(s, 10);
+    t->is_forum = sqlite3_column_int(s, 11) != 0;
+    t->comments = sqlite3_column_int(s, 12) != 0;
+    t->topics = sqlite3_column_int(s, 13) != 0;
+    t->added_at = sqlite3_column_int64(s, 14);
+    t->updated_at = sqlite3_column_int64(s, 15);
+    t->last_collected_at = sqlite3_column_int64(s, 16);
+}
+
+/* Move the strings of t into a, so they outlive the statement's row. */
+static void
+tracked_keep(struct tgh_arena *a, struct store_tracked *t)
+{
+    const char **strs[] = { &t->spec, &t->account, &t->status,  &t->error,
+                            &t->type, &t->title,   &t->username };
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (*strs[i] != NULL)
+            *strs[i] = tgh_arena_strdup(a, *strs[i]);
+}
+
+/* Step a TRK_COLUMNS query the caller bound: *row is the id found, or 0. */
+TGH_MUSTCHECK static tgh_err
+tracked_id(struct sq *sq, enum stmt_id id, int64_t *row)
+{
+    bool found;
+    tgh_err rc;
+
+    rc = step_one(sq, id, "find tracked chat", &found);
+    *row = rc == TGH_OK && found ? sqlite3_column_int64(sq->stmt[id], 0) : 0;
+    (void)sqlite3_reset(sq->stmt[id]);
+    return rc;
+}
+
+/*
+ * The row with t's chat_id takes t's spec. Another row holding that spec
+ * either never resolved (it named this chat: it goes) or resolved to
+ * another chat before the username moved (it keeps tracking that chat and
+ * is renamed to its chat id, the one spec that still names it).
+ */
+TGH_MUSTCHECK static tgh_err
+tracked_take_spec(struct sq *sq, const struct store_tracked *t, int64_t row, int64_t now)
+{
+    sqlite3_stmt *s = sq->stmt[S_TRK_DROP_SPEC];
+    tgh_err rc;
+
+    bind_str(s, 1, t->spec);
+    (void)sqlite3_bind_int64(s, 2, row);
+    rc = run(sq, S_TRK_DROP_SPEC, "merge tracked chat");
+    if (rc != TGH_OK)
+        return rc;
+    s = sq->stmt[S_TRK_MOVE_SPEC];
+    bind_str(s, 1, t->spec);
+    (void)sqlite3_bind_int64(s, 2, row);
+    (void)sqlite3_bind_int64(s, 3, now);
+    return run(sq, S_TRK_MOVE_SPEC, "rename tracked chat");
+}
+
+/* One short transaction: the lookups and the write see the same rows. */
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_put(void *impl, const struct store_tracked *t, int64_t *id)
+{
+    struct sq *sq = impl;
+    int64_t now = (int64_t)time(NULL), row = 0;
+    sqlite3_stmt *s;
+    tgh_err rc;
+
+    rc = run(sq, S_BEGIN, "begin");
+    if (rc != TGH_OK)
+        return rc;
+    if (t->chat_id != 0) {
+        (void)sqlite3_bind_int64(sq->stmt[S_TRK_BY_CHAT], 1, t->chat_id);
+        rc = tracked_id(sq, S_TRK_BY_CHAT, &row);
+        if (rc == TGH_OK && row != 0)
+            rc = tracked_take_spec(sq, t, row, now);
+        if (rc != TGH_OK)
+            goto out;
+    }
+    if (row == 0) {
+        bind_str(sq->stmt[S_TRK_BY_SPEC], 1, t->spec);
+        rc = tracked_id(sq, S_TRK_BY_SPEC, &row);
+        if (rc != TGH_OK)
+            goto out;
+    }
+    if (row != 0) {
+        s = sq->stmt[S_TRK_UPDATE];
+        (void)sqlite3_bind_int64(s, 1, row);
+        bind_tracked(s, t, now);
+        rc = run(sq, S_TRK_UPDATE, "update tracked chat");
+    } else {
+        s = sq->stmt[S_TRK_INSERT];
+        bind_tracked(s, t, now);
+        (void)sqlite3_bind_int64(s, 17, now);
+        rc = run(sq, S_TRK_INSERT, "add tracked chat");
+        row = sqlite3_last_insert_rowid(sq->db);
+    }
+    if (rc == TGH_OK)
+        rc = run(sq, S_COMMIT, "commit");
+out:
+    if (rc != TGH_OK) {
+        rollback(sq);
+        return rc;
+    }
+    *id = row;
+    return TGH_OK;
+}
+
+/*
+ * Listings read a page of rows, end the statement, then call fn: fn may write
+ * to the store (a collector sets statuses and cursors as it goes), and no
+ * read stays open across a long callback to hold back WAL checkpoints.
+ */
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_each(void *impl, store_tracked_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TRK_PAGE];
+    struct store_tracked page[TRK_PAGE];
+    struct tgh_arena strs;
+    int64_t after = INT64_MIN;
+    tgh_err rc = TGH_OK;
+    size_t n;
+
+    tgh_arena_init(&strs, 4096);
+    do {
+        int src = SQLITE_DONE;
+
+        tgh_arena_reset(&strs);
+        n = 0;
+        (void)sqlite3_bind_int64(s, 1, after);
+        while (n < TRK_PAGE && (src = sqlite3_step(s)) == SQLITE_ROW) {
+            tracked_row(s, &page[n]);
+            tracked_keep(&strs, &page[n]);
+            n++;
+        }
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = sq_fail(sq, src, "list tracked chats");
+        (void)sqlite3_reset(s);
+        if (rc != TGH_OK)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (fn(arg, &page[i]) != 0)
+                goto out;
+        if (n > 0)
+            after = page[n - 1].id;
+    } while (n == TRK_PAGE);
+out:
+    tgh_arena_fini(&strs);
+    return rc;
+}
+
+/* What store_tracked_find() tries, besides the exact spec. */
+struct tracked_key {
+    int64_t chat_ids[2]; /* in order; 0 is skipped */
+    size_t n_ids;
+    char name[65]; /* a username without '@', "" when the key is none */
+};
+
+static void
+key_add_id(struct tracked_key *k, int64_t chat_id)
+{
+    if (chat_id != 0 && k->n_ids < sizeof(k->chat_ids) / sizeof(k->chat_ids[0]))
+        k->chat_ids[k->n_ids++] = chat_id;
+}
+
+/* Telegram usernames are ASCII letters, digits and '_'. */
+static void
+key_set_name(struct tracked_key *k, const char *s, size_t n)
+{
+    if (n == 0 || n >= sizeof(k->name))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return;
+    }
+    memcpy(k->name, s, n);
+    k->name[n] = '\0';
+}
+
+/* s[0..n) as a decimal id with an optional '-'; false when it is not one. */
+static bool
+parse_id(const char *s, size_t n, int64_t *out)
+{
+    size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+    int64_t v = 0;
+
+    if (i == n || n - i > 18) /* Telegram ids have at most 16 digits: no overflow */
+        return false;
+    for (size_t j = i; j < n; j++) {
+        if (s[j] < '0' || s[j] > '9')
+            return false;
+        v = v * 10 + (s[j] - '0');
+    }
+    *out = i == 1 ? -v : v;
+    return true;
+}
+
+/* The path after "https://t.me/" (scheme and host optional, any case), else NULL. */
+static const char *
+link_path(const char *key)
+{
+    static const char *const hosts[] = { "t.me/", "telegram.me/", "www.t.me/" };
+    const char *p = key;
+
+    if (strncasecmp(p, "https://", 8) == 0)
+        p += 8;
+    else if (strncasecmp(p, "http://", 7) == 0)
+        p += 7;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+        if (strncasecmp(p, hosts[i], strlen(hosts[i])) == 0)
+            return p + strlen(hosts[i]);
+    return NULL;
+}
+
+/*
+ * Read a key: "-100123" is a chat id; "123" and "t.me/c/123[/45]" a bare
+ * channel id (a positive id is then also tried as it is: a private chat);
+ * "@name", "name" and "t.me/name[/45]" a username. Anything else (invite
+ * links, ...) only ever matches a spec exactly.
+ */
+static void
+key_parse(const char *key, struct tracked_key *k)
+{
+    const char *path = link_path(key);
+    int64_t v;
+    size_t n;
+
+    memset(k, 0, sizeof(*k));
+    if (path != NULL) {
+        if (strncmp(path, "c/", 2) == 0) {
+            n = strcspn(path + 2, "/?#");
+            if (parse_id(path + 2, n, &v) && v > 0)
+                key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
+            return;
+        }
+        if (strncmp(path, "s/", 2) == 0) /* the web preview of a channel */
+            path += 2;
+        n = strcspn(path, "/?#");
+        if (!(n == 8 && strncmp(path, "joinchat", 8) == 0))
+            key_set_name(k, path, n);
+        return;
+    }
+    n = strlen(key);
+    if (key[0] == '@') {
+        key_set_name(k, key + 1, n - 1);
+    } else if (parse_id(key, n, &v)) {
+        if (v > 0)
+            key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
+        key_add_id(k, v);
+    } else {
+        key_set_name(k, key, n);
+    }
+}
+
+/* Step a TRK_COLUMNS query the caller bound; a row goes to *out, strings into sq->found. */
+TGH_MUSTCHECK static tgh_err
+tracked_get(struct sq *sq, enum stmt_id id, struct store_tracked *out, bool *found)
+{
+    sqlite3_stmt *s = sq->stmt[id];
+    tgh_err rc;
+
+    rc = step_one(sq, id, "find tracked chat", found);
+    if (rc == TGH_OK && *found) {
+        tracked_row(s, out);
+        tracked_keep(&sq->found, out);
+    }
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* The exact spec first: whatever the user typed names that row above all. */
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_find(void *impl, const char *key, struct store_tracked *out)
+{
+    struct sq *sq = impl;
+    struct tracked_key k;
+    bool found = false;
+    tgh_err rc;
+
+    memset(out, 0, sizeof(*out));
+    tgh_arena_reset(&sq->found);
+    key_parse(key, &k);
+    bind_str(sq->stmt[S_TRK_BY_SPEC], 1, key);
+    rc = tracked_get(sq, S_TRK_BY_SPEC, out, &found);
+    for (size_t i = 0; rc == TGH_OK && !found && i < k.n_ids; i++) {
+        (void)sqlite3_bind_int64(sq->stmt[S_TRK_BY_CHAT], 1, k.chat_ids[i]);
+        rc = tracked_get(sq, S_TRK_BY_CHAT, out, &found);
+    }
+    if (rc == TGH_OK && !found && k.name[0] != '\0') {
+        bind_str(sq->stmt[S_TRK_BY_NAME], 1, k.name);
+        rc = tracked_get(sq, S_TRK_BY_NAME, out, &found);
+    }
+    if (rc == TGH_OK && !found && k.name[0] != '\0') {
+        bind_str(sq->stmt[S_TRK_BY_AT_SPEC], 1, k.name);
+        rc = tracked_get(sq, S_TRK_BY_AT_SPEC, out, &found);
+    }
+    if (rc == TGH_OK && !found)
+        rc = tgh_errf(TGH_ENOTFOUND, "no tracked chat matches '%.200s'", key);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_remove(void *impl, int64_t id)
+{
+    struct sq *sq = impl;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(sq->stmt[S_TRK_REMOVE], 1, id);
+    rc = run(sq, S_TRK_REMOVE, "remove tracked chat");
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_set_status(void *impl, int64_t id, const char *status, const char *error,
+                          int64_t last_collected_at)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TRK_STATUS];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    bind_str(s, 2, status);
+    bind_str(s, 3, error);
+    (void)sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+    bind_nz(s, 5, last_collected_at);
+    rc = run(sq, S_TRK_STATUS, "set tracked chat status");
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    return rc;
+}
+
+/* A row of CUR_COLUMNS. */
+static void
+cursor_row(sqlite3_stmt *s, struct store_cursor *c)
+{
+    c->chat_id = sqlite3_column_int64(s, 0);
+    c->thread_id = sqlite3_column_int64(s, 1);
+    c->newest_id = sqlite3_column_int64(s, 2);
+    c->oldest_id = sqlite3_column_int64(s, 3);
+    c->complete = sqlite3_column_int(s, 4) != 0;
+    c->gap_hi = sqlite3_column_int64(s, 5);
+    c->gap_from = sqlite3_column_int64(s, 6);
+    c->updated_at = sqlite3_column_int64(s, 7);
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_cursor_get(void *impl, int64_t chat_id, int64_t thread_id, struct store_cursor *out)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_CUR_GET];
+    bool found;
+    tgh_err rc;
+
+    memset(out, 0, sizeof(*out));
+    out->chat_id = chat_id;
+    out->thread_id = thread_id;
+    (void)sqlite3_bind_int64(s, 1, chat_id);
+    (void)sqlite3_bind_int64(s, 2, thread_id);
+    rc = step_one(sq, S_CUR_GET, "read cursor", &found);
+    if (rc == TGH_OK && found)
+        cursor_row(s, out);
+    (void)sqlite3_reset(s);
+    if (rc == TGH_OK && !found)
+        rc = tgh_errf(TGH_ENOTFOUND, "no cursor for chat %" PRId64 " thread %" PRId64, chat_id,
+                      thread_id);
+    return rc;
+}
+
+/*
+ * One statement in autocommit mode: when it returns TGH_OK the cursor is
+ * committed. Batches never leave a transaction open between calls; the
+ * check makes sure a cursor can never ride along in one and be rolled back.
+ */
+TGH_MUSTCHECK static tgh_err
+sqlite_cursor_put(void *impl, const struct store_cursor *c)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_CUR_PUT];
+
+    if (!sqlite3_get_autocommit(sq->db))
+        return tgh_errf(TGH_EIO, "cursor write inside an open transaction");
+    (void)sqlite3_bind_int64(s, 1, c->chat_id);
+    (void)sqlite3_bind_int64(s, 2, c->thread_id);
+    (void)sqlite3_bind_int64(s, 3, c->newest_id);
+    (void)sqlite3_bind_int64(s, 4, c->oldest_id);
+    (void)sqlite3_bind_int(s, 5, c->complete);
+    (void)sqlite3_bind_int64(s, 6, c->gap_hi);
+    (void)sqlite3_bind_int64(s, 7, c->gap_from);
+    (void)sqlite3_bind_int64(s, 8, c->updated_at != 0 ? c->updated_at : (int64_t)time(NULL));
+    return run(sq, S_CUR_PUT, "write cursor");
+}
+
+/* Paged like sqlite_tracked_each(), by (chat_id, thread_id). */
+TGH_MUSTCHECK static tgh_err
+sqlite_cursors_each(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_CUR_PAGE];
+    struct store_cursor page[CUR_PAGE];
+    int64_t lo = chat_id == MSG_UNSET ? INT64_MIN : chat_id;
+    int64_t hi = chat_id == MSG_UNSET ? INT64_MAX : chat_id;
+    int64_t after_chat = lo, after_thread = INT64_MIN; /* store.c refuses these ids */
+    size_t n;
+
+    do {
+        int src = SQLITE_DONE;
+
+        n = 0;
+        (void)sqlite3_bind_int64(s, 1, lo);
+        (void)sqlite3_bind_int64(s, 2, hi);
+        (void)sqlite3_bind_int64(s, 3, after_chat);
+        (void)sqlite3_bind_int64(s, 4, after_thread);
+        while (n < CUR_PAGE && (src = sqlite3_step(s)) == SQLITE_ROW)
+            cursor_row(s, &page[n++]);
+        (void)sqlite3_reset(s);
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            return sq_fail(sq, src, "list cursors");
+        for (size_t i = 0; i < n; i++)
+            if (fn(arg, &page[i]) != 0)
+                return TGH_OK;
+        if (n > 0) {
+            after_chat = page[n - 1].chat_id;
+            after_thread = page[n - 1].thread_id;
+        }
+    } while (n == CUR_PAGE);
+    return TGH_OK;
+}
+
 const struct store_backend store_sqlite_backend = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1363,4 +1911,12 @@ const struct store_backend store_sqlite_backend = {
     .messages_each = sqlite_messages_each,
     .versions_each = sqlite_versions_each,
     .totals_get = sqlite_totals_get,
+    .tracked_put = sqlite_tracked_put,
+    .tracked_each = sqlite_tracked_each,
+    .tracked_find = sqlite_tracked_find,
+    .tracked_remove = sqlite_tracked_remove,
+    .tracked_set_status = sqlite_tracked_set_status,
+    .cursor_get = sqlite_cursor_get,
+    .cursor_put = sqlite_cursor_put,
+    .cursors_each = sqlite_cursors_each,
 };

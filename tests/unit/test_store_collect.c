@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_store_collect.c - tracked chats and collection cursors in the SQLite
+ * store keep the contracts of store.h: one row per chat whatever spec named
+ * it, every key form finds its chat, cursors are committed when put returns,
+ * and all of it survives reopening and the migration of an older archive.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/codec.h"
+#include "core/msg.h"
+#include "store/store.h"
+
+#define DATE0   1700000000
+#define CHAN    INT64_C(-1001006503122) /* t.me/c/1006503122 */
+#define CHAN2   INT64_C(-1001234567890)
+#define PRIVATE INT64_C(12345)
+
+struct fx {
+    char dir[256];
+    char path[320];
+    char url[340];
+    struct store *st;
+    sqlite3 *raw; /* a second connection, as a reader CLI would have */
+};
+
+static int
+fx_new(void **state, bool open_store)
+{
+    struct fx *fx = tgh_calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    *state = fx;
+    (void)snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_collect.XXXXXX",
+                   tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL)
+        return -1;
+    (void)snprintf(fx->path, sizeof(fx->path), "%s/tgh.db", fx->dir);
+    (void)snprintf(fx->url, sizeof(fx->url), "sqlite://%s", fx->path);
+    if (open_store && store_open(fx->url, &fx->st) != TGH_OK) {
+        fprintf(stderr, "store_open: %s\n", tgh_errmsg());
+        return -1;
+    }
+    if (sqlite3_open(fx->path, &fx->raw) != SQLITE_OK)
+        return -1;
+    return 0;
+}
+
+static int
+setup(void **state)
+{
+    return fx_new(state, true);
+}
+
+/* A database file without a store on it yet: the test builds an old one. */
+static int
+setup_empty(void **state)
+{
+    return fx_new(state, false);
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *fx = *state;
+    const char *suffixes[] = { "", "-wal", "-shm" };
+    char p[400];
+
+    sqlite3_close(fx->raw);
+    store_close(fx->st);
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
+        (void)unlink(p);
+    }
+    (void)rmdir(fx->dir);
+    tgh_free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void
+reopen(struct fx *fx)
+{
+    store_close(fx->st);
+    fx->st = NULL;
+    if (store_open(fx->url, &fx->st) != TGH_OK)
+        fail_msg("store_open: %s", tgh_errmsg());
+}
+
+/* One integer from the raw connection; NULL reads as -1. */
+static int64_t
+sql_i64(struct fx *fx, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void
+sql_exec(struct fx *fx, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(fx->raw, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg != NULL ? msg : "?");
+}
+
+/* A resolved channel as `chats add` would store it. */
+static struct store_tracked
+tracked(const char *spec, int64_t chat_id, const char *username)
+{
+    struct store_tracked t;
+
+    memset(&t, 0, sizeof(t));
+    t.spec = spec;
+    t.chat_id = chat_id;
+    t.enabled = true;
+    t.status = "new";
+    t.type = chat_id != 0 ? "channel" : NULL;
+    t.title = chat_id != 0 ? "Some Channel" : NULL;
+    t.username = username;
+    return t;
+}
+
+static int64_t
+put(struct fx *fx, const struct store_tracked *t)
+{
+    int64_t id = 0;
+
+    if (store_tracked_put(fx->st, t, &id) != TGH_OK)
+        fail_msg("store_tracked_put(%s): %s", t->spec, tgh_errmsg());
+    assert_true(id > 0);
+    return id;
+}
+
+/* The row id key finds, or 0 (and the ENOTFOUND detail names the key). */
+static int64_t
+find_id(struct fx *fx, const char *key)
+{
+    struct store_tracked t;
+    tgh_err rc = store_tracked_find(fx->st, key, &t);
+
+    if (rc == TGH_ENOTFOUND) {
+        assert_non_null(strstr(tgh_errmsg(), "no tracked chat matches"));
+        assert_int_equal(t.id, 0);
+        return 0;
+    }
+    if (rc != TGH_OK)
+        fail_msg("store_tracked_find(%s): %s", key, tgh_errmsg());
+    return t.id;
+}
+
+#define MAX_TRACKED 200
+
+struct tracked_list {
+    size_t n;
+    int64_t id[MAX_TRACKED];
+    int64_t chat_id[MAX_TRACKED];
+    bool enabled[MAX_TRACKED];
+    char spec[MAX_TRACKED][48];
+    struct store *st; /* set: the callback writes through it */
+};
+
+static int
+collect_tracked(void *arg, const struct store_tracked *t)
+{
+    struct tracked_list *l = arg;
+
+    assert_true(l->n < MAX_TRACKED);
+    l->id[l->n] = t->id;
+    l->chat_id[l->n] = t->chat_id;
+    l->enabled[l->n] = t->enabled;
+    (void)snprintf(l->spec[l->n], sizeof(l->spec[0]), "%s", t->spec);
+    l->n++;
+    if (l->st != NULL) {
+        struct store_cursor c = { .chat_id = t->chat_id != 0 ? t->chat_id : 1, .newest_id = 7 };
+
+        assert_int_equal(store_tracked_set_status(l->st, t->id, "ok", NULL, DATE0), TGH_OK);
+        assert_int_equal(store_cursor_put(l->st, &c), TGH_OK);
+    }
+    return 0;
+}
+
+static void
+list_tracked(struct fx *fx, struct tracked_list *l)
+{
+    struct store *writer = l->st;
+
+    memset(l, 0, sizeof(*l));
+    l->st = writer;
+    if (store_tracked_each(fx->st, collect_tracked, l) != TGH_OK)
+        fail_msg("store_tracked_each: %s", tgh_errmsg());
+}
+
+#define MAX_CURSORS 700
+
+struct cursor_list {
+    size_t n;
+    size_t stop_after; /* 0: never */
+    struct store_cursor c[MAX_CURSORS];
+};
+
+static int
+collect_cursor(void *arg, const struct store_cursor *c)
+{
+    struct cursor_list *l = arg;
+
+    assert_true(l->n < MAX_CURSORS);
+    l->c[l->n++] = *c;
+    return l->stop_after != 0 && l->n == l->stop_after;
+}
+
+static void
+list_cursors(struct fx *fx, int64_t chat_id, struct cursor_list *l)
+{
+    size_t stop = l->stop_after;
+
+    memset(l, 0, sizeof(*l));
+    l->stop_after = stop;
+    if (store_cursors_each(fx->st, chat_id, collect_cursor, l) != TGH_OK)
+        fail_msg("store_cursors_each: %s", tgh_errmsg());
+}
+
+static void
+put_cursor(struct fx *fx, int64_t chat_id, int64_t thread_id, int64_t newest, int64_t oldest)
+{
+    struct store_cursor c = {
+        .chat_id = chat_id, .thread_id = thread_id, .newest_id = newest, .oldest_id = oldest
+    };
+
+    if (store_cursor_put(fx->st, &c) != TGH_OK)
+        fail_msg("store_cursor_put: %s", tgh_errmsg());
+}
+
+/* ---- tracked chats ---- */
+
+static void
+test_put_round_trip(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
+    int64_t id, id2;
+
+    t.account = "work";
+    t.linked_chat_id = CHAN2;
+    t.is_forum = true;
+    t.comments = true;
+    t.topics = true;
+    t.last_collected_at = DATE0 + 5;
+    id = put(fx, &t);
+    id2 = put(fx, &(struct store_tracked){ .spec = "https://t.me/+AbCdEf",
+                                           .status = "error",
+                                           .error = "invite link expired" });
+    assert_true(id2 > id);
+
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_int_equal(got.id, id);
+    assert_string_equal(got.spec, "@durov");
+    assert_int_equal(got.chat_id, CHAN);
+    assert_string_equal(got.account, "work");
+    assert_true(got.enabled);
+    assert_string_equal(got.status, "new");
+    assert_null(got.error);
+    assert_string_equal(got.type, "channel");
+    assert_string_equal(got.title, "Some Channel");
+    assert_string_equal(got.username, "durov");
+    assert_int_equal(got.linked_chat_id, CHAN2);
+    assert_true(got.is_forum && got.comments && got.topics);
+    assert_int_equal(got.last_collected_at, DATE0 + 5);
+    assert_true(got.added_at >= DATE0);
+    assert_true(got.updated_at >= got.added_at);
+
+    /* The unresolved row: chat_id 0 is NULL in the table, so two never clash. */
+    assert_int_equal(store_tracked_find(fx->st, "https://t.me/+AbCdEf", &got), TGH_OK);
+    assert_int_equal(got.id, id2);
+    assert_int_equal(got.chat_id, 0);
+    assert_false(got.enabled);
+    assert_string_equal(got.status, "error");
+    assert_string_equal(got.error, "invite link expired");
+    assert_null(got.account);
+    assert_null(got.username);
+    assert_int_equal(got.linked_chat_id, 0);
+    assert_int_equal(got.last_collected_at, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats WHERE chat_id IS NULL"
+                                 " AND linked_chat_id IS NULL AND last_collected_at IS NULL"),
+                     1);
+    put(fx, &(struct store_tracked){ .spec = "@typo", .status = "error" });
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 3);
+}
+
+static void
+test_update_by_chat_id_takes_spec(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
+    int64_t id, added_at;
+
+    id = put(fx, &t);
+    added_at = sql_i64(fx, "SELECT added_at FROM tracked_chats");
+    sql_exec(fx, "UPDATE tracked_chats SET added_at = 1000, updated_at = 1000");
+    /* The same chat added again by its id: still one row, the new spec. */
+    t = tracked("-1001006503122", CHAN, "durov");
+    t.title = "Renamed";
+    assert_int_equal(put(fx, &t), id);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 1);
+    assert_int_equal(store_tracked_find(fx->st, "-1001006503122", &got), TGH_OK);
+    assert_string_equal(got.spec, "-1001006503122");
+    assert_string_equal(got.title, "Renamed");
+    assert_int_equal(got.added_at, 1000); /* kept */
+    assert_true(got.updated_at >= added_at);
+    /* Now only through the username, in any case. */
+    assert_int_equal(find_id(fx, "@durov"), id);
+    assert_int_equal(find_id(fx, "@DUROV"), id);
+    assert_int_equal(find_id(fx, "https://t.me/DuRoV"), id);
+}
+
+static void
+test_update_by_spec_resolves(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked t = { .spec = "@durov", .status = "error", .error = "FLOOD_WAIT" };
+    struct store_tracked got;
+    int64_t id;
+
+    id = put(fx, &t);
+    assert_int_equal(find_id(fx, "-1001006503122"), 0);
+    t = tracked("@durov", CHAN, "durov");
+    t.status = "ok";
+    t.updated_at = DATE0 + 77; /* written as given */
+    assert_int_equal(put(fx, &t), id);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 1);
+    assert_int_equal(store_tracked_find(fx->st, "-1001006503122", &got), TGH_OK);
+    assert_int_equal(got.id, id);
+    assert_string_equal(got.status, "ok");
+    assert_null(got.error);
+    assert_int_equal(got.updated_at, DATE0 + 77);
+}
+
+/* "@durov" failed once and "-100..." was added; resolving "@durov" later merges them. */
+static void
+test_two_specs_one_chat_merge(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked got;
+    int64_t unresolved, by_id;
+
+    unresolved = put(fx, &(struct store_tracked){ .spec = "@durov", .status = "error" });
+    by_id = put(fx, &(struct store_tracked){ .spec = "-1001006503122", .chat_id = CHAN });
+    assert_int_not_equal(unresolved, by_id);
+
+    assert_int_equal(put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN }), by_id);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 1);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_int_equal(got.id, by_id);
+    assert_int_equal(got.chat_id, CHAN);
+}
+
+/* A username that moved to another chat: the old chat stays tracked, under its id. */
+static void
+test_username_moved_keeps_old_chat(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked got;
+    int64_t old, other;
+
+    old = put(fx, &(struct store_tracked){ .spec = "@name", .chat_id = CHAN });
+    other = put(fx, &(struct store_tracked){ .spec = "-1001234567890", .chat_id = CHAN2 });
+    assert_int_equal(put(fx, &(struct store_tracked){ .spec = "@name", .chat_id = CHAN2 }), other);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 2);
+    assert_int_equal(store_tracked_find(fx->st, "@name", &got), TGH_OK);
+    assert_int_equal(got.id, other);
+    assert_int_equal(got.chat_id, CHAN2);
+    assert_int_equal(store_tracked_find(fx->st, "-1001006503122", &got), TGH_OK);
+    assert_int_equal(got.id, old);
+    assert_string_equal(got.spec, "-1001006503122");
+}
+
+static void
+test_find_every_key_form(void **state)
+{
+    struct fx *fx = *state;
+    const char *chan_keys[] = {
+        "-1001006503122",
+        "1006503122",
+        "t.me/c/1006503122",
+        "https://t.me/c/1006503122/45",
+        "HTTPS://T.ME/c/1006503122?single",
+        "@durov",
+        "@DuRoV",
+        "durov",
+        "DUROV",
+        "https://t.me/durov",
+        "http://telegram.me/Durov/12",
+        "t.me/s/durov",
+        "@Durov", /* the exact spec */
+    };
+    const char *missing[] = { "@nobody",
+                              "nobody",
+                              "-1001234567890",
+                              "1234567890",
+                              "t.me/c/1234567890/1",
+                              "https://t.me/joinchat/durov",
+                              "t.me/c/abc",
+                              "durov!",
+                              "-",
+                              "99999999999999999999" };
+    int64_t chan, priv, invite, typo;
+
+    chan = put(fx, &(struct store_tracked){
+                       .spec = "@Durov", .chat_id = CHAN, .username = "Durov", .enabled = true });
+    priv = put(fx, &(struct store_tracked){ .spec = "alice", .chat_id = PRIVATE });
+    invite = put(fx, &(struct store_tracked){ .spec = "https://t.me/+AbCdEf" });
+    typo = put(fx, &(struct store_tracked){ .spec = "@Typo_Name", .status = "error" });
+
+    for (size_t i = 0; i < sizeof(chan_keys) / sizeof(chan_keys[0]); i++) {
+        if (find_id(fx, chan_keys[i]) != chan)
+            fail_msg("key '%s' did not find the channel", chan_keys[i]);
+    }
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        if (find_id(fx, missing[i]) != 0)
+            fail_msg("key '%s' found a chat", missing[i]);
+    }
+    assert_int_equal(find_id(fx, "12345"), priv); /* not a channel: the id as it is */
+    assert_int_equal(find_id(fx, "alice"), priv); /* the exact spec, no username known */
+    assert_int_equal(find_id(fx, "https://t.me/+AbCdEf"), invite);
+    assert_int_equal(find_id(fx, "https://t.me/+abcdef"), 0); /* invite hashes have case */
+    assert_int_equal(find_id(fx, "typo_name"), typo);         /* unresolved: its "@" spec */
+    assert_int_equal(find_id(fx, "t.me/TYPO_NAME"), typo);
+
+    assert_int_equal(store_tracked_find(fx->st, "", &(struct store_tracked){ 0 }), TGH_EINVAL);
+}
+
+/* The username lookup is an index search, not a scan (tracked_chats_username). */
+static void
+test_username_lookup_uses_index(void **state)
+{
+    struct fx *fx = *state;
+    sqlite3_stmt *s = NULL;
+    bool uses = false;
+
+    assert_int_equal(sqlite3_prepare_v2(fx->raw,
+                                        "EXPLAIN QUERY PLAN SELECT id FROM tracked_chats"
+                                        " WHERE username = ?1 COLLATE NOCASE",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        uses |= strstr((const char *)sqlite3_column_text(s, 3), "tracked_chats_username") != NULL;
+    sqlite3_finalize(s);
+    assert_true(uses);
+}
+
+static void
+test_remove(void **state)
+{
+    struct fx *fx = *state;
+    struct cursor_list cl = { 0 };
+    int64_t id = put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
+
+    put_cursor(fx, CHAN, 0, 100, 1);
+    assert_int_equal(store_tracked_remove(fx->st, id), TGH_OK);
+    assert_int_equal(find_id(fx, "@durov"), 0);
+    assert_int_equal(store_tracked_remove(fx->st, id), TGH_ENOTFOUND);
+    list_cursors(fx, CHAN, &cl);
+    assert_int_equal(cl.n, 1); /* the cursor stays, as the messages do */
+    /* Tracking the chat again gets a new row. */
+    assert_true(put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN }) > id);
+}
+
+static void
+test_set_status(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked got;
+    int64_t id = put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
+
+    sql_exec(fx, "UPDATE tracked_chats SET updated_at = 1000");
+    assert_int_equal(store_tracked_set_status(fx->st, id, "error", "CHANNEL_PRIVATE", 0), TGH_OK);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_string_equal(got.status, "error");
+    assert_string_equal(got.error, "CHANNEL_PRIVATE");
+    assert_int_equal(got.last_collected_at, 0);
+    assert_true(got.updated_at > 1000);
+
+    assert_int_equal(store_tracked_set_status(fx->st, id, "ok", NULL, DATE0 + 9), TGH_OK);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_string_equal(got.status, "ok");
+    assert_null(got.error);
+    assert_int_equal(got.last_collected_at, DATE0 + 9);
+
+    /* 0 keeps the last collection time. */
+    assert_int_equal(store_tracked_set_status(fx->st, id, "error", "timeout", 0), TGH_OK);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_int_equal(got.last_collected_at, DATE0 + 9);
+
+    assert_int_equal(store_tracked_set_status(fx->st, id + 1, "ok", NULL, 0), TGH_ENOTFOUND);
+    assert_int_equal(store_tracked_set_status(fx->st, id, "paused", NULL, 0), TGH_EINVAL);
+    assert_int_equal(store_tracked_set_status(fx->st, id, NULL, NULL, 0), TGH_EINVAL);
+}
+
+static void
+test_enabled_round_trip(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov");
+    struct tracked_list l = { 0 };
+
+    t.enabled = false;
+    put(fx, &t);
+    list_tracked(fx, &l);
+    assert_int_equal(l.n, 1);
+    assert_false(l.enabled[0]);
+    t.enabled = true;
+    put(fx, &t);
+    list_tracked(fx, &l);
+    assert_int_equal(l.n, 1);
+    assert_true(l.enabled[0]);
+    assert_int_equal(sql_i64(fx, "SELECT enabled FROM tracked_chats"), 1);
+}
+
+static void
+test_put_refuses_bad_rows(void **state)
+{
+    struct fx *fx = *state;
+    int64_t id = -1;
+
+    assert_int_equal(store_tracked_put(fx->st, &(struct store_tracked){ .chat_id = CHAN }, &id),
+                     TGH_EINVAL);
+    assert_int_equal(store_tracked_put(fx->st, &(struct store_tracked){ .spec = "" }, NULL),
+                     TGH_EINVAL);
+    assert_int_equal(
+        store_tracked_put(fx->st, &(struct store_tracked){ .spec = "@x", .status = "done" }, &id),
+        TGH_EINVAL);
+    assert_int_equal(id, -1);
+    /* NULL id and NULL status ("new") are fine. */
+    assert_int_equal(store_tracked_put(fx->st, &(struct store_tracked){ .spec = "@x" }, NULL),
+                     TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats WHERE status = 'new'"), 1);
+}
+
+/* More rows than one page; the callback writes to the same store as it goes. */
+static void
+test_each_pages_and_callback_may_write(void **state)
+{
+    struct fx *fx = *state;
+    struct tracked_list *l = tgh_calloc(1, sizeof(*l));
+    char spec[32];
+
+    for (int i = 0; i < 150; i++) {
+        (void)snprintf(spec, sizeof(spec), "@chat%03d", i);
+        put(fx, &(struct store_tracked){ .spec = spec, .chat_id = CHAN + i });
+    }
+    l->st = fx->st;
+    list_tracked(fx, l);
+    assert_int_equal(l->n, 150);
+    for (size_t i = 0; i < l->n; i++) {
+        (void)snprintf(spec, sizeof(spec), "@chat%03zu", i);
+        assert_string_equal(l->spec[i], spec);
+        assert_int_equal(l->chat_id[i], CHAN + (int64_t)i);
+        if (i > 0)
+            assert_true(l->id[i] > l->id[i - 1]);
+    }
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats WHERE status = 'ok'"
+                                 " AND last_collected_at = 1700000000"),
+                     150);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM cursors"), 150);
+    tgh_free(l);
+}
+
+/* ---- cursors ---- */
+
+static void
+test_cursor_absent(void **state)
+{
+    struct fx *fx = *state;
+    struct store_cursor c;
+
+    memset(&c, 0xff, sizeof(c));
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 42, &c), TGH_ENOTFOUND);
+    assert_int_equal(c.chat_id, CHAN);
+    assert_int_equal(c.thread_id, 42);
+    assert_int_equal(c.newest_id, 0);
+    assert_int_equal(c.oldest_id, 0);
+    assert_false(c.complete);
+    assert_int_equal(c.gap_hi, 0);
+    assert_int_equal(c.gap_from, 0);
+    assert_int_equal(c.updated_at, 0);
+}
+
+static void
+test_cursor_put_get_replace(void **state)
+{
+    struct fx *fx = *state;
+    struct store_cursor c = { .chat_id = CHAN,
+                              .thread_id = 0,
+                              .newest_id = 900,
+                              .oldest_id = 1,
+                              .complete = true,
+                              .gap_hi = 1200,
+                              .gap_from = 1000 };
+    struct store_cursor got;
+
+    assert_int_equal(store_cursor_put(fx->st, &c), TGH_OK);
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 0, &got), TGH_OK);
+    assert_int_equal(got.newest_id, 900);
+    assert_int_equal(got.oldest_id, 1);
+    assert_true(got.complete);
+    assert_int_equal(got.gap_hi, 1200);
+    assert_int_equal(got.gap_from, 1000);
+    assert_true(got.updated_at >= DATE0); /* set by the store */
+    /* Another thread of the same chat is another cursor. */
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 900, &got), TGH_ENOTFOUND);
+
+    /* Replace: the catch-up finished, every field written as given. */
+    c.newest_id = 1200;
+    c.gap_hi = 0;
+    c.gap_from = 0;
+    c.complete = false;
+    c.updated_at = DATE0 + 3;
+    assert_int_equal(store_cursor_put(fx->st, &c), TGH_OK);
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 0, &got), TGH_OK);
+    assert_int_equal(got.newest_id, 1200);
+    assert_int_equal(got.gap_hi, 0);
+    assert_false(got.complete);
+    assert_int_equal(got.updated_at, DATE0 + 3);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM cursors"), 1);
+
+    c.chat_id = 0;
+    assert_int_equal(store_cursor_put(fx->st, &c), TGH_EINVAL);
+    c.chat_id = CHAN;
+    c.thread_id = -1;
+    assert_int_equal(store_cursor_put(fx->st, &c), TGH_EINVAL);
+}
+
+static void
+test_cursors_each(void **state)
+{
+    struct fx *fx = *state;
+    struct cursor_list *l = tgh_calloc(1, sizeof(*l));
+    const int64_t chats[3] = { CHAN2, CHAN, PRIVATE }; /* put out of order */
+
+    /* 3 x 200 cursors: more than two pages in all, less than one per chat. */
+    for (int t = 199; t >= 0; t--)
+        for (size_t k = 0; k < 3; k++)
+            put_cursor(fx, chats[k], t * 10, t + 1000, 1);
+
+    list_cursors(fx, MSG_UNSET, l);
+    assert_int_equal(l->n, 600);
+    for (size_t i = 1; i < l->n; i++) {
+        const struct store_cursor *a = &l->c[i - 1], *b = &l->c[i];
+
+        assert_true(a->chat_id < b->chat_id ||
+                    (a->chat_id == b->chat_id && a->thread_id < b->thread_id));
+    }
+    assert_int_equal(l->c[0].chat_id, CHAN2);
+    assert_int_equal(l->c[599].chat_id, PRIVATE);
+    assert_int_equal(l->c[599].thread_id, 1990);
+    assert_int_equal(l->c[599].newest_id, 1199);
+
+    list_cursors(fx, CHAN, l);
+    assert_int_equal(l->n, 200);
+    for (size_t i = 0; i < l->n; i++) {
+        assert_int_equal(l->c[i].chat_id, CHAN);
+        assert_int_equal(l->c[i].thread_id, (int64_t)i * 10);
+    }
+    list_cursors(fx, -5, l);
+    assert_int_equal(l->n, 0);
+
+    l->stop_after = 300;
+    list_cursors(fx, MSG_UNSET, l);
+    assert_int_equal(l->n, 300);
+    tgh_free(l);
+}
+
+/*
+ * Between two batches, on the batch's own connection: the cursor is committed
+ * when put returns, so another connection sees it, and the next batch's
+ * failure cannot take it back.
+ */
+static void
+test_cursor_committed_between_batches(void **state)
+{
+    struct fx *fx = *state;
+    struct store_stats stats = { 0 };
+    struct msg_event ev;
+    struct store_cursor got;
+
+    msg_event_init(&ev);
+    ev.source = MSG_SOURCE_TDLIB;
+    ev.chat_id = CHAN;
+    ev.chat_type = MSG_CHAT_CHANNEL;
+    ev.message_id = 10;
+    ev.date = DATE0;
+    ev.text = "first page";
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+    put_cursor(fx, CHAN, 0, 10, 10);
+    assert_int_equal(sql_i64(fx, "SELECT newest_id FROM cursors WHERE chat_id = -1001006503122"),
+                     10);
+
+    /* A failing batch (an unfinalized event) rolls back only itself. */
+    ev.message_id = 11;
+    ev.content_hash[0] = '\0';
+    assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_EINVAL);
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 0, &got), TGH_OK);
+    assert_int_equal(got.newest_id, 10);
+    put_cursor(fx, CHAN, 0, 11, 10); /* and the connection is usable after it */
+    assert_int_equal(sql_i64(fx, "SELECT newest_id FROM cursors"), 11);
+}
+
+/* ---- durability and migration ---- */
+
+static void
+test_reopen_keeps_everything(void **state)
+{
+    struct fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
+    struct store_cursor c;
+    int64_t id;
+
+    t.comments = true;
+    t.enabled = false;
+    id = put(fx, &t);
+    assert_int_equal(store_tracked_set_status(fx->st, id, "ok", NULL, DATE0), TGH_OK);
+    put_cursor(fx, CHAN, 0, 500, 3);
+    put_cursor(fx, CHAN, 77, 90, 78);
+    reopen(fx);
+
+    assert_int_equal(store_tracked_find(fx->st, "durov", &got), TGH_OK);
+    assert_int_equal(got.id, id);
+    assert_string_equal(got.status, "ok");
+    assert_int_equal(got.last_collected_at, DATE0);
+    assert_true(got.comments);
+    assert_false(got.enabled);
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 77, &c), TGH_OK);
+    assert_int_equal(c.newest_id, 90);
+    assert_int_equal(c.oldest_id, 78);
+    assert_int_equal(store_cursor_get(fx->st, CHAN, 0, &c), TGH_OK);
+    assert_int_equal(c.newest_id, 500);
+}
+
+static char *
+read_source(const char *rel)
+{
+    char path[512];
+    FILE *f;
+    char *buf;
+    long n;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", TGH_SOURCE_DIR, rel);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    buf = tgh_malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int
+count_message(void *arg, const struct store_message_row *row)
+{
+    size_t *n = arg;
+
+    assert_string_equal(row->text, "kept across 004");
+    (*n)++;
+    return 0;
+}
+
+/* An archive written before 004 (built from the released 001..003 files) gains the tables. */
+static void
+test_migrate_003_archive(void **state)
+{
+    struct fx *fx = *state;
+    const char *names[] = { "001_init.sql", "002_dead_letter_once.sql", "003_tombstones.sql" };
+    struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
+    size_t n = 0;
+
+    sql_exec(fx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                 " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (size_t i = 0; i < 3; i++) {
+        char rel[128], sql[160];
+        char *text;
+
+        (void)snprintf(rel, sizeof(rel), "src/store/migrations/sqlite/%s", names[i]);
+        text = read_source(rel);
+        sql_exec(fx, text);
+        tgh_free(text);
+        (void)snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, '%s', 1)",
+                       i + 1, names[i]);
+        sql_exec(fx, sql);
+    }
+    sql_exec(fx, "INSERT INTO chats (chat_id, type, title, created_at, updated_at)"
+                 " VALUES (-1001006503122, 'channel', 'Old', 1, 1)");
+    sql_exec(fx, "INSERT INTO messages (chat_id, message_id, date, text, source, content_hash,"
+                 " idempotency_key, event, first_seen_at, updated_at) VALUES (-1001006503122, 5,"
+                 " 1700000000, 'kept across 004', 'export', printf('%064d', 0),"
+                 " '-1001006503122:1700000000:5', '{}', 1, 1)");
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'cursors'"), 0);
+
+    reopen(fx);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 4);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
+                                 " WHERE version = 4 AND name = '004_collect.sql'"),
+                     1);
+    assert_int_equal(store_messages_each(fx->st, &q, count_message, &n), TGH_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH"
+                                 " 'kept'"),
+                     1);
+    put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
+    put_cursor(fx, CHAN, 0, 5, 5);
+    reopen(fx); /* and opening it again applies nothing */
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 4);
+    assert_int_equal(find_id(fx, "@durov"), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_put_round_trip),
+        T(test_update_by_chat_id_takes_spec),
+        T(test_update_by_spec_resolves),
+        T(test_two_specs_one_chat_merge),
+        T(test_username_moved_keeps_old_chat),
+        T(test_find_every_key_form),
+        T(test_username_lookup_uses_index),
+        T(test_remove),
+        T(test_set_status),
+        T(test_enabled_round_trip),
+        T(test_put_refuses_bad_rows),
+        T(test_each_pages_and_callback_may_write),
+        T(test_cursor_absent),
+        T(test_cursor_put_get_replace),
+        T(test_cursors_each),
+        T(test_cursor_committed_between_batches),
+        T(test_reopen_keeps_everything),
+#undef T
+        cmocka_unit_test_setup_teardown(test_migrate_003_archive, setup_empty, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
