@@ -399,6 +399,83 @@ test_unsupported_and_unknown_content_are_kept(void **state)
                   "{\"projector\":{\"@type\":\"projector\",\"lumens\":9000},\"file\":\"HOLO\"}");
 }
 
+/* Every type of the mapper's sorted tables is found: a row out of order would not be. */
+static void
+test_every_known_type_is_found(void **state)
+{
+    static const struct {
+        const char *type, *kind, *action;
+    } cases[] = {
+        { "messageAnimation", "animation", NULL },
+        { "messageAudio", "audio", NULL },
+        { "messageChecklist", "checklist", NULL },
+        { "messageDice", "dice", NULL },
+        { "messageDocument", "document", NULL },
+        { "messageExpiredPhoto", "expired_photo", NULL },
+        { "messageExpiredVideo", "expired_video", NULL },
+        { "messageExpiredVideoNote", "expired_video_note", NULL },
+        { "messageExpiredVoiceNote", "expired_voice_note", NULL },
+        { "messageGame", "game", NULL },
+        { "messageGiveaway", "giveaway", NULL },
+        { "messageGiveawayWinners", "giveaway_winners", NULL },
+        { "messageInvoice", "invoice", NULL },
+        { "messagePaidMedia", "paid_media", NULL },
+        { "messagePhoto", "photo", NULL },
+        { "messageRichMessage", "rich_message", NULL },
+        { "messageStakeDice", "stake_dice", NULL },
+        { "messageSticker", "sticker", NULL },
+        { "messageStory", "story", NULL },
+        { "messageUnsupported", "unsupported", NULL },
+        { "messageVideo", "video", NULL },
+        { "messageVideoNote", "video_note", NULL },
+        { "messageVoiceNote", "voice", NULL },
+        { "messageBasicGroupChatCreate", NULL, "create_group" },
+        { "messageCall", NULL, "phone_call" },
+        { "messageChatAddMembers", NULL, "invite_members" },
+        { "messageChatBoost", NULL, "boost_apply" },
+        { "messageChatChangePhoto", NULL, "edit_group_photo" },
+        { "messageChatChangeTitle", NULL, "edit_group_title" },
+        { "messageChatDeleteMember", NULL, "remove_members" },
+        { "messageChatDeletePhoto", NULL, "delete_group_photo" },
+        { "messageChatJoinByLink", NULL, "join_group_by_link" },
+        { "messageChatJoinByRequest", NULL, "join_group_by_request" },
+        { "messageChatSetMessageAutoDeleteTime", NULL, "set_messages_ttl" },
+        { "messageChatUpgradeFrom", NULL, "migrate_from_group" },
+        { "messageChatUpgradeTo", NULL, "migrate_to_supergroup" },
+        { "messageContactRegistered", NULL, "joined_telegram" },
+        { "messageCustomServiceAction", NULL, "custom_action" },
+        { "messageForumTopicCreated", NULL, "topic_created" },
+        { "messageForumTopicEdited", NULL, "topic_edit" },
+        { "messageGameScore", NULL, "score_in_game" },
+        { "messageInviteVideoChatParticipants", NULL, "invite_to_group_call" },
+        { "messagePinMessage", NULL, "pin_message" },
+        { "messageScreenshotTaken", NULL, "take_screenshot" },
+        { "messageSupergroupChatCreate", NULL, "create_channel" },
+        { "messageVideoChatEnded", NULL, "group_call" },
+        { "messageVideoChatScheduled", NULL, "group_call_scheduled" },
+        { "messageVideoChatStarted", NULL, "group_call" },
+        { "messageChatOwnerLeft", NULL, "chat_owner_left" },
+    };
+    struct fx *fx = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char content[128];
+        struct msg_event *ev;
+
+        (void)snprintf(content, sizeof(content), "{\"@type\":\"%s\"}", cases[i].type);
+        ev = map_msg(fx, with(base_msg(), "content", content), NULL);
+        if (cases[i].kind != NULL) {
+            assert_non_null(ev->media);
+            assert_string_equal(ev->media->kind, cases[i].kind);
+            assert_null(ev->action);
+        } else {
+            assert_non_null(ev->action);
+            assert_string_equal(ev->action, cases[i].action);
+            assert_null(ev->media);
+        }
+    }
+}
+
 /* ---- structured content ------------------------------------------------------- */
 
 static void
@@ -875,6 +952,7 @@ main(void)
         T(test_dice_is_media_kind_dice),
         T(test_animated_emoji_is_its_text),
         T(test_unsupported_and_unknown_content_are_kept),
+        T(test_every_known_type_is_found),
         T(test_poll_formatted_text),
         T(test_poll_old_strings),
         T(test_location),
