@@ -515,7 +515,7 @@ fn_contact(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg
     return TGH_OK;
 }
 
-/* Poll questions and options are formattedText since TDLib 1.8.31, strings before. */
+/* Poll questions and options are formattedText in current TDLib, strings in older ones. */
 static TGH_MUSTCHECK tgh_err
 fn_poll(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
 {

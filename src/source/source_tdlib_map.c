@@ -66,7 +66,7 @@ sender_map(const json_t *msg, struct msg_event *ev)
 }
 
 /*
- * Where a forward comes from. TDLib before 1.8.23 named the same objects
+ * Where a forward comes from. Older TDLib named the same objects
  * messageForwardOrigin*; messageForwardOriginMessageImport has a name only.
  */
 static TGH_MUSTCHECK tgh_err
@@ -124,7 +124,7 @@ forward_map(const json_t *msg, struct msg_event *ev)
     return TGH_OK;
 }
 
-/* reply_to (TDLib 1.8.21 on), else the older reply_in_chat_id and reply_to_message_id. */
+/* reply_to, else what older TDLib had instead: reply_in_chat_id and reply_to_message_id. */
 static TGH_MUSTCHECK tgh_err
 reply_map(const json_t *msg, struct msg_event *ev)
 {
