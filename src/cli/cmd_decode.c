@@ -72,7 +72,7 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
     struct decode_ctx *c = arg;
 
     (void)chat;
-    if (status != TGH_OK) {
+    if (status != TGH_OK && !c->write_failed) {
         c->errors++;
         (void)snprintf(c->last_error, sizeof(c->last_error), "%s", tgh_errmsg());
         cli_error("decode", "%s", c->last_error);
@@ -96,7 +96,7 @@ decode_export(const char *path, const char *tz)
     struct source_export_summary sum = { 0 };
 
     if (source_export_import_file(path, &o, &sink, &sum) != TGH_OK) {
-        if (strcmp(tgh_errmsg(), c.last_error) != 0)
+        if (!c.write_failed && strcmp(tgh_errmsg(), c.last_error) != 0)
             cli_error("decode", "%s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
@@ -121,7 +121,37 @@ decode_events(const char *path)
     else
         rc = source_events_import_file(path, &o, &sink, NULL);
     if (rc != TGH_OK) {
-        cli_error("decode", "%s", tgh_errmsg());
+        if (!c.write_failed)
+            cli_error("decode", "%s", tgh_errmsg());
+        return CLI_EXIT_FAIL;
+    }
+    return c.errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* TDLib JSON (one value or JSON lines): what the collector would make of it. */
+static int
+decode_tdlib(const char *path)
+{
+    struct decode_ctx c = { 0 };
+    struct source_export_opts o = { .batch_size = 256 };
+    struct source_export_sink sink = {
+        .arg = &c,
+        .batch = on_batch,
+        .dead_letter = on_dead_letter,
+    };
+    FILE *f = stdin;
+    tgh_err rc;
+
+    if (strcmp(path, "-") != 0 && (f = fopen(path, "rb")) == NULL) {
+        cli_error("decode", "%s: %s", path, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    rc = source_tdlib_decode_stream(f, f == stdin ? "stdin" : path, &o, &sink, NULL);
+    if (f != stdin)
+        (void)fclose(f);
+    if (rc != TGH_OK) {
+        if (!c.write_failed)
+            cli_error("decode", "%s", tgh_errmsg());
         return CLI_EXIT_FAIL;
     }
     return c.errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
@@ -156,26 +186,34 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         }
     }
     if (from == NULL)
-        return cli_usage_error(&cli_cmd_decode, "--from is required (export or event)");
+        return cli_usage_error(&cli_cmd_decode, "--from is required (export, event or tdlib)");
     if (optind != argc - 1)
         return cli_usage_error(&cli_cmd_decode, "expected exactly one FILE");
+    /* A write error is reported once, by cli_finish_output, whichever decoder met it. */
     if (strcmp(from, "export") == 0)
-        return decode_export(argv[optind], tz);
+        return cli_finish_output("decode", decode_export(argv[optind], tz));
     if (strcmp(from, "event") == 0)
-        return decode_events(argv[optind]);
-    return cli_usage_error(&cli_cmd_decode, "--from must be export or event, not '%s'", from);
+        return cli_finish_output("decode", decode_events(argv[optind]));
+    if (strcmp(from, "tdlib") == 0)
+        return cli_finish_output("decode", decode_tdlib(argv[optind]));
+    return cli_usage_error(&cli_cmd_decode, "--from must be export, event or tdlib, not '%s'",
+                           from);
 }
 
 const struct cli_cmd cli_cmd_decode = {
     "decode",
     run,
     "print the schema-v1 events a raw input becomes (no store)",
-    "usage: tgharvest decode --from export|event [--tz ZONE] FILE\n"
+    "usage: tgharvest decode --from export|event|tdlib [--tz ZONE] FILE\n"
     "\n"
     "Print, one JSON object per line, the schema-v1 events that FILE becomes, or\n"
     "the error naming what is wrong. Nothing is written to the store.\n"
     "  export  a Telegram Desktop export (result.json, either shape)\n"
     "  event   JSON lines of schema-v1 events (\"-\" reads stdin); each is\n"
     "          validated strictly and printed in canonical form\n"
+    "  tdlib   TDLib JSON, one value or JSON lines (\"-\" reads stdin): message,\n"
+    "          messages, foundMessages, foundChatMessages, updateNewMessage,\n"
+    "          updateMessageSendSucceeded, updateDeleteMessages, or arrays of them;\n"
+    "          mapped as the collector maps them\n"
     "Exit status is 1 when any input could not be decoded.\n",
 };

@@ -136,9 +136,11 @@ TGH_MUSTCHECK tgh_err source_tdjson_log_to_file(struct source_tdjson *tj, const 
                                                 int verbosity);
 
 /*
- * TDLib objects into events (docs/internals/tdlib.md has the mapping).
- * TDLib gives message ids as server_id << 20 and int64 values as JSON
- * strings; events carry server ids.
+ * TDLib objects into events (docs/internals/tdlib.md, "Mapping"). TDLib gives
+ * message ids as server_id << 20 and int64 values as JSON strings; events
+ * carry server ids. Entity types, media kinds, service actions and buttons
+ * take the Desktop export's names, so the same message from an export and
+ * from TDLib has the same content_hash. Thread-safe: no state.
  */
 
 /* What the caller knows of the chat a TDLib message is in. */
@@ -149,17 +151,29 @@ struct source_tdlib_chat {
     const char *username;    /* may be NULL */
 };
 
-/* TDLib's message id of a server message id and back (0 when id is not a server message). */
+/*
+ * TDLib's message id of a server message id and back. 0 when the id is not
+ * a server message's (local, yet unsent, scheduled: low 20 bits set) or out
+ * of range.
+ */
 int64_t source_tdlib_msg_id(int64_t server_id);
 int64_t source_tdlib_server_id(int64_t tdlib_id);
 
 /*
- * Map one TDLib `message` object into ev (msg_event_init()ed here), strings
- * in a, source MSG_SOURCE_TDLIB, raw a reference to msg. chat may be NULL
- * (only the message is known). A message that is not a server message
- * (local, yet unsent, scheduled) or lacks a required field is TGH_EPROTO
- * naming the field; unknown content types are kept (raw, and the type as
- * media kind or action). The event is not finalized.
+ * Map one TDLib `message` object into ev (msg_event_init()ed here), source
+ * MSG_SOURCE_TDLIB, raw a new reference to msg. Strings point into msg
+ * (which raw keeps alive), so msg must not be changed while ev lives; only
+ * the chat's strings and names made up here go into a. chat may be NULL
+ * (only the message is known); chat->chat_id must then match the message's.
+ * A message that is not a server message (local, yet unsent, scheduled),
+ * lacks a required field (id, chat_id, date, content) or has a known field
+ * of the wrong JSON type is TGH_EPROTO naming the field path
+ * ("forward_info.origin.chat_id: expected an integer, got a string"); an
+ * array over its cap (entities, reactions, poll options) is TGH_ETOOBIG.
+ * Unknown fields, and content types this mapper does not know, are kept
+ * (raw; the type as media kind or action), never an error. On error ev may
+ * hold references: msg_event_fini() it (msg_batch_pop() does). The event is
+ * not finalized (codec_event_finalize).
  */
 TGH_MUSTCHECK tgh_err source_tdlib_map_message(const json_t *msg,
                                                const struct source_tdlib_chat *chat,
@@ -169,22 +183,30 @@ TGH_MUSTCHECK tgh_err source_tdlib_map_message(const json_t *msg,
 /*
  * Delete events for an updateDeleteMessages object pushed into b: only when
  * is_permanent is true and from_cache is false (otherwise TDLib unloaded its
- * cache: *n is 0 and nothing is pushed). *n receives the number pushed; a
- * full batch is TGH_ETOOBIG before anything is pushed. Events are finalized.
+ * cache: *n is 0 and nothing is pushed). Ids of local messages (never sent,
+ * so never archived) are skipped. *n receives the number pushed; a batch
+ * without room for all of them is TGH_ETOOBIG before anything is pushed; a
+ * malformed update is TGH_EPROTO. Events are finalized; their date is unset
+ * and, without chat, a -100... chat's type is MSG_CHAT_UNKNOWN.
  */
 TGH_MUSTCHECK tgh_err source_tdlib_map_deletes(const json_t *update,
                                                const struct source_tdlib_chat *chat,
                                                int64_t observed_at, struct msg_batch *b, size_t *n);
 
 /*
- * `decode --from tdlib`: a file holding TDLib JSON (one value, or one per
- * line): a message, messages (getChatHistory), foundChatMessages,
- * updateNewMessage, updateDeleteMessages, or an array of these. Events go
- * to sink->batch (finalized); an object that cannot be mapped goes to
- * sink->dead_letter with its position and reason, and the rest goes on. An
- * update that carries no whole message (updateMessageContent,
- * updateMessageEdited, updateMessageInteractionInfo) is reported through
- * sink->dead_letter with a reason saying what the collector does instead.
+ * `decode --from tdlib`: f holds TDLib JSON values separated by whitespace
+ * (one value, pretty-printed or not, or JSON lines): message, messages
+ * (getChatHistory), foundMessages, foundChatMessages, updateNewMessage,
+ * updateMessageSendSucceeded, updateDeleteMessages, or an array of these.
+ * Events go to sink->batch (finalized; o->batch_size per batch, default 500;
+ * o->observed_at, 0 = now). Anything that cannot be mapped goes to
+ * sink->dead_letter with its position ("line 3 (byte 120), messages[2]"),
+ * the reason and its JSON text, and the rest goes on: a value that is not
+ * JSON, or longer than 64 MiB, resumes at the next line starting with '{'
+ * or '['. An update that carries no whole message (updateMessageContent,
+ * updateMessageEdited, updateMessageInteractionInfo) is a dead letter whose
+ * reason says what the collector does instead. Only a read error (TGH_EIO)
+ * or a sink error stops the stream. name appears in error messages.
  */
 TGH_MUSTCHECK tgh_err source_tdlib_decode_stream(FILE *f, const char *name,
                                                  const struct source_export_opts *o,
