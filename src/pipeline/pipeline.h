@@ -44,6 +44,28 @@ TGH_MUSTCHECK tgh_err pipeline_writer_start(struct store *st, size_t batch_cap, 
 TGH_MUSTCHECK tgh_err pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b);
 
 /*
+ * What rides with a batch (pipeline_writer_submit_note): a tag handed back
+ * to the commit callback, and a collection cursor the writer stores right
+ * after the batch committed, so a cursor never gets ahead of the messages it
+ * covers. A note with a cursor or a tag may come with an empty batch.
+ */
+struct pipeline_commit_note {
+    void *tag;
+    bool has_cursor;
+    struct store_cursor cursor;
+};
+
+TGH_MUSTCHECK tgh_err pipeline_writer_submit_note(struct pipeline_writer *w, struct msg_batch *b,
+                                                  const struct pipeline_commit_note *note);
+
+/*
+ * Called on the writer thread after each batch (and its cursor) committed,
+ * with the batch's note tag and its counts. Set before the first submit.
+ */
+typedef void (*pipeline_commit_fn)(void *arg, void *tag, const struct store_stats *s);
+void pipeline_writer_on_commit(struct pipeline_writer *w, pipeline_commit_fn fn, void *arg);
+
+/*
  * Wait until every submitted batch is committed; add the store's counts since
  * the previous drain to *stats (also when a later commit failed: they were
  * committed). Returns the writer's error if a commit failed.

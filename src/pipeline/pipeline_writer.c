@@ -27,9 +27,12 @@ struct pipeline_writer {
     size_t head;      /* the oldest pending slot */
     size_t pending;   /* slots submitted and not yet committed */
     bool is_stopping;
-    tgh_err err;              /* sticky: the first failed commit */
-    char errmsg[1024];        /* its detail */
-    struct store_stats stats; /* since the last drain */
+    tgh_err err;                        /* sticky: the first failed commit */
+    char errmsg[1024];                  /* its detail */
+    struct store_stats stats;           /* since the last drain */
+    struct pipeline_commit_note *notes; /* one per slot */
+    pipeline_commit_fn on_commit;
+    void *on_commit_arg;
 };
 
 static void *
@@ -49,8 +52,15 @@ writer_main(void *arg)
             break;
         b = &w->slots[w->head];
         if (w->err == TGH_OK) {
+            const struct pipeline_commit_note *note = &w->notes[w->head];
+
             pthread_mutex_unlock(&w->mu);
-            rc = store_batch_commit(w->st, b->ev, b->n, &s);
+            rc = b->n > 0 ? store_batch_commit(w->st, b->ev, b->n, &s) : TGH_OK;
+            /* The cursor only moves once the messages it covers are committed. */
+            if (rc == TGH_OK && note->has_cursor)
+                rc = store_cursor_put(w->st, &note->cursor);
+            if (rc == TGH_OK && w->on_commit != NULL)
+                w->on_commit(w->on_commit_arg, note->tag, &s);
             pthread_mutex_lock(&w->mu);
             if (rc != TGH_OK) {
                 w->err = rc;
@@ -78,6 +88,7 @@ writer_free(struct pipeline_writer *w)
     for (size_t i = 0; i < w->depth; i++)
         msg_batch_fini(&w->slots[i]);
     tgh_free(w->slots);
+    tgh_free(w->notes);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->changed);
     tgh_free(w);
@@ -93,6 +104,7 @@ pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
     w->depth = depth < 1 ? 1 : depth;
     w->batch_cap = batch_cap;
     w->slots = tgh_calloc(w->depth, sizeof(*w->slots));
+    w->notes = tgh_calloc(w->depth, sizeof(*w->notes));
     for (size_t i = 0; i < w->depth; i++)
         msg_batch_init(&w->slots[i], batch_cap);
     pthread_mutex_init(&w->mu, NULL);
@@ -112,14 +124,33 @@ sticky(struct pipeline_writer *w)
     return tgh_errf(w->err, "%s", w->errmsg);
 }
 
+void
+pipeline_writer_on_commit(struct pipeline_writer *w, pipeline_commit_fn fn, void *arg)
+{
+    pthread_mutex_lock(&w->mu);
+    w->on_commit = fn;
+    w->on_commit_arg = arg;
+    pthread_mutex_unlock(&w->mu);
+}
+
 tgh_err
 pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
 {
+    return pipeline_writer_submit_note(w, b, NULL);
+}
+
+tgh_err
+pipeline_writer_submit_note(struct pipeline_writer *w, struct msg_batch *b,
+                            const struct pipeline_commit_note *note)
+{
+    static const struct pipeline_commit_note none;
     struct msg_batch tmp;
     size_t tail;
     tgh_err rc;
 
-    if (b->n == 0)
+    if (note == NULL)
+        note = &none;
+    if (b->n == 0 && !note->has_cursor && note->tag == NULL)
         return TGH_OK;
     if (b->cap > w->batch_cap)
         return tgh_errf(TGH_EINVAL, "batch of %zu events is larger than the writer's %zu", b->cap,
@@ -142,6 +173,7 @@ pipeline_writer_submit(struct pipeline_writer *w, struct msg_batch *b)
     tail = (w->head + w->pending) % w->depth;
     tmp = w->slots[tail];
     w->slots[tail] = *b;
+    w->notes[tail] = *note;
     *b = tmp;
     w->pending++;
     pthread_cond_broadcast(&w->changed);

@@ -161,6 +161,74 @@ test_commit_failure_is_sticky_and_writes_nothing_after(void **state)
     msg_batch_fini(&b);
 }
 
+struct commit_log {
+    int calls;
+    void *last_tag;
+    size_t inserted;
+};
+
+static void
+on_commit(void *arg, void *tag, const struct store_stats *s)
+{
+    struct commit_log *l = arg;
+
+    l->calls++;
+    l->last_tag = tag;
+    l->inserted += s->inserted;
+}
+
+/*
+ * A cursor riding with a batch is stored only after the batch committed,
+ * also with an empty batch; a batch that fails stores neither.
+ */
+static void
+test_cursor_rides_with_its_batch(void **state)
+{
+    struct fx *fx = *state;
+    struct pipeline_writer *w;
+    struct pipeline_commit_note note = { 0 };
+    struct commit_log log = { 0 };
+    struct store_cursor cur;
+    struct msg_batch b;
+    int tag;
+
+    msg_batch_init(&b, 8);
+    assert_int_equal(pipeline_writer_start(fx->st, 8, 2, &w), TGH_OK);
+    pipeline_writer_on_commit(w, on_commit, &log);
+    push(&b, 7, "page", true);
+    push(&b, 6, "page", true);
+    note.tag = &tag;
+    note.has_cursor = true;
+    note.cursor.chat_id = -1000000000042;
+    note.cursor.newest_id = 7;
+    note.cursor.oldest_id = 6;
+    assert_int_equal(pipeline_writer_submit_note(w, &b, &note), TGH_OK);
+    assert_int_equal(pipeline_writer_drain(w, NULL), TGH_OK);
+    assert_int_equal(log.calls, 1);
+    assert_ptr_equal(log.last_tag, &tag);
+    assert_int_equal(log.inserted, 2);
+    assert_int_equal(count(fx, "SELECT oldest_id FROM cursors WHERE chat_id = -1000000000042"), 6);
+
+    /* The end of the history: no messages, only the cursor. */
+    note.cursor.complete = true;
+    assert_int_equal(pipeline_writer_submit_note(w, &b, &note), TGH_OK);
+    assert_int_equal(pipeline_writer_drain(w, NULL), TGH_OK);
+    assert_int_equal(count(fx, "SELECT complete FROM cursors"), 1);
+
+    /* A failing batch: its cursor must not move. */
+    push(&b, 5, "bad", false);
+    note.cursor.oldest_id = 5;
+    note.cursor.complete = false;
+    assert_int_equal(pipeline_writer_submit_note(w, &b, &note), TGH_OK);
+    assert_int_equal(pipeline_writer_drain(w, NULL), TGH_EINVAL);
+    assert_int_equal(pipeline_writer_stop(w, NULL), TGH_EINVAL);
+    assert_int_equal(count(fx, "SELECT oldest_id FROM cursors"), 6);
+    assert_int_equal(store_cursor_get(fx->st, -1000000000042, 0, &cur), TGH_OK);
+    assert_true(cur.complete);
+    assert_int_equal(log.calls, 2);
+    msg_batch_fini(&b);
+}
+
 /* With one slot the producer waits for the writer; nothing is lost. */
 static void
 test_backpressure_loses_nothing(void **state)
@@ -267,6 +335,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_commit_failure_is_sticky_and_writes_nothing_after,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_rides_with_its_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smaller_batches_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_batch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_paths_runs_and_errors, setup, teardown),
