@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +31,48 @@ struct cfg_param {
 
 /* Sorted by name. */
 static const struct cfg_param params[] = {
+    { "TGH_ACCOUNT", CFG_STR, offsetof(struct tgh_config, account), "default", 0, 0,
+      "account used when a command names none" },
+    { "TGH_BACKFILL_INTERVAL", CFG_INT, offsetof(struct tgh_config, backfill_interval), "3600", 10,
+      86400 * 7, "seconds between the daemon's backfill passes" },
+    { "TGH_BACKFILL_LIMIT", CFG_INT, offsetof(struct tgh_config, backfill_limit), "200", 0,
+      INT32_MAX, "older messages fetched per chat and pass (0: no limit)" },
     { "TGH_BATCH_SIZE", CFG_INT, offsetof(struct tgh_config, batch_size), "500", 1, 100000,
       "events per store transaction" },
+    { "TGH_DATA_DIR", CFG_STR, offsetof(struct tgh_config, data_dir), "data", 0, 0,
+      "folder of the accounts (TDLib sessions)" },
+    { "TGH_DB_KEY", CFG_STR, offsetof(struct tgh_config, db_key), "", 0, 0,
+      "TDLib database encryption key (secret)" },
     { "TGH_ENV_FILE", CFG_STR, offsetof(struct tgh_config, env_file), ".env", 0, 0,
       ".env-style file read at start when it exists" },
+    { "TGH_GAPFILL_INTERVAL", CFG_INT, offsetof(struct tgh_config, gapfill_interval), "1800", 1,
+      86400, "seconds between gap-fill passes" },
+    { "TGH_HISTORY_RATE", CFG_INT, offsetof(struct tgh_config, history_rate), "60", 0, 60000,
+      "history requests per minute and account (0: unlimited)" },
     { "TGH_IMPORT_TZ", CFG_STR, offsetof(struct tgh_config, import_tz), "UTC", 0, 0,
       "time zone of export dates that lack date_unixtime" },
     { "TGH_LOG_LEVEL", CFG_LOGLEVEL, offsetof(struct tgh_config, log_level), "info", 0, 0,
       "error, warn, info or debug" },
+    { "TGH_RECONCILE_HOURS", CFG_INT, offsetof(struct tgh_config, reconcile_hours), "24", 0,
+      24 * 365, "hours of recent history the reconcile sweep re-reads (0: none)" },
+    { "TGH_RECONCILE_INTERVAL", CFG_INT, offsetof(struct tgh_config, reconcile_interval), "21600",
+      10, 86400 * 7, "seconds between reconcile sweeps" },
     { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db", 0,
       0, "message store URL" },
     { "TGH_TDJSON", CFG_STR, offsetof(struct tgh_config, tdjson_path), "", 0, 0,
       "path of TDLib's libtdjson.so (empty: the one scripts/deps.sh installs)" },
+    { "TG_API_HASH", CFG_STR, offsetof(struct tgh_config, api_hash), "", 0, 0,
+      "Telegram API hash from my.telegram.org (secret)" },
+    { "TG_API_ID", CFG_INT, offsetof(struct tgh_config, api_id), "0", 0, INT32_MAX,
+      "Telegram API id from my.telegram.org" },
+    { "TG_BOT_TOKEN", CFG_STR, offsetof(struct tgh_config, bot_token), "", 0, 0,
+      "log in as this bot instead of a phone number (secret)" },
+    { "TG_CODE_FILE", CFG_STR, offsetof(struct tgh_config, code_file), "", 0, 0,
+      "file the login code is read from (waited for) instead of a prompt" },
+    { "TG_PASSWORD", CFG_STR, offsetof(struct tgh_config, password), "", 0, 0,
+      "two-step verification password for login (secret)" },
+    { "TG_PHONE", CFG_STR, offsetof(struct tgh_config, phone), "", 0, 0,
+      "phone number for login, international format" },
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
@@ -168,13 +199,15 @@ tgh_config_load(struct tgh_config *cfg)
         char name[128];
         const struct cfg_param *p;
 
-        if (strncmp(*e, "TGH_", 4) != 0 || eq == NULL || (size_t)(eq - *e) >= sizeof(name))
+        if ((strncmp(*e, "TGH_", 4) != 0 && strncmp(*e, "TG_", 3) != 0) || eq == NULL ||
+            (size_t)(eq - *e) >= sizeof(name))
             continue;
         memcpy(name, *e, (size_t)(eq - *e));
         name[eq - *e] = '\0';
         p = param_find(name);
         if (p == NULL) {
-            if (strncmp(name, "TGH_TEST_", 9) != 0)
+            if (strncmp(name, "TGH_", 4) == 0 && strncmp(name, "TGH_TEST_", 9) != 0 &&
+                strncmp(name, "TGH_FAKE_", 9) != 0)
                 log_warn("unknown setting %s ignored", name);
             continue;
         }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.h - configuration from TGH_* environment variables and an optional
+ * config.h - configuration from TGH_* (and Telegram's TG_*) environment variables and an optional
  * .env-style file. One table (config.c) names every key, its type, default
  * and meaning; docs/config.md lists the same keys (a unit test checks).
  * Precedence: process environment, then the file, then the default.
@@ -23,6 +23,21 @@ struct tgh_config {
     int64_t batch_size;           /* TGH_BATCH_SIZE: events per store transaction */
     char *env_file;               /* TGH_ENV_FILE */
     char *tdjson_path;            /* TGH_TDJSON: "" means the installed default */
+    char *data_dir;               /* TGH_DATA_DIR: accounts live in DATA_DIR/accounts/NAME */
+    char *account;                /* TGH_ACCOUNT: the default account's name */
+    char *db_key;                 /* TGH_DB_KEY: TDLib database encryption key (secret) */
+    int64_t gapfill_interval;     /* TGH_GAPFILL_INTERVAL, seconds */
+    int64_t reconcile_hours;      /* TGH_RECONCILE_HOURS */
+    int64_t reconcile_interval;   /* TGH_RECONCILE_INTERVAL, seconds */
+    int64_t backfill_interval;    /* TGH_BACKFILL_INTERVAL, seconds */
+    int64_t backfill_limit;       /* TGH_BACKFILL_LIMIT: per chat and pass, 0 = no limit */
+    int64_t history_rate;         /* TGH_HISTORY_RATE: per minute and account, 0 = unlimited */
+    int64_t api_id;               /* TG_API_ID */
+    char *api_hash;               /* TG_API_HASH (secret) */
+    char *phone;                  /* TG_PHONE */
+    char *bot_token;              /* TG_BOT_TOKEN (secret) */
+    char *password;               /* TG_PASSWORD (secret) */
+    char *code_file;              /* TG_CODE_FILE */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */
