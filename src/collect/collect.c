@@ -1,0 +1,1210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collect.c - the collection engine: one loop drives every account's TDLib
+ * client and every tracked chat's walk through its history.
+ *
+ * A chat goes through steps: resolve (getChat, or searchPublicChat when
+ * TDLib forgot it), open (daemon), catch-up (from the newest message down
+ * to the newest cursor, and further down over the reconcile window), backfill
+ * (from the oldest cursor down, within the run's bounds), comment threads.
+ * Every page is one batch for the writer, with the chat's cursor riding
+ * along: the writer stores the cursor only after the page committed, so a
+ * crash at any moment re-fetches at most the page in flight.
+ */
+#include "collect/collect.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collect/collect_int.h"
+#include "collect/collect_resolve.h"
+#include "core/alloc.h"
+#include "core/codec.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+
+#define TGH_LOG_SUB "collect"
+
+#define PAGE_LIMIT       100  /* TDLib's maximum */
+#define LIVE_FLUSH_S     0.05 /* live events wait at most this long for company */
+#define RESCAN_S         15.0 /* the daemon looks for newly added chats this often */
+#define WRITER_DEPTH     8
+#define MAX_THREAD_QUEUE 100000
+
+enum step {
+    STEP_RESOLVE = 0,
+    STEP_OPEN,
+    STEP_CATCHUP,
+    STEP_FLOOR, /* getChatMessageByDate for --since */
+    STEP_BACKFILL,
+    STEP_THREADS,
+    STEP_IDLE, /* done for this pass (daemon waits for the next) */
+    STEP_FAILED,
+};
+
+struct thread_job {
+    int64_t post_id;    /* channel post (server id) */
+    int64_t last_reply; /* reply_info.last_message_id (server id in the discussion group) */
+};
+
+struct engine;
+
+struct cchat {
+    struct engine *e;
+    struct td_acct *a;
+    int64_t row_id;
+    char spec[256];
+    char account[COLLECT_ACCOUNT_NAME_MAX + 1];
+    bool comments, topics;
+    struct resolve res_state; /* also holds chat id, type, title, username, linked chat */
+    struct source_tdlib_chat map_chat;
+    struct source_tdlib_chat map_linked;
+    enum step step;
+    bool busy; /* a request of this chat is in flight */
+    bool opened;
+    struct store_cursor cur; /* as submitted (committed before long) */
+    /* the current walk */
+    int64_t from;            /* from_message_id (server id), 0: the newest */
+    int64_t floor_date;      /* backfill keeps date >= floor_date; 0: none */
+    int64_t floor_id;        /* from getChatMessageByDate; 0: none */
+    int64_t budget;          /* messages this backfill pass may still take; <0: no limit */
+    int64_t reconcile_hours; /* the next catch-up re-reads this many hours too */
+    int64_t reconcile_floor; /* the running catch-up re-reads down to this date */
+    bool want_catchup, want_backfill;
+    bool pending_backfill; /* a backfill pass was asked for while the chat was busy */
+    int64_t passes;
+    /* comment threads */
+    struct thread_job *threads;
+    size_t nthreads, capthreads;
+    struct thread_job thread; /* in progress */
+    struct store_cursor thread_cur;
+    int64_t thread_max;
+    /* results */
+    int64_t run_id;
+    struct collect_chat_result res;
+    struct td_counts counts;
+    struct store_stats stats; /* committed, under e->mu */
+    bool reported;
+};
+
+struct engine {
+    const struct tgh_config *cfg;
+    const struct collect_opts *o;
+    struct td_hub *hub;
+    struct store *meta;   /* this thread's connection: tracked chats, runs, dead letters */
+    struct store *wstore; /* the writer's */
+    struct pipeline_writer *w;
+    pthread_mutex_t mu;
+    struct cchat **chats;
+    size_t nchats;
+    struct msg_batch page; /* one page at a time */
+    struct msg_batch live;
+    double live_since;
+    int64_t live_events;
+    int64_t limit;
+    bool stopping;
+    tgh_err fatal;
+    char fatal_msg[512];
+};
+
+static int64_t
+now_unix(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void
+engine_fatal(struct engine *e, tgh_err rc)
+{
+    if (e->fatal == TGH_OK) {
+        e->fatal = rc;
+        (void)snprintf(e->fatal_msg, sizeof(e->fatal_msg), "%s", tgh_errmsg());
+    }
+    e->stopping = true;
+}
+
+/* Writer thread: a batch (and its cursor) committed. */
+static void
+on_commit(void *arg, void *tag, const struct store_stats *s)
+{
+    struct engine *e = arg;
+    struct cchat *c = tag;
+
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    store_stats_add(&c->stats, s);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static struct cchat *
+chat_by_id(struct engine *e, int64_t chat_id, bool *is_linked)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->step == STEP_FAILED || c->res_state.chat_id == 0)
+            continue;
+        if (c->res_state.chat_id == chat_id) {
+            *is_linked = false;
+            return c;
+        }
+        if (c->comments && c->res_state.linked_chat_id == chat_id) {
+            *is_linked = true;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void
+dead_letter(struct engine *e, struct cchat *c, const json_t *msg, const char *reason)
+{
+    struct store_dead_letter dl = { 0 };
+    char origin[64], position[64];
+    int64_t id = 0;
+    char *payload = json_dumps(msg, JSON_COMPACT);
+
+    (void)td_int(msg, "id", &id);
+    (void)snprintf(origin, sizeof(origin), "chat %" PRId64, c ? c->res_state.chat_id : 0);
+    (void)snprintf(position, sizeof(position), "message %" PRId64, id);
+    dl.source = "tdlib";
+    dl.origin = origin;
+    dl.position = position;
+    dl.reason = reason;
+    dl.payload = payload ? payload : "";
+    dl.payload_len = payload ? strlen(payload) : 0;
+    if (store_dead_letter_add(e->meta, &dl) != TGH_OK)
+        log_error("chat %s: dead letter not recorded: %s", origin, tgh_errmsg());
+    log_warn("chat %s: %s skipped: %s", origin, position, reason);
+    if (c != NULL)
+        c->res.dead_letters++;
+    tgh_free(payload);
+}
+
+/* Map one message into b; false when it became a dead letter instead. */
+static bool
+map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat, const json_t *msg,
+         struct msg_batch *b)
+{
+    struct msg_event *ev = msg_batch_push(b);
+    tgh_err rc;
+
+    rc = source_tdlib_map_message(msg, chat, now_unix(), &b->arena, ev);
+    if (rc == TGH_OK)
+        rc = codec_event_finalize(ev);
+    if (rc != TGH_OK) {
+        msg_batch_pop(b);
+        dead_letter(e, c, msg, tgh_errmsg());
+        return false;
+    }
+    return true;
+}
+
+static void
+submit(struct engine *e, struct cchat *c, struct msg_batch *b, const struct store_cursor *cur)
+{
+    struct pipeline_commit_note note = { 0 };
+    tgh_err rc;
+
+    note.tag = c;
+    if (cur != NULL) {
+        note.has_cursor = true;
+        note.cursor = *cur;
+    }
+    rc = pipeline_writer_submit_note(e->w, b, &note);
+    if (rc != TGH_OK)
+        engine_fatal(e, rc);
+}
+
+static void
+live_flush(struct engine *e)
+{
+    tgh_err rc;
+
+    if (e->live.n == 0)
+        return;
+    rc = pipeline_writer_submit(e->w, &e->live);
+    if (rc != TGH_OK)
+        engine_fatal(e, rc);
+}
+
+static struct msg_batch *
+live_batch(struct engine *e)
+{
+    if (e->live.n == e->live.cap)
+        live_flush(e);
+    if (e->live.n == 0)
+        e->live_since = td_now();
+    return &e->live;
+}
+
+/* Comment threads: remember posts whose replies are newer than what we have. */
+static void
+note_thread(struct cchat *c, const json_t *msg)
+{
+    const json_t *ri = json_object_get(json_object_get(msg, "interaction_info"), "reply_info");
+    int64_t count = 0, last = 0, id = 0;
+    struct store_cursor tc;
+
+    if (!c->comments || c->res_state.linked_chat_id == 0 || ri == NULL)
+        return;
+    if (!td_int(ri, "reply_count", &count) || count <= 0 || !td_int(ri, "last_message_id", &last) ||
+        !td_int(msg, "id", &id))
+        return;
+    last = source_tdlib_server_id(last);
+    id = source_tdlib_server_id(id);
+    if (last == 0 || id == 0)
+        return;
+    if (store_cursor_get(c->e->meta, c->res_state.chat_id, id, &tc) == TGH_OK &&
+        tc.newest_id >= last)
+        return;
+    for (size_t i = 0; i < c->nthreads; i++)
+        if (c->threads[i].post_id == id) {
+            if (last > c->threads[i].last_reply)
+                c->threads[i].last_reply = last;
+            return;
+        }
+    if (c->nthreads >= MAX_THREAD_QUEUE)
+        return; /* the next pass finds it again */
+    if (c->nthreads == c->capthreads) {
+        c->capthreads = c->capthreads ? c->capthreads * 2 : 64;
+        c->threads = tgh_realloc(c->threads, c->capthreads * sizeof(*c->threads));
+    }
+    c->threads[c->nthreads].post_id = id;
+    c->threads[c->nthreads].last_reply = last;
+    c->nthreads++;
+}
+
+static void chat_next(struct cchat *c);
+
+static void chat_fail(struct cchat *c, int code, const char *fmt, ...) TGH_PRINTF(3, 4);
+
+static void
+chat_fail(struct cchat *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    bool permanent = resolve_error_is_permanent(code);
+
+    va_start(ap, fmt);
+    (void)vsnprintf(c->res.error, sizeof(c->res.error), fmt, ap);
+    va_end(ap);
+    c->res.errors++;
+    c->step = STEP_FAILED;
+    c->busy = false;
+    log_warn("chat %s: %s%s", c->spec, c->res.error,
+             permanent ? " (not retried until the chat is enabled again)" : "");
+    if (permanent &&
+        store_tracked_set_status(c->e->meta, c->row_id, "error", c->res.error, 0) != TGH_OK)
+        log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
+}
+
+/* A history page answered: returns the messages array or NULL after failing the chat. */
+static const json_t *
+page_messages(struct cchat *c, json_t *ans, const char *what)
+{
+    int code;
+    const char *msg;
+    const json_t *msgs;
+
+    c->busy = false;
+    if (td_is_error(ans, &code, &msg)) {
+        chat_fail(c, code, "%s: %d %s", what, code, msg);
+        return NULL;
+    }
+    msgs = json_object_get(ans, "messages");
+    if (!json_is_array(msgs)) {
+        chat_fail(c, 400, "%s: answer without messages (%s)", what, td_type(ans));
+        return NULL;
+    }
+    c->res.fetched += (int64_t)json_array_size(msgs);
+    return msgs;
+}
+
+static void
+send_history(struct cchat *c, td_cb cb)
+{
+    c->busy = true;
+    td_call(c->a,
+            json_pack("{s:s, s:I, s:I, s:i, s:i, s:b}", "@type", "getChatHistory", "chat_id",
+                      (json_int_t)c->res_state.chat_id, "from_message_id",
+                      (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit", PAGE_LIMIT,
+                      "only_local", 0),
+            cb, c, &c->counts);
+}
+
+/*
+ * Catch-up: from the newest message down to the newest cursor (and over the
+ * reconcile window). While it runs the cursor records the walk (gap_hi,
+ * gap_from), so a restart goes on where it stopped; at the end newest_id
+ * becomes the top of the walk.
+ */
+static void
+on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    struct engine *e = c->e;
+    const json_t *msgs = page_messages(c, ans, "getChatHistory");
+    size_t n;
+    int64_t top = 0, low = 0, low_date = 0;
+    bool done;
+
+    (void)a;
+    if (msgs == NULL) {
+        chat_next(c);
+        return;
+    }
+    n = json_array_size(msgs);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(msgs, i);
+        int64_t id = 0, date = 0;
+
+        (void)td_int(m, "id", &id);
+        (void)td_int(m, "date", &date);
+        id = source_tdlib_server_id(id);
+        if (id > top)
+            top = id;
+        if (low == 0 || (id != 0 && id < low)) {
+            low = id;
+            low_date = date;
+        }
+        if (id > c->cur.newest_id || date >= c->reconcile_floor) {
+            note_thread(c, m);
+            (void)map_into(e, c, &c->map_chat, m, &e->page);
+        }
+    }
+    done = n == 0 || (low <= c->cur.newest_id && low_date < c->reconcile_floor);
+    if (n > 0 && c->cur.gap_hi == 0)
+        c->cur.gap_hi = top;
+    if (done) {
+        if (c->cur.gap_hi > c->cur.newest_id)
+            c->cur.newest_id = c->cur.gap_hi;
+        if (c->cur.oldest_id == 0 && n > 0)
+            c->cur.oldest_id = low;
+        c->cur.gap_hi = 0;
+        c->cur.gap_from = 0;
+        c->want_catchup = false;
+        c->reconcile_hours = 0;
+        c->reconcile_floor = 0;
+    } else {
+        c->cur.gap_from = low;
+        c->from = low;
+    }
+    submit(e, c, &e->page, &c->cur);
+    chat_next(c);
+}
+
+/* Backfill: from the oldest cursor down, within this pass's bounds. */
+static void
+on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    struct engine *e = c->e;
+    const json_t *msgs = page_messages(c, ans, "getChatHistory");
+    size_t n;
+    int64_t low = 0, top = 0;
+    bool hit_floor = false;
+
+    (void)a;
+    if (msgs == NULL) {
+        chat_next(c);
+        return;
+    }
+    n = json_array_size(msgs);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(msgs, i);
+        int64_t id = 0, date = 0;
+
+        (void)td_int(m, "id", &id);
+        (void)td_int(m, "date", &date);
+        id = source_tdlib_server_id(id);
+        if ((c->floor_date > 0 && date < c->floor_date) || (c->floor_id > 0 && id <= c->floor_id)) {
+            hit_floor = true;
+            continue;
+        }
+        if (id > top)
+            top = id;
+        if (low == 0 || (id != 0 && id < low))
+            low = id;
+        note_thread(c, m);
+        (void)map_into(e, c, &c->map_chat, m, &e->page);
+        if (c->budget > 0)
+            c->budget--;
+    }
+    if (n == 0) {
+        c->cur.complete = true;
+        c->res.complete = true;
+        c->want_backfill = false;
+    } else {
+        if (low != 0) {
+            /* The first page from the top also starts the newest cursor. */
+            if (c->cur.newest_id == 0 && c->from == 0)
+                c->cur.newest_id = top;
+            c->cur.oldest_id = low;
+            c->from = low;
+        }
+        if (hit_floor || c->budget == 0)
+            c->want_backfill = false;
+    }
+    submit(e, c, &e->page, &c->cur);
+    chat_next(c);
+}
+
+static void
+on_floor(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    int code;
+    const char *msg;
+    int64_t id = 0;
+
+    (void)a;
+    c->busy = false;
+    if (td_is_error(ans, &code, &msg)) {
+        if (code != 404) {
+            chat_fail(c, code, "getChatMessageByDate: %d %s", code, msg);
+            chat_next(c);
+            return;
+        }
+    } else if (td_int(ans, "id", &id)) {
+        c->floor_id = source_tdlib_server_id(id);
+    }
+    c->step = STEP_BACKFILL;
+    chat_next(c);
+}
+
+/* Comment threads: each post's replies, from the newest down to what we had. */
+static void
+on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    struct engine *e = c->e;
+    const json_t *msgs;
+    size_t n;
+    int64_t low = 0;
+    int code;
+    const char *emsg;
+
+    (void)a;
+    if (td_is_error(ans, &code, &emsg)) {
+        c->busy = false;
+        /* A post without a thread (deleted, comments off) is no failure of the chat. */
+        log_info("chat %s: comments of post %" PRId64 ": %d %s", c->spec, c->thread.post_id, code,
+                 emsg);
+        c->thread.post_id = 0;
+        chat_next(c);
+        return;
+    }
+    msgs = page_messages(c, ans, "getMessageThreadHistory");
+    if (msgs == NULL) {
+        chat_next(c);
+        return;
+    }
+    n = json_array_size(msgs);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(msgs, i);
+        int64_t id = 0;
+
+        (void)td_int(m, "id", &id);
+        id = source_tdlib_server_id(id);
+        if (id > c->thread_max)
+            c->thread_max = id;
+        if (low == 0 || (id != 0 && id < low))
+            low = id;
+        (void)map_into(e, c, &c->map_linked, m, &e->page);
+    }
+    if (n == 0 || low <= c->thread_cur.newest_id) {
+        if (c->thread_max > c->thread_cur.newest_id)
+            c->thread_cur.newest_id = c->thread_max;
+        c->thread_cur.complete = true;
+        submit(e, c, &e->page, &c->thread_cur);
+        c->thread.post_id = 0;
+    } else {
+        submit(e, c, &e->page, NULL);
+        c->from = low;
+    }
+    chat_next(c);
+}
+
+static void
+send_thread(struct cchat *c)
+{
+    c->busy = true;
+    td_call(c->a,
+            json_pack("{s:s, s:I, s:I, s:I, s:i, s:i}", "@type", "getMessageThreadHistory",
+                      "chat_id", (json_int_t)c->res_state.chat_id, "message_id",
+                      (json_int_t)source_tdlib_msg_id(c->thread.post_id), "from_message_id",
+                      (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit", PAGE_LIMIT),
+            on_thread_page, c, &c->counts);
+}
+
+static void
+on_resolved(void *arg, struct resolve *r)
+{
+    struct cchat *c = arg;
+    struct engine *e = c->e;
+    struct store_tracked t = { 0 };
+    tgh_err rc;
+
+    c->busy = false;
+    if (r->error[0] != '\0') {
+        chat_fail(c, r->error_code, "%s", r->error);
+        chat_next(c);
+        return;
+    }
+    c->map_chat.chat_id = r->chat_id;
+    c->map_chat.type = r->type;
+    c->map_chat.title = r->title[0] ? r->title : NULL;
+    c->map_chat.username = r->username[0] ? r->username : NULL;
+    c->map_linked.chat_id = r->linked_chat_id;
+    c->map_linked.type = MSG_CHAT_SUPERGROUP;
+    c->map_linked.title = r->linked_title[0] ? r->linked_title : NULL;
+    (void)snprintf(c->res.title, sizeof(c->res.title), "%s", r->title);
+    c->res.chat_id = r->chat_id;
+
+    t.id = c->row_id;
+    t.spec = c->spec;
+    t.chat_id = r->chat_id;
+    t.account = c->account;
+    t.enabled = true;
+    t.status = "ok";
+    t.type = msg_chat_type_name(r->type);
+    t.title = c->map_chat.title;
+    t.username = c->map_chat.username;
+    t.linked_chat_id = r->linked_chat_id;
+    t.is_forum = r->is_forum;
+    t.comments = c->comments;
+    t.topics = c->topics;
+    rc = store_tracked_put(e->meta, &t, NULL);
+    if (rc == TGH_OK)
+        rc = store_chat_upsert(e->meta, r->chat_id, r->type, c->map_chat.title,
+                               c->map_chat.username);
+    if (rc == TGH_OK && r->linked_chat_id != 0 && c->comments)
+        rc = store_chat_upsert(e->meta, r->linked_chat_id, MSG_CHAT_SUPERGROUP, c->map_linked.title,
+                               NULL);
+    if (rc != TGH_OK) {
+        engine_fatal(e, rc);
+        return;
+    }
+    if (c->run_id == 0) {
+        rc = store_run_begin(e->meta, r->chat_id, e->o->daemon ? "collect" : "collect-once",
+                             c->account, &c->run_id);
+        if (rc != TGH_OK) {
+            engine_fatal(e, rc);
+            return;
+        }
+    }
+    rc = store_cursor_get(e->meta, r->chat_id, 0, &c->cur);
+    if (rc != TGH_OK && rc != TGH_ENOTFOUND) {
+        engine_fatal(e, rc);
+        return;
+    }
+    c->res.complete = c->cur.complete;
+    c->want_catchup = c->cur.newest_id != 0 || c->cur.gap_hi != 0 || c->cur.complete;
+    c->step = e->o->daemon && (r->type == MSG_CHAT_CHANNEL || r->type == MSG_CHAT_SUPERGROUP)
+                  ? STEP_OPEN
+                  : STEP_CATCHUP;
+    chat_next(c);
+}
+
+static void
+on_opened(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    const char *msg;
+
+    (void)a;
+    c->busy = false;
+    if (td_is_error(ans, NULL, &msg))
+        log_warn("chat %s: openChat: %s (live updates may not arrive)", c->spec, msg);
+    else
+        c->opened = true;
+    c->step = STEP_CATCHUP;
+    chat_next(c);
+}
+
+static void
+begin_backfill(struct cchat *c)
+{
+    struct engine *e = c->e;
+
+    c->from = c->cur.oldest_id;
+    c->budget = e->limit > 0 ? e->limit : -1;
+    c->floor_id = 0;
+    c->floor_date = e->o->since;
+    c->want_backfill = !c->cur.complete && c->budget != 0;
+    c->step = c->floor_date > 0 && c->want_backfill ? STEP_FLOOR : STEP_BACKFILL;
+}
+
+/* Decide and send this chat's next request, or finish its pass. */
+static void
+chat_next(struct cchat *c)
+{
+    struct engine *e = c->e;
+
+    if (c->busy || e->stopping)
+        return;
+    switch (c->step) {
+    case STEP_RESOLVE:
+        c->busy = true;
+        resolve_start(&c->res_state);
+        return;
+    case STEP_OPEN:
+        if (c->opened) {
+            c->step = STEP_CATCHUP;
+            chat_next(c);
+            return;
+        }
+        c->busy = true;
+        td_call(c->a,
+                json_pack("{s:s, s:I}", "@type", "openChat", "chat_id",
+                          (json_int_t)c->res_state.chat_id),
+                on_opened, c, &c->counts);
+        if (c->comments && c->res_state.linked_chat_id != 0)
+            td_call(c->a,
+                    json_pack("{s:s, s:I}", "@type", "openChat", "chat_id",
+                              (json_int_t)c->res_state.linked_chat_id),
+                    NULL, NULL, &c->counts);
+        return;
+    case STEP_CATCHUP:
+        if (!c->want_catchup) {
+            if (!e->o->daemon || c->pending_backfill || c->passes == 0) {
+                c->pending_backfill = false;
+                begin_backfill(c);
+            } else {
+                c->step = STEP_THREADS;
+            }
+            c->passes++;
+            chat_next(c);
+            return;
+        }
+        if (c->cur.gap_hi == 0 || c->reconcile_floor == 0)
+            c->reconcile_floor =
+                c->reconcile_hours > 0 ? now_unix() - c->reconcile_hours * 3600 : INT64_MAX;
+        c->from = c->cur.gap_hi != 0 ? c->cur.gap_from : 0;
+        send_history(c, on_catchup_page);
+        return;
+    case STEP_FLOOR:
+        c->busy = true;
+        td_call(c->a,
+                json_pack("{s:s, s:I, s:I}", "@type", "getChatMessageByDate", "chat_id",
+                          (json_int_t)c->res_state.chat_id, "date", (json_int_t)c->floor_date),
+                on_floor, c, &c->counts);
+        return;
+    case STEP_BACKFILL:
+        if (!c->want_backfill) {
+            c->step = STEP_THREADS;
+            chat_next(c);
+            return;
+        }
+        send_history(c, on_backfill_page);
+        return;
+    case STEP_THREADS:
+        if (c->thread.post_id == 0) {
+            if (c->nthreads == 0) {
+                c->step = STEP_IDLE;
+                chat_next(c);
+                return;
+            }
+            c->thread = c->threads[--c->nthreads];
+            c->from = 0;
+            c->thread_max = 0;
+            if (store_cursor_get(e->meta, c->res_state.chat_id, c->thread.post_id,
+                                 &c->thread_cur) != TGH_OK) {
+                memset(&c->thread_cur, 0, sizeof(c->thread_cur));
+                c->thread_cur.chat_id = c->res_state.chat_id;
+                c->thread_cur.thread_id = c->thread.post_id;
+            }
+            if (c->thread_cur.newest_id >= c->thread.last_reply) {
+                c->thread.post_id = 0;
+                chat_next(c);
+                return;
+            }
+        }
+        send_thread(c);
+        return;
+    case STEP_IDLE:
+    case STEP_FAILED:
+        return;
+    }
+}
+
+/* Live updates (daemon). */
+
+static void
+on_refreshed(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    struct engine *e = c->e;
+    int64_t chat_id = 0;
+    bool linked = false;
+
+    (void)a;
+    if (td_is_error(ans, NULL, NULL) || e->stopping)
+        return; /* gone already: its deletion comes as its own update */
+    (void)td_int(ans, "chat_id", &chat_id);
+    if (chat_by_id(e, chat_id, &linked) != c)
+        return;
+    if (map_into(e, c, linked ? &c->map_linked : &c->map_chat, ans, live_batch(e)))
+        e->live_events++;
+}
+
+static void
+on_update(void *arg, struct td_acct *a, json_t *u)
+{
+    struct engine *e = arg;
+    const char *t = td_type(u);
+    int64_t chat_id = 0;
+    bool linked = false;
+    struct cchat *c;
+
+    if (!e->o->daemon || e->stopping)
+        return;
+    if (strcmp(t, "updateNewMessage") == 0) {
+        const json_t *m = json_object_get(u, "message");
+
+        (void)td_int(m, "chat_id", &chat_id);
+        c = chat_by_id(e, chat_id, &linked);
+        if (c == NULL || c->a != a)
+            return; /* chats nobody tracks are not collected */
+        if (!linked)
+            note_thread(c, m);
+        if (map_into(e, c, linked ? &c->map_linked : &c->map_chat, m, live_batch(e)))
+            e->live_events++;
+    } else if (strcmp(t, "updateMessageContent") == 0 || strcmp(t, "updateMessageEdited") == 0 ||
+               strcmp(t, "updateMessageInteractionInfo") == 0) {
+        int64_t id = 0;
+
+        (void)td_int(u, "chat_id", &chat_id);
+        (void)td_int(u, "message_id", &id);
+        c = chat_by_id(e, chat_id, &linked);
+        if (c == NULL || c->a != a || source_tdlib_server_id(id) == 0)
+            return;
+        /* The update carries a part; the event is the whole message. */
+        td_call(a,
+                json_pack("{s:s, s:I, s:I}", "@type", "getMessage", "chat_id", (json_int_t)chat_id,
+                          "message_id", (json_int_t)id),
+                on_refreshed, c, &c->counts);
+    } else if (strcmp(t, "updateDeleteMessages") == 0) {
+        size_t n = 0;
+        struct msg_batch *b;
+        const json_t *ids = json_object_get(u, "message_ids");
+        tgh_err rc;
+
+        (void)td_int(u, "chat_id", &chat_id);
+        c = chat_by_id(e, chat_id, &linked);
+        if (c == NULL || c->a != a)
+            return;
+        b = live_batch(e);
+        if (b->cap - b->n < json_array_size(ids)) {
+            live_flush(e);
+            b = live_batch(e);
+        }
+        rc = source_tdlib_map_deletes(u, linked ? &c->map_linked : &c->map_chat, now_unix(), b, &n);
+        if (rc != TGH_OK)
+            dead_letter(e, c, u, tgh_errmsg());
+        else if (n == 0)
+            log_debug("chat %" PRId64 ": %zu messages unloaded from TDLib's cache (not deleted)",
+                      chat_id, json_array_size(ids));
+        e->live_events += (int64_t)n;
+    }
+}
+
+/* Tracked chats into the engine. */
+
+struct load_ctx {
+    struct engine *e;
+    const char *only;
+    int64_t only_id;
+};
+
+static int
+load_chat(void *arg, const struct store_tracked *t)
+{
+    struct load_ctx *l = arg;
+    struct engine *e = l->e;
+    struct cchat *c;
+
+    if (l->only != NULL && t->id != l->only_id)
+        return 0;
+    if (!t->enabled && l->only == NULL)
+        return 0;
+    if (strcmp(t->status, "error") == 0 && l->only == NULL)
+        return 0; /* not retried until enabled again */
+    for (size_t i = 0; i < e->nchats; i++)
+        if (e->chats[i]->row_id == t->id)
+            return 0;
+    c = tgh_calloc(1, sizeof(*c));
+    c->e = e;
+    c->row_id = t->id;
+    (void)snprintf(c->spec, sizeof(c->spec), "%s", t->spec);
+    (void)snprintf(c->account, sizeof(c->account), "%s",
+                   t->account != NULL ? t->account : e->cfg->account);
+    c->comments = t->comments;
+    c->topics = t->topics;
+    if (resolve_parse(t->spec, &c->res_state.spec) != TGH_OK)
+        (void)snprintf(c->res_state.spec.text, sizeof(c->res_state.spec.text), "%s", t->spec);
+    if (t->chat_id != 0)
+        c->res_state.spec.chat_id = t->chat_id;
+    if (t->username != NULL && c->res_state.spec.username[0] == '\0')
+        (void)snprintf(c->res_state.spec.username, sizeof(c->res_state.spec.username), "%s",
+                       t->username);
+    c->res_state.want_linked = t->comments;
+    c->reconcile_hours = e->o->reconcile_hours > 0 ? e->o->reconcile_hours : 0;
+    c->res_state.done = on_resolved;
+    c->res_state.arg = c;
+    c->res_state.counts = &c->counts;
+    c->res.chat_id = t->chat_id;
+    (void)snprintf(c->res.spec, sizeof(c->res.spec), "%s", t->spec);
+    (void)snprintf(c->res.title, sizeof(c->res.title), "%s", t->title ? t->title : "");
+    (void)snprintf(c->res.account, sizeof(c->res.account), "%s", c->account);
+    e->chats = tgh_realloc(e->chats, (e->nchats + 1) * sizeof(*e->chats));
+    e->chats[e->nchats++] = c;
+    return 0;
+}
+
+static tgh_err
+load_chats(struct engine *e)
+{
+    struct load_ctx l = { .e = e, .only = e->o->chat };
+
+    if (l.only != NULL) {
+        struct store_tracked t;
+        tgh_err rc = store_tracked_find(e->meta, l.only, &t);
+
+        if (rc == TGH_ENOTFOUND)
+            return tgh_errf(TGH_ENOTFOUND, "chat '%s' is not tracked (tgharvest chats add)",
+                            l.only);
+        if (rc != TGH_OK)
+            return rc;
+        l.only_id = t.id;
+    }
+    return store_tracked_each(e->meta, load_chat, &l);
+}
+
+static struct td_acct *
+account_for(struct engine *e, const char *name, tgh_err *rc)
+{
+    struct td_acct *a;
+
+    for (size_t i = 0; i < e->hub->nacct; i++)
+        if (strcmp(e->hub->accts[i]->name, name) == 0)
+            return e->hub->accts[i];
+    *rc = td_acct_open(e->hub, name, false, &a);
+    if (*rc != TGH_OK)
+        return NULL;
+    *rc = td_acct_wait_auth(a, 60);
+    if (*rc != TGH_OK)
+        return NULL;
+    if (a->auth != TD_AUTH_READY) {
+        *rc =
+            tgh_errf(TGH_EINVAL, "account '%s' is not logged in: run tgharvest login --account %s",
+                     name, name);
+        return NULL;
+    }
+    a->owner = e;
+    return a;
+}
+
+/* Attach new chats to their accounts and start them. */
+static void
+start_chats(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+        tgh_err rc = TGH_OK;
+
+        if (c->a != NULL || c->step == STEP_FAILED)
+            continue;
+        c->a = account_for(e, c->account, &rc);
+        if (c->a == NULL) {
+            (void)snprintf(c->res.error, sizeof(c->res.error), "%s", tgh_errmsg());
+            c->res.errors++;
+            c->step = STEP_FAILED;
+            log_error("chat %s: %s", c->spec, c->res.error);
+            continue;
+        }
+        c->res_state.acct = c->a;
+        c->step = STEP_RESOLVE;
+        chat_next(c);
+    }
+}
+
+static bool
+all_idle(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->busy || (c->step != STEP_IDLE && c->step != STEP_FAILED))
+            return false;
+    }
+    return true;
+}
+
+/* Daemon passes: mark chats and start the idle ones. */
+static void
+trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
+        int64_t reconcile_hours)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->a == NULL || (only != NULL && c->a != only) || c->step == STEP_FAILED ||
+            c->run_id == 0)
+            continue;
+        if (catchup)
+            c->want_catchup = true;
+        if (reconcile_hours > c->reconcile_hours)
+            c->reconcile_hours = reconcile_hours;
+        if (c->step == STEP_IDLE) {
+            if (backfill && !c->want_catchup)
+                begin_backfill(c);
+            else
+                c->step = STEP_CATCHUP;
+        }
+        if (backfill)
+            c->pending_backfill = true;
+        chat_next(c);
+    }
+}
+
+static void
+finish_runs(struct engine *e)
+{
+    struct store_stats unused = { 0 };
+    tgh_err rc = pipeline_writer_drain(e->w, &unused);
+
+    if (rc != TGH_OK)
+        engine_fatal(e, rc);
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+        struct store_run_result rr = { 0 };
+
+        pthread_mutex_lock(&e->mu);
+        c->res.stats = c->stats;
+        pthread_mutex_unlock(&e->mu);
+        c->res.flood_waits = c->counts.flood_waits;
+        c->res.flood_seconds = c->counts.flood_seconds;
+        c->res.requests = c->counts.requests;
+        if (c->step == STEP_FAILED)
+            c->res.status = c->res.fetched > 0 ? "partial" : "failed";
+        else if (c->step == STEP_IDLE)
+            c->res.status = "ok";
+        else
+            c->res.status = c->a == NULL ? "skipped" : "partial";
+        if (c->run_id != 0) {
+            rr.status = strcmp(c->res.status, "ok") == 0        ? "ok"
+                        : strcmp(c->res.status, "partial") == 0 ? "partial"
+                                                                : "failed";
+            rr.messages_seen = c->res.fetched;
+            rr.stats = c->res.stats;
+            rr.errors = (size_t)(c->res.errors + c->res.dead_letters);
+            rr.error = c->res.error[0] ? c->res.error : NULL;
+            if (store_run_finish(e->meta, c->run_id, &rr) != TGH_OK)
+                log_error("chat %s: run not recorded: %s", c->spec, tgh_errmsg());
+            c->run_id = 0;
+        }
+        if (c->step == STEP_IDLE &&
+            store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
+            log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
+        if (!c->reported && e->o->on_chat != NULL) {
+            c->reported = true;
+            e->o->on_chat(e->o->on_chat_arg, &c->res);
+        }
+    }
+}
+
+static void
+engine_free(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        tgh_free(e->chats[i]->threads);
+        tgh_free(e->chats[i]);
+    }
+    tgh_free(e->chats);
+    msg_batch_fini(&e->page);
+    msg_batch_fini(&e->live);
+    pthread_mutex_destroy(&e->mu);
+}
+
+static void
+result_take(struct engine *e, struct collect_result *res, double started)
+{
+    res->chats = tgh_calloc(e->nchats ? e->nchats : 1, sizeof(*res->chats));
+    res->n = e->nchats;
+    for (size_t i = 0; i < e->nchats; i++) {
+        res->chats[i] = e->chats[i]->res;
+        res->flood_waits += e->chats[i]->res.flood_waits;
+    }
+    res->live_events = e->live_events;
+    res->seconds = td_now() - started;
+}
+
+void
+collect_result_fini(struct collect_result *r)
+{
+    if (r == NULL)
+        return;
+    tgh_free(r->chats);
+    memset(r, 0, sizeof(*r));
+}
+
+static tgh_err
+check_credentials(const struct tgh_config *cfg)
+{
+    if (cfg->api_id <= 0 || cfg->api_hash[0] == '\0')
+        return tgh_errf(
+            TGH_EINVAL,
+            "TG_API_ID and TG_API_HASH must be set (from my.telegram.org) to use TDLib");
+    return TGH_OK;
+}
+
+tgh_err
+collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct collect_result *res)
+{
+    struct engine e = { 0 };
+    const char *url = o->store_url != NULL ? o->store_url : cfg->store_url;
+    double started = td_now(), next_gapfill, next_backfill, next_reconcile, next_rescan;
+    tgh_err rc;
+
+    memset(res, 0, sizeof(*res));
+    rc = check_credentials(cfg);
+    if (rc != TGH_OK)
+        return rc;
+    e.cfg = cfg;
+    e.o = o;
+    e.limit = o->limit >= 0 ? o->limit : cfg->backfill_limit;
+    pthread_mutex_init(&e.mu, NULL);
+    msg_batch_init(&e.page, PAGE_LIMIT);
+    msg_batch_init(&e.live, PAGE_LIMIT);
+
+    rc = store_open(url, &e.meta);
+    if (rc == TGH_OK)
+        rc = store_open(url, &e.wstore);
+    if (rc == TGH_OK)
+        rc = load_chats(&e);
+    if (rc == TGH_OK && e.nchats == 0 && !o->daemon) {
+        store_close(e.wstore);
+        store_close(e.meta);
+        engine_free(&e);
+        return TGH_OK; /* nothing to collect: an empty summary */
+    }
+    if (rc == TGH_OK)
+        rc = td_hub_open(cfg, &e.hub);
+    if (rc != TGH_OK) {
+        store_close(e.wstore);
+        store_close(e.meta);
+        engine_free(&e);
+        return rc;
+    }
+    e.hub->on_update = on_update;
+    e.hub->on_update_arg = &e;
+    rc = pipeline_writer_start(e.wstore, PAGE_LIMIT, WRITER_DEPTH, &e.w);
+    if (rc != TGH_OK) {
+        td_hub_close(e.hub, 5);
+        store_close(e.wstore);
+        store_close(e.meta);
+        engine_free(&e);
+        return rc;
+    }
+    pipeline_writer_on_commit(e.w, on_commit, &e);
+
+    if (o->daemon) {
+        /* The daemon needs at least the default account. */
+        tgh_err arc = TGH_OK;
+
+        if (account_for(&e, cfg->account, &arc) == NULL && e.nchats == 0)
+            engine_fatal(&e, arc);
+    }
+    start_chats(&e);
+    next_gapfill = td_now() + (double)cfg->gapfill_interval;
+    next_backfill = td_now() + (double)cfg->backfill_interval;
+    next_reconcile = td_now() + (double)cfg->reconcile_interval;
+    next_rescan = td_now() + RESCAN_S;
+    {
+        int64_t *epochs = tgh_calloc(e.hub->nacct + 64, sizeof(*epochs));
+        size_t nepochs = e.hub->nacct + 64;
+
+        for (size_t i = 0; i < e.hub->nacct && i < nepochs; i++)
+            epochs[i] = e.hub->accts[i]->ready_epoch;
+        while (!e.stopping) {
+            bool got;
+            double now;
+
+            if (o->stop != NULL && *o->stop)
+                break;
+            if (!o->daemon && all_idle(&e))
+                break;
+            got = td_hub_poll(e.hub, e.live.n > 0 ? LIVE_FLUSH_S : 0.5);
+            now = td_now();
+            if (e.live.n > 0 && (!got || now - e.live_since >= LIVE_FLUSH_S))
+                live_flush(&e);
+            if (!o->daemon)
+                continue;
+            /* A return to connectionStateReady: TDLib may have dropped updates. */
+            for (size_t i = 0; i < e.hub->nacct && i < nepochs; i++) {
+                struct td_acct *a = e.hub->accts[i];
+
+                if (a->ready_epoch != epochs[i]) {
+                    bool first = epochs[i] == 0;
+
+                    epochs[i] = a->ready_epoch;
+                    if (!first) {
+                        log_info("account %s: connection back, gap-fill of its chats", a->name);
+                        trigger(&e, a, true, false, 0);
+                    }
+                }
+            }
+            if (now >= next_gapfill) {
+                next_gapfill = now + (double)cfg->gapfill_interval;
+                log_info("gap-fill pass");
+                trigger(&e, NULL, true, false, 0);
+            }
+            if (now >= next_reconcile && cfg->reconcile_hours > 0) {
+                next_reconcile = now + (double)cfg->reconcile_interval;
+                log_info("reconcile pass over the last %" PRId64 " hours", cfg->reconcile_hours);
+                trigger(&e, NULL, true, false, cfg->reconcile_hours);
+            }
+            if (now >= next_backfill) {
+                next_backfill = now + (double)cfg->backfill_interval;
+                trigger(&e, NULL, false, true, 0);
+            }
+            if (now >= next_rescan) {
+                next_rescan = now + RESCAN_S;
+                rc = load_chats(&e);
+                if (rc != TGH_OK)
+                    log_error("tracked chats not reloaded: %s", tgh_errmsg());
+                start_chats(&e);
+            }
+        }
+        tgh_free(epochs);
+    }
+    e.stopping = true;
+    live_flush(&e);
+    finish_runs(&e);
+    /* Answers still in flight are dropped: their cursors never moved. */
+    e.hub->on_update = NULL;
+    td_hub_forget_all(e.hub);
+    {
+        struct store_stats unused = { 0 };
+        tgh_err wrc = pipeline_writer_stop(e.w, &unused);
+
+        if (wrc != TGH_OK && e.fatal == TGH_OK)
+            engine_fatal(&e, wrc);
+    }
+    td_hub_close(e.hub, 10);
+    result_take(&e, res, started);
+    store_close(e.wstore);
+    store_close(e.meta);
+    rc = e.fatal;
+    if (rc != TGH_OK)
+        rc = tgh_errf(rc, "%s", e.fatal_msg);
+    engine_free(&e);
+    return rc;
+}
