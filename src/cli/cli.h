@@ -29,7 +29,11 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_cmd_import, cli_cmd_chats, cli_cmd_messages, cli_cmd_search,
-    cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run;
+    cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run, cli_cmd_login, cli_cmd_logout,
+    cli_cmd_accounts, cli_cmd_collect;
+
+/* `chats add|remove|enable|disable|list` (argv[1] is the subcommand). */
+int cli_chats_manage(const struct tgh_config *cfg, int argc, char **argv);
 
 /* "tgharvest CMD: message" on stderr, one line (control characters escaped). */
 void cli_error(const char *cmd, const char *fmt, ...) TGH_PRINTF(2, 3);

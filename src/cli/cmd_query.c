@@ -199,7 +199,11 @@ run_chats(const struct tgh_config *cfg, int argc, char **argv)
 {
     struct select_opts o = { 0 };
     struct store *st = NULL;
-    int rc = parse_select(&cli_cmd_chats, "js", argc, argv, &o);
+    int rc;
+
+    if (argc >= 2 && argv[1][0] != '-')
+        return cli_chats_manage(cfg, argc, argv);
+    rc = parse_select(&cli_cmd_chats, "js", argc, argv, &o);
 
     if (rc >= 0)
         return rc;
@@ -368,12 +372,32 @@ run_stats(const struct tgh_config *cfg, int argc, char **argv)
 const struct cli_cmd cli_cmd_chats = {
     "chats",
     run_chats,
-    "list archived chats with message counts and date range",
+    "list archived chats; add, remove, enable, disable the chats to collect",
     "usage: tgharvest chats [--json] [--store URL]\n"
+    "       tgharvest chats add CHAT... [--account NAME] [--join] [--comments] [--topics]\n"
+    "       tgharvest chats list [--json]\n"
+    "       tgharvest chats remove|enable|disable CHAT...\n"
     "\n"
-    "List every chat in the archive: id (Bot API convention: -100... for channels and\n"
-    "supergroups), type, number of messages (tombstones not counted), first and last\n"
-    "message date (UTC) and title.\n"
+    "Without a subcommand: every chat in the archive: id (Bot API convention: -100...\n"
+    "for channels and supergroups), type, number of messages (tombstones not counted),\n"
+    "first and last message date (UTC) and title.\n"
+    "\n"
+    "add resolves each CHAT through TDLib (@name, name, https://t.me/name, t.me/c/ID,\n"
+    "-100ID, or an invite link) and records it for `collect` and `run`: type, title,\n"
+    "username, discussion group, forum flag. A chat that cannot be read (private,\n"
+    "banned, unknown username) is recorded with status error and its reason and is\n"
+    "not retried until enabled again. When a running collector holds the account, the\n"
+    "chat is recorded and that collector resolves it.\n"
+    "  --account NAME  the account that collects it (default TGH_ACCOUNT)\n"
+    "  --join          join by invite link when the account is not a member\n"
+    "  --comments      also collect the comments of channel posts (discussion group)\n"
+    "  --topics        forum: also collect each topic's history\n"
+    "\n"
+    "list shows the tracked chats: state, status, account, cursors (newest and oldest\n"
+    "message id collected, whether the backfill reached the start), last collection,\n"
+    "and the error of a chat in error. remove stops tracking (the archive keeps its\n"
+    "messages); enable and disable switch collection; enable also clears an error.\n"
+    "CHAT is then a chat id, t.me/c/ID, @username, or the spec given to add.\n"
     "\n"
     "  --json       one JSON object per chat and line\n"
     "  --store URL  store to read (default TGH_STORE)\n",

@@ -2,16 +2,17 @@
 /*
  * cmd_run.c - `tgharvest run`: the main job on the embedded default.
  *
- * Today the archive is fed by Telegram Desktop exports: run imports the
- * paths given with --import (files, or folders of *.json), then prints the
- * archive and what live collection would cover. Live collection through
- * TDLib plugs in here.
+ * run imports the paths given with --import (files, or folders of *.json
+ * exports), prints the archive, then collects live through TDLib when an
+ * account is logged in (the collect daemon) until SIGTERM or SIGINT.
+ * Without an account it says how to get one and exits.
  */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_collect.h"
 #include "cli/cmd_import.h"
 #include "core/alloc.h"
 #include "core/url.h"
@@ -22,6 +23,26 @@
 struct chat_list {
     int64_t n;
 };
+
+struct account_scan {
+    int logged_in;
+};
+
+static int
+scan_account(void *arg, const struct collect_account_info *a)
+{
+    struct account_scan *s = arg;
+
+    if (a->logged_in)
+        s->logged_in++;
+    return 0;
+}
+
+static void
+log_warn_run(const char *msg)
+{
+    cli_error("run", "accounts: %s", msg);
+}
 
 static int
 print_chat(void *arg, const struct store_chat_row *r)
@@ -116,25 +137,62 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
     }
     store_close(st);
-    printf("\nlive collection: not in this build yet, so nothing is collected live.\n"
-           "  It will run through TDLib with your own API id and hash from\n"
-           "  https://my.telegram.org: `tgharvest login` (phone, code, 2FA password, or a\n"
-           "  bot token), then `tgharvest chats add @name`; it would cover the %" PRId64 "\n"
-           "  chat(s) above. Meanwhile, feed the archive with Telegram Desktop exports:\n"
-           "  tgharvest import path/to/result.json\n",
-           chats.n);
+    {
+        struct account_scan scan = { 0 };
+
+        if (collect_accounts_each(cfg, scan_account, &scan) != TGH_OK)
+            log_warn_run(tgh_errmsg());
+        if (scan.logged_in == 0) {
+            printf("\nlive collection: no account is logged in, so nothing is collected live.\n"
+                   "  Get an API id and hash at https://my.telegram.org, set TG_API_ID and\n"
+                   "  TG_API_HASH, then `tgharvest login` (phone, code, 2FA password, or a\n"
+                   "  bot token) and `tgharvest chats add @name`; `tgharvest run` then\n"
+                   "  collects history, live messages, edits and deletions. Exports can be\n"
+                   "  imported at any time: tgharvest import path/to/result.json\n");
+            return cli_finish_output("run", rc);
+        }
+        if (cli_finish_output("run", rc) != CLI_EXIT_OK)
+            return CLI_EXIT_FAIL;
+        {
+            struct collect_opts o = { 0 };
+            struct collect_result r;
+            int crc;
+
+            o.store_url = store_url;
+            o.daemon = true;
+            o.limit = -1;
+            o.reconcile_hours = -1;
+            collect_cli_signals();
+            o.stop = collect_cli_stop_flag();
+            printf("\nlive collection: %d account(s); stop with SIGTERM or Ctrl-C\n",
+                   scan.logged_in);
+            (void)fflush(stdout);
+            if (collect_run(cfg, &o, &r) != TGH_OK) {
+                cli_error("run", "%s", tgh_errmsg());
+                collect_result_fini(&r);
+                return CLI_EXIT_FAIL;
+            }
+            crc = collect_cli_print(&r, false, true);
+            collect_result_fini(&r);
+            if (crc != CLI_EXIT_OK)
+                rc = crc;
+        }
+    }
     return cli_finish_output("run", rc);
 }
 
 const struct cli_cmd cli_cmd_run = {
     "run",
     run,
-    "the main job on the embedded default: import, then show the archive",
+    "the main job: import, show the archive, collect live through TDLib",
     "usage: tgharvest run [--import PATH]... [--store URL]\n"
     "\n"
     "Run the main job on the embedded default store (TGH_STORE, by default\n"
     "sqlite://data/tgharvest.db): import each --import PATH (a Telegram Desktop\n"
-    "export file or a folder of *.json exports), print the archive summary, its\n"
-    "chats, and what live collection would cover. `make run` runs\n"
+    "export file or a folder of *.json exports) and print the archive summary and\n"
+    "its chats. Then, when an account is logged in (`tgharvest login`), collect the\n"
+    "enabled tracked chats as `tgharvest collect` does: backfill, live new messages,\n"
+    "edits and deletions, gap-fill and reconcile passes, until SIGTERM or Ctrl-C.\n"
+    "Without an account it says how to get one and exits. `make run` runs\n"
     "`tgharvest run --import examples`.\n",
 };
