@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,10 @@
 
 #define TGH_LOG_SUB "collect"
 
-#define PAGE_LIMIT       100  /* TDLib's maximum */
-#define LIVE_FLUSH_S     0.05 /* live events wait at most this long for company */
-#define RESCAN_S         15.0 /* the daemon looks for newly added chats this often */
+#define PAGE_LIMIT       100   /* TDLib's maximum */
+#define LIVE_FLUSH_S     0.05  /* live events wait at most this long for company */
+#define COMMIT_POLL_S    0.001 /* how often chats waiting for the writer are looked at */
+#define RESCAN_S         15.0  /* the daemon looks for newly added chats this often */
 #define WRITER_DEPTH     8
 #define MAX_THREAD_QUEUE 100000
 
@@ -66,6 +68,12 @@ struct cchat {
     struct source_tdlib_chat map_linked;
     enum step step;
     bool busy; /* a request of this chat is in flight */
+    /*
+     * Pages handed to the writer and not committed yet. The next page is
+     * asked for only when this is 0, so a crash re-fetches at most one page.
+     */
+    atomic_int uncommitted;
+    bool waiting_commit;
     bool opened;
     struct store_cursor cur; /* as submitted (committed before long) */
     /* the current walk */
@@ -140,6 +148,7 @@ on_commit(void *arg, void *tag, const struct store_stats *s)
     pthread_mutex_lock(&e->mu);
     store_stats_add(&c->stats, s);
     pthread_mutex_unlock(&e->mu);
+    atomic_fetch_sub(&c->uncommitted, 1);
 }
 
 static struct cchat *
@@ -213,6 +222,7 @@ submit(struct engine *e, struct cchat *c, struct msg_batch *b, const struct stor
     tgh_err rc;
 
     note.tag = c;
+    atomic_fetch_add(&c->uncommitted, 1);
     if (cur != NULL) {
         note.has_cursor = true;
         note.cursor = *cur;
@@ -423,9 +433,10 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
         (void)td_int(m, "id", &id);
         (void)td_int(m, "date", &date);
         id = source_tdlib_server_id(id);
-        if ((c->floor_date > 0 && date < c->floor_date) || (c->floor_id > 0 && id <= c->floor_id)) {
-            hit_floor = true;
-            continue;
+        if ((c->floor_date > 0 && date < c->floor_date) || (c->floor_id > 0 && id < c->floor_id) ||
+            c->budget == 0) {
+            hit_floor = true; /* the rest of the page is left for a later run */
+            break;
         }
         if (id > top)
             top = id;
@@ -649,6 +660,12 @@ chat_next(struct cchat *c)
 
     if (c->busy || e->stopping)
         return;
+    if ((c->step == STEP_CATCHUP || c->step == STEP_BACKFILL || c->step == STEP_THREADS) &&
+        atomic_load(&c->uncommitted) > 0) {
+        c->waiting_commit = true; /* the main loop comes back when the writer caught up */
+        return;
+    }
+    c->waiting_commit = false;
     switch (c->step) {
     case STEP_RESOLVE:
         c->busy = true;
@@ -936,12 +953,33 @@ start_chats(struct engine *e)
 }
 
 static bool
+any_waiting(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++)
+        if (e->chats[i]->waiting_commit)
+            return true;
+    return false;
+}
+
+/* Chats that waited for their pages to commit go on. */
+static void
+resume_waiting(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->waiting_commit && atomic_load(&c->uncommitted) == 0)
+            chat_next(c);
+    }
+}
+
+static bool
 all_idle(struct engine *e)
 {
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
-        if (c->busy || (c->step != STEP_IDLE && c->step != STEP_FAILED))
+        if (c->busy || c->waiting_commit || (c->step != STEP_IDLE && c->step != STEP_FAILED))
             return false;
     }
     return true;
@@ -1141,8 +1179,19 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
                 break;
             if (!o->daemon && all_idle(&e))
                 break;
-            got = td_hub_poll(e.hub, e.live.n > 0 ? LIVE_FLUSH_S : 0.5);
+            got = td_hub_poll(e.hub, any_waiting(&e) ? COMMIT_POLL_S
+                                     : e.live.n > 0  ? LIVE_FLUSH_S
+                                                     : 0.5);
             now = td_now();
+            {
+                tgh_err werr = pipeline_writer_error(e.w);
+
+                if (werr != TGH_OK) {
+                    engine_fatal(&e, werr);
+                    break;
+                }
+            }
+            resume_waiting(&e);
             if (e.live.n > 0 && (!got || now - e.live_since >= LIVE_FLUSH_S))
                 live_flush(&e);
             if (!o->daemon)

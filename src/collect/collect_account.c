@@ -132,8 +132,8 @@ static tgh_err
 auth_step(struct td_acct *a, json_t *req, const char *step, bool *retry)
 {
     json_t *ans = NULL;
+    enum td_auth before = a->auth; /* the new state may come before the answer */
     tgh_err rc = call_sync(a, req, &ans);
-    enum td_auth before = a->auth;
 
     *retry = false;
     if (rc != TGH_OK)
@@ -524,7 +524,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
     if (rc != TGH_OK)
         return rc;
     if (strcmp(t.status, "error") == 0)
-        return tgh_errf(resolve_error_is_permanent(r.error_code) ? TGH_EINVAL : TGH_EUNAVAIL,
-                        "%s: %s", spec, t.error);
+        return tgh_errf(resolve_error_is_permanent(r.error_code) ? TGH_EINVAL : TGH_EUNAVAIL, "%s",
+                        t.error);
     return TGH_OK;
 }

@@ -605,7 +605,7 @@ dispatch_update(struct td_hub *h, struct td_acct *a, json_t *obj)
 
         if (ready && !a->connected)
             a->ready_epoch++;
-        if (a->connected != ready)
+        if (a->connected != ready && (a->ready_epoch > 1 || !ready))
             log_info("account %s: %s", a->name, s);
         a->connected = ready;
     }

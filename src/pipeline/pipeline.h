@@ -72,6 +72,9 @@ void pipeline_writer_on_commit(struct pipeline_writer *w, pipeline_commit_fn fn,
  */
 TGH_MUSTCHECK tgh_err pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats);
 
+/* The writer's sticky error without waiting (TGH_OK while it is healthy). */
+TGH_MUSTCHECK tgh_err pipeline_writer_error(struct pipeline_writer *w);
+
 /* Drain, stop and join the thread; the store is the caller's again. NULL is fine. */
 TGH_MUSTCHECK tgh_err pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats);
 

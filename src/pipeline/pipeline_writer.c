@@ -183,6 +183,18 @@ pipeline_writer_submit_note(struct pipeline_writer *w, struct msg_batch *b,
 }
 
 tgh_err
+pipeline_writer_error(struct pipeline_writer *w)
+{
+    tgh_err rc = TGH_OK;
+
+    pthread_mutex_lock(&w->mu);
+    if (w->err != TGH_OK)
+        rc = sticky(w);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+tgh_err
 pipeline_writer_drain(struct pipeline_writer *w, struct store_stats *stats)
 {
     tgh_err rc = TGH_OK;
