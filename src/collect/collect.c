@@ -1108,7 +1108,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
 {
     struct engine e = { 0 };
     const char *url = o->store_url != NULL ? o->store_url : cfg->store_url;
-    double started = td_now(), next_gapfill, next_backfill, next_reconcile, next_rescan;
+    double started = td_now(), next_gapfill, next_backfill, next_reconcile, next_rescan, rescan_s;
     tgh_err rc;
 
     memset(res, 0, sizeof(*res));
@@ -1164,7 +1164,8 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
     next_gapfill = td_now() + (double)cfg->gapfill_interval;
     next_backfill = td_now() + (double)cfg->backfill_interval;
     next_reconcile = td_now() + (double)cfg->reconcile_interval;
-    next_rescan = td_now() + RESCAN_S;
+    rescan_s = (double)cfg->gapfill_interval < RESCAN_S ? (double)cfg->gapfill_interval : RESCAN_S;
+    next_rescan = td_now() + rescan_s;
     {
         int64_t *epochs = tgh_calloc(e.hub->nacct + 64, sizeof(*epochs));
         size_t nepochs = e.hub->nacct + 64;
@@ -1225,7 +1226,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
                 trigger(&e, NULL, false, true, 0);
             }
             if (now >= next_rescan) {
-                next_rescan = now + RESCAN_S;
+                next_rescan = now + rescan_s;
                 rc = load_chats(&e);
                 if (rc != TGH_OK)
                     log_error("tracked chats not reloaded: %s", tgh_errmsg());
