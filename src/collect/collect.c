@@ -44,14 +44,16 @@ enum step {
     STEP_CATCHUP,
     STEP_FLOOR, /* getChatMessageByDate for --since */
     STEP_BACKFILL,
+    STEP_TOPICS, /* getForumTopics: which topics have newer messages */
     STEP_THREADS,
     STEP_IDLE, /* done for this pass (daemon waits for the next) */
     STEP_FAILED,
 };
 
 struct thread_job {
-    int64_t post_id;    /* channel post (server id) */
-    int64_t last_reply; /* reply_info.last_message_id (server id in the discussion group) */
+    int64_t post_id;    /* channel post (server id), or the forum topic id */
+    int64_t last_reply; /* newest message of the thread (server id) */
+    bool topic;         /* a forum topic (getForumTopicHistory), not comments */
 };
 
 struct engine;
@@ -89,7 +91,8 @@ struct cchat {
     /* comment threads */
     struct thread_job *threads;
     size_t nthreads, capthreads;
-    struct thread_job thread; /* in progress */
+    struct thread_job thread;                            /* in progress */
+    int64_t topic_off_date, topic_off_msg, topic_off_id; /* getForumTopics paging */
     struct store_cursor thread_cur;
     int64_t thread_max;
     /* results */
@@ -254,6 +257,21 @@ live_batch(struct engine *e)
     return &e->live;
 }
 
+static void
+queue_thread(struct cchat *c, int64_t id, int64_t last, bool topic)
+{
+    if (c->nthreads >= MAX_THREAD_QUEUE)
+        return; /* the next pass finds it again */
+    if (c->nthreads == c->capthreads) {
+        c->capthreads = c->capthreads ? c->capthreads * 2 : 64;
+        c->threads = tgh_realloc(c->threads, c->capthreads * sizeof(*c->threads));
+    }
+    c->threads[c->nthreads].post_id = id;
+    c->threads[c->nthreads].last_reply = last;
+    c->threads[c->nthreads].topic = topic;
+    c->nthreads++;
+}
+
 /* Comment threads: remember posts whose replies are newer than what we have. */
 static void
 note_thread(struct cchat *c, const json_t *msg)
@@ -280,15 +298,7 @@ note_thread(struct cchat *c, const json_t *msg)
                 c->threads[i].last_reply = last;
             return;
         }
-    if (c->nthreads >= MAX_THREAD_QUEUE)
-        return; /* the next pass finds it again */
-    if (c->nthreads == c->capthreads) {
-        c->capthreads = c->capthreads ? c->capthreads * 2 : 64;
-        c->threads = tgh_realloc(c->threads, c->capthreads * sizeof(*c->threads));
-    }
-    c->threads[c->nthreads].post_id = id;
-    c->threads[c->nthreads].last_reply = last;
-    c->nthreads++;
+    queue_thread(c, id, last, false);
 }
 
 static void chat_next(struct cchat *c);
@@ -505,13 +515,15 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
     if (td_is_error(ans, &code, &emsg)) {
         c->busy = false;
         /* A post without a thread (deleted, comments off) is no failure of the chat. */
-        log_info("chat %s: comments of post %" PRId64 ": %d %s", c->spec, c->thread.post_id, code,
+        log_info("chat %s: %s %" PRId64 ": %d %s", c->spec,
+                 c->thread.topic ? "forum topic" : "comments of post", c->thread.post_id, code,
                  emsg);
         c->thread.post_id = 0;
         chat_next(c);
         return;
     }
-    msgs = page_messages(c, ans, "getMessageThreadHistory");
+    msgs =
+        page_messages(c, ans, c->thread.topic ? "getForumTopicHistory" : "getMessageThreadHistory");
     if (msgs == NULL) {
         chat_next(c);
         return;
@@ -527,7 +539,7 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
             c->thread_max = id;
         if (low == 0 || (id != 0 && id < low))
             low = id;
-        (void)map_into(e, c, &c->map_linked, m, &e->page);
+        (void)map_into(e, c, c->thread.topic ? &c->map_chat : &c->map_linked, m, &e->page);
     }
     if (n == 0 || low <= c->thread_cur.newest_id) {
         if (c->thread_max > c->thread_cur.newest_id)
@@ -546,12 +558,63 @@ static void
 send_thread(struct cchat *c)
 {
     c->busy = true;
+    if (c->thread.topic) {
+        td_call(c->a,
+                json_pack("{s:s, s:I, s:I, s:I, s:i, s:i}", "@type", "getForumTopicHistory",
+                          "chat_id", (json_int_t)c->res_state.chat_id, "forum_topic_id",
+                          (json_int_t)c->thread.post_id, "from_message_id",
+                          (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit",
+                          PAGE_LIMIT),
+                on_thread_page, c, &c->counts);
+        return;
+    }
     td_call(c->a,
             json_pack("{s:s, s:I, s:I, s:I, s:i, s:i}", "@type", "getMessageThreadHistory",
                       "chat_id", (json_int_t)c->res_state.chat_id, "message_id",
                       (json_int_t)source_tdlib_msg_id(c->thread.post_id), "from_message_id",
                       (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit", PAGE_LIMIT),
             on_thread_page, c, &c->counts);
+}
+
+/* Forum topics: each topic whose last message is newer than its cursor gets its history read. */
+static void
+on_topics(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct cchat *c = ctx;
+    const json_t *topics = json_object_get(ans, "topics");
+    size_t i;
+    json_t *t;
+    int code;
+    const char *msg;
+
+    (void)a;
+    c->busy = false;
+    if (td_is_error(ans, &code, &msg)) {
+        log_warn("chat %s: getForumTopics: %d %s (topics not read separately)", c->spec, code, msg);
+        c->step = STEP_THREADS;
+        chat_next(c);
+        return;
+    }
+    json_array_foreach (topics, i, t) {
+        int64_t id = 0, last = 0;
+        struct store_cursor tc;
+
+        if (!td_int(json_object_get(t, "info"), "forum_topic_id", &id) || id <= 0)
+            continue;
+        (void)td_int(json_object_get(t, "last_message"), "id", &last);
+        last = source_tdlib_server_id(last);
+        if (last == 0 || (store_cursor_get(c->e->meta, c->res_state.chat_id, id, &tc) == TGH_OK &&
+                          tc.newest_id >= last))
+            continue;
+        queue_thread(c, id, last, true);
+    }
+    (void)td_int(ans, "next_offset_date", &c->topic_off_date);
+    (void)td_int(ans, "next_offset_message_id", &c->topic_off_msg);
+    (void)td_int(ans, "next_offset_forum_topic_id", &c->topic_off_id);
+    if (json_array_size(topics) == 0 ||
+        (c->topic_off_date == 0 && c->topic_off_msg == 0 && c->topic_off_id == 0))
+        c->step = STEP_THREADS;
+    chat_next(c);
 }
 
 static void
@@ -694,7 +757,8 @@ chat_next(struct cchat *c)
                 c->pending_backfill = false;
                 begin_backfill(c);
             } else {
-                c->step = STEP_THREADS;
+                c->step = c->topics && c->res_state.is_forum ? STEP_TOPICS : STEP_THREADS;
+                c->topic_off_date = c->topic_off_msg = c->topic_off_id = 0;
             }
             c->passes++;
             chat_next(c);
@@ -715,11 +779,22 @@ chat_next(struct cchat *c)
         return;
     case STEP_BACKFILL:
         if (!c->want_backfill) {
-            c->step = STEP_THREADS;
+            c->step = c->topics && c->res_state.is_forum ? STEP_TOPICS : STEP_THREADS;
+            c->topic_off_date = c->topic_off_msg = c->topic_off_id = 0;
             chat_next(c);
             return;
         }
         send_history(c, on_backfill_page);
+        return;
+    case STEP_TOPICS:
+        c->busy = true;
+        td_call(c->a,
+                json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:i}", "@type", "getForumTopics",
+                          "chat_id", (json_int_t)c->res_state.chat_id, "query", "", "offset_date",
+                          (json_int_t)c->topic_off_date, "offset_message_id",
+                          (json_int_t)c->topic_off_msg, "offset_forum_topic_id",
+                          (json_int_t)c->topic_off_id, "limit", PAGE_LIMIT),
+                on_topics, c, &c->counts);
         return;
     case STEP_THREADS:
         if (c->thread.post_id == 0) {
