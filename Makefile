@@ -55,6 +55,7 @@ bench: build
 	$(BUILD)/bench/bench_ingest $(BENCH_N)
 	$(BUILD)/bench/bench_store_insert
 	$(BUILD)/bench/bench_codec
+	$(BUILD)/bench/bench_collect
 
 clean:
 	rm -rf build

@@ -418,6 +418,31 @@ add_done(void *arg, struct resolve *r)
     w->done = true;
 }
 
+/* The row a chat added again replaces: who collected it, under which spec. */
+struct tracked_before {
+    char account[COLLECT_ACCOUNT_NAME_MAX + 1];
+    char spec[256];
+};
+
+static void
+remember_row(const struct tgh_config *cfg, const struct store_tracked *old,
+             struct tracked_before *b)
+{
+    (void)snprintf(b->account, sizeof(b->account), "%s",
+                   old->account != NULL ? old->account : cfg->account);
+    (void)snprintf(b->spec, sizeof(b->spec), "%s", old->spec);
+}
+
+/* Moving a chat to another account is allowed, but never silently. */
+static void
+warn_moved(const struct tracked_before *b, const char *spec, const char *account)
+{
+    if (b->account[0] != '\0' && strcmp(b->account, account) != 0)
+        log_warn("%s: this chat was collected by account %s (added as %s); from now on account "
+                 "%s collects it",
+                 spec, b->account, b->spec, account);
+}
+
 tgh_err
 collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spec,
                  const struct collect_add_opts *o, int64_t *row_id, bool *deferred)
@@ -426,6 +451,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
     struct store_tracked t = { 0 }, old;
     struct resolve r = { 0 };
     struct add_wait w = { 0 };
+    struct tracked_before before = { 0 };
     struct td_hub *h = NULL;
     struct td_acct *a = NULL;
     double until;
@@ -446,8 +472,10 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
     t.chat_id = r.spec.kind == RESOLVE_ID ? r.spec.chat_id : 0;
     t.username = r.spec.username[0] ? r.spec.username : NULL;
     /* A chat added before keeps what was learnt of it. */
-    if (store_tracked_find(st, spec, &old) == TGH_OK)
+    if (store_tracked_find(st, spec, &old) == TGH_OK) {
         t.id = old.id;
+        remember_row(cfg, &old, &before);
+    }
 
     rc = need_credentials(cfg);
     if (rc == TGH_OK)
@@ -460,9 +488,19 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
 
         (void)snprintf(msg, sizeof(msg), "%s", tgh_errmsg());
         td_hub_close(h, 5);
+        /*
+         * A tracked chat does not record --join, so the collector would
+         * resolve the link without joining and mark the chat in error.
+         */
+        if (o->join && r.spec.kind == RESOLVE_INVITE)
+            return tgh_errf(TGH_ECONFLICT,
+                            "%s; joining by invite link needs the account: stop the collector, "
+                            "add the chat with --join, then start it again",
+                            msg);
         rc = store_tracked_put(st, &t, row_id);
         if (rc == TGH_OK) {
             log_info("%s; the chat is recorded and the running collector will resolve it", msg);
+            warn_moved(&before, spec, account);
             *deferred = true;
         }
         return rc;
@@ -515,10 +553,14 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
         char key[32];
 
         (void)snprintf(key, sizeof(key), "%" PRId64, t.chat_id);
-        if (store_tracked_find(st, key, &old) == TGH_OK)
+        if (store_tracked_find(st, key, &old) == TGH_OK) {
             t.id = old.id; /* the same chat under another spec: one row */
+            remember_row(cfg, &old, &before);
+        }
     }
     rc = store_tracked_put(st, &t, row_id);
+    if (rc == TGH_OK)
+        warn_moved(&before, spec, account);
     if (rc == TGH_OK && t.chat_id != 0 && strcmp(t.status, "error") != 0)
         rc = store_chat_upsert(st, t.chat_id, r.type, t.title, t.username);
     if (rc != TGH_OK)

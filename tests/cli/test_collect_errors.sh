@@ -15,7 +15,9 @@ SOON=-1001000000503
 STEADY=-1001000000504
 SPARE=-1001000000505
 OTHER=-1001000000506
+SECOND=-1001000000507
 INVITE=https://t.me/+SecretHarbour
+INVITE2=https://t.me/+SecondHarbour
 world "[{\"id\": $UNKNOWN, \"kind\": \"channel\", \"title\": \"Ghost\", \"username\": \"unknown_user\",
          \"access\": \"unknown\"},
         {\"id\": $SECRET, \"kind\": \"channel\", \"title\": \"Secret harbour\", \"access\": \"private\",
@@ -28,7 +30,10 @@ world "[{\"id\": $UNKNOWN, \"kind\": \"channel\", \"title\": \"Ghost\", \"userna
         {\"id\": $SPARE, \"kind\": \"channel\", \"title\": \"Spare\", \"username\": \"spare_chan\",
          \"history\": {\"count\": 10, \"start_date\": 1700000000, \"step_s\": 60}},
         {\"id\": $OTHER, \"kind\": \"channel\", \"title\": \"Other\", \"username\": \"other_chan\",
-         \"history\": {\"count\": 25, \"start_date\": 1700000000, \"step_s\": 60}}]"
+         \"history\": {\"count\": 25, \"start_date\": 1700000000, \"step_s\": 60}},
+        {\"id\": $SECOND, \"kind\": \"channel\", \"title\": \"Second secret\", \"access\": \"private\",
+         \"member\": false, \"invite_link\": \"$INVITE2\",
+         \"history\": {\"count\": 15, \"start_date\": 1700000000, \"step_s\": 60}}]"
 login
 
 # tracked ROW-SPEC JQ-FIELD: one field of a chat in `chats list --json`.
@@ -141,6 +146,18 @@ assert_contains "said on stderr too" "tgharvest login" "$WORK/err"
 assert_eq "the others still collected" "ok" "$(in_run @steady_chan .status)"
 assert_eq "no request for it" "" "$(requests_for $SPARE)"
 assert_status 0 tgh chats remove @spare_chan
+# A folder without a session (the login above failed): recorded while its lock
+# is held elsewhere, as a running collector would hold it.
+exec 9<>"$TGH_DATA_DIR/accounts/half/lock"
+flock -n 9 || fail "cannot take the lock of account half"
+assert_status 0 tgh chats add --account half @other_chan
+assert_contains "deferred" "the running collector resolves it" "$WORK/out"
+exec 9>&-
+assert_status 1 tgh collect --once --json
+assert_eq "chat of an account without a session" "failed" "$(in_run @other_chan .status)"
+in_run @other_chan .error | grep -q "not logged in: run tgharvest login --account half" ||
+    fail "the error does not say to log in: $(in_run @other_chan .error)"
+assert_status 0 tgh chats remove @other_chan
 ok "chats of an account that is not logged in fail with 'tgharvest login'"
 
 # The account lock: a running daemon keeps a second collector out, and takes
@@ -149,7 +166,7 @@ export TGH_GAPFILL_INTERVAL=1
 "$TGHARVEST" collect >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 daemon=$!
 trap 'kill -9 $daemon 2>/dev/null || true; rm -rf "$WORK"' EXIT
-wait_sql "SELECT count(*) FROM tracked_chats WHERE status = 'ok' AND last_collected_at > 0" 3
+wait_sql "SELECT count(*) FROM collection_runs WHERE kind = 'collect'" 3
 for _ in $(seq 50); do
     grep -q "^$daemon\$" "$TGH_DATA_DIR/accounts/default/lock" 2>/dev/null && break
     sleep 0.1
@@ -173,8 +190,22 @@ wait_sql "SELECT count(*) FROM messages WHERE chat_id = $OTHER" 25
 wait_sql "SELECT status || '|' || chat_id FROM tracked_chats WHERE spec = '@other_chan'" "ok|$OTHER"
 ok "chats add while the daemon holds the account: deferred, then resolved and collected by it"
 
+# Joining needs the session itself: refused while the daemon holds it, since
+# the daemon would resolve the link without joining and put the chat in error.
+assert_status 1 tgh chats add --join $INVITE2
+assert_contains "join refused while in use" "pid $daemon" "$WORK/err"
+assert_contains "says how" "--join" "$WORK/err"
+assert_eq "not recorded" "" "$(tracked $INVITE2 .spec)"
+assert_eq "no join" 0 "$(requests joinChatByInviteLink | jq -s "[.[] | select(.invite_link == \"$INVITE2\")] | length")"
+ok "chats add --join while the daemon holds the account: refused, nothing recorded"
+
 kill -TERM $daemon
 wait $daemon || fail "the daemon exited $? on SIGTERM: $(tail -3 "$WORK/daemon.err")"
 trap 'rm -rf "$WORK"' EXIT
 assert_eq "violations" "" "$(violations)"
 ok "daemon stopped cleanly"
+
+assert_status 0 tgh chats add --join $INVITE2
+assert_status 0 tgh collect --once --chat $INVITE2 --json
+assert_eq "joined later, collected" "ok|15" "$(in_run $INVITE2 '"\(.status)|\(.new)"')"
+ok "the same link with --join once the daemon stopped: joined and collected"
