@@ -418,26 +418,64 @@ add_done(void *arg, struct resolve *r)
     w->done = true;
 }
 
-/* The row a chat added again replaces: who collected it, under which spec. */
+/* The row of a chat added again, copied out (the store reuses its strings). */
 struct tracked_before {
+    bool found;
     char account[COLLECT_ACCOUNT_NAME_MAX + 1];
     char spec[256];
+    int64_t chat_id, linked_chat_id, last_collected_at;
+    bool is_forum;
+    bool collected; /* status "ok" */
+    char type[32], title[256], username[128];
 };
 
 static void
 remember_row(const struct tgh_config *cfg, const struct store_tracked *old,
              struct tracked_before *b)
 {
+    b->found = true;
     (void)snprintf(b->account, sizeof(b->account), "%s",
                    old->account != NULL ? old->account : cfg->account);
     (void)snprintf(b->spec, sizeof(b->spec), "%s", old->spec);
+    b->chat_id = old->chat_id;
+    b->linked_chat_id = old->linked_chat_id;
+    b->last_collected_at = old->last_collected_at;
+    b->is_forum = old->is_forum;
+    b->collected = old->status != NULL && strcmp(old->status, "ok") == 0;
+    (void)snprintf(b->type, sizeof(b->type), "%s", old->type ? old->type : "");
+    (void)snprintf(b->title, sizeof(b->title), "%s", old->title ? old->title : "");
+    (void)snprintf(b->username, sizeof(b->username), "%s", old->username ? old->username : "");
+}
+
+/*
+ * Adding a chat again must not lose what its row knew: the chat id, type
+ * and title when this add did not resolve it (the collector holds the
+ * account, or TDLib refused), and when it was last collected.
+ */
+static void
+keep_learnt(const struct tracked_before *b, bool resolved, struct store_tracked *t)
+{
+    if (!b->found || (t->chat_id != 0 && b->chat_id != 0 && t->chat_id != b->chat_id))
+        return; /* another chat by now (its username moved) */
+    if (!resolved && b->chat_id != 0) {
+        t->chat_id = b->chat_id;
+        t->type = b->type[0] ? b->type : NULL;
+        t->title = b->title[0] ? b->title : NULL;
+        if (t->username == NULL && b->username[0] != '\0')
+            t->username = b->username;
+        t->linked_chat_id = b->linked_chat_id;
+        t->is_forum = b->is_forum;
+    }
+    t->last_collected_at = b->last_collected_at;
+    if (b->collected && strcmp(t->status, "new") == 0)
+        t->status = "ok";
 }
 
 /* Moving a chat to another account is allowed, but never silently. */
 static void
 warn_moved(const struct tracked_before *b, const char *spec, const char *account)
 {
-    if (b->account[0] != '\0' && strcmp(b->account, account) != 0)
+    if (b->found && strcmp(b->account, account) != 0)
         log_warn("%s: this chat was collected by account %s (added as %s); from now on account "
                  "%s collects it",
                  spec, b->account, b->spec, account);
@@ -471,7 +509,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
     t.topics = o->topics;
     t.chat_id = r.spec.kind == RESOLVE_ID ? r.spec.chat_id : 0;
     t.username = r.spec.username[0] ? r.spec.username : NULL;
-    /* A chat added before keeps what was learnt of it. */
+    /* A chat added before keeps what was learnt of it (keep_learnt). */
     if (store_tracked_find(st, spec, &old) == TGH_OK) {
         t.id = old.id;
         remember_row(cfg, &old, &before);
@@ -497,6 +535,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
                             "%s; joining by invite link needs the account: stop the collector, "
                             "add the chat with --join, then start it again",
                             msg);
+        keep_learnt(&before, false, &t);
         rc = store_tracked_put(st, &t, row_id);
         if (rc == TGH_OK) {
             log_info("%s; the chat is recorded and the running collector will resolve it", msg);
@@ -558,6 +597,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
             remember_row(cfg, &old, &before);
         }
     }
+    keep_learnt(&before, w.done && r.error[0] == '\0', &t);
     rc = store_tracked_put(st, &t, row_id);
     if (rc == TGH_OK)
         warn_moved(&before, spec, account);
