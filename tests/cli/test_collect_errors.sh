@@ -112,6 +112,13 @@ assert_eq "collected after enable" "ok|40" "$(in_run @soon_private '"\(.status)|
 assert_eq "tracked ok" "ok" "$(tracked @soon_private .status)"
 ok "a chat in error gets no request until 'chats enable', then is collected"
 
+# Adding a collected chat again keeps what is known of it.
+before=$(tracked @soon_private '"\(.chat_id)|\(.status)|\(.title)|\(.last_collected_at)|\(.newest_id)"')
+[ "$(tracked @soon_private .last_collected_at)" -gt 0 ] || fail "no collection time: $before"
+assert_status 0 tgh chats add @soon_private
+assert_eq "added again" "$before" \
+    "$(tracked @soon_private '"\(.chat_id)|\(.status)|\(.title)|\(.last_collected_at)|\(.newest_id)"')"
+
 # Disabled: not collected; removed: gone from the list, its messages stay.
 assert_status 0 tgh chats disable @spare_chan
 assert_eq "disabled" "false" "$(tracked @spare_chan .enabled)"
@@ -190,6 +197,14 @@ wait_sql "SELECT count(*) FROM messages WHERE chat_id = $OTHER" 25
 wait_sql "SELECT status || '|' || chat_id FROM tracked_chats WHERE spec = '@other_chan'" "ok|$OTHER"
 ok "chats add while the daemon holds the account: deferred, then resolved and collected by it"
 
+# Added again while the daemon collects it: nothing known of it is lost.
+before=$(tracked @soon_private '"\(.chat_id)|\(.type)|\(.title)|\(.status)|\(.last_collected_at)"')
+assert_status 0 tgh chats add @soon_private
+assert_contains "deferred" "the running collector resolves it" "$WORK/out"
+assert_eq "added again, deferred" "$before" \
+    "$(tracked @soon_private '"\(.chat_id)|\(.type)|\(.title)|\(.status)|\(.last_collected_at)"')"
+ok "a chat added again (also while the daemon runs) keeps its chat id, title, status"
+
 # Joining needs the session itself: refused while the daemon holds it, since
 # the daemon would resolve the link without joining and put the chat in error.
 assert_status 1 tgh chats add --join $INVITE2
@@ -199,9 +214,13 @@ assert_eq "not recorded" "" "$(tracked $INVITE2 .spec)"
 assert_eq "no join" 0 "$(requests joinChatByInviteLink | jq -s "[.[] | select(.invite_link == \"$INVITE2\")] | length")"
 ok "chats add --join while the daemon holds the account: refused, nothing recorded"
 
+# Slow answers, so that the stop comes within a gap-fill pass: still a clean stop.
+control '{"cmd":"latency","ms":300}'
+sleep 1.5
 kill -TERM $daemon
 wait $daemon || fail "the daemon exited $? on SIGTERM: $(tail -3 "$WORK/daemon.err")"
 trap 'rm -rf "$WORK"' EXIT
+control '{"cmd":"latency","ms":0}'
 assert_eq "violations" "" "$(violations)"
 ok "daemon stopped cleanly"
 
