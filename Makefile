@@ -38,13 +38,17 @@ test-asan: deps
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS)
 
-# The threaded part (writer thread and the import job) under ThreadSanitizer.
+# The threaded parts under ThreadSanitizer: the writer thread and the import
+# job, and the collector (its loop, the writer, the TDLib stand-in's thread)
+# through live updates and kill -9 restarts.
 test-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
-		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_pipeline$$'
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+		-DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline tgharvest fake_tdjson
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure \
+		-R '^(test_pipeline|cli_test_collect_live|cli_test_collect_kill)$$'
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null
