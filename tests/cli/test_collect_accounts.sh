@@ -94,6 +94,14 @@ assert_eq "user ids" "777001|777002|123456" \
 [ "$(account a1 .logged_in_at)" -gt 1700000000 ] || fail "no login time: $(account a1 .logged_in_at)"
 ok "accounts and accounts --json: name, logged in, display name"
 
+# Logging in again keeps the session: no code is asked for (a wrong one would fail).
+reset_log
+TG_CODE_FILE=$WORK/wrong_code run 0 tgh login --account a1
+assert_contains "still logged in" "account a1: logged in as Ada" "$WORK/out"
+assert_eq "no authentication request" "" \
+    "$(jq -c 'select(.req["@type"] | test("^(setAuthenticationPhoneNumber|checkAuthentication)"))' "$TGH_FAKE_TD_LOG")"
+ok "login of a logged-in account keeps its session"
+
 # The account folder is private.
 for n in a1 a2 bot; do
     d=$TGH_DATA_DIR/accounts/$n

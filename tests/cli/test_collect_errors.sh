@@ -4,9 +4,11 @@
 # and an invite link without --join are refused at add time and recorded as
 # errors; a channel that turns private fails its chat only (the others of
 # the run are collected), is marked "error" and not asked for again until
-# `chats enable`; disabled and removed chats are not collected; an account
-# that is not logged in names `tgharvest login`; the account lock keeps a
-# second collector out while `chats add` defers to the running daemon.
+# `chats enable`; disabled and removed chats are not collected; a chat added
+# again keeps what is known of it; an account that is not logged in names
+# `tgharvest login`; the account lock keeps a second collector out while
+# `chats add` defers to the running daemon (but not --join, which needs the
+# session); SIGTERM within a gap-fill pass is a clean stop.
 . "$(dirname "$0")/collect_lib.sh"
 
 UNKNOWN=-1001000000501
@@ -36,7 +38,7 @@ world "[{\"id\": $UNKNOWN, \"kind\": \"channel\", \"title\": \"Ghost\", \"userna
          \"history\": {\"count\": 15, \"start_date\": 1700000000, \"step_s\": 60}}]"
 login
 
-# tracked ROW-SPEC JQ-FIELD: one field of a chat in `chats list --json`.
+# tracked SPEC JQ-FIELD: one field of a chat in `chats list --json`.
 tracked() {
     tgh chats list --json | jq -r --arg s "$1" "select(.spec == \$s) | $2"
 }
