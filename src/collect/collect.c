@@ -352,10 +352,28 @@ send_history(struct cchat *c, td_cb cb)
     c->busy = true;
     td_call(c->a,
             json_pack("{s:s, s:I, s:I, s:i, s:i, s:b}", "@type", "getChatHistory", "chat_id",
-                      (json_int_t)c->res_state.chat_id, "from_message_id",
-                      (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit", PAGE_LIMIT,
-                      "only_local", 0),
+                      (json_int_t)c->res_state.chat_id, "from_message_id", (json_int_t)c->from,
+                      "offset", 0, "limit", PAGE_LIMIT, "only_local", 0),
             cb, c, &c->counts);
+}
+
+/*
+ * One message of a page: its server id (0 for a message that is not on the
+ * server yet: local, being sent, failed) and date. *from_td follows the
+ * oldest TDLib id of the page, server message or not, which is where the
+ * next page starts.
+ */
+static int64_t
+page_msg(const json_t *m, int64_t *date, int64_t *from_td)
+{
+    int64_t id = 0;
+
+    *date = 0;
+    (void)td_int(m, "id", &id);
+    (void)td_int(m, "date", date);
+    if (id > 0 && (*from_td == 0 || id < *from_td))
+        *from_td = id;
+    return source_tdlib_server_id(id);
 }
 
 /*
@@ -371,7 +389,7 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
     struct engine *e = c->e;
     const json_t *msgs = page_messages(c, ans, "getChatHistory");
     size_t n;
-    int64_t top = 0, low = 0, low_date = 0;
+    int64_t top = 0, low = 0, low_date = 0, from_td = 0;
     bool done;
 
     (void)a;
@@ -382,14 +400,13 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
     n = json_array_size(msgs);
     for (size_t i = 0; i < n; i++) {
         const json_t *m = json_array_get(msgs, i);
-        int64_t id = 0, date = 0;
+        int64_t date, id = page_msg(m, &date, &from_td);
 
-        (void)td_int(m, "id", &id);
-        (void)td_int(m, "date", &date);
-        id = source_tdlib_server_id(id);
+        if (id == 0)
+            continue; /* not a server message: nothing to archive yet */
         if (id > top)
             top = id;
-        if (low == 0 || (id != 0 && id < low)) {
+        if (low == 0 || id < low) {
             low = id;
             low_date = date;
         }
@@ -398,13 +415,13 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
             (void)map_into(e, c, &c->map_chat, m, &e->page);
         }
     }
-    done = n == 0 || (low <= c->cur.newest_id && low_date < c->reconcile_floor);
-    if (n > 0 && c->cur.gap_hi == 0)
+    done = n == 0 || (low != 0 && low <= c->cur.newest_id && low_date < c->reconcile_floor);
+    if (top != 0 && c->cur.gap_hi == 0)
         c->cur.gap_hi = top;
     if (done) {
         if (c->cur.gap_hi > c->cur.newest_id)
             c->cur.newest_id = c->cur.gap_hi;
-        if (c->cur.oldest_id == 0 && n > 0)
+        if (c->cur.oldest_id == 0 && low != 0)
             c->cur.oldest_id = low;
         c->cur.gap_hi = 0;
         c->cur.gap_from = 0;
@@ -412,8 +429,9 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
         c->reconcile_hours = 0;
         c->reconcile_floor = 0;
     } else {
-        c->cur.gap_from = low;
-        c->from = low;
+        if (low != 0)
+            c->cur.gap_from = low;
+        c->from = from_td;
     }
     submit(e, c, &e->page, &c->cur);
     chat_next(c);
@@ -427,7 +445,7 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
     struct engine *e = c->e;
     const json_t *msgs = page_messages(c, ans, "getChatHistory");
     size_t n;
-    int64_t low = 0, top = 0;
+    int64_t low = 0, top = 0, from_td = 0;
     bool hit_floor = false;
 
     (void)a;
@@ -438,11 +456,10 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
     n = json_array_size(msgs);
     for (size_t i = 0; i < n; i++) {
         const json_t *m = json_array_get(msgs, i);
-        int64_t id = 0, date = 0;
+        int64_t date, id = page_msg(m, &date, &from_td);
 
-        (void)td_int(m, "id", &id);
-        (void)td_int(m, "date", &date);
-        id = source_tdlib_server_id(id);
+        if (id == 0)
+            continue; /* not a server message: nothing to archive yet */
         if ((c->floor_date > 0 && date < c->floor_date) || (c->floor_id > 0 && id < c->floor_id) ||
             c->budget == 0) {
             hit_floor = true; /* the rest of the page is left for a later run */
@@ -450,7 +467,7 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
         }
         if (id > top)
             top = id;
-        if (low == 0 || (id != 0 && id < low))
+        if (low == 0 || id < low)
             low = id;
         note_thread(c, m);
         (void)map_into(e, c, &c->map_chat, m, &e->page);
@@ -467,8 +484,8 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
             if (c->cur.newest_id == 0 && c->from == 0)
                 c->cur.newest_id = top;
             c->cur.oldest_id = low;
-            c->from = low;
         }
+        c->from = low != 0 ? source_tdlib_msg_id(low) : from_td;
         if (hit_floor || c->budget == 0)
             c->want_backfill = false;
     }
@@ -507,7 +524,7 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
     struct engine *e = c->e;
     const json_t *msgs;
     size_t n;
-    int64_t low = 0;
+    int64_t low = 0, from_td = 0;
     int code;
     const char *emsg;
 
@@ -531,17 +548,17 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
     n = json_array_size(msgs);
     for (size_t i = 0; i < n; i++) {
         const json_t *m = json_array_get(msgs, i);
-        int64_t id = 0;
+        int64_t date, id = page_msg(m, &date, &from_td);
 
-        (void)td_int(m, "id", &id);
-        id = source_tdlib_server_id(id);
+        if (id == 0)
+            continue;
         if (id > c->thread_max)
             c->thread_max = id;
-        if (low == 0 || (id != 0 && id < low))
+        if (low == 0 || id < low)
             low = id;
         (void)map_into(e, c, c->thread.topic ? &c->map_chat : &c->map_linked, m, &e->page);
     }
-    if (n == 0 || low <= c->thread_cur.newest_id) {
+    if (n == 0 || (low != 0 && low <= c->thread_cur.newest_id)) {
         if (c->thread_max > c->thread_cur.newest_id)
             c->thread_cur.newest_id = c->thread_max;
         c->thread_cur.complete = true;
@@ -549,7 +566,7 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
         c->thread.post_id = 0;
     } else {
         submit(e, c, &e->page, NULL);
-        c->from = low;
+        c->from = from_td;
     }
     chat_next(c);
 }
@@ -562,9 +579,8 @@ send_thread(struct cchat *c)
         td_call(c->a,
                 json_pack("{s:s, s:I, s:I, s:I, s:i, s:i}", "@type", "getForumTopicHistory",
                           "chat_id", (json_int_t)c->res_state.chat_id, "forum_topic_id",
-                          (json_int_t)c->thread.post_id, "from_message_id",
-                          (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit",
-                          PAGE_LIMIT),
+                          (json_int_t)c->thread.post_id, "from_message_id", (json_int_t)c->from,
+                          "offset", 0, "limit", PAGE_LIMIT),
                 on_thread_page, c, &c->counts);
         return;
     }
@@ -572,7 +588,7 @@ send_thread(struct cchat *c)
             json_pack("{s:s, s:I, s:I, s:I, s:i, s:i}", "@type", "getMessageThreadHistory",
                       "chat_id", (json_int_t)c->res_state.chat_id, "message_id",
                       (json_int_t)source_tdlib_msg_id(c->thread.post_id), "from_message_id",
-                      (json_int_t)source_tdlib_msg_id(c->from), "offset", 0, "limit", PAGE_LIMIT),
+                      (json_int_t)c->from, "offset", 0, "limit", PAGE_LIMIT),
             on_thread_page, c, &c->counts);
 }
 
@@ -707,7 +723,7 @@ begin_backfill(struct cchat *c)
 {
     struct engine *e = c->e;
 
-    c->from = c->cur.oldest_id;
+    c->from = source_tdlib_msg_id(c->cur.oldest_id);
     c->budget = e->limit > 0 ? e->limit : -1;
     c->floor_id = 0;
     c->floor_date = e->o->since;
@@ -767,7 +783,7 @@ chat_next(struct cchat *c)
         if (c->cur.gap_hi == 0 || c->reconcile_floor == 0)
             c->reconcile_floor =
                 c->reconcile_hours > 0 ? now_unix() - c->reconcile_hours * 3600 : INT64_MAX;
-        c->from = c->cur.gap_hi != 0 ? c->cur.gap_from : 0;
+        c->from = c->cur.gap_hi != 0 ? source_tdlib_msg_id(c->cur.gap_from) : 0;
         send_history(c, on_catchup_page);
         return;
     case STEP_FLOOR:
