@@ -500,7 +500,11 @@ flood(struct td_pending *p, int64_t seconds)
     double jitter = td_random() * (1.0 + (double)seconds * 0.1);
     double until = now + (double)seconds + jitter;
 
-    if (until > a->flood_until) {
+    if (a->flood_until > now) {
+        /* Requests that were in flight when the wait began: the same wait. */
+        if (until > a->flood_until)
+            a->flood_until = until;
+    } else {
         a->flood_until = until;
         a->counts.flood_waits++;
         a->counts.flood_seconds += seconds;
