@@ -76,6 +76,7 @@ struct cchat {
      */
     atomic_int uncommitted;
     bool waiting_commit;
+    bool pass_done; /* daemon: a pass ended; recorded once its pages committed */
     bool opened;
     struct store_cursor cur; /* as submitted (committed before long) */
     /* the current walk */
@@ -837,6 +838,8 @@ chat_next(struct cchat *c)
         send_thread(c);
         return;
     case STEP_IDLE:
+        c->pass_done = e->o->daemon;
+        return;
     case STEP_FAILED:
         return;
     }
@@ -1061,6 +1064,11 @@ resume_waiting(struct engine *e)
 
         if (c->waiting_commit && atomic_load(&c->uncommitted) == 0)
             chat_next(c);
+        if (c->pass_done && atomic_load(&c->uncommitted) == 0) {
+            c->pass_done = false;
+            if (store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
+                log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
+        }
     }
 }
 
