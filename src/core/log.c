@@ -43,7 +43,7 @@ tgh_log_level_parse(const char *s, enum tgh_log_level *out)
 void
 tgh_log(enum tgh_log_level level, const char *sub, const char *fmt, ...)
 {
-    char line[2048];
+    char line[2048], msg[1536];
     struct timespec ts;
     struct tm tm;
     va_list ap;
@@ -59,13 +59,33 @@ tgh_log(enum tgh_log_level level, const char *sub, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof(line))
         return;
     va_start(ap, fmt);
-    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+    m = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (m < 0)
         return;
-    n += m;
-    if ((size_t)n > sizeof(line) - 3)
-        n = (int)sizeof(line) - 3;
+    if ((size_t)m >= sizeof(msg))
+        m = (int)sizeof(msg) - 1;
+    /*
+     * The message is quoted logfmt: quotes and backslashes are escaped, and
+     * so are control characters (C0, DEL, C1), which chat titles and other
+     * text from Telegram may carry, so a log line cannot drive a terminal.
+     */
+    for (int i = 0; i < m && (size_t)n < sizeof(line) - 8; i++) {
+        unsigned char c = (unsigned char)msg[i];
+
+        if (c == '"' || c == '\\') {
+            line[n++] = '\\';
+            line[n++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "\\x%02x", c);
+        } else if (c == 0xc2 && i + 1 < m && (unsigned char)msg[i + 1] >= 0x80 &&
+                   (unsigned char)msg[i + 1] <= 0x9f) {
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "\\xc2\\x%02x",
+                          (unsigned char)msg[++i]);
+        } else {
+            line[n++] = (char)c;
+        }
+    }
     line[n++] = '"';
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, (size_t)n);

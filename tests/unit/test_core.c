@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/msg.h"
 #include "core/url.h"
 
@@ -282,11 +283,41 @@ test_names_round_trip(void **state)
     assert_false(msg_chat_type_parse("planet", &t));
 }
 
+/* Log lines escape what a hostile chat title could carry: quotes, C0, DEL, C1. */
+static void
+test_log_escapes_control_characters(void **state)
+{
+    int fds[2], saved;
+    char buf[512];
+    ssize_t n;
+
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    assert_true(dup2(fds[1], STDERR_FILENO) >= 0);
+    tgh_log(TGH_LOG_ERROR, "test", "title %s end",
+            "\x1b]0;pwned\x07\"q\"\\ \xc2\x9b"
+            "1m\x7f ok \xc3\xa9");
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    (void)close(saved);
+    (void)close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    (void)close(fds[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(
+        buf,
+        "sub=test \"title \\x1b]0;pwned\\x07\\\"q\\\"\\\\ \\xc2\\x9b1m\\x7f ok \xc3\xa9 end\"\n"));
+    for (ssize_t i = 0; i < n - 1; i++)
+        assert_true((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_keys_documented),
+        cmocka_unit_test(test_log_escapes_control_characters),
         cmocka_unit_test(test_env_parse),
         cmocka_unit_test(test_env_parse_errors_name_the_line),
         cmocka_unit_test(test_config_load_precedence),
