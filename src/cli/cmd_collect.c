@@ -75,12 +75,18 @@ static void
 print_chat_line(void *arg, const struct collect_chat_result *c)
 {
     (void)arg;
+    (void)fprintf(stderr, "chat %" PRId64 " ", c->chat_id);
+    cli_put_text(stderr, c->spec);
     (void)fprintf(stderr,
-                  "chat %" PRId64 " %s: %s, %" PRId64 " fetched, %zu new, %zu edited, %zu "
-                  "deleted, %" PRId64 " flood waits%s%s\n",
-                  c->chat_id, c->spec, c->status ? c->status : "skipped", c->fetched,
-                  c->stats.inserted, c->stats.versioned, c->stats.deleted, c->flood_waits,
-                  c->error[0] ? ", error: " : "", c->error);
+                  ": %s, %" PRId64 " fetched, %zu new, %zu edited, %zu deleted, %" PRId64
+                  " flood waits",
+                  c->status ? c->status : "skipped", c->fetched, c->stats.inserted,
+                  c->stats.versioned, c->stats.deleted, c->flood_waits);
+    if (c->error[0] != '\0') {
+        (void)fputs(", error: ", stderr);
+        cli_put_text(stderr, c->error);
+    }
+    (void)fputc('\n', stderr);
 }
 
 /*
@@ -104,6 +110,7 @@ collect_cli_print(const struct collect_result *r, bool as_json, bool daemon)
     bool ok = true;
     struct store_stats tot = { 0 };
 
+    store_stats_add(&tot, &r->live);
     for (size_t i = 0; i < r->n; i++) {
         store_stats_add(&tot, &r->chats[i].stats);
         if (!chat_ok(&r->chats[i], daemon))
@@ -124,6 +131,11 @@ collect_cli_print(const struct collect_result *r, bool as_json, bool daemon)
         (void)json_object_set_new(o, "deleted", json_integer((json_int_t)tot.deleted));
         (void)json_object_set_new(o, "flood_waits", json_integer(r->flood_waits));
         (void)json_object_set_new(o, "live_events", json_integer(r->live_events));
+        (void)json_object_set_new(
+            o, "live",
+            json_pack("{s:I, s:I, s:I, s:I}", "new", (json_int_t)r->live.inserted, "edited",
+                      (json_int_t)r->live.versioned, "deleted", (json_int_t)r->live.deleted,
+                      "refreshed", (json_int_t)r->live.refreshed));
         text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (text != NULL)
             puts(text);
@@ -193,6 +205,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'S':
             if (cli_parse_date(optarg, &o.since) != TGH_OK)
                 return cli_usage_error(&cli_cmd_collect, "--since: %s", tgh_errmsg());
+            if (o.since <= 0)
+                return cli_usage_error(&cli_cmd_collect,
+                                       "--since: %s is the start of Unix time; use --full", optarg);
             break;
         case 'n':
             if (cli_parse_int(optarg, 0, INT32_MAX, &o.limit) != TGH_OK)

@@ -76,7 +76,11 @@ struct cchat {
      */
     atomic_int uncommitted;
     bool waiting_commit;
-    bool pass_done; /* daemon: a pass ended; recorded once its pages committed */
+    bool pass_done;     /* daemon: a pass ended; recorded once its pages committed */
+    bool gone;          /* removed or disabled while the daemon runs */
+    bool seen;          /* found again by the latest rescan */
+    bool permanent;     /* failed for good (status "error"), not retried until enabled */
+    bool catchup_again; /* a catch-up was asked for while a pass ran */
     bool opened;
     struct store_cursor cur; /* as submitted (committed before long) */
     /* the current walk */
@@ -118,6 +122,7 @@ struct engine {
     struct msg_batch live;
     double live_since;
     int64_t live_events;
+    struct store_stats live_stats; /* what live batches changed, under mu */
     int64_t limit;
     bool stopping;
     tgh_err fatal;
@@ -147,6 +152,12 @@ on_commit(void *arg, void *tag, const struct store_stats *s)
     struct engine *e = arg;
     struct cchat *c = tag;
 
+    if (tag == (void *)&e->live) {
+        pthread_mutex_lock(&e->mu);
+        store_stats_add(&e->live_stats, s);
+        pthread_mutex_unlock(&e->mu);
+        return;
+    }
     if (c == NULL)
         return;
     pthread_mutex_lock(&e->mu);
@@ -161,7 +172,7 @@ chat_by_id(struct engine *e, int64_t chat_id, bool *is_linked)
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
-        if (c->step == STEP_FAILED || c->res_state.chat_id == 0)
+        if (c->step == STEP_FAILED || c->gone || c->res_state.chat_id == 0)
             continue;
         if (c->res_state.chat_id == chat_id) {
             *is_linked = false;
@@ -185,7 +196,10 @@ dead_letter(struct engine *e, struct cchat *c, const json_t *msg, const char *re
 
     (void)td_int(msg, "id", &id);
     (void)snprintf(origin, sizeof(origin), "chat %" PRId64, c ? c->res_state.chat_id : 0);
-    (void)snprintf(position, sizeof(position), "message %" PRId64, id);
+    if (source_tdlib_server_id(id) != 0)
+        (void)snprintf(position, sizeof(position), "message %" PRId64, source_tdlib_server_id(id));
+    else
+        (void)snprintf(position, sizeof(position), "TDLib message id %" PRId64, id);
     dl.source = "tdlib";
     dl.origin = origin;
     dl.position = position;
@@ -193,8 +207,8 @@ dead_letter(struct engine *e, struct cchat *c, const json_t *msg, const char *re
     dl.payload = payload ? payload : "";
     dl.payload_len = payload ? strlen(payload) : 0;
     if (store_dead_letter_add(e->meta, &dl) != TGH_OK)
-        log_error("chat %s: dead letter not recorded: %s", origin, tgh_errmsg());
-    log_warn("chat %s: %s skipped: %s", origin, position, reason);
+        log_error("%s: dead letter not recorded: %s", origin, tgh_errmsg());
+    log_warn("%s: %s skipped: %s", origin, position, reason);
     if (c != NULL)
         c->res.dead_letters++;
     tgh_free(payload);
@@ -239,11 +253,13 @@ submit(struct engine *e, struct cchat *c, struct msg_batch *b, const struct stor
 static void
 live_flush(struct engine *e)
 {
+    struct pipeline_commit_note note = { 0 };
     tgh_err rc;
 
     if (e->live.n == 0)
         return;
-    rc = pipeline_writer_submit(e->w, &e->live);
+    note.tag = &e->live;
+    rc = pipeline_writer_submit_note(e->w, &e->live, &note);
     if (rc != TGH_OK)
         engine_fatal(e, rc);
 }
@@ -318,6 +334,7 @@ chat_fail(struct cchat *c, int code, const char *fmt, ...)
     c->res.errors++;
     c->step = STEP_FAILED;
     c->busy = false;
+    c->permanent = permanent;
     log_warn("chat %s: %s%s", c->spec, c->res.error,
              permanent ? " (not retried until the chat is enabled again)" : "");
     if (permanent &&
@@ -738,7 +755,7 @@ chat_next(struct cchat *c)
 {
     struct engine *e = c->e;
 
-    if (c->busy || e->stopping)
+    if (c->busy || e->stopping || c->gone)
         return;
     if ((c->step == STEP_CATCHUP || c->step == STEP_BACKFILL || c->step == STEP_THREADS) &&
         atomic_load(&c->uncommitted) > 0) {
@@ -839,6 +856,13 @@ chat_next(struct cchat *c)
         return;
     case STEP_IDLE:
         c->pass_done = e->o->daemon;
+        if (c->catchup_again) {
+            /* A reconnection during the pass: TDLib may have dropped updates meanwhile. */
+            c->catchup_again = false;
+            c->want_catchup = true;
+            c->step = STEP_CATCHUP;
+            chat_next(c);
+        }
         return;
     case STEP_FAILED:
         return;
@@ -943,15 +967,37 @@ load_chat(void *arg, const struct store_tracked *t)
 
     if (l->only != NULL && t->id != l->only_id)
         return 0;
+    for (size_t i = 0; i < e->nchats; i++) {
+        c = e->chats[i];
+        if (c->row_id != t->id)
+            continue;
+        c->seen = true;
+        if (!t->enabled && l->only == NULL) {
+            c->gone = true; /* disabled while running */
+        } else if (c->gone ||
+                   (c->step == STEP_FAILED && c->permanent && strcmp(t->status, "error") != 0)) {
+            /* Enabled again (which also clears an error): start over. */
+            c->gone = false;
+            c->permanent = false;
+            c->res.error[0] = '\0';
+            if (!c->busy && c->a != NULL) {
+                c->step = STEP_RESOLVE;
+                chat_next(c);
+            }
+        }
+        return 0;
+    }
     if (!t->enabled && l->only == NULL)
         return 0;
     if (strcmp(t->status, "error") == 0 && l->only == NULL)
         return 0; /* not retried until enabled again */
-    for (size_t i = 0; i < e->nchats; i++)
-        if (e->chats[i]->row_id == t->id)
+    /* The same chat under two rows (two specs, one resolved late): one walk. */
+    for (size_t i = 0; t->chat_id != 0 && i < e->nchats; i++)
+        if (!e->chats[i]->gone && e->chats[i]->res_state.chat_id == t->chat_id)
             return 0;
     c = tgh_calloc(1, sizeof(*c));
     c->e = e;
+    c->seen = true;
     c->row_id = t->id;
     (void)snprintf(c->spec, sizeof(c->spec), "%s", t->spec);
     (void)snprintf(c->account, sizeof(c->account), "%s",
@@ -983,11 +1029,12 @@ static tgh_err
 load_chats(struct engine *e)
 {
     struct load_ctx l = { .e = e, .only = e->o->chat };
+    tgh_err rc;
 
     if (l.only != NULL) {
         struct store_tracked t;
-        tgh_err rc = store_tracked_find(e->meta, l.only, &t);
 
+        rc = store_tracked_find(e->meta, l.only, &t);
         if (rc == TGH_ENOTFOUND)
             return tgh_errf(TGH_ENOTFOUND, "chat '%s' is not tracked (tgharvest chats add)",
                             l.only);
@@ -995,7 +1042,16 @@ load_chats(struct engine *e)
             return rc;
         l.only_id = t.id;
     }
-    return store_tracked_each(e->meta, load_chat, &l);
+    for (size_t i = 0; i < e->nchats; i++)
+        e->chats[i]->seen = false;
+    rc = store_tracked_each(e->meta, load_chat, &l);
+    if (rc != TGH_OK)
+        return rc;
+    /* Removed while running: no more requests, updates or runs for it. */
+    for (size_t i = 0; i < e->nchats && l.only == NULL; i++)
+        if (!e->chats[i]->seen)
+            e->chats[i]->gone = true;
+    return TGH_OK;
 }
 
 static struct td_acct *
@@ -1009,7 +1065,7 @@ account_for(struct engine *e, const char *name, tgh_err *rc)
     *rc = td_acct_open(e->hub, name, false, &a);
     if (*rc != TGH_OK)
         return NULL;
-    *rc = td_acct_wait_auth(a, 60);
+    *rc = td_acct_wait_auth(a, 60, e->o->stop);
     if (*rc != TGH_OK)
         return NULL;
     if (a->auth != TD_AUTH_READY) {
@@ -1033,6 +1089,11 @@ start_chats(struct engine *e)
         if (c->a != NULL || c->step == STEP_FAILED)
             continue;
         c->a = account_for(e, c->account, &rc);
+        if (c->a == NULL && (rc == TGH_ECONFLICT || rc == TGH_EAGAIN) && e->o->daemon) {
+            /* Another process has the session: a daemon that cannot collect must say so. */
+            engine_fatal(e, rc);
+            return;
+        }
         if (c->a == NULL) {
             (void)snprintf(c->res.error, sizeof(c->res.error), "%s", tgh_errmsg());
             c->res.errors++;
@@ -1064,7 +1125,7 @@ resume_waiting(struct engine *e)
 
         if (c->waiting_commit && atomic_load(&c->uncommitted) == 0)
             chat_next(c);
-        if (c->pass_done && atomic_load(&c->uncommitted) == 0) {
+        if (c->pass_done && !c->gone && atomic_load(&c->uncommitted) == 0) {
             c->pass_done = false;
             if (store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
                 log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
@@ -1078,7 +1139,9 @@ all_idle(struct engine *e)
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
-        if (c->busy || c->waiting_commit || (c->step != STEP_IDLE && c->step != STEP_FAILED))
+        if (c->busy || c->waiting_commit)
+            return false;
+        if (!c->gone && c->step != STEP_IDLE && c->step != STEP_FAILED)
             return false;
     }
     return true;
@@ -1092,9 +1155,21 @@ trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
-        if (c->a == NULL || (only != NULL && c->a != only) || c->step == STEP_FAILED ||
-            c->run_id == 0)
+        if (c->a == NULL || (only != NULL && c->a != only) || c->gone || c->busy)
             continue;
+        if (c->step == STEP_FAILED) {
+            if (c->permanent)
+                continue;
+            /* A transient failure (retries ran out): the next pass tries again. */
+            c->res.error[0] = '\0';
+            c->step = STEP_RESOLVE;
+            chat_next(c);
+            continue;
+        }
+        if (c->run_id == 0)
+            continue;
+        if (catchup && c->step != STEP_IDLE)
+            c->catchup_again = true;
         if (catchup)
             c->want_catchup = true;
         if (reconcile_hours > c->reconcile_hours)
@@ -1147,7 +1222,7 @@ finish_runs(struct engine *e)
                 log_error("chat %s: run not recorded: %s", c->spec, tgh_errmsg());
             c->run_id = 0;
         }
-        if (c->step == STEP_IDLE &&
+        if (c->step == STEP_IDLE && !c->gone &&
             store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
             log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
         if (!c->reported && e->o->on_chat != NULL) {
@@ -1180,6 +1255,7 @@ result_take(struct engine *e, struct collect_result *res, double started)
         res->flood_waits += e->chats[i]->res.flood_waits;
     }
     res->live_events = e->live_events;
+    res->live = e->live_stats;
     res->seconds = td_now() - started;
 }
 

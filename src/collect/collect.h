@@ -110,7 +110,8 @@ struct collect_result {
     struct collect_chat_result *chats;
     size_t n;
     int64_t flood_waits;
-    int64_t live_events;
+    int64_t live_events;     /* live updates turned into events */
+    struct store_stats live; /* what they changed in the store */
     double seconds;
 };
 

@@ -175,7 +175,7 @@ collect_login(const struct tgh_config *cfg, const char *account, const struct co
     if (rc == TGH_OK)
         rc = td_acct_open(h, account, true, &a);
     if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60);
+        rc = td_acct_wait_auth(a, 60, NULL);
     while (rc == TGH_OK && a->auth != TD_AUTH_READY) {
         bool retry = false;
 
@@ -322,7 +322,7 @@ collect_logout(const struct tgh_config *cfg, const char *account)
     if (rc == TGH_OK)
         rc = td_acct_open(h, account, false, &a);
     if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60);
+        rc = td_acct_wait_auth(a, 60, NULL);
     if (rc == TGH_OK && a->auth == TD_AUTH_READY) {
         double until = td_now() + 60;
 
@@ -363,6 +363,8 @@ collect_accounts_each(const struct tgh_config *cfg, collect_account_fn fn, void 
     size_t n = 0;
     tgh_err rc = TGH_OK;
 
+    if (cfg->data_dir[0] == '\0')
+        return tgh_errf(TGH_EINVAL, "TGH_DATA_DIR is empty: set it to the folder for accounts");
     if (snprintf(root, sizeof(root), "%s/accounts", cfg->data_dir) >= (int)sizeof(root))
         return tgh_errf(TGH_ETOOBIG, "TGH_DATA_DIR is too long");
     d = opendir(root);
@@ -545,7 +547,7 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
         return rc;
     }
     if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60);
+        rc = td_acct_wait_auth(a, 60, NULL);
     if (rc == TGH_OK && a->auth != TD_AUTH_READY)
         rc = tgh_errf(TGH_EINVAL, "account '%s' is not logged in: run tgharvest login --account %s",
                       account, account);
@@ -596,6 +598,13 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
             t.id = old.id; /* the same chat under another spec: one row */
             remember_row(cfg, &old, &before);
         }
+    }
+    if (strcmp(t.status, "error") == 0 && before.found && before.chat_id != 0 &&
+        strcmp(before.account, account) != 0) {
+        /* A failed attempt through another account leaves the working row alone. */
+        return tgh_errf(resolve_error_is_permanent(r.error_code) ? TGH_EINVAL : TGH_EUNAVAIL,
+                        "%s (through account %s; the chat stays with account %s)", t.error, account,
+                        before.account);
     }
     keep_learnt(&before, w.done && r.error[0] == '\0', &t);
     rc = store_tracked_put(st, &t, row_id);

@@ -124,8 +124,12 @@ void td_hub_forget_all(struct td_hub *h);
  */
 bool td_hub_poll(struct td_hub *h, double timeout_s);
 
-/* Poll until a's auth state is one of the ready/wait states or timeout; TGH_ETIMEOUT. */
-TGH_MUSTCHECK tgh_err td_acct_wait_auth(struct td_acct *a, double timeout_s);
+/*
+ * Poll until a's auth state is one of the ready/wait states or timeout
+ * (TGH_ETIMEOUT), or until *stop is set (TGH_EAGAIN; stop may be NULL).
+ */
+TGH_MUSTCHECK tgh_err td_acct_wait_auth(struct td_acct *a, double timeout_s,
+                                        volatile sig_atomic_t *stop);
 
 /* Requests in flight or waiting for a. */
 size_t td_acct_busy(const struct td_hub *h, const struct td_acct *a);

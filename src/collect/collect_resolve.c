@@ -250,6 +250,12 @@ on_chat(void *ctx, struct td_acct *a, json_t *ans)
             resolve_step(r);
             return;
         }
+        if (r->state == RESOLVE_S_GETCHAT && strcmp(msg, "Chat not found") == 0) {
+            resolve_fail(r, code,
+                         "getChat: Chat not found (TDLib knows a chat by id only once this "
+                         "account has seen it: add it once by @username or invite link)");
+            return;
+        }
         resolve_fail(r, code, "%s: %s",
                      r->state == RESOLVE_S_SEARCH ? "searchPublicChat" : "getChat", msg);
         return;

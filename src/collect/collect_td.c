@@ -142,6 +142,8 @@ td_acct_path(const struct tgh_config *cfg, const char *name, char *buf, size_t n
                         "account name '%s' is not valid (1-64 of A-Z a-z 0-9 _ . -, not "
                         "starting with . or -)",
                         name);
+    if (cfg->data_dir[0] == '\0')
+        return tgh_errf(TGH_EINVAL, "TGH_DATA_DIR is empty: set it to the folder for accounts");
     len = snprintf(buf, n, "%s/accounts/%s", cfg->data_dir, name);
     if (len < 0 || (size_t)len >= n)
         return tgh_errf(TGH_ETOOBIG, "account folder path of '%s' is too long", name);
@@ -712,7 +714,7 @@ td_hub_poll(struct td_hub *h, double timeout_s)
 }
 
 tgh_err
-td_acct_wait_auth(struct td_acct *a, double timeout_s)
+td_acct_wait_auth(struct td_acct *a, double timeout_s, volatile sig_atomic_t *stop)
 {
     double until = td_now() + timeout_s;
 
@@ -733,6 +735,8 @@ td_acct_wait_auth(struct td_acct *a, double timeout_s)
         if (td_now() >= until)
             return tgh_errf(TGH_ETIMEOUT, "account %s: TDLib did not start within %.0f s", a->name,
                             timeout_s);
+        if (stop != NULL && *stop)
+            return tgh_errf(TGH_EAGAIN, "account %s: stopped while TDLib was starting", a->name);
         (void)td_hub_poll(a->hub, 0.2);
     }
 }
