@@ -1133,6 +1133,28 @@ resume_waiting(struct engine *e)
     }
 }
 
+/*
+ * collect --once: a connection lost for longer than TGH_OFFLINE_TIMEOUT fails
+ * the chats still waiting on it (transient: the next run goes on from their
+ * cursors), so a scheduled run ends instead of hanging.
+ */
+static void
+fail_offline(struct engine *e, double now)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->a == NULL || c->a->connected || c->step == STEP_IDLE || c->step == STEP_FAILED ||
+            now - c->a->offline_since < (double)e->cfg->offline_timeout)
+            continue;
+        td_forget(e->hub, c);
+        td_forget(e->hub, &c->res_state);
+        c->busy = false;
+        chat_fail(c, 503, "no connection to Telegram for %" PRId64 " s (TGH_OFFLINE_TIMEOUT)",
+                  e->cfg->offline_timeout);
+    }
+}
+
 static bool
 all_idle(struct engine *e)
 {
@@ -1370,8 +1392,10 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
             resume_waiting(&e);
             if (e.live.n > 0 && (!got || now - e.live_since >= LIVE_FLUSH_S))
                 live_flush(&e);
-            if (!o->daemon)
+            if (!o->daemon) {
+                fail_offline(&e, now);
                 continue;
+            }
             /* A return to connectionStateReady: TDLib may have dropped updates. */
             for (size_t i = 0; i < e.hub->nacct && i < nepochs; i++) {
                 struct td_acct *a = e.hub->accts[i];

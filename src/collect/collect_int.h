@@ -61,6 +61,7 @@ struct td_acct {
     enum td_auth auth;
     char auth_error[256]; /* last authorization error, for login */
     bool connected;       /* connectionStateReady */
+    double offline_since; /* when it last lost (or has not yet had) the connection */
     int64_t ready_epoch;  /* bumped on every return to connectionStateReady */
     double flood_until;   /* monotonic seconds; no request before it */
     double tokens;        /* history token bucket */

@@ -292,6 +292,7 @@ td_acct_open(struct td_hub *h, const char *name, bool create, struct td_acct **o
     a->burst = TD_BUCKET_BURST;
     a->tokens = a->burst;
     a->refill_at = td_now();
+    a->offline_since = td_now();
     a->client_id = source_tdjson_client_new(h->tj);
     h->accts = tgh_realloc(h->accts, (h->nacct + 1) * sizeof(*h->accts));
     h->accts[h->nacct++] = a;
@@ -613,6 +614,8 @@ dispatch_update(struct td_hub *h, struct td_acct *a, json_t *obj)
             a->ready_epoch++;
         if (a->connected != ready && (a->ready_epoch > 1 || !ready))
             log_info("account %s: %s", a->name, s);
+        if (a->connected && !ready)
+            a->offline_since = td_now();
         a->connected = ready;
     }
     if (h->on_update != NULL)

@@ -53,6 +53,8 @@ static const struct cfg_param params[] = {
       "time zone of export dates that lack date_unixtime" },
     { "TGH_LOG_LEVEL", CFG_LOGLEVEL, offsetof(struct tgh_config, log_level), "info", 0, 0,
       "error, warn, info or debug" },
+    { "TGH_OFFLINE_TIMEOUT", CFG_INT, offsetof(struct tgh_config, offline_timeout), "120", 1, 86400,
+      "seconds collect --once waits for a lost connection before failing its chats" },
     { "TGH_RECONCILE_HOURS", CFG_INT, offsetof(struct tgh_config, reconcile_hours), "24", 0,
       24 * 365, "hours of recent history the reconcile sweep re-reads (0: none)" },
     { "TGH_RECONCILE_INTERVAL", CFG_INT, offsetof(struct tgh_config, reconcile_interval), "21600",

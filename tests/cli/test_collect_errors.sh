@@ -230,3 +230,22 @@ assert_status 0 tgh chats add --join $INVITE2
 assert_status 0 tgh collect --once --chat $INVITE2 --json
 assert_eq "joined later, collected" "ok|15" "$(in_run $INVITE2 '"\(.status)|\(.new)"')"
 ok "the same link with --join once the daemon stopped: joined and collected"
+
+# A connection lost during a scheduled run: after TGH_OFFLINE_TIMEOUT the run
+# ends (exit 1, the waiting chat failed, not in error) instead of hanging.
+control '{"cmd":"latency","ms":200}'
+: >"$TGH_FAKE_TD_LOG"
+TGH_OFFLINE_TIMEOUT=2 "$TGHARVEST" collect --once --full --chat @steady_chan --json \
+    >"$WORK/out" 2>"$WORK/err" &
+run=$!
+sleep 0.5
+control '{"cmd":"disconnect"}'
+start=$SECONDS
+wait $run && fail "a run without a connection exited 0"
+[ $((SECONDS - start)) -lt 10 ] || fail "the run waited $((SECONDS - start)) s"
+jq -e '.chats[0].error | test("no connection to Telegram for 2 s")' "$WORK/out" >/dev/null ||
+    fail "summary: $(cat "$WORK/out")"
+assert_eq "not put in error" ok "$(tracked @steady_chan .status)"
+control '{"cmd":"reconnect"}'
+control '{"cmd":"latency","ms":0}'
+ok "collect --once gives up after TGH_OFFLINE_TIMEOUT without a connection"
