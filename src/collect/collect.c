@@ -439,8 +439,8 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
     if (done) {
         if (c->cur.gap_hi > c->cur.newest_id)
             c->cur.newest_id = c->cur.gap_hi;
-        if (c->cur.oldest_id == 0 && low != 0)
-            c->cur.oldest_id = low;
+        if (c->cur.oldest_id == 0) /* a chat that was empty: the walk went to its start */
+            c->cur.oldest_id = low != 0 ? low : c->cur.gap_from;
         c->cur.gap_hi = 0;
         c->cur.gap_from = 0;
         c->want_catchup = false;
