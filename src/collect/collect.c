@@ -1177,10 +1177,10 @@ trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
-        if (c->a == NULL || (only != NULL && c->a != only) || c->gone || c->busy)
+        if (c->a == NULL || (only != NULL && c->a != only) || c->gone)
             continue;
         if (c->step == STEP_FAILED) {
-            if (c->permanent)
+            if (c->permanent || c->busy)
                 continue;
             /* A transient failure (retries ran out): the next pass tries again. */
             c->res.error[0] = '\0';
@@ -1190,7 +1190,7 @@ trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
         }
         if (c->run_id == 0)
             continue;
-        if (catchup && c->step != STEP_IDLE)
+        if (catchup && (c->step != STEP_IDLE || c->busy))
             c->catchup_again = true;
         if (catchup)
             c->want_catchup = true;
@@ -1202,8 +1202,8 @@ trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
             else
                 c->step = STEP_CATCHUP;
         }
-        if (backfill)
-            c->pending_backfill = true;
+        if (backfill && c->step != STEP_BACKFILL && c->step != STEP_FLOOR)
+            c->pending_backfill = true; /* busy with another step: after it */
         chat_next(c);
     }
 }

@@ -7,9 +7,11 @@
 # the reconcile sweep; SIGTERM commits and exits cleanly.
 . "$(dirname "$0")/collect_lib.sh"
 
-C=-1001000000400
+C=-1001000000400 S=-1001000000401
 world "[{\"id\": $C, \"kind\": \"channel\", \"title\": \"Live desk\", \"username\": \"live_desk\",
-         \"history\": {\"count\": 20, \"start_date\": 1700000000, \"step_s\": 60}}]"
+         \"history\": {\"count\": 20, \"start_date\": 1700000000, \"step_s\": 60}},
+        {\"id\": $S, \"kind\": \"channel\", \"title\": \"Slow desk\", \"username\": \"slow_desk\",
+         \"history\": {\"count\": 6000, \"start_date\": 1600000000, \"step_s\": 60}}]"
 login
 assert_status 0 tgh chats add @live_desk
 export TGH_GAPFILL_INTERVAL=3600
@@ -77,3 +79,27 @@ assert_eq "unpushed edit found" "silently edited" \
 assert_eq "dropped message found" 1 "$(sql "SELECT count(*) FROM messages WHERE message_id = 25")"
 assert_eq "violations" "" "$(violations)"
 ok "reconcile finds an edit that was never pushed"
+
+# A reconnection while a long backfill runs: the catch-up it asks for runs
+# right after that pass, not at the next gap-fill interval.
+assert_status 0 tgh chats add @slow_desk
+control '{"cmd":"latency","ms":25}'
+TGH_BACKFILL_LIMIT=0 "$TGHARVEST" collect >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+daemon=$!
+trap 'kill -9 $daemon 2>/dev/null || true; rm -rf "$WORK"' EXIT
+wait_sql "SELECT count(*) > 300 FROM messages WHERE chat_id = $S" 1
+control '{"cmd":"disconnect"}'
+sleep 0.3
+for i in 9001 9002 9003; do
+    control "{\"cmd\":\"new_message\",\"chat\":$S,\"id\":$i,\"date\":$now,\"text\":\"during backfill $i\"}"
+done
+control '{"cmd":"reconnect"}'
+[ "$(sql "SELECT count(*) FROM messages WHERE chat_id = $S")" -lt 6000 ] ||
+    fail "the backfill ended before the reconnection; the test proves nothing"
+wait_sql "SELECT count(*) FROM messages WHERE chat_id = $S AND message_id > 9000" 3 60
+wait_sql "SELECT count(*) FROM messages WHERE chat_id = $S" 6003 60
+kill -TERM $daemon
+wait $daemon || fail "the daemon exited $? on SIGTERM"
+trap 'rm -rf "$WORK"' EXIT
+assert_eq "violations" "" "$(violations)"
+ok "a reconnection during a backfill pass: its catch-up follows the pass"
