@@ -1290,16 +1290,6 @@ collect_result_fini(struct collect_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static tgh_err
-check_credentials(const struct tgh_config *cfg)
-{
-    if (cfg->api_id <= 0 || cfg->api_hash[0] == '\0')
-        return tgh_errf(
-            TGH_EINVAL,
-            "TG_API_ID and TG_API_HASH must be set (from my.telegram.org) to use TDLib");
-    return TGH_OK;
-}
-
 tgh_err
 collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct collect_result *res)
 {
@@ -1309,7 +1299,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
     tgh_err rc;
 
     memset(res, 0, sizeof(*res));
-    rc = check_credentials(cfg);
+    rc = td_check_credentials(cfg); /* before any store is touched */
     if (rc != TGH_OK)
         return rc;
     e.cfg = cfg;

@@ -27,13 +27,24 @@
 #define LOGIN_TIMEOUT_S 600.0
 #define CALL_TIMEOUT_S  120.0
 
+/*
+ * A TDLib session of account (its folder created when create), started as
+ * far as TDLib's first authorization state. On failure nothing stays open.
+ */
 static tgh_err
-need_credentials(const struct tgh_config *cfg)
+session_open(const struct tgh_config *cfg, const char *account, bool create, struct td_hub **hp,
+             struct td_acct **ap)
 {
-    if (cfg->api_id <= 0 || cfg->api_hash[0] == '\0')
-        return tgh_errf(
-            TGH_EINVAL,
-            "TG_API_ID and TG_API_HASH must be set (from my.telegram.org) to use TDLib");
+    struct td_hub *h = NULL;
+    tgh_err rc = td_hub_open(cfg, &h);
+
+    if (rc == TGH_OK)
+        rc = td_acct_open(h, account, create, ap);
+    if (rc == TGH_OK)
+        rc = td_acct_wait_auth(*ap, 60, NULL);
+    if (rc != TGH_OK)
+        return h != NULL ? td_hub_close_failed(h, rc) : rc;
+    *hp = h;
     return TGH_OK;
 }
 
@@ -169,13 +180,9 @@ collect_login(const struct tgh_config *cfg, const char *account, const struct co
     memset(out, 0, sizeof(*out));
     if (account == NULL)
         account = cfg->account;
-    rc = need_credentials(cfg);
-    if (rc == TGH_OK)
-        rc = td_hub_open(cfg, &h);
-    if (rc == TGH_OK)
-        rc = td_acct_open(h, account, true, &a);
-    if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60, NULL);
+    rc = session_open(cfg, account, true, &h, &a);
+    if (rc != TGH_OK)
+        return rc;
     while (rc == TGH_OK && a->auth != TD_AUTH_READY) {
         bool retry = false;
 
@@ -260,13 +267,8 @@ collect_login(const struct tgh_config *cfg, const char *account, const struct co
         }
         json_decref(me);
     }
-    if (rc != TGH_OK) {
-        char msg[1024];
-
-        (void)snprintf(msg, sizeof(msg), "%s", tgh_errmsg());
-        td_hub_close(h, 10);
-        return tgh_errf(rc, "%s", msg);
-    }
+    if (rc != TGH_OK)
+        return td_hub_close_failed(h, rc);
     td_hub_close(h, 10);
     return TGH_OK;
 }
@@ -316,14 +318,10 @@ collect_logout(const struct tgh_config *cfg, const char *account)
 
     if (account == NULL)
         account = cfg->account;
-    rc = need_credentials(cfg);
-    if (rc == TGH_OK)
-        rc = td_hub_open(cfg, &h);
-    if (rc == TGH_OK)
-        rc = td_acct_open(h, account, false, &a);
-    if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60, NULL);
-    if (rc == TGH_OK && a->auth == TD_AUTH_READY) {
+    rc = session_open(cfg, account, false, &h, &a);
+    if (rc != TGH_OK)
+        return rc;
+    if (a->auth == TD_AUTH_READY) {
         double until = td_now() + 60;
 
         td_call(a, json_pack("{s:s}", "@type", "logOut"), NULL, NULL, NULL);
@@ -332,18 +330,10 @@ collect_logout(const struct tgh_config *cfg, const char *account)
         if (a->auth != TD_AUTH_CLOSED)
             rc = tgh_errf(TGH_ETIMEOUT, "account %s: logOut did not finish", account);
     }
-    if (rc == TGH_OK)
-        (void)snprintf(dir, sizeof(dir), "%s", a->dir);
-    if (h != NULL) {
-        char msg[1024];
-
-        (void)snprintf(msg, sizeof(msg), "%s", rc != TGH_OK ? tgh_errmsg() : "");
-        td_hub_close(h, 10);
-        if (rc != TGH_OK)
-            return tgh_errf(rc, "%s", msg);
-    }
     if (rc != TGH_OK)
-        return rc;
+        return td_hub_close_failed(h, rc);
+    (void)snprintf(dir, sizeof(dir), "%s", a->dir);
+    td_hub_close(h, 10);
     return remove_tree(dir);
 }
 
@@ -517,17 +507,12 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
         remember_row(cfg, &old, &before);
     }
 
-    rc = need_credentials(cfg);
-    if (rc == TGH_OK)
-        rc = td_hub_open(cfg, &h);
-    if (rc == TGH_OK)
-        rc = td_acct_open(h, account, false, &a);
+    rc = session_open(cfg, account, false, &h, &a);
     if (rc == TGH_ECONFLICT) {
         /* The running collector has the session: it resolves the chat itself. */
         char msg[512];
 
         (void)snprintf(msg, sizeof(msg), "%s", tgh_errmsg());
-        td_hub_close(h, 5);
         /*
          * A tracked chat does not record --join, so the collector would
          * resolve the link without joining and mark the chat in error.
@@ -546,18 +531,13 @@ collect_chat_add(const struct tgh_config *cfg, struct store *st, const char *spe
         }
         return rc;
     }
-    if (rc == TGH_OK)
-        rc = td_acct_wait_auth(a, 60, NULL);
-    if (rc == TGH_OK && a->auth != TD_AUTH_READY)
-        rc = tgh_errf(TGH_EINVAL, "account '%s' is not logged in: run tgharvest login --account %s",
-                      account, account);
-    if (rc != TGH_OK) {
-        char msg[1024];
-
-        (void)snprintf(msg, sizeof(msg), "%s", tgh_errmsg());
-        td_hub_close(h, 5);
-        return tgh_errf(rc, "%s", msg);
-    }
+    if (rc != TGH_OK)
+        return rc;
+    if (a->auth != TD_AUTH_READY)
+        return td_hub_close_failed(
+            h,
+            tgh_errf(TGH_EINVAL, "account '%s' is not logged in: run tgharvest login --account %s",
+                     account, account));
     r.acct = a;
     r.join = o->join;
     r.want_linked = o->comments;

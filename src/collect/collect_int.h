@@ -90,7 +90,14 @@ struct td_hub {
 
 double td_now(void); /* monotonic seconds */
 
+/* TG_API_ID and TG_API_HASH are set (TDLib refuses to start without them). */
+TGH_MUSTCHECK tgh_err td_check_credentials(const struct tgh_config *cfg);
+
+/* Load TDLib (td_check_credentials first); no client yet. */
 TGH_MUSTCHECK tgh_err td_hub_open(const struct tgh_config *cfg, struct td_hub **out);
+
+/* Close h (NULL is fine) after rc failed, keeping rc's detail as the error; returns rc. */
+TGH_MUSTCHECK tgh_err td_hub_close_failed(struct td_hub *h, tgh_err rc);
 /* Close every client (waiting for authorizationStateClosed up to timeout_s), free. */
 void td_hub_close(struct td_hub *h, double timeout_s);
 
@@ -131,9 +138,6 @@ bool td_hub_poll(struct td_hub *h, double timeout_s);
  */
 TGH_MUSTCHECK tgh_err td_acct_wait_auth(struct td_acct *a, double timeout_s,
                                         volatile sig_atomic_t *stop);
-
-/* Requests in flight or waiting for a. */
-size_t td_acct_busy(const struct td_hub *h, const struct td_acct *a);
 
 /* Error answers: code and message (NULL when answer is not an error). */
 bool td_is_error(const json_t *answer, int *code, const char **message);

@@ -191,12 +191,35 @@ make_dirs(const char *path)
 }
 
 tgh_err
+td_check_credentials(const struct tgh_config *cfg)
+{
+    if (cfg->api_id <= 0 || cfg->api_hash[0] == '\0')
+        return tgh_errf(
+            TGH_EINVAL,
+            "TG_API_ID and TG_API_HASH must be set (from my.telegram.org) to use TDLib");
+    return TGH_OK;
+}
+
+tgh_err
+td_hub_close_failed(struct td_hub *h, tgh_err rc)
+{
+    char msg[1024];
+
+    (void)snprintf(msg, sizeof(msg), "%s", tgh_errmsg());
+    td_hub_close(h, 10);
+    return tgh_errf(rc, "%s", msg);
+}
+
+tgh_err
 td_hub_open(const struct tgh_config *cfg, struct td_hub **out)
 {
     struct td_hub *h;
     struct source_tdjson *tj;
     tgh_err rc;
 
+    rc = td_check_credentials(cfg);
+    if (rc != TGH_OK)
+        return rc;
     rc = source_tdjson_open(cfg->tdjson_path, &tj);
     if (rc != TGH_OK)
         return rc;
@@ -243,8 +266,6 @@ td_acct_open(struct td_hub *h, const char *name, bool create, struct td_acct **o
     }
     if (chmod(path, 0700) != 0)
         return tgh_errf(TGH_EIO, "cannot make %s private: %s", path, strerror(errno));
-    len = snprintf(holder, sizeof(holder), "%s", "lock");
-    (void)len;
     {
         char lockp[PATH_MAX + 8];
 
@@ -429,18 +450,6 @@ td_hub_forget_all(struct td_hub *h)
         h->pending[i].cb = NULL;
     for (size_t i = 0; i < h->nwaiting; i++)
         h->waiting[i].cb = NULL;
-}
-
-size_t
-td_acct_busy(const struct td_hub *h, const struct td_acct *a)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < h->npending; i++)
-        n += h->pending[i].a == a;
-    for (size_t i = 0; i < h->nwaiting; i++)
-        n += h->waiting[i].a == a;
-    return n;
 }
 
 /* Send every waiting request that may go; returns when the next one may. */
