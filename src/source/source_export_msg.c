@@ -40,9 +40,11 @@ static const char *const service_common[] = {
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *
-jtype(const json_t *v)
+const char *
+source_json_kind(const json_t *v)
 {
+    if (v == NULL)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";
@@ -112,7 +114,7 @@ get_str(const json_t *o, const char *key, struct tgh_arena *a, const char **out)
     if (v == NULL)
         return TGH_OK;
     if (!json_is_string(v))
-        return tgh_errf(TGH_EINVAL, "%s: expected a string, got %s", key, jtype(v));
+        return tgh_errf(TGH_EINVAL, "%s: expected a string, got %s", key, source_json_kind(v));
     *out = dup(a, v);
     return TGH_OK;
 }
@@ -125,7 +127,7 @@ get_int(const json_t *o, const char *key, int64_t *out)
     if (v == NULL)
         return TGH_OK;
     if (!int_of(v, out))
-        return tgh_errf(TGH_EINVAL, "%s: expected an integer, got %s", key, jtype(v));
+        return tgh_errf(TGH_EINVAL, "%s: expected an integer, got %s", key, source_json_kind(v));
     return TGH_OK;
 }
 
@@ -137,7 +139,7 @@ get_bool(const json_t *o, const char *key, bool *out)
     if (v == NULL)
         return TGH_OK;
     if (!json_is_boolean(v))
-        return tgh_errf(TGH_EINVAL, "%s: expected a boolean, got %s", key, jtype(v));
+        return tgh_errf(TGH_EINVAL, "%s: expected a boolean, got %s", key, source_json_kind(v));
     *out = json_is_true(v);
     return TGH_OK;
 }
@@ -304,7 +306,8 @@ text_of(const json_t *v, const char *key, struct tgh_arena *a, const char **text
         return TGH_OK;
     }
     if (!json_is_array(v))
-        return tgh_errf(TGH_EINVAL, "%s: expected a string or an array, got %s", key, jtype(v));
+        return tgh_errf(TGH_EINVAL, "%s: expected a string or an array, got %s", key,
+                        source_json_kind(v));
     json_array_foreach (v, i, part) {
         json_t *t = json_is_object(part) ? get(part, "text") : part;
 
@@ -353,7 +356,8 @@ body_fill(json_t *o, struct tgh_arena *a, struct msg_event *ev)
     tgh_err rc;
 
     if (ents != NULL && !json_is_array(ents))
-        return tgh_errf(TGH_EINVAL, "text_entities: expected an array, got %s", jtype(ents));
+        return tgh_errf(TGH_EINVAL, "text_entities: expected an array, got %s",
+                        source_json_kind(ents));
     if (text != NULL &&
         (rc = text_of(text, "text", a, &ev->text, ents == NULL ? &ev->entities : NULL,
                       &ev->n_entities)) != TGH_OK)
@@ -535,7 +539,7 @@ reactions_fill(const json_t *o, struct tgh_arena *a, struct msg_event *ev)
     if (json_is_null(rs))
         return TGH_OK;
     if (!json_is_array(rs))
-        return tgh_errf(TGH_EINVAL, "reactions: expected an array, got %s", jtype(rs));
+        return tgh_errf(TGH_EINVAL, "reactions: expected an array, got %s", source_json_kind(rs));
     ev->n_reactions = json_array_size(rs);
     ev->reactions = tgh_arena_alloc(a, ev->n_reactions * sizeof(*ev->reactions));
     json_array_foreach (rs, i, r) {
@@ -658,9 +662,10 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
     tgh_err rc;
 
     if (!json_is_object(obj))
-        return tgh_errf(TGH_EINVAL, "message: expected an object, got %s", jtype(obj));
+        return tgh_errf(TGH_EINVAL, "message: expected an object, got %s", source_json_kind(obj));
     if (!json_is_integer(id))
-        return tgh_errf(TGH_EINVAL, "id: expected an integer, got %s", id ? jtype(id) : "nothing");
+        return tgh_errf(TGH_EINVAL, "id: expected an integer, got %s",
+                        id ? source_json_kind(id) : "nothing");
     ev->op = MSG_OP_UPSERT;
     ev->source = MSG_SOURCE_EXPORT;
     ev->observed_at = c->observed_at;
@@ -692,7 +697,7 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
         return rc;
     if (buttons != NULL && !json_is_array(buttons))
         return tgh_errf(TGH_EINVAL, "inline_bot_buttons: expected an array, got %s",
-                        jtype(buttons));
+                        source_json_kind(buttons));
     ev->buttons = json_incref(buttons);
     if (strcmp(type, "service") == 0)
         return service_fill(obj, a, ev);

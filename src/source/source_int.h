@@ -37,4 +37,7 @@ struct source_export_msg_ctx {
 TGH_MUSTCHECK tgh_err source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj,
                                              struct tgh_arena *a, struct msg_event *ev);
 
+/* What a JSON value is, for error messages: "an object", "a string", ..., "nothing" for NULL. */
+const char *source_json_kind(const json_t *v);
+
 #endif

@@ -67,7 +67,7 @@ entity_map(const json_t *te, const struct at *at, struct tgh_arena *a, struct ms
     memset(e, 0, sizeof(*e));
     e->user_id = MSG_UNSET;
     if (!json_is_object(te))
-        return bad(at, NULL, "expected a textEntity object, got %s", jtype(te));
+        return bad(at, NULL, "expected a textEntity object, got %s", source_json_kind(te));
     if ((rc = need_int(te, at, "offset", &e->offset)) != TGH_OK ||
         (rc = need_int(te, at, "length", &e->length)) != TGH_OK ||
         (rc = need_obj(te, at, "type", &type)) != TGH_OK ||
@@ -146,7 +146,7 @@ formatted(const json_t *o, const struct at *at, const char *key, bool allow_stri
     if (allow_string && json_is_string(v)) {
         rc = str_val(v, at, key, text);
     } else if (!json_is_object(v)) {
-        return bad(at, key, "expected a formattedText object, got %s", jtype(v));
+        return bad(at, key, "expected a formattedText object, got %s", source_json_kind(v));
     } else {
         json_t *t = get(v, "text");
 
@@ -235,7 +235,7 @@ photo_map(const json_t *photo, const struct at *at, struct msg_media *m)
         int64_t w = 0, h = 0;
 
         if (!json_is_object(ps))
-            return bad(pat, NULL, "expected a photoSize object, got %s", jtype(ps));
+            return bad(pat, NULL, "expected a photoSize object, got %s", source_json_kind(ps));
         if ((rc = opt_int(ps, pat, "width", &w)) != TGH_OK ||
             (rc = opt_int(ps, pat, "height", &h)) != TGH_OK)
             return rc;
@@ -422,9 +422,11 @@ latlon(const json_t *loc, const struct at *at, struct msg_location *l)
     json_t *lat = get(loc, "latitude"), *lon = get(loc, "longitude");
 
     if (!json_is_number(lat))
-        return bad(at, "latitude", "expected a number, got %s", lat ? jtype(lat) : "nothing");
+        return bad(at, "latitude", "expected a number, got %s",
+                   lat ? source_json_kind(lat) : "nothing");
     if (!json_is_number(lon))
-        return bad(at, "longitude", "expected a number, got %s", lon ? jtype(lon) : "nothing");
+        return bad(at, "longitude", "expected a number, got %s",
+                   lon ? source_json_kind(lon) : "nothing");
     l->latitude = json_number_value(lat);
     l->longitude = json_number_value(lon);
     return TGH_OK;
@@ -548,7 +550,7 @@ fn_poll(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_ev
 
         pa->voters = MSG_UNSET;
         if (!json_is_object(o))
-            return bad(iat, NULL, "expected a pollOption object, got %s", jtype(o));
+            return bad(iat, NULL, "expected a pollOption object, got %s", source_json_kind(o));
         if (get(o, "text") == NULL)
             return bad(iat, "text", "required");
         if ((rc = formatted(o, iat, "text", true, true, a, &pa->text, NULL)) != TGH_OK ||

@@ -321,7 +321,7 @@ handle_object(struct dec *d, const json_t *o, const char *path)
 
     if (!json_is_object(o) || type == NULL) {
         (void)snprintf(why, sizeof(why), "expected a TDLib object with an \"@type\", got %s",
-                       json_is_object(o) ? "an object without one" : jtype(o));
+                       json_is_object(o) ? "an object without one" : source_json_kind(o));
         return dead_json(d, path, why, o);
     }
     if (strcmp(type, "message") == 0)

@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/msg.h"
 #include "source/source.h"
+#include "source/source_int.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -52,30 +53,6 @@ TGH_MUSTCHECK tgh_err source_tdlib_content_map(const json_t *msg, struct tgh_are
                                                struct msg_event *ev);
 
 /* ---- errors and typed access ------------------------------------------------ */
-
-static inline const char *
-jtype(const json_t *v)
-{
-    if (v == NULL)
-        return "nothing";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
 
 static inline size_t
 path_put(const struct at *at, char *buf, size_t size)
@@ -155,7 +132,7 @@ opt_obj(const json_t *o, const struct at *at, const char *key, const json_t **ou
     if (v == NULL)
         return TGH_OK;
     if (!json_is_object(v))
-        return bad(at, key, "expected an object, got %s", jtype(v));
+        return bad(at, key, "expected an object, got %s", source_json_kind(v));
     *out = v;
     return TGH_OK;
 }
@@ -178,7 +155,7 @@ opt_arr(const json_t *o, const struct at *at, const char *key, const json_t **ou
     if (v == NULL)
         return TGH_OK;
     if (!json_is_array(v))
-        return bad(at, key, "expected an array, got %s", jtype(v));
+        return bad(at, key, "expected an array, got %s", source_json_kind(v));
     *out = v;
     return TGH_OK;
 }
@@ -191,7 +168,7 @@ opt_int(const json_t *o, const struct at *at, const char *key, int64_t *out)
     if (v == NULL)
         return TGH_OK;
     if (!json_is_integer(v))
-        return bad(at, key, "expected an integer, got %s", jtype(v));
+        return bad(at, key, "expected an integer, got %s", source_json_kind(v));
     *out = json_integer_value(v);
     return TGH_OK;
 }
@@ -212,7 +189,7 @@ opt_bool(const json_t *o, const struct at *at, const char *key, bool *out)
     if (v == NULL)
         return TGH_OK;
     if (!json_is_boolean(v))
-        return bad(at, key, "expected a boolean, got %s", jtype(v));
+        return bad(at, key, "expected a boolean, got %s", source_json_kind(v));
     *out = json_is_true(v);
     return TGH_OK;
 }
@@ -223,7 +200,7 @@ str_val(const json_t *v, const struct at *at, const char *key, const char **out)
     const char *s = NULL;
 
     if (!json_is_string(v))
-        return bad(at, key, "expected a string, got %s", jtype(v));
+        return bad(at, key, "expected a string, got %s", source_json_kind(v));
     s = json_string_value(v);
     if (strlen(s) != json_string_length(v))
         return bad(at, key, "contains a NUL character");
@@ -262,7 +239,7 @@ opt_int64(const json_t *o, const struct at *at, const char *key, int64_t *out)
         return TGH_OK;
     }
     if (!json_is_string(v))
-        return bad(at, key, "expected an int64 string, got %s", jtype(v));
+        return bad(at, key, "expected an int64 string, got %s", source_json_kind(v));
     s = json_string_value(v);
     errno = 0;
     n = strtoll(s, &end, 10);

@@ -204,7 +204,7 @@ reaction_map(const json_t *r, const struct at *at, struct tgh_arena *a, struct m
 
     mr->count = MSG_UNSET;
     if (!json_is_object(r))
-        return bad(at, NULL, "expected a messageReaction object, got %s", jtype(r));
+        return bad(at, NULL, "expected a messageReaction object, got %s", source_json_kind(r));
     if ((rc = need_obj(r, at, "type", &type)) != TGH_OK ||
         (rc = need_type(type, tat, &tname)) != TGH_OK ||
         (rc = need_int(r, at, "total_count", &mr->count)) != TGH_OK ||
@@ -365,7 +365,8 @@ button_map(const json_t *b, const struct at *at, struct tgh_arena *a, json_t **o
     tgh_err rc;
 
     if (!json_is_object(b))
-        return bad(at, NULL, "expected an inlineKeyboardButton object, got %s", jtype(b));
+        return bad(at, NULL, "expected an inlineKeyboardButton object, got %s",
+                   source_json_kind(b));
     if ((rc = opt_str(b, at, "text", &text)) != TGH_OK ||
         (rc = need_obj(b, at, "type", &t)) != TGH_OK || (rc = need_type(t, tat, &tname)) != TGH_OK)
         return rc;
@@ -399,7 +400,7 @@ buttons_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
         json_t *orow;
 
         if (!json_is_array(row)) {
-            rc = bad(iat, NULL, "expected an array of buttons, got %s", jtype(row));
+            rc = bad(iat, NULL, "expected an array of buttons, got %s", source_json_kind(row));
             break;
         }
         (void)json_array_append_new(out, orow = json_array());
@@ -488,7 +489,7 @@ source_tdlib_map_message(const json_t *msg, const struct source_tdlib_chat *chat
 
     msg_event_init(ev);
     if (!json_is_object(msg))
-        return tgh_errf(TGH_EPROTO, "message: expected an object, got %s", jtype(msg));
+        return tgh_errf(TGH_EPROTO, "message: expected an object, got %s", source_json_kind(msg));
     ev->op = MSG_OP_UPSERT;
     ev->source = MSG_SOURCE_TDLIB;
     ev->observed_at = observed_at;
@@ -555,7 +556,7 @@ source_tdlib_map_deletes(const json_t *update, const struct source_tdlib_chat *c
 
     *n = 0;
     if (!json_is_object(update))
-        return tgh_errf(TGH_EPROTO, "update: expected an object, got %s", jtype(update));
+        return tgh_errf(TGH_EPROTO, "update: expected an object, got %s", source_json_kind(update));
     if ((type = type_of(update)) != NULL && strcmp(type, "updateDeleteMessages") != 0)
         return bad(TDL_ROOT, "@type", "expected \"updateDeleteMessages\", got \"%.64s\"", type);
     if ((rc = need_int(update, TDL_ROOT, "chat_id", &chat_id)) != TGH_OK ||
@@ -570,7 +571,7 @@ source_tdlib_map_deletes(const json_t *update, const struct source_tdlib_chat *c
     /* Check everything before pushing anything. Local (never sent) messages were never archived. */
     json_array_foreach (ids, i, v) {
         if (!json_is_integer(v))
-            return bad(AT_IDX(iat, i), NULL, "expected an integer, got %s", jtype(v));
+            return bad(AT_IDX(iat, i), NULL, "expected an integer, got %s", source_json_kind(v));
         count += source_tdlib_server_id(json_integer_value(v)) != 0;
     }
     if (!is_permanent || from_cache)
