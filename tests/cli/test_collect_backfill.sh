@@ -35,8 +35,8 @@ jq -e 'select(.limit > 100 or .offset != 0)' "$WORK/hist" | grep -q . && fail "a
 assert_eq "violations" "" "$(violations)"
 pages=$(wc -l <"$WORK/hist")
 [ "$pages" -ge 501 ] || fail "only $pages pages for 50,000 messages"
-short=$(jq -r 'select(.dropped == null) | .t' "$TGH_FAKE_TD_LOG" | wc -l)
-[ "$short" -gt 0 ] || fail "the log is empty"
+# More pages than 50,000 / 100 + 1: short pages came, and none was taken for the end.
+[ "$pages" -gt 501 ] || fail "no short page came ($pages pages); the test proves nothing"
 ok "50,000 messages with gaps and short pages: complete and exact ($pages pages)"
 
 # The run row.
