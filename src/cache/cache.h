@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache.h - Redis (TGH_CACHE=redis://[:password@]host:port[/db]): the
+ * workers' de-duplication index and the recent-message cache the polling
+ * API reads.
+ *
+ * Keys (contracts, docs/internals/cache.md):
+ *   telegram:dedup:{chat_id}:{message_id}  the state key of the last committed
+ *                                          version (string), TTL CACHE_DEDUP_TTL
+ *   telegram:msg:{chat_id}:{message_id}    the committed event JSON, TTL CACHE_MSG_TTL
+ *   telegram:channel:{chat_id}:recent      sorted set, member and score the
+ *                                          message id, trimmed to CACHE_RECENT_MAX
+ *
+ * The dedup key is written only after the store committed (cache_mark), so a
+ * crash between check and commit can never make Redis claim a message the
+ * store lacks: a skipped event is one the store already holds in that state.
+ *
+ * Fail-open: every call that cannot reach Redis returns TGH_EUNAVAIL after
+ * at most the configured timeout, and the caller goes on without the cache
+ * (the store's idempotent upsert keeps correctness). The client reconnects
+ * by itself on a later call, at most once per CACHE_RECONNECT_MS.
+ *
+ * One struct cache per thread.
+ */
+#ifndef TGH_CACHE_CACHE_H
+#define TGH_CACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define CACHE_DEDUP_TTL    (7 * 86400) /* seconds */
+#define CACHE_MSG_TTL      (86400)
+#define CACHE_RECENT_MAX   1000
+#define CACHE_TIMEOUT_MS   500
+#define CACHE_RECONNECT_MS 1000
+
+struct cache; /* opaque */
+
+/* Is url a redis:// URL (so TGH_CACHE selects Redis)? "none" and "" are no cache. */
+bool cache_url_is_redis(const char *url);
+
+/*
+ * Parse url and try to connect. A Redis that is down is not an error here
+ * (the cache starts disconnected and fails open); a bad URL is TGH_EINVAL.
+ */
+TGH_MUSTCHECK tgh_err cache_open(const char *url, struct cache **out);
+void cache_close(struct cache *c); /* NULL is fine */
+
+/* Is the connection up right now (after the last call)? */
+bool cache_connected(const struct cache *c);
+
+/* One message as the worker sees it. */
+struct cache_item {
+    int64_t chat_id;
+    int64_t message_id;
+    const char *state; /* the de-duplication value: same state, same string */
+    const char *event; /* committed event JSON for the recent cache; NULL: not cached */
+    size_t event_len;
+    int64_t date;  /* Unix seconds */
+    bool deleted;  /* a tombstone: drop it from the recent cache */
+};
+
+/*
+ * For each of n items set seen[i] when Redis holds exactly items[i].state
+ * under its dedup key (the event can be skipped). One pipelined round trip.
+ * On TGH_EUNAVAIL every seen[i] is false.
+ */
+TGH_MUSTCHECK tgh_err cache_seen(struct cache *c, const struct cache_item *items, size_t n,
+                                 bool *seen);
+
+/*
+ * After a commit: write the dedup keys (SET NX EX for keys Redis did not
+ * hold, SET XX EX when the state changed), the recent-message keys and the
+ * per-chat sorted sets (trimmed), deletions removed from both. One pipeline.
+ */
+TGH_MUSTCHECK tgh_err cache_mark(struct cache *c, const struct cache_item *items, size_t n);
+
+/*
+ * Recent messages of a chat from the sorted set, ids in (after_id,
+ * before_id) (0: no bound), newest first when newest_first, at most limit;
+ * for the polling API. *complete is false when the window may reach below
+ * what the cache holds (the caller must ask the store).
+ */
+typedef int (*cache_msg_fn)(void *arg, int64_t message_id, const char *event, size_t len);
+TGH_MUSTCHECK tgh_err cache_recent(struct cache *c, int64_t chat_id, int64_t after_id,
+                                   int64_t before_id, size_t limit, bool newest_first,
+                                   cache_msg_fn fn, void *arg, bool *complete);
+
+/* Counters since open. */
+struct cache_stats {
+    uint64_t hits;     /* seen[i] set */
+    uint64_t misses;   /* looked up, not seen */
+    uint64_t failures; /* calls that failed open */
+    uint64_t reconnects;
+};
+void cache_stats_get(const struct cache *c, struct cache_stats *out);
+
+#endif

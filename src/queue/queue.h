@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue.h - the message broker between collectors and workers (AMQP 0-9-1,
+ * RabbitMQ), named by TGH_QUEUE=amqp://user:pass@host:port/vhost.
+ *
+ * Topology (declared idempotently by whichever process connects first,
+ * docs/internals/queue.md):
+ *   exchange "tg.messages"      direct, durable    -> queue "tg.messages.v2"
+ *   queue    "tg.messages.v2"   quorum, durable, x-dead-letter-exchange
+ *                               "tg.messages.dlx", x-delivery-limit,
+ *                               x-dead-letter-strategy at-least-once,
+ *                               x-overflow reject-publish
+ *   exchange "tg.messages.dlx"  fanout, durable    -> queue "tg.messages.dlq"
+ *   queue    "tg.messages.dlq"  quorum, durable
+ * Messages are persistent, content type application/json, message_id the
+ * event's idempotency key ({chat_id}:{date}:{message_id}).
+ *
+ * Publisher: publisher confirms. queue_pub_flush() returns only when every
+ * message published so far was confirmed (basic.ack) by the broker; a nack,
+ * a returned (unroutable) message or a lost connection means the message is
+ * published again (after reconnecting with backoff), never dropped. So a
+ * caller that advances a cursor after a flush never gets ahead of the broker.
+ *
+ * Consumer: manual acknowledgement, prefetch set by the caller (size it to
+ * the batch). Nothing is acked implicitly.
+ *
+ * One publisher or consumer per thread. Errors: TGH_EUNAVAIL when the broker
+ * cannot be reached (transient: retry), TGH_EPROTO when it refuses what we
+ * asked (a topology conflict), TGH_EINVAL for a bad URL.
+ */
+#ifndef TGH_QUEUE_QUEUE_H
+#define TGH_QUEUE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define QUEUE_EXCHANGE     "tg.messages"
+#define QUEUE_NAME         "tg.messages.v2"
+#define QUEUE_DLX          "tg.messages.dlx"
+#define QUEUE_DLQ          "tg.messages.dlq"
+#define QUEUE_ROUTING_KEY  "tg.messages.v2"
+#define QUEUE_DELIVERY_MAX 20 /* x-delivery-limit: redeliveries before dead-lettering */
+
+/* Header a dead-lettered message carries with the reason it was refused. */
+#define QUEUE_HDR_ERROR  "x-tgh-error"
+#define QUEUE_HDR_SOURCE "x-tgh-source" /* who dead-lettered it: "worker", ... */
+
+struct queue_pub; /* opaque */
+struct queue_con; /* opaque */
+
+/* Is url an amqp:// or amqps:// URL (so TGH_QUEUE selects the broker)? */
+bool queue_url_is_amqp(const char *url);
+
+/*
+ * Connect, declare the topology, enable confirms. Fails with TGH_EUNAVAIL
+ * when the broker is down (the caller decides whether to wait).
+ */
+TGH_MUSTCHECK tgh_err queue_pub_open(const char *url, struct queue_pub **out);
+
+/*
+ * Publish one persistent message to tg.messages.v2 (the body is copied and
+ * kept until confirmed). Never blocks on confirms; may block on the socket.
+ * A connection lost here is not an error: the message is kept and sent
+ * again by the next flush.
+ */
+TGH_MUSTCHECK tgh_err queue_publish(struct queue_pub *p, const char *body, size_t len,
+                                    const char *message_id);
+
+/*
+ * Publish to the dead-letter exchange, with the reason in QUEUE_HDR_ERROR,
+ * confirmed like any other message (a worker's poison path; replay's
+ * source). headers other than the reason may be NULL.
+ */
+TGH_MUSTCHECK tgh_err queue_publish_dead(struct queue_pub *p, const char *body, size_t len,
+                                         const char *message_id, const char *reason);
+
+/*
+ * Wait until every message published so far is confirmed, republishing what
+ * was nacked, returned or lost with a connection, reconnecting with
+ * exponential backoff and full jitter. TGH_ETIMEOUT when timeout_ms passed
+ * first (what is unconfirmed stays kept; flush again). timeout_ms < 0: no
+ * limit.
+ */
+TGH_MUSTCHECK tgh_err queue_pub_flush(struct queue_pub *p, int timeout_ms);
+
+/* Messages published and not yet confirmed. */
+size_t queue_pub_pending(const struct queue_pub *p);
+
+/* Counters since open, for summaries and metrics. */
+struct queue_pub_stats {
+    uint64_t published;   /* basic.publish sent, republishes included */
+    uint64_t confirmed;   /* acked by the broker */
+    uint64_t nacked;      /* nacked, then republished */
+    uint64_t returned;    /* returned as unroutable, then republished */
+    uint64_t reconnects;  /* connections made after the first */
+    uint64_t republished; /* sent again for any reason */
+};
+void queue_pub_stats_get(const struct queue_pub *p, struct queue_pub_stats *out);
+
+/* Close; unconfirmed messages are dropped (flush first). NULL is fine. */
+void queue_pub_close(struct queue_pub *p);
+
+/* One delivery; body and strings live until the next queue_con_next() or close. */
+struct queue_delivery {
+    uint64_t tag; /* delivery tag, for ack / reject */
+    const char *body;
+    size_t len;
+    const char *message_id; /* NULL when the publisher set none */
+    bool redelivered;
+    int64_t delivery_count; /* x-delivery-count header of quorum queues, 0 when absent */
+    const char *error;      /* QUEUE_HDR_ERROR when present (dead letters), else NULL */
+};
+
+/*
+ * Connect, declare the topology, basic.qos(prefetch), basic.consume with
+ * manual ack on queue (QUEUE_NAME, or QUEUE_DLQ to read dead letters).
+ */
+TGH_MUSTCHECK tgh_err queue_con_open(const char *url, const char *queue, unsigned prefetch,
+                                     struct queue_con **out);
+
+/*
+ * The next delivery, waiting up to timeout_ms (< 0: forever). TGH_ETIMEOUT
+ * when none came; TGH_EUNAVAIL when the connection was lost (every
+ * unacked delivery will be redelivered by the broker: reopen with backoff).
+ */
+TGH_MUSTCHECK tgh_err queue_con_next(struct queue_con *c, int timeout_ms, struct queue_delivery *d);
+
+/* Ack tag (and every earlier one when multiple). */
+TGH_MUSTCHECK tgh_err queue_ack(struct queue_con *c, uint64_t tag, bool multiple);
+
+/*
+ * basic.nack: requeue for another try (transient failure), or not, which
+ * dead-letters through tg.messages.dlx.
+ */
+TGH_MUSTCHECK tgh_err queue_nack(struct queue_con *c, uint64_t tag, bool multiple, bool requeue);
+
+/* Messages ready in queue (passive declare), for depth metrics and tests. */
+TGH_MUSTCHECK tgh_err queue_depth(const char *url, const char *queue, uint64_t *out);
+
+/* Delete every message of queue (tests and `replay --purge`). */
+TGH_MUSTCHECK tgh_err queue_purge(const char *url, const char *queue, uint64_t *purged);
+
+void queue_con_close(struct queue_con *c); /* NULL is fine */
+
+#endif
