@@ -11,6 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
     build-essential cmake pkg-config
     libsqlite3-dev sqlite3 libjansson-dev libssl-dev libcmocka-dev
+    libpq-dev librabbitmq-dev libhiredis-dev
+    postgresql-15 rabbitmq-server redis-server redis-tools
     clang libclang-rt-14-dev clang-format
     jq tzdata git
 )
