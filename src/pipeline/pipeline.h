@@ -116,4 +116,53 @@ TGH_MUSTCHECK tgh_err pipeline_import_paths(const char *store_url, char *const *
                                             void (*on_error)(const char *msg),
                                             struct pipeline_import_totals *tot);
 
+/*
+ * Circuit breaker around a dependency (the store, for the worker). Closed:
+ * calls go through; `threshold` failures within `window_ms` open it. Open:
+ * nothing goes through for the open period, which starts at open_ms and
+ * doubles on every failed probe up to open_max_ms. Then half-open: exactly
+ * one probe call is allowed; its success closes the breaker, its failure
+ * opens it again. Times are the caller's monotonic milliseconds, so tests
+ * drive it with a fake clock.
+ */
+enum pipeline_breaker_state {
+    PIPELINE_BREAKER_CLOSED = 0,
+    PIPELINE_BREAKER_OPEN,
+    PIPELINE_BREAKER_HALF_OPEN,
+};
+
+#define PIPELINE_BREAKER_MAX_THRESHOLD 64
+
+struct pipeline_breaker {
+    unsigned threshold;
+    int64_t window_ms, open_ms, open_max_ms;
+    enum pipeline_breaker_state state;
+    int64_t fails[PIPELINE_BREAKER_MAX_THRESHOLD]; /* ring of recent failure times */
+    unsigned nfails, next;
+    int64_t opened_at, open_for;
+    bool probing;   /* half-open: the probe is out */
+    uint64_t opens; /* times it opened, for metrics */
+};
+
+void pipeline_breaker_init(struct pipeline_breaker *b, unsigned threshold, int64_t window_ms,
+                           int64_t open_ms, int64_t open_max_ms);
+/* May a call go through now? In half-open, true once (the probe). */
+bool pipeline_breaker_allow(struct pipeline_breaker *b, int64_t now_ms);
+void pipeline_breaker_success(struct pipeline_breaker *b, int64_t now_ms);
+void pipeline_breaker_failure(struct pipeline_breaker *b, int64_t now_ms);
+/* Milliseconds until allow() can say yes again (0 when it would now). */
+int64_t pipeline_breaker_wait_ms(const struct pipeline_breaker *b, int64_t now_ms);
+enum pipeline_breaker_state pipeline_breaker_state(const struct pipeline_breaker *b,
+                                                   int64_t now_ms);
+const char *pipeline_breaker_state_name(enum pipeline_breaker_state s);
+
+/*
+ * Exponential backoff with full jitter: a uniform delay in
+ * [0, min(cap_ms, base_ms * 2^attempt)] (attempt counts from 0).
+ */
+int64_t pipeline_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms);
+
+/* Monotonic milliseconds. */
+int64_t pipeline_now_ms(void);
+
 #endif
