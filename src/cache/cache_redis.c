@@ -582,7 +582,7 @@ forget_dirty(struct cache *c)
     if (c->dirty_all)
         log_info("dropped the recent cache of every chat: writes were lost in the outage");
     else if (c->n_dirty > 0)
-        log_info("dropped the recent cache of %zu chats: writes were lost in the outage",
+        log_info("dropped the recent cache of %zu chat(s): writes were lost in the outage",
                  c->n_dirty);
     c->dirty_all = false;
     c->n_dirty = 0;

@@ -523,6 +523,43 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/* With a password: AUTH and SELECT; a wrong one is an outage that never names it. */
+static void
+check_auth(int port)
+{
+    char u[128];
+    struct cache *c = NULL;
+    struct cache_item it = item(CHAT, 1, "s", false, false);
+    redisContext *r;
+    redisReply *k;
+
+    (void)snprintf(u, sizeof(u), "redis://127.0.0.1:%d", port);
+    r = raw_connect(u);
+    k = redisCommand(r, "CONFIG SET requirepass canary-pw-1");
+    assert_non_null(k);
+    freeReplyObject(k);
+    (void)snprintf(u, sizeof(u), "redis://:canary-pw-1@127.0.0.1:%d/2", port);
+    assert_int_equal(cache_open(u, &c), TGH_OK);
+    assert_true(cache_connected(c));
+    assert_int_equal(cache_mark(c, &it, 1), TGH_OK);
+    cache_close(c);
+    k = redisCommand(r, "AUTH canary-pw-1");
+    freeReplyObject(k);
+    k = redisCommand(r, "SELECT 2");
+    freeReplyObject(k);
+    k = redisCommand(r, "EXISTS telegram:dedup:%lld:1", (long long)CHAT);
+    assert_int_equal(k->integer, 1);
+    freeReplyObject(k);
+    redisFree(r);
+
+    (void)snprintf(u, sizeof(u), "redis://:canary-pw-2@127.0.0.1:%d/2", port);
+    assert_int_equal(cache_open(u, &c), TGH_OK);
+    assert_false(cache_connected(c));
+    assert_int_equal(cache_mark(c, &it, 1), TGH_EUNAVAIL);
+    assert_null(strstr(tgh_errmsg(), "canary"));
+    cache_close(c);
+}
+
 static void
 test_fail_open(void **state)
 {
@@ -591,6 +628,7 @@ test_fail_open(void **state)
     cache_stats_get(c, &st);
     assert_int_equal(st.reconnects, 2);
     cache_close(c);
+    check_auth(base + 1);
     services("stop", "redis");
     (void)nftw(priv_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
