@@ -10,6 +10,8 @@
  *   telegram:msg:{chat_id}:{message_id}    the committed event JSON, TTL CACHE_MSG_TTL
  *   telegram:channel:{chat_id}:recent      sorted set, member and score the
  *                                          message id, trimmed to CACHE_RECENT_MAX
+ *   telegram:channel:{chat_id}:floor       the lowest id from which the sorted set
+ *                                          holds every committed message (string)
  *
  * The dedup key is written only after the store committed (cache_mark), so a
  * crash between check and commit can never make Redis claim a message the
@@ -20,7 +22,8 @@
  * (the store's idempotent upsert keeps correctness). The client reconnects
  * by itself on a later call, at most once per CACHE_RECONNECT_MS.
  *
- * One struct cache per thread.
+ * One struct cache per thread. The process must ignore SIGPIPE: hiredis
+ * writes with write(2), and a Redis that went away would otherwise kill it.
  */
 #ifndef TGH_CACHE_CACHE_H
 #define TGH_CACHE_CACHE_H
@@ -52,16 +55,42 @@ void cache_close(struct cache *c); /* NULL is fine */
 /* Is the connection up right now (after the last call)? */
 bool cache_connected(const struct cache *c);
 
-/* One message as the worker sees it. */
+/*
+ * One message as the worker sees it.
+ *
+ * changed and is_new matter to cache_mark only. changed is what cache_check
+ * said (CACHE_CHANGED): the dedup key then is overwritten (SET XX) instead of
+ * created (SET NX). is_new promises that the message is newer than every
+ * message of its chat the store held before (a live new-message update, never
+ * an edit, a backfill page or an import): only such a message may start the
+ * range the recent cache vouches for (docs/internals/cache.md). Leaving it
+ * false is always safe; the API then asks the store.
+ */
 struct cache_item {
     int64_t chat_id;
     int64_t message_id;
-    const char *state; /* the de-duplication value: same state, same string */
+    const char *state; /* the de-duplication value: same state, same string; NULL: none */
     const char *event; /* committed event JSON for the recent cache; NULL: not cached */
     size_t event_len;
-    int64_t date;  /* Unix seconds */
-    bool deleted;  /* a tombstone: drop it from the recent cache */
+    int64_t date; /* Unix seconds */
+    bool deleted; /* a tombstone: drop it from the recent cache; state is the tombstone's */
+    bool changed; /* cache_check said CACHE_CHANGED */
+    bool is_new;  /* newer than anything the store held for the chat */
 };
+
+/* What Redis holds under an item's dedup key. */
+enum cache_verdict {
+    CACHE_NEW = 0, /* nothing (never marked, expired, or Redis unreachable) */
+    CACHE_SAME,    /* exactly items[i].state: the event can be skipped */
+    CACHE_CHANGED, /* another state: commit, then mark with changed set */
+};
+
+/*
+ * Like cache_seen, with the difference between "absent" and "another state"
+ * that cache_mark needs (one MGET). On TGH_EUNAVAIL every verdict is CACHE_NEW.
+ */
+TGH_MUSTCHECK tgh_err cache_check(struct cache *c, const struct cache_item *items, size_t n,
+                                  enum cache_verdict *verdict);
 
 /*
  * For each of n items set seen[i] when Redis holds exactly items[i].state
@@ -75,6 +104,11 @@ TGH_MUSTCHECK tgh_err cache_seen(struct cache *c, const struct cache_item *items
  * After a commit: write the dedup keys (SET NX EX for keys Redis did not
  * hold, SET XX EX when the state changed), the recent-message keys and the
  * per-chat sorted sets (trimmed), deletions removed from both. One pipeline.
+ * Call it before acknowledging the batch upstream: a crash between commit and
+ * mark is then repaired by the redelivery. An error reply to one command is
+ * counted (stats.errors) and the batch goes on; only a broken connection
+ * fails it (TGH_EUNAVAIL), and then the chats of the batch lose their recent
+ * cache on the next connection, since some of their ids may be missing.
  */
 TGH_MUSTCHECK tgh_err cache_mark(struct cache *c, const struct cache_item *items, size_t n);
 
@@ -83,6 +117,12 @@ TGH_MUSTCHECK tgh_err cache_mark(struct cache *c, const struct cache_item *items
  * before_id) (0: no bound), newest first when newest_first, at most limit;
  * for the polling API. *complete is false when the window may reach below
  * what the cache holds (the caller must ask the store).
+ *
+ * fn is called only when *complete is true, once per message in order, after
+ * every event was fetched: the caller never gets half an answer from the
+ * cache. A nonzero return from fn stops the walk (still TGH_OK). The event
+ * pointer lives until fn returns. Two round trips. On TGH_EUNAVAIL *complete
+ * is false.
  */
 typedef int (*cache_msg_fn)(void *arg, int64_t message_id, const char *event, size_t len);
 TGH_MUSTCHECK tgh_err cache_recent(struct cache *c, int64_t chat_id, int64_t after_id,
@@ -91,10 +131,11 @@ TGH_MUSTCHECK tgh_err cache_recent(struct cache *c, int64_t chat_id, int64_t aft
 
 /* Counters since open. */
 struct cache_stats {
-    uint64_t hits;     /* seen[i] set */
-    uint64_t misses;   /* looked up, not seen */
-    uint64_t failures; /* calls that failed open */
-    uint64_t reconnects;
+    uint64_t hits;       /* seen[i] set */
+    uint64_t misses;     /* looked up, not seen */
+    uint64_t failures;   /* calls that failed open */
+    uint64_t reconnects; /* connections made again after an outage */
+    uint64_t errors;     /* error replies to single commands (the call went on) */
 };
 void cache_stats_get(const struct cache *c, struct cache_stats *out);
 
