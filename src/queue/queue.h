@@ -44,6 +44,11 @@
 #define QUEUE_ROUTING_KEY  "tg.messages.v2"
 #define QUEUE_DELIVERY_MAX 20 /* x-delivery-limit: redeliveries before dead-lettering */
 
+#define QUEUE_PUB_PENDING_MAX 10000     /* unconfirmed messages before queue_publish waits */
+#define QUEUE_PUB_BLOCK_MS    30000     /* how long queue_publish waits for confirms then */
+#define QUEUE_BODY_MAX        (1 << 24) /* bytes of one message body */
+#define QUEUE_REASON_MAX      1000      /* bytes of a dead letter's reason (QUEUE_HDR_ERROR) */
+
 /* Header a dead-lettered message carries with the reason it was refused. */
 #define QUEUE_HDR_ERROR  "x-tgh-error"
 #define QUEUE_HDR_SOURCE "x-tgh-source" /* who dead-lettered it: "worker", ... */
@@ -62,17 +67,23 @@ TGH_MUSTCHECK tgh_err queue_pub_open(const char *url, struct queue_pub **out);
 
 /*
  * Publish one persistent message to tg.messages.v2 (the body is copied and
- * kept until confirmed). Never blocks on confirms; may block on the socket.
- * A connection lost here is not an error: the message is kept and sent
- * again by the next flush.
+ * kept until confirmed; message_id may be NULL, at most 255 bytes). Does not
+ * wait for confirms unless QUEUE_PUB_PENDING_MAX messages are unconfirmed:
+ * then it first reads confirms (reconnecting if needed) for up to
+ * QUEUE_PUB_BLOCK_MS, and if they do not come returns that flush's error
+ * (TGH_ETIMEOUT, TGH_EUNAVAIL, TGH_EPROTO) without taking the message. May
+ * block on the socket. A connection lost here is not an error: the message
+ * is kept and sent again by the next flush. A body over QUEUE_BODY_MAX is
+ * TGH_ETOOBIG.
  */
 TGH_MUSTCHECK tgh_err queue_publish(struct queue_pub *p, const char *body, size_t len,
                                     const char *message_id);
 
 /*
- * Publish to the dead-letter exchange, with the reason in QUEUE_HDR_ERROR,
- * confirmed like any other message (a worker's poison path; replay's
- * source). headers other than the reason may be NULL.
+ * Publish to the dead-letter exchange, with the reason in QUEUE_HDR_ERROR
+ * (cut to QUEUE_REASON_MAX bytes of valid UTF-8: invalid bytes become '?')
+ * and QUEUE_HDR_SOURCE "worker", confirmed like any other message (a
+ * worker's poison path; replay's source). reason may be NULL (empty).
  */
 TGH_MUSTCHECK tgh_err queue_publish_dead(struct queue_pub *p, const char *body, size_t len,
                                          const char *message_id, const char *reason);
@@ -81,8 +92,12 @@ TGH_MUSTCHECK tgh_err queue_publish_dead(struct queue_pub *p, const char *body, 
  * Wait until every message published so far is confirmed, republishing what
  * was nacked, returned or lost with a connection, reconnecting with
  * exponential backoff and full jitter. TGH_ETIMEOUT when timeout_ms passed
- * first (what is unconfirmed stays kept; flush again). timeout_ms < 0: no
- * limit.
+ * first while connected, TGH_EUNAVAIL when it passed while the broker could
+ * not be reached (either way what is unconfirmed stays kept; flush again).
+ * TGH_EPROTO when a reconnection found a conflicting topology. timeout_ms
+ * < 0: no limit. Also reads whatever the broker sent (and sends a heartbeat
+ * when due) even with nothing pending: a publisher idle for longer than the
+ * 30 s heartbeat should call queue_pub_flush(p, 0) now and then.
  */
 TGH_MUSTCHECK tgh_err queue_pub_flush(struct queue_pub *p, int timeout_ms);
 
@@ -117,6 +132,8 @@ struct queue_delivery {
 /*
  * Connect, declare the topology, basic.qos(prefetch), basic.consume with
  * manual ack on queue (QUEUE_NAME, or QUEUE_DLQ to read dead letters).
+ * prefetch must be 1..65535 (TGH_EINVAL). A consumer never reconnects by
+ * itself: delivery tags die with the connection.
  */
 TGH_MUSTCHECK tgh_err queue_con_open(const char *url, const char *queue, unsigned prefetch,
                                      struct queue_con **out);
@@ -137,10 +154,16 @@ TGH_MUSTCHECK tgh_err queue_ack(struct queue_con *c, uint64_t tag, bool multiple
  */
 TGH_MUSTCHECK tgh_err queue_nack(struct queue_con *c, uint64_t tag, bool multiple, bool requeue);
 
-/* Messages ready in queue (passive declare), for depth metrics and tests. */
+/*
+ * Messages ready in queue (passive declare on a connection of its own), for
+ * depth metrics and tests. TGH_ENOTFOUND when the queue does not exist.
+ */
 TGH_MUSTCHECK tgh_err queue_depth(const char *url, const char *queue, uint64_t *out);
 
-/* Delete every message of queue (tests and `replay --purge`). */
+/*
+ * Delete every ready message of queue (tests and `replay --purge`). Declares
+ * the topology first, so purging a fresh broker is not an error.
+ */
 TGH_MUSTCHECK tgh_err queue_purge(const char *url, const char *queue, uint64_t *purged);
 
 void queue_con_close(struct queue_con *c); /* NULL is fine */
