@@ -57,6 +57,7 @@ chat_json(const struct collect_chat_result *c)
     (void)json_object_set_new(o, "status", json_string(c->status ? c->status : "skipped"));
     (void)json_object_set_new(o, "fetched", json_integer(c->fetched));
     (void)json_object_set_new(o, "new", json_integer((json_int_t)c->stats.inserted));
+    (void)json_object_set_new(o, "published", json_integer((json_int_t)c->stats.published));
     (void)json_object_set_new(o, "edited", json_integer((json_int_t)c->stats.versioned));
     (void)json_object_set_new(o, "deleted", json_integer((json_int_t)c->stats.deleted));
     (void)json_object_set_new(o, "unchanged", json_integer((json_int_t)c->stats.unchanged));
@@ -173,6 +174,7 @@ static const struct option longopts[] = {
     { "reconcile", required_argument, NULL, 'R' },
     { "json", no_argument, NULL, 'j' },
     { "store", required_argument, NULL, 's' },
+    { "shard", required_argument, NULL, 'H' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -190,7 +192,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     o.limit = -1;
     o.reconcile_hours = -1;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "hojFc:d:S:n:R:s:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hojFc:d:S:n:R:s:H:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             once = true;
@@ -227,6 +229,19 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 's':
             o.store_url = optarg;
             break;
+        case 'H': {
+            unsigned i = 0, n = 0;
+            int used = 0;
+
+            if (sscanf(optarg, "%u/%u%n", &i, &n, &used) != 2 || optarg[used] != '\0' || n < 1 ||
+                n > 1024 || i >= n)
+                return cli_usage_error(&cli_cmd_collect,
+                                       "--shard: expected I/N with 0 <= I < N <= 1024, not '%s'",
+                                       optarg);
+            o.shard = i;
+            o.shards = n;
+            break;
+        }
         case 'h':
             return cli_help(&cli_cmd_collect);
         default:
@@ -268,7 +283,8 @@ const struct cli_cmd cli_cmd_collect = {
     "collect the tracked chats through TDLib (once, or as a daemon)",
     "usage: tgharvest collect --once [--chat CHAT] [--limit N | --days D | --since DATE |\n"
     "                         --full] [--reconcile HOURS] [--json] [--store URL]\n"
-    "       tgharvest collect [--store URL]\n"
+    "                         [--shard I/N]\n"
+    "       tgharvest collect [--store URL] [--shard I/N]\n"
     "\n"
     "--once: for every enabled tracked chat (or only --chat), catch up from the newest\n"
     "message down to what was collected before, then backfill older history within\n"
@@ -292,5 +308,12 @@ const struct cli_cmd cli_cmd_collect = {
     "  --since DATE     backfill down to DATE (UTC; getChatMessageByDate)\n"
     "  --full           the whole history\n"
     "  --reconcile H    also re-read the last H hours to catch unannounced edits\n"
-    "  --json           the summary as one JSON object\n",
+    "  --json           the summary as one JSON object\n"
+    "  --shard I/N      only the tracked chats whose row id modulo N is I, so that N\n"
+    "                   collectors (each with its own accounts) split the chats\n"
+    "\n"
+    "With TGH_QUEUE=amqp://... messages are published to RabbitMQ (tg.messages.v2)\n"
+    "for `tgharvest work` instead of written to the store, and a chat's cursor moves\n"
+    "only after the broker confirmed every message up to it (\"published\" counts\n"
+    "them). Tracked chats and cursors stay in TGH_STORE.\n",
 };

@@ -28,6 +28,7 @@
 #include "core/codec.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
+#include "queue/queue.h"
 
 #define TGH_LOG_SUB "collect"
 
@@ -967,6 +968,9 @@ load_chat(void *arg, const struct store_tracked *t)
 
     if (l->only != NULL && t->id != l->only_id)
         return 0;
+    /* --shard i/N: the row id is stable from `chats add` on, resolved or not. */
+    if (e->o->shards > 1 && (uint64_t)t->id % e->o->shards != e->o->shard)
+        return 0;
     for (size_t i = 0; i < e->nchats; i++) {
         c = e->chats[i];
         if (c->row_id != t->id)
@@ -1330,7 +1334,13 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
     }
     e.hub->on_update = on_update;
     e.hub->on_update_arg = &e;
-    rc = pipeline_writer_start(e.wstore, PAGE_LIMIT, WRITER_DEPTH, &e.w);
+    /* Into the store, or (TGH_QUEUE=amqp://) to the broker for the workers. */
+    if (queue_url_is_amqp(o->queue_url != NULL ? o->queue_url : cfg->queue_url))
+        rc = pipeline_writer_start_queue(e.wstore,
+                                         o->queue_url != NULL ? o->queue_url : cfg->queue_url,
+                                         PAGE_LIMIT, WRITER_DEPTH, &e.w);
+    else
+        rc = pipeline_writer_start(e.wstore, PAGE_LIMIT, WRITER_DEPTH, &e.w);
     if (rc != TGH_OK) {
         td_hub_close(e.hub, 5);
         store_close(e.wstore);

@@ -125,6 +125,8 @@ struct collect_opts {
     int64_t since;               /* keep backfilling down to this date (Unix seconds); 0: none */
     int64_t reconcile_hours;     /* catch-up also re-reads this many recent hours; <0: cfg */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop: commit and return */
+    const char *queue_url;       /* NULL: cfg->queue_url; amqp://: publish instead of store */
+    unsigned shard, shards;      /* shards > 1: only tracked rows with id % shards == shard */
     /* called after each chat finished (collect --once progress); may be NULL */
     void (*on_chat)(void *arg, const struct collect_chat_result *c);
     void *on_chat_arg;

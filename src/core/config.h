@@ -39,6 +39,10 @@ struct tgh_config {
     char *bot_token;              /* TG_BOT_TOKEN (secret) */
     char *password;               /* TG_PASSWORD (secret) */
     char *code_file;              /* TG_CODE_FILE */
+    char *queue_url;              /* TGH_QUEUE: "memory" or amqp://... */
+    char *cache_url;              /* TGH_CACHE: "none" or redis://... */
+    int64_t prefetch;             /* TGH_PREFETCH: worker's unacked window, 0 = 2 x batch */
+    int64_t batch_wait_ms;        /* TGH_BATCH_WAIT_MS: a partial batch waits no longer */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */

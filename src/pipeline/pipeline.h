@@ -17,6 +17,7 @@
 #ifndef TGH_PIPELINE_PIPELINE_H
 #define TGH_PIPELINE_PIPELINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,16 @@ struct pipeline_writer; /* opaque */
  */
 TGH_MUSTCHECK tgh_err pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
                                             struct pipeline_writer **out);
+
+/*
+ * The same, but a "commit" publishes the batch to the broker at queue_url
+ * (amqp://) and waits for every publisher confirm; cursors and the commit
+ * callback follow as for a store (st then only holds cursors). The broker
+ * being down is waited for, with backoff; the counts are in `published`.
+ */
+TGH_MUSTCHECK tgh_err pipeline_writer_start_queue(struct store *st, const char *queue_url,
+                                                  size_t batch_cap, size_t depth,
+                                                  struct pipeline_writer **out);
 
 /*
  * Hand the events of b to the writer. The events are encoded here, on the
@@ -115,6 +126,42 @@ TGH_MUSTCHECK tgh_err pipeline_import_paths(const char *store_url, char *const *
                                             size_t npaths, const struct pipeline_import_opts *o,
                                             void (*on_error)(const char *msg),
                                             struct pipeline_import_totals *tot);
+
+/*
+ * The scale-out worker (`tgharvest work`): consume tg.messages.v2, skip what
+ * Redis has seen, commit into the store, dead-letter poison, ack after
+ * commit. The algorithm and its guarantees are in pipeline_work.c and
+ * docs/internals/pipeline.md.
+ */
+struct pipeline_work_opts {
+    const char *queue_url; /* amqp://... */
+    const char *store_url;
+    const char *cache_url;       /* redis://..., or NULL / "none" */
+    size_t batch_size;           /* events per transaction */
+    unsigned prefetch;           /* unacked deliveries the broker may send, >= batch_size */
+    int64_t batch_wait_ms;       /* a partial batch is committed after this long */
+    int64_t idle_exit_ms;        /* return after this long with nothing to do; 0: never */
+    volatile sig_atomic_t *stop; /* set (by a signal handler) to finish the batch and return */
+    /* after each acked batch: deliveries in it and milliseconds from its first decode */
+    void (*on_batch)(void *arg, size_t deliveries, int64_t ms);
+    void *on_batch_arg;
+};
+
+struct pipeline_work_totals {
+    uint64_t received;     /* deliveries taken */
+    uint64_t events;       /* events committed (after dedup) */
+    uint64_t duplicates;   /* skipped: Redis had that message in that state */
+    uint64_t dead_letters; /* poison: in ingestion_errors and in the DLQ */
+    uint64_t batches;      /* batches committed and acked */
+    uint64_t retries;      /* failed commits retried */
+    uint64_t breaker_opens;
+    uint64_t reconnects; /* broker connections lost or refused */
+    uint64_t cache_failures;
+    struct store_stats stats;
+};
+
+TGH_MUSTCHECK tgh_err pipeline_work_run(const struct pipeline_work_opts *o,
+                                        struct pipeline_work_totals *t);
 
 /*
  * Circuit breaker around a dependency (the store, for the worker). Closed:

@@ -12,9 +12,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/codec.h"
+#include "core/log.h"
+#include "queue/queue.h"
+
+#define TGH_LOG_SUB "writer"
 
 struct pipeline_writer {
     struct store *st;
@@ -33,7 +38,56 @@ struct pipeline_writer {
     struct pipeline_commit_note *notes; /* one per slot */
     pipeline_commit_fn on_commit;
     void *on_commit_arg;
+    char *queue_url;       /* publishing writer: the broker */
+    struct queue_pub *pub; /* NULL until connected */
 };
+
+/*
+ * The publishing writer's "commit": every event to the broker, then wait
+ * until all are confirmed. Only then does the caller store the cursor, so a
+ * cursor never gets ahead of what the broker holds. A broker that is down
+ * is waited for (the collector is held by backpressure meanwhile).
+ */
+static tgh_err
+publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store_stats *s)
+{
+    unsigned attempt = 0;
+    bool logged = false;
+    tgh_err rc;
+
+    while (w->pub == NULL) {
+        rc = queue_pub_open(w->queue_url, &w->pub);
+        if (rc == TGH_OK)
+            break;
+        if (!tgh_err_is_transient(rc))
+            return rc;
+        if (!logged)
+            log_warn("broker unreachable, waiting: %s", tgh_errmsg());
+        logged = true;
+        usleep((useconds_t)pipeline_backoff_ms(attempt++, 100, 5000) * 1000);
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct msg_event *ev = &b->ev[i];
+        char key[96];
+
+        (void)snprintf(key, sizeof(key), "%lld:%lld:%lld", (long long)ev->chat_id,
+                       (long long)(ev->date == MSG_UNSET ? 0 : ev->date),
+                       (long long)ev->message_id);
+        rc = queue_publish(w->pub, ev->encoded, ev->encoded_len, key);
+        if (rc != TGH_OK)
+            return rc;
+    }
+    for (;;) {
+        rc = queue_pub_flush(w->pub, 10000);
+        if (rc != TGH_ETIMEOUT)
+            break;
+        log_warn("%zu messages still unconfirmed by the broker; waiting",
+                 queue_pub_pending(w->pub));
+    }
+    if (rc == TGH_OK)
+        s->published += b->n;
+    return rc;
+}
 
 static void *
 writer_main(void *arg)
@@ -55,7 +109,12 @@ writer_main(void *arg)
             const struct pipeline_commit_note *note = &w->notes[w->head];
 
             pthread_mutex_unlock(&w->mu);
-            rc = b->n > 0 ? store_batch_commit(w->st, b->ev, b->n, &s) : TGH_OK;
+            if (b->n == 0)
+                rc = TGH_OK;
+            else if (w->queue_url != NULL)
+                rc = publish_batch(w, b, &s);
+            else
+                rc = store_batch_commit(w->st, b->ev, b->n, &s);
             /* The cursor only moves once the messages it covers are committed. */
             if (rc == TGH_OK && note->has_cursor)
                 rc = store_cursor_put(w->st, &note->cursor);
@@ -89,6 +148,8 @@ writer_free(struct pipeline_writer *w)
         msg_batch_fini(&w->slots[i]);
     tgh_free(w->slots);
     tgh_free(w->notes);
+    queue_pub_close(w->pub);
+    tgh_free(w->queue_url);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->changed);
     tgh_free(w);
@@ -114,6 +175,23 @@ pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
         return tgh_errf(TGH_EAGAIN, "cannot start the writer thread");
     }
     *out = w;
+    return TGH_OK;
+}
+
+tgh_err
+pipeline_writer_start_queue(struct store *st, const char *queue_url, size_t batch_cap, size_t depth,
+                            struct pipeline_writer **out)
+{
+    tgh_err rc;
+
+    if (!queue_url_is_amqp(queue_url))
+        return tgh_errf(TGH_EINVAL, "not an amqp:// URL: %s", queue_url);
+    rc = pipeline_writer_start(st, batch_cap, depth, out);
+    if (rc != TGH_OK)
+        return rc;
+    pthread_mutex_lock(&(*out)->mu);
+    (*out)->queue_url = tgh_strdup(queue_url);
+    pthread_mutex_unlock(&(*out)->mu);
     return TGH_OK;
 }
 

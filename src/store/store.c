@@ -29,6 +29,7 @@ store_stats_add(struct store_stats *to, const struct store_stats *from)
     to->refreshed += from->refreshed;
     to->deleted += from->deleted;
     to->delete_unknown += from->delete_unknown;
+    to->published += from->published;
 }
 
 static tgh_err

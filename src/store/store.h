@@ -36,6 +36,7 @@ struct store_stats {
     size_t refreshed;      /* identical content, counters updated in place */
     size_t deleted;        /* tombstones newly set */
     size_t delete_unknown; /* delete of a message the store never had */
+    size_t published;      /* publishing writer: confirmed by the broker (workers store them) */
 };
 
 /* Add every count of from to to. */

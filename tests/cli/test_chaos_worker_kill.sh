@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# kill -9 of workers at random points of a 200,000-event stream: two workers
+# consume at once and one of them is killed and restarted again and again.
+# Whatever was committed but not acked is redelivered; the final PostgreSQL
+# contents are still exactly the stream's state: every message once, one
+# version per edit, one tombstone per delete.
+. "$(dirname "$0")/scale_lib.sh"
+use_shared
+
+N=${TGH_CHAOS_EVENTS:-200000} CHATS=4 EV=20 DV=50
+gen $N $CHATS $EV $DV 0 >"$WORK/stream.jsonl"
+lines=$(wc -l <"$WORK/stream.jsonl")
+publish "$WORK/stream.jsonl"
+assert_eq "queued" "$lines" "$(depth tg.messages.v2)"
+
+export TGH_BATCH_SIZE=500
+start_worker steady --drain 5
+steady=$WORKER_PID
+kills=0
+for round in $(seq 1 10); do
+    start_worker "victim$round"
+    victim=$WORKER_PID
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + (r % 150) / 100 }')"
+    kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
+    wait "$victim" 2>/dev/null || true
+done
+[ "$kills" -ge 8 ] || fail "only $kills workers were killed mid-stream"
+wait "$steady" || { cat "$WORK/steady.err" >&2; fail "the steady worker failed"; }
+# What the last victim held goes back to the queue; drain it.
+assert_status 0 tgh work --drain 3
+assert_eq "queue empty" "0" "$(depth tg.messages.v2)"
+assert_eq "nothing dead-lettered" "0" "$(depth tg.messages.dlq)"
+check_final $N $CHATS $EV $DV
+assert_eq "ingestion_errors" "0" "$(pg "SELECT count(*) FROM ingestion_errors")"
+ok "$kills kill -9 of a worker during a $lines-event stream: final state exact"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The scale-out path end to end on real RabbitMQ, PostgreSQL and Redis:
+# events published to tg.messages.v2 are committed by `tgharvest work`
+# exactly once, edits become versions, deletes tombstones, poison goes to
+# the dead-letter queue with its reason and to ingestion_errors, a second
+# delivery of everything is skipped through Redis without touching the
+# store, and `replay` brings dead letters and JSON-lines files back.
+. "$(dirname "$0")/scale_lib.sh"
+use_shared
+
+N=20000 CHATS=4 EV=10 DV=25 PV=1000
+gen $N $CHATS $EV $DV $PV >"$WORK/stream.jsonl"
+lines=$(wc -l <"$WORK/stream.jsonl")
+poison=$(grep -vc '"schema_version":1,"op":"[a-z]*","source":"tdlib","idempotency_key"' "$WORK/stream.jsonl" || true)
+publish "$WORK/stream.jsonl"
+assert_eq "queued" "$lines" "$(depth tg.messages.v2)"
+
+# One worker drains it.
+export TGH_BATCH_SIZE=500
+assert_status 0 tgh work --drain 2
+summary=$(cat "$WORK/out")
+assert_eq "received" "$lines" "$(jq .received <<<"$summary")"
+assert_eq "dead letters" "$poison" "$(jq .dead_letters <<<"$summary")"
+assert_eq "status" '"ok"' "$(jq .status <<<"$summary")"
+check_final $N $CHATS $EV $DV
+assert_eq "queue empty" "0" "$(depth tg.messages.v2)"
+ok "a $lines-message stream is committed exactly once"
+
+# Poison: in ingestion_errors and in the DLQ, each with its reason.
+assert_eq "ingestion_errors" "$poison" "$(pg "SELECT count(*) FROM ingestion_errors")"
+assert_eq "dead-letter queue" "$poison" "$(depth tg.messages.dlq)"
+qtool peek "$TGH_QUEUE" tg.messages.dlq 1000 >"$WORK/dlq.jsonl"
+assert_eq "DLQ messages with a reason" "$poison" "$(jq -r 'select(.error != null and (.error | length) > 0) | .error' "$WORK/dlq.jsonl" | wc -l)"
+assert_contains "a truncated payload's reason" "invalid JSON" "$WORK/dlq.jsonl"
+assert_contains "a newer schema's reason" "schema_version" "$WORK/dlq.jsonl"
+reasons=$(pg "SELECT count(*) FROM ingestion_errors WHERE error <> '' AND payload <> ''")
+assert_eq "ingestion_errors with reason and payload" "$poison" "$reasons"
+ok "poison is dead-lettered with its reason, in the DLQ and in ingestion_errors"
+
+# Everything again: Redis knows every state, nothing reaches the store.
+before=$(pg "SELECT count(*), max(updated_at) FROM messages")
+publish "$WORK/stream.jsonl"
+assert_status 0 tgh work --drain 2
+summary=$(cat "$WORK/out")
+valid=$((lines - poison))
+dups=$(jq .duplicates_skipped <<<"$summary")
+deletes=$(grep -c '"op":"delete"' "$WORK/stream.jsonl")
+# Deletes always reach the store. An upsert is skipped when Redis holds its
+# state; an older version (the original of an edited or deleted message)
+# meets the newer state there and goes to the store, which leaves it unchanged.
+unchanged=$(jq .unchanged <<<"$summary")
+assert_eq "skipped + unchanged" "$((valid - deletes))" "$((dups + unchanged))"
+[ "$dups" -ge $((valid * 3 / 4)) ] || fail "only $dups of $valid skipped by Redis"
+assert_eq "new on redelivery" "0" "$(jq .new <<<"$summary")"
+assert_eq "edited on redelivery" "0" "$(jq .edited <<<"$summary")"
+assert_eq "store untouched" "$before" "$(pg "SELECT count(*), max(updated_at) FROM messages")"
+check_final $N $CHATS $EV $DV
+ok "a redelivered stream is skipped by Redis de-duplication"
+
+# The recent cache: the newest 1000 ids of a chat (5000 messages), less the
+# 40 deleted among them, each with its committed event.
+chat=-1009000000000
+rc() { redis-cli -u "$TGH_CACHE" "$@"; }
+assert_eq "recent set size" "960" "$(rc ZCARD "telegram:channel:$chat:recent")"
+assert_eq "oldest recent id" "4001" "$(rc ZRANGE "telegram:channel:$chat:recent" 0 0)"
+assert_eq "a recent message's event" "4999" "$(rc GET "telegram:msg:$chat:4999" | jq .message_id)"
+assert_eq "a deleted message is not cached" "" "$(rc GET "telegram:msg:$chat:4975")"
+ttl=$(rc TTL "telegram:dedup:$chat:1")
+[ "$ttl" -gt 0 ] || fail "dedup key without a TTL ($ttl)"
+ok "recent-message cache and dedup keys are written after commit"
+
+# Without Redis the store's upsert alone keeps it exactly-once.
+redis-cli -u "$TGH_CACHE" FLUSHALL >/dev/null
+publish "$WORK/stream.jsonl"
+TGH_CACHE=none assert_status 0 tgh work --drain 2
+assert_eq "duplicates skipped without a cache" "0" "$(jq .duplicates_skipped "$WORK/out")"
+assert_eq "new without a cache" "0" "$(jq .new "$WORK/out")"
+check_final $N $CHATS $EV $DV
+ok "without Redis the idempotent upsert keeps the same state"
+
+# Replay of dead letters: back on the main queue, refused again with reasons.
+errors_before=$(pg "SELECT count(*) FROM ingestion_errors")
+assert_status 0 tgh replay --dead-letters
+assert_eq "replayed" "$poison" "$(jq .published "$WORK/out")"
+assert_eq "DLQ emptied by replay" "0" "$(depth tg.messages.dlq)"
+assert_status 0 tgh work --drain 2
+assert_eq "dead letters again" "$poison" "$(jq .dead_letters "$WORK/out")"
+assert_eq "ingestion_errors after replay" "$((errors_before + poison))" "$(pg "SELECT count(*) FROM ingestion_errors")"
+assert_eq "back in the DLQ" "$poison" "$(depth tg.messages.dlq)"
+ok "replay --dead-letters republishes, and poison stays poison"
+
+# Replay of a JSON-lines file: valid lines published, invalid ones named.
+printf '%s\n' "$(sed -n 1p "$WORK/stream.jsonl")" 'not an event' >"$WORK/replay.jsonl"
+assert_status 1 tgh replay "$WORK/replay.jsonl"
+assert_eq "published from file" "1" "$(jq .published "$WORK/out")"
+assert_contains "invalid line named" "replay.jsonl:2:" "$WORK/err"
+ok "replay FILE publishes valid events and names invalid lines"
+
+# work refuses a non-AMQP queue with a clear message.
+TGH_QUEUE=memory assert_status 2 tgh work
+assert_contains "queue URL error" "TGH_QUEUE must be an amqp:// URL" "$WORK/err"
+ok "work needs an amqp:// queue"
