@@ -30,7 +30,14 @@
 #define RECONNECT_MAX_MS     5000
 #define POLL_EVERY           128 /* publishes between reads of what the broker sent */
 #define BLOCK_TARGET         (QUEUE_PUB_PENDING_MAX * 3 / 4)
-#define WAIT_SLICE_MS        60000
+#define WAIT_SLICE_MS        1000 /* so that the stall check below runs */
+/*
+ * In flight, connected, and not one confirm for this long: seen with
+ * RabbitMQ 3.10 after a channel's messages came back unroutable and were
+ * published again. A new connection gets them confirmed (duplicates are
+ * allowed, losses are not).
+ */
+#define CONFIRM_STALL_MS 10000
 
 struct pmsg {
     struct pmsg *next;    /* in the retry list */
@@ -67,6 +74,7 @@ struct queue_pub {
     unsigned attempt;
     char last_error[512];
 
+    uint64_t progress_ms; /* last confirm, or first publish into an empty ring */
     uint64_t rng;
     unsigned since_poll;
     struct queue_pub_stats stats;
@@ -296,6 +304,8 @@ send_msg(struct queue_pub *p, struct pmsg *m)
         take_down(p, queue_link_fail(&p->link, st, "basic.publish"));
         return false;
     }
+    if (p->inflight == 0)
+        p->progress_ms = queue_now_ms();
     p->stats.published++;
     if (m->sends++ > 0)
         p->stats.republished++;
@@ -337,6 +347,7 @@ on_confirm(struct queue_pub *p, uint64_t tag, bool multiple, bool is_ack)
         return; /* already settled, or not ours: nothing to do */
     to = (size_t)(tag - p->first_seq);
     from = multiple ? 0 : to;
+    p->progress_ms = queue_now_ms();
     if (is_ack)
         p->refused_streak = 0;
     else
@@ -556,6 +567,12 @@ settle(struct queue_pub *p, size_t target, int timeout_ms)
         if (window(p) <= target)
             return TGH_OK;
         now = queue_now_ms();
+        if (p->inflight > 0 && now - p->progress_ms > CONFIRM_STALL_MS) {
+            take_down(p,
+                      tgh_errf(TGH_EUNAVAIL, "%s: no confirm for %d ms with %zu messages in flight",
+                               p->link.label, CONFIRM_STALL_MS, p->inflight));
+            continue;
+        }
         if (now >= deadline)
             return unsettled(p, TGH_ETIMEOUT, timeout_ms);
         wait = deadline - now;

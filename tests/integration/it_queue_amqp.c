@@ -338,6 +338,7 @@ test_returned(void **state)
     struct queue_pub_stats st;
     amqp_connection_state_t raw;
     int seen[3] = { 0 };
+    tgh_err rc;
 
     (void)state;
     purge_both(url);
@@ -349,8 +350,12 @@ test_returned(void **state)
     assert_int_equal(amqp_get_rpc_reply(raw).reply_type, AMQP_RESPONSE_NORMAL);
     raw_close(raw);
     publish_range(p, "ret", 0, 3);
-    assert_int_equal(queue_pub_flush(p, 30000), TGH_OK);
+    rc = queue_pub_flush(p, 30000);
     queue_pub_stats_get(p, &st);
+    print_message("returned: published %llu confirmed %llu returned %llu: %s\n",
+                  (unsigned long long)st.published, (unsigned long long)st.confirmed,
+                  (unsigned long long)st.returned, rc == TGH_OK ? "ok" : tgh_errmsg());
+    assert_int_equal(rc, TGH_OK);
     queue_pub_close(p);
     assert_true(st.returned >= 1);
     assert_int_equal(st.confirmed, 3);
@@ -536,5 +541,7 @@ main(void)
                         "(ctest sets them with the services fixture; see tests/CMakeLists.txt)\n");
         return 1;
     }
+    if (getenv("TGH_TEST_FILTER") != NULL) /* e.g. TGH_TEST_FILTER=test_returned */
+        cmocka_set_test_filter(getenv("TGH_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
