@@ -132,22 +132,27 @@ static const char *const stmt_sql[P_COUNT] = {
      * Everything the rules need of a batch's messages in one round trip:
      * the rows (found by id ranges, so each partition is probed once per
      * range, not once per message), their known versions and tombstones.
+     * LATERAL ... OFFSET 0 keeps every lookup an index probe: a generic plan
+     * would otherwise hash-join whole partitions of a big chat.
      */
     [P_FETCH] =
         "SELECT 'm', m.chat_id, m.message_id, m.date, m.content_hash, m.edit_date, m.text,"
         " m.event, m.version_count, m.deleted_at"
-        " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r (chat_id, lo, hi)"
-        " JOIN messages m ON m.chat_id = r.chat_id AND m.message_id BETWEEN r.lo AND r.hi"
+        " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r (chat_id, lo, hi),"
+        " LATERAL (SELECT * FROM messages m WHERE m.chat_id = r.chat_id"
+        " AND m.message_id BETWEEN r.lo AND r.hi OFFSET 0) m"
         " UNION ALL"
         " SELECT 'v', v.chat_id, v.message_id, NULL, v.content_hash, v.edit_date, NULL, NULL,"
         " NULL, NULL"
-        " FROM unnest($4::bigint[], $5::bigint[]) AS k (chat_id, message_id)"
-        " JOIN message_versions v ON v.chat_id = k.chat_id AND v.message_id = k.message_id"
+        " FROM unnest($4::bigint[], $5::bigint[]) AS k (chat_id, message_id),"
+        " LATERAL (SELECT * FROM message_versions v WHERE v.chat_id = k.chat_id"
+        " AND v.message_id = k.message_id OFFSET 0) v"
         " UNION ALL"
         " SELECT 't', t.chat_id, t.message_id, NULL, t.source, NULL, NULL, NULL, NULL,"
         " t.deleted_at"
-        " FROM unnest($4::bigint[], $5::bigint[]) AS k (chat_id, message_id)"
-        " JOIN tombstones t ON t.chat_id = k.chat_id AND t.message_id = k.message_id",
+        " FROM unnest($4::bigint[], $5::bigint[]) AS k (chat_id, message_id),"
+        " LATERAL (SELECT * FROM tombstones t WHERE t.chat_id = k.chat_id"
+        " AND t.message_id = k.message_id OFFSET 0) t",
     [P_PARTITIONS] = "SELECT tgh_messages_partitions($1::bigint[])",
     [P_CHAT_INSERT] = "INSERT INTO chats (chat_id, type, title, username, created_at, updated_at)"
                       " SELECT chat_id, coalesce(type, 'unknown'), title, username, $1, $1"
