@@ -67,6 +67,8 @@ static const struct cfg_param params[] = {
       24 * 365, "hours of recent history the reconcile sweep re-reads (0: none)" },
     { "TGH_RECONCILE_INTERVAL", CFG_INT, offsetof(struct tgh_config, reconcile_interval), "21600",
       10, 86400 * 7, "seconds between reconcile sweeps" },
+    { "TGH_RETENTION_DAYS", CFG_INT, offsetof(struct tgh_config, retention_days), "0", 0,
+      365 * 1000, "days of messages kept, in whole months (0: keep forever)" },
     { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db", 0,
       0, "message store URL" },
     { "TGH_TDJSON", CFG_STR, offsetof(struct tgh_config, tdjson_path), "", 0, 0,

@@ -33,6 +33,7 @@ struct tgh_config {
     int64_t backfill_limit;       /* TGH_BACKFILL_LIMIT: per chat and pass, 0 = no limit */
     int64_t history_rate;         /* TGH_HISTORY_RATE: per minute and account, 0 = unlimited */
     int64_t offline_timeout;      /* TGH_OFFLINE_TIMEOUT: seconds, collect --once */
+    int64_t retention_days;       /* TGH_RETENTION_DAYS: 0 = keep forever */
     int64_t api_id;               /* TG_API_ID */
     char *api_hash;               /* TG_API_HASH (secret) */
     char *phone;                  /* TG_PHONE */

@@ -5,7 +5,12 @@
 #include "store/store.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "core/alloc.h"
 #include "core/url.h"
@@ -16,8 +21,14 @@ struct store {
     void *impl;
 };
 
-static const struct store_backend *const backends[] = {
-    &store_sqlite_backend,
+/* URL scheme -> backend; "postgres" is the short form libpq accepts too. */
+static const struct {
+    const char *scheme;
+    const struct store_backend *be;
+} backends[] = {
+    { "sqlite", &store_sqlite_backend },
+    { "postgresql", &store_pg_backend },
+    { "postgres", &store_pg_backend },
 };
 
 void
@@ -45,19 +56,20 @@ open_url(const char *url, bool must_exist, struct store **out)
         struct store *st;
         void *impl;
 
-        if (strcmp(backends[i]->scheme, u.scheme) != 0)
+        if (strcmp(backends[i].scheme, u.scheme) != 0)
             continue;
-        rc = backends[i]->open(&u, must_exist, &impl);
+        rc = backends[i].be->open(&u, must_exist, &impl);
         tgh_url_fini(&u);
         if (rc != TGH_OK)
             return rc;
         st = tgh_calloc(1, sizeof(*st));
-        st->be = backends[i];
+        st->be = backends[i].be;
         st->impl = impl;
         *out = st;
         return TGH_OK;
     }
-    rc = tgh_errf(TGH_EINVAL, "TGH_STORE: unsupported store scheme '%s' (supported: sqlite)",
+    rc = tgh_errf(TGH_EINVAL,
+                  "TGH_STORE: unsupported store scheme '%s' (supported: sqlite, postgresql)",
                   u.scheme);
     tgh_url_fini(&u);
     return rc;
@@ -220,4 +232,183 @@ tgh_err
 store_cursors_each(struct store *st, int64_t chat_id, store_cursor_fn fn, void *arg)
 {
     return st->be->cursors_each(st->impl, chat_id, fn, arg);
+}
+
+/* ---- shared by the backends ---- */
+
+int64_t
+store_migration_version(const char *name)
+{
+    int64_t v = 0;
+    const char *p = name;
+
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > INT32_MAX)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (p == name || *p != '_')
+        return -1;
+    return v;
+}
+
+const char *
+store_reactions_json(const struct msg_event *ev, char **buf, size_t *cap, size_t *len)
+{
+    json_t *arr = json_array();
+    size_t need;
+
+    for (size_t i = 0; i < ev->n_reactions; i++) {
+        const struct msg_reaction *r = &ev->reactions[i];
+        json_t *o = json_object();
+
+        if (r->type != NULL)
+            json_object_set_new(o, "type", json_string(r->type));
+        if (r->emoji != NULL)
+            json_object_set_new(o, "emoji", json_string(r->emoji));
+        if (r->custom_emoji_id != NULL)
+            json_object_set_new(o, "custom_emoji_id", json_string(r->custom_emoji_id));
+        json_object_set_new(o, "count", json_integer(r->count));
+        json_array_append_new(arr, o);
+    }
+    need = json_dumpb(arr, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    if (need + 1 > *cap) {
+        *cap = need + 1;
+        *buf = tgh_realloc(*buf, *cap);
+    }
+    *len = json_dumpb(arr, *buf, need, JSON_COMPACT | JSON_SORT_KEYS);
+    (*buf)[*len] = '\0';
+    json_decref(arr);
+    return *buf;
+}
+
+static void
+key_add_id(struct store_tracked_key *k, int64_t chat_id)
+{
+    if (chat_id != 0 && k->n_ids < sizeof(k->chat_ids) / sizeof(k->chat_ids[0]))
+        k->chat_ids[k->n_ids++] = chat_id;
+}
+
+/* Telegram usernames are ASCII letters, digits and '_'. */
+static void
+key_set_name(struct store_tracked_key *k, const char *s, size_t n)
+{
+    if (n == 0 || n >= sizeof(k->name))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return;
+    }
+    memcpy(k->name, s, n);
+    k->name[n] = '\0';
+}
+
+/* s[0..n) as a decimal id with an optional '-'; false when it is not one. */
+static bool
+parse_id(const char *s, size_t n, int64_t *out)
+{
+    size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+    int64_t v = 0;
+
+    if (i == n || n - i > 18) /* Telegram ids have at most 16 digits: no overflow */
+        return false;
+    for (size_t j = i; j < n; j++) {
+        if (s[j] < '0' || s[j] > '9')
+            return false;
+        v = v * 10 + (s[j] - '0');
+    }
+    *out = i == 1 ? -v : v;
+    return true;
+}
+
+/* The path after "https://t.me/" (scheme and host optional, any case), else NULL. */
+static const char *
+link_path(const char *key)
+{
+    static const char *const hosts[] = { "t.me/", "telegram.me/", "www.t.me/" };
+    const char *p = key;
+
+    if (strncasecmp(p, "https://", 8) == 0)
+        p += 8;
+    else if (strncasecmp(p, "http://", 7) == 0)
+        p += 7;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+        if (strncasecmp(p, hosts[i], strlen(hosts[i])) == 0)
+            return p + strlen(hosts[i]);
+    return NULL;
+}
+
+void
+store_tracked_key_parse(const char *key, struct store_tracked_key *k)
+{
+    const char *path = link_path(key);
+    int64_t v;
+    size_t n;
+
+    memset(k, 0, sizeof(*k));
+    if (path != NULL) {
+        if (strncmp(path, "c/", 2) == 0) {
+            n = strcspn(path + 2, "/?#");
+            if (parse_id(path + 2, n, &v) && v > 0)
+                key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
+            return;
+        }
+        if (strncmp(path, "s/", 2) == 0) /* the web preview of a channel */
+            path += 2;
+        n = strcspn(path, "/?#");
+        if (!(n == 8 && strncmp(path, "joinchat", 8) == 0))
+            key_set_name(k, path, n);
+        return;
+    }
+    n = strlen(key);
+    if (key[0] == '@') {
+        key_set_name(k, key + 1, n - 1);
+    } else if (parse_id(key, n, &v)) {
+        if (v > 0)
+            key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
+        key_add_id(k, v);
+    } else {
+        key_set_name(k, key, n);
+    }
+}
+
+int64_t
+store_month_start(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    (void)gmtime_r(&tt, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    return (int64_t)timegm(&tm);
+}
+
+int64_t
+store_month_next(int64_t month_start)
+{
+    time_t tt = (time_t)month_start;
+    struct tm tm;
+
+    (void)gmtime_r(&tt, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon++; /* timegm() carries December into January */
+    return (int64_t)timegm(&tm);
+}
+
+tgh_err
+store_retention_apply(struct store *st, int64_t retention_days, int64_t now, int64_t *removed)
+{
+    *removed = 0;
+    if (retention_days <= 0)
+        return TGH_OK;
+    if (retention_days > 365 * 1000)
+        return tgh_errf(TGH_EINVAL, "retention of %" PRId64 " days", retention_days);
+    /* Whole months only: what a PostgreSQL store can drop as a partition. */
+    return st->be->retention_apply(st->impl, store_month_start(now - retention_days * 86400),
+                                   removed);
 }

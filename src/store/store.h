@@ -77,6 +77,16 @@ struct store_dead_letter {
 
 TGH_MUSTCHECK tgh_err store_dead_letter_add(struct store *st, const struct store_dead_letter *dl);
 
+/*
+ * Retention: remove the messages (and their previous versions) dated before
+ * the start of the UTC month that holds now - retention_days, so whole
+ * months go at once (a PostgreSQL store drops their partitions). Tombstones
+ * of unknown messages, chats, runs and cursors stay. retention_days <= 0
+ * keeps everything. *removed is the number of messages removed.
+ */
+TGH_MUSTCHECK tgh_err store_retention_apply(struct store *st, int64_t retention_days, int64_t now,
+                                            int64_t *removed);
+
 /* Collection runs: one row per chat and run (import, backfill, ...). */
 struct store_run_result {
     const char *status; /* "ok", "failed", "partial" */

@@ -37,8 +37,43 @@ struct store_backend {
     tgh_err (*cursor_get)(void *impl, int64_t chat_id, int64_t thread_id, struct store_cursor *out);
     tgh_err (*cursor_put)(void *impl, const struct store_cursor *c);
     tgh_err (*cursors_each)(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg);
+    /* Remove every message dated before `before` (a month start, UTC). */
+    tgh_err (*retention_apply)(void *impl, int64_t before, int64_t *removed);
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
+
+/* ---- shared by the backends (store.c) ---- */
+
+/* "001_init.sql" -> 1; -1 when the name does not start with digits and '_'. */
+int64_t store_migration_version(const char *name);
+
+/*
+ * The reactions of an event as a JSON array with sorted keys, so equal
+ * reactions give equal text: [{"count":3,"emoji":"...","type":"emoji"}, ...].
+ * Written into *buf (grown as needed, owned by the caller); returns *buf.
+ */
+const char *store_reactions_json(const struct msg_event *ev, char **buf, size_t *cap, size_t *len);
+
+/* What store_tracked_find() tries, besides the exact spec. */
+struct store_tracked_key {
+    int64_t chat_ids[2]; /* in order; 0 is skipped */
+    size_t n_ids;
+    char name[65]; /* a username without '@', "" when the key is none */
+};
+
+/*
+ * Read a key: "-100123" is a chat id; "123" and "t.me/c/123[/45]" a bare
+ * channel id (a positive id is then also tried as it is: a private chat);
+ * "@name", "name" and "t.me/name[/45]" a username. Anything else (invite
+ * links, ...) only ever matches a spec exactly.
+ */
+void store_tracked_key_parse(const char *key, struct store_tracked_key *k);
+
+/* The start (Unix seconds) of the UTC calendar month holding t. */
+int64_t store_month_start(int64_t t);
+/* The start of the month after the one starting at month_start. */
+int64_t store_month_next(int64_t month_start);
 
 #endif

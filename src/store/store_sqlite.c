@@ -71,6 +71,8 @@ enum stmt_id {
     S_CUR_GET,
     S_CUR_PUT,
     S_CUR_PAGE,
+    S_RET_VERSIONS,
+    S_RET_MESSAGES,
     S_COUNT
 };
 
@@ -218,6 +220,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CUR_PAGE] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id BETWEEN ?1 AND ?2"
                    " AND (chat_id, thread_id) > (?3, ?4)"
                    " ORDER BY chat_id, thread_id LIMIT " CUR_PAGE_S,
+    /* Retention: versions first, they reference their message. */
+    [S_RET_VERSIONS] = "DELETE FROM message_versions WHERE (chat_id, message_id) IN"
+                       " (SELECT chat_id, message_id FROM messages WHERE date < ?1)",
+    [S_RET_MESSAGES] = "DELETE FROM messages WHERE date < ?1",
 };
 
 struct sq {
@@ -369,23 +375,6 @@ make_parents(const char *path)
     return rc;
 }
 
-/* "001_init.sql" -> 1; -1 when the name does not start with digits and '_'. */
-static int64_t
-migration_version(const char *name)
-{
-    int64_t v = 0;
-    const char *p = name;
-
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > INT32_MAX)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (p == name || *p != '_')
-        return -1;
-    return v;
-}
-
 TGH_MUSTCHECK static tgh_err
 exec_sql(struct sq *sq, const char *sql, const char *what)
 {
@@ -498,7 +487,7 @@ migrate(struct sq *sq)
     if (rc != TGH_OK)
         return rc;
     for (const struct tgh_embedded *m = store_sqlite_migrations; m->name != NULL; m++) {
-        int64_t v = migration_version(m->name);
+        int64_t v = store_migration_version(m->name);
 
         /* A build invariant (cmake/embed.cmake sorts by name), checked anyway. */
         if (v <= known)
@@ -514,7 +503,7 @@ migrate(struct sq *sq)
                         "tgharvest knows (%" PRId64 "); use a newer tgharvest",
                         current, known);
     for (const struct tgh_embedded *m = store_sqlite_migrations; m->name != NULL; m++) {
-        int64_t v = migration_version(m->name);
+        int64_t v = store_migration_version(m->name);
 
         if (v <= current)
             continue;
@@ -634,41 +623,6 @@ out:
 
 /* ---- writing ---- */
 
-/*
- * The reactions of an event as a JSON array, into the reusable buffer:
- * [{"type":"emoji","emoji":"...","count":3}, ...]. Keys are sorted so equal
- * reactions give equal text and the refresh check can compare strings.
- */
-static const char *
-reactions_json(struct sq *sq, const struct msg_event *ev, size_t *len)
-{
-    json_t *arr = json_array();
-    size_t need;
-
-    for (size_t i = 0; i < ev->n_reactions; i++) {
-        const struct msg_reaction *r = &ev->reactions[i];
-        json_t *o = json_object();
-
-        if (r->type != NULL)
-            json_object_set_new(o, "type", json_string(r->type));
-        if (r->emoji != NULL)
-            json_object_set_new(o, "emoji", json_string(r->emoji));
-        if (r->custom_emoji_id != NULL)
-            json_object_set_new(o, "custom_emoji_id", json_string(r->custom_emoji_id));
-        json_object_set_new(o, "count", json_integer(r->count));
-        json_array_append_new(arr, o);
-    }
-    need = json_dumpb(arr, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
-    if (need + 1 > sq->reactions_cap) {
-        sq->reactions_cap = need + 1;
-        sq->reactions_buf = tgh_realloc(sq->reactions_buf, sq->reactions_cap);
-    }
-    *len = json_dumpb(arr, sq->reactions_buf, need, JSON_COMPACT | JSON_SORT_KEYS);
-    sq->reactions_buf[*len] = '\0';
-    json_decref(arr);
-    return sq->reactions_buf;
-}
-
 static bool
 same_or_unknown(const char *known, const char *ev)
 {
@@ -772,7 +726,7 @@ bind_event_columns(struct sq *sq, sqlite3_stmt *s, int first, const struct msg_e
     int i = first;
 
     if (m->has_reactions)
-        reac = reactions_json(sq, m, &reac_len);
+        reac = store_reactions_json(m, &sq->reactions_buf, &sq->reactions_cap, &reac_len);
     bind_i64(s, i++, m->date);
     bind_i64(s, i++, m->edit_date);
     bind_i64(s, i++, m->sender_id);
@@ -1615,112 +1569,6 @@ out:
     return rc;
 }
 
-/* What store_tracked_find() tries, besides the exact spec. */
-struct tracked_key {
-    int64_t chat_ids[2]; /* in order; 0 is skipped */
-    size_t n_ids;
-    char name[65]; /* a username without '@', "" when the key is none */
-};
-
-static void
-key_add_id(struct tracked_key *k, int64_t chat_id)
-{
-    if (chat_id != 0 && k->n_ids < sizeof(k->chat_ids) / sizeof(k->chat_ids[0]))
-        k->chat_ids[k->n_ids++] = chat_id;
-}
-
-/* Telegram usernames are ASCII letters, digits and '_'. */
-static void
-key_set_name(struct tracked_key *k, const char *s, size_t n)
-{
-    if (n == 0 || n >= sizeof(k->name))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return;
-    }
-    memcpy(k->name, s, n);
-    k->name[n] = '\0';
-}
-
-/* s[0..n) as a decimal id with an optional '-'; false when it is not one. */
-static bool
-parse_id(const char *s, size_t n, int64_t *out)
-{
-    size_t i = n > 0 && s[0] == '-' ? 1 : 0;
-    int64_t v = 0;
-
-    if (i == n || n - i > 18) /* Telegram ids have at most 16 digits: no overflow */
-        return false;
-    for (size_t j = i; j < n; j++) {
-        if (s[j] < '0' || s[j] > '9')
-            return false;
-        v = v * 10 + (s[j] - '0');
-    }
-    *out = i == 1 ? -v : v;
-    return true;
-}
-
-/* The path after "https://t.me/" (scheme and host optional, any case), else NULL. */
-static const char *
-link_path(const char *key)
-{
-    static const char *const hosts[] = { "t.me/", "telegram.me/", "www.t.me/" };
-    const char *p = key;
-
-    if (strncasecmp(p, "https://", 8) == 0)
-        p += 8;
-    else if (strncasecmp(p, "http://", 7) == 0)
-        p += 7;
-    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-        if (strncasecmp(p, hosts[i], strlen(hosts[i])) == 0)
-            return p + strlen(hosts[i]);
-    return NULL;
-}
-
-/*
- * Read a key: "-100123" is a chat id; "123" and "t.me/c/123[/45]" a bare
- * channel id (a positive id is then also tried as it is: a private chat);
- * "@name", "name" and "t.me/name[/45]" a username. Anything else (invite
- * links, ...) only ever matches a spec exactly.
- */
-static void
-key_parse(const char *key, struct tracked_key *k)
-{
-    const char *path = link_path(key);
-    int64_t v;
-    size_t n;
-
-    memset(k, 0, sizeof(*k));
-    if (path != NULL) {
-        if (strncmp(path, "c/", 2) == 0) {
-            n = strcspn(path + 2, "/?#");
-            if (parse_id(path + 2, n, &v) && v > 0)
-                key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
-            return;
-        }
-        if (strncmp(path, "s/", 2) == 0) /* the web preview of a channel */
-            path += 2;
-        n = strcspn(path, "/?#");
-        if (!(n == 8 && strncmp(path, "joinchat", 8) == 0))
-            key_set_name(k, path, n);
-        return;
-    }
-    n = strlen(key);
-    if (key[0] == '@') {
-        key_set_name(k, key + 1, n - 1);
-    } else if (parse_id(key, n, &v)) {
-        if (v > 0)
-            key_add_id(k, msg_chat_id_from_bare(MSG_CHAT_CHANNEL, v));
-        key_add_id(k, v);
-    } else {
-        key_set_name(k, key, n);
-    }
-}
-
 /* Step a TRK_COLUMNS query the caller bound; a row goes to *out, strings into sq->found. */
 TGH_MUSTCHECK static tgh_err
 tracked_get(struct sq *sq, enum stmt_id id, struct store_tracked *out, bool *found)
@@ -1742,13 +1590,13 @@ TGH_MUSTCHECK static tgh_err
 sqlite_tracked_find(void *impl, const char *key, struct store_tracked *out)
 {
     struct sq *sq = impl;
-    struct tracked_key k;
+    struct store_tracked_key k;
     bool found = false;
     tgh_err rc;
 
     memset(out, 0, sizeof(*out));
     tgh_arena_reset(&sq->found);
-    key_parse(key, &k);
+    store_tracked_key_parse(key, &k);
     bind_str(sq->stmt[S_TRK_BY_SPEC], 1, key);
     rc = tracked_get(sq, S_TRK_BY_SPEC, out, &found);
     for (size_t i = 0; rc == TGH_OK && !found && i < k.n_ids; i++) {
@@ -1897,6 +1745,35 @@ sqlite_cursors_each(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg)
     return TGH_OK;
 }
 
+/* One transaction; the FTS triggers drop the removed texts from the index. */
+TGH_MUSTCHECK static tgh_err
+sqlite_retention_apply(void *impl, int64_t before, int64_t *removed)
+{
+    struct sq *sq = impl;
+    int64_t gone;
+    tgh_err rc;
+
+    rc = run(sq, S_BEGIN, "begin");
+    if (rc != TGH_OK)
+        return rc;
+    (void)sqlite3_bind_int64(sq->stmt[S_RET_VERSIONS], 1, before);
+    rc = run(sq, S_RET_VERSIONS, "remove old versions");
+    if (rc != TGH_OK)
+        goto out;
+    (void)sqlite3_bind_int64(sq->stmt[S_RET_MESSAGES], 1, before);
+    rc = run(sq, S_RET_MESSAGES, "remove old messages");
+    if (rc != TGH_OK)
+        goto out;
+    gone = sqlite3_changes64(sq->db);
+    rc = run(sq, S_COMMIT, "commit");
+    if (rc == TGH_OK)
+        *removed = gone;
+out:
+    if (rc != TGH_OK)
+        rollback(sq);
+    return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1919,4 +1796,5 @@ const struct store_backend store_sqlite_backend = {
     .cursor_get = sqlite_cursor_get,
     .cursor_put = sqlite_cursor_put,
     .cursors_each = sqlite_cursors_each,
+    .retention_apply = sqlite_retention_apply,
 };

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_store_collect.c - tracked chats and collection cursors in the SQLite
- * store keep the contracts of store.h: one row per chat whatever spec named
- * it, every key form finds its chat, cursors are committed when put returns,
- * and all of it survives reopening and the migration of an older archive.
+ * test_store_collect.c - tracked chats and collection cursors keep the
+ * contracts of store.h in every store backend (store_fx.h picks it): one row per chat whatever spec
+ * named it, every key form finds its chat, cursors are committed when put returns, and all of it
+ * survives reopening and the migration of an older archive.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,46 +15,27 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "core/alloc.h"
 #include "core/codec.h"
 #include "core/msg.h"
 #include "store/store.h"
+#include "store_fx.h"
 
 #define DATE0   1700000000
 #define CHAN    INT64_C(-1001006503122) /* t.me/c/1006503122 */
 #define CHAN2   INT64_C(-1001234567890)
 #define PRIVATE INT64_C(12345)
 
-struct fx {
-    char dir[256];
-    char path[320];
-    char url[340];
-    struct store *st;
-    sqlite3 *raw; /* a second connection, as a reader CLI would have */
-};
-
 static int
 fx_new(void **state, bool open_store)
 {
-    struct fx *fx = tgh_calloc(1, sizeof(*fx));
-    const char *tmp = getenv("TMPDIR");
+    struct store_fx *fx = tgh_calloc(1, sizeof(*fx));
 
     *state = fx;
-    (void)snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_collect.XXXXXX",
-                   tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-    if (mkdtemp(fx->dir) == NULL)
-        return -1;
-    (void)snprintf(fx->path, sizeof(fx->path), "%s/tgh.db", fx->dir);
-    (void)snprintf(fx->url, sizeof(fx->url), "sqlite://%s", fx->path);
-    if (open_store && store_open(fx->url, &fx->st) != TGH_OK) {
-        fprintf(stderr, "store_open: %s\n", tgh_errmsg());
-        return -1;
-    }
-    if (sqlite3_open(fx->path, &fx->raw) != SQLITE_OK)
-        return -1;
-    return 0;
+    return store_fx_init(fx, "test_store_collect", open_store);
 }
 
 static int
@@ -73,17 +54,9 @@ setup_empty(void **state)
 static int
 teardown(void **state)
 {
-    struct fx *fx = *state;
-    const char *suffixes[] = { "", "-wal", "-shm" };
-    char p[400];
+    struct store_fx *fx = *state;
 
-    sqlite3_close(fx->raw);
-    store_close(fx->st);
-    for (size_t i = 0; i < 3; i++) {
-        (void)snprintf(p, sizeof(p), "%s%s", fx->path, suffixes[i]);
-        (void)unlink(p);
-    }
-    (void)rmdir(fx->dir);
+    store_fx_fini(fx);
     tgh_free(fx);
     return 0;
 }
@@ -91,7 +64,7 @@ teardown(void **state)
 /* ---- helpers ---- */
 
 static void
-reopen(struct fx *fx)
+reopen(struct store_fx *fx)
 {
     store_close(fx->st);
     fx->st = NULL;
@@ -99,28 +72,17 @@ reopen(struct fx *fx)
         fail_msg("store_open: %s", tgh_errmsg());
 }
 
-/* One integer from the raw connection; NULL reads as -1. */
+/* One integer from the raw connection (booleans read as 1 and 0); NULL reads as -1. */
 static int64_t
-sql_i64(struct fx *fx, const char *sql)
+sql_i64(struct store_fx *fx, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    int64_t v = -1;
-
-    assert_int_equal(sqlite3_prepare_v2(fx->raw, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
+    return store_fx_i64_2(fx, sql, sql);
 }
 
 static void
-sql_exec(struct fx *fx, const char *sql)
+sql_exec(struct store_fx *fx, const char *sql)
 {
-    char *msg = NULL;
-
-    if (sqlite3_exec(fx->raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg != NULL ? msg : "?");
+    store_fx_exec2(fx, sql, sql);
 }
 
 /* A resolved channel as `chats add` would store it. */
@@ -141,7 +103,7 @@ tracked(const char *spec, int64_t chat_id, const char *username)
 }
 
 static int64_t
-put(struct fx *fx, const struct store_tracked *t)
+put(struct store_fx *fx, const struct store_tracked *t)
 {
     int64_t id = 0;
 
@@ -153,7 +115,7 @@ put(struct fx *fx, const struct store_tracked *t)
 
 /* The row id key finds, or 0 (and the ENOTFOUND detail names the key). */
 static int64_t
-find_id(struct fx *fx, const char *key)
+find_id(struct store_fx *fx, const char *key)
 {
     struct store_tracked t;
     tgh_err rc = store_tracked_find(fx->st, key, &t);
@@ -200,7 +162,7 @@ collect_tracked(void *arg, const struct store_tracked *t)
 }
 
 static void
-list_tracked(struct fx *fx, struct tracked_list *l)
+list_tracked(struct store_fx *fx, struct tracked_list *l)
 {
     struct store *writer = l->st;
 
@@ -229,7 +191,7 @@ collect_cursor(void *arg, const struct store_cursor *c)
 }
 
 static void
-list_cursors(struct fx *fx, int64_t chat_id, struct cursor_list *l)
+list_cursors(struct store_fx *fx, int64_t chat_id, struct cursor_list *l)
 {
     size_t stop = l->stop_after;
 
@@ -240,7 +202,7 @@ list_cursors(struct fx *fx, int64_t chat_id, struct cursor_list *l)
 }
 
 static void
-put_cursor(struct fx *fx, int64_t chat_id, int64_t thread_id, int64_t newest, int64_t oldest)
+put_cursor(struct store_fx *fx, int64_t chat_id, int64_t thread_id, int64_t newest, int64_t oldest)
 {
     struct store_cursor c = {
         .chat_id = chat_id, .thread_id = thread_id, .newest_id = newest, .oldest_id = oldest
@@ -255,7 +217,7 @@ put_cursor(struct fx *fx, int64_t chat_id, int64_t thread_id, int64_t newest, in
 static void
 test_put_round_trip(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
     int64_t id, id2;
 
@@ -309,7 +271,7 @@ test_put_round_trip(void **state)
 static void
 test_update_by_chat_id_takes_spec(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
     int64_t id, added_at;
 
@@ -335,7 +297,7 @@ test_update_by_chat_id_takes_spec(void **state)
 static void
 test_update_by_spec_resolves(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked t = { .spec = "@durov", .status = "error", .error = "FLOOD_WAIT" };
     struct store_tracked got;
     int64_t id;
@@ -358,7 +320,7 @@ test_update_by_spec_resolves(void **state)
 static void
 test_two_specs_one_chat_merge(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked got;
     int64_t unresolved, by_id;
 
@@ -377,7 +339,7 @@ test_two_specs_one_chat_merge(void **state)
 static void
 test_username_moved_keeps_old_chat(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked got;
     int64_t old, other;
 
@@ -396,7 +358,7 @@ test_username_moved_keeps_old_chat(void **state)
 static void
 test_find_every_key_form(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     const char *chan_keys[] = {
         "-1001006503122",
         "1006503122",
@@ -452,11 +414,11 @@ test_find_every_key_form(void **state)
 static void
 test_username_lookup_uses_index(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     sqlite3_stmt *s = NULL;
     bool uses = false;
 
-    assert_int_equal(sqlite3_prepare_v2(fx->raw,
+    assert_int_equal(sqlite3_prepare_v2(fx->sq,
                                         "EXPLAIN QUERY PLAN SELECT id FROM tracked_chats"
                                         " WHERE username = ?1 COLLATE NOCASE",
                                         -1, &s, NULL),
@@ -467,10 +429,25 @@ test_username_lookup_uses_index(void **state)
     assert_true(uses);
 }
 
+/* The same in PostgreSQL: lower(username) has an expression index. */
+static void
+test_pg_username_lookup_uses_index(void **state)
+{
+    struct store_fx *fx = *state;
+    char *plan;
+
+    sql_exec(fx, "SET enable_seqscan = off");
+    plan = store_fx_text2(fx, "",
+                          "EXPLAIN SELECT id FROM tracked_chats"
+                          " WHERE lower(username) = lower('Durov')");
+    assert_non_null(strstr(plan, "tracked_chats_username"));
+    tgh_free(plan);
+}
+
 static void
 test_remove(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct cursor_list cl = { 0 };
     int64_t id = put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
 
@@ -487,7 +464,7 @@ test_remove(void **state)
 static void
 test_set_status(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked got;
     int64_t id = put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
 
@@ -518,7 +495,7 @@ test_set_status(void **state)
 static void
 test_enabled_round_trip(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked t = tracked("@durov", CHAN, "durov");
     struct tracked_list l = { 0 };
 
@@ -538,7 +515,7 @@ test_enabled_round_trip(void **state)
 static void
 test_put_refuses_bad_rows(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     int64_t id = -1;
 
     assert_int_equal(store_tracked_put(fx->st, &(struct store_tracked){ .chat_id = CHAN }, &id),
@@ -559,7 +536,7 @@ test_put_refuses_bad_rows(void **state)
 static void
 test_each_pages_and_callback_may_write(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct tracked_list *l = tgh_calloc(1, sizeof(*l));
     char spec[32];
 
@@ -589,7 +566,7 @@ test_each_pages_and_callback_may_write(void **state)
 static void
 test_cursor_absent(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_cursor c;
 
     memset(&c, 0xff, sizeof(c));
@@ -607,7 +584,7 @@ test_cursor_absent(void **state)
 static void
 test_cursor_put_get_replace(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_cursor c = { .chat_id = CHAN,
                               .thread_id = 0,
                               .newest_id = 900,
@@ -652,7 +629,7 @@ test_cursor_put_get_replace(void **state)
 static void
 test_cursors_each(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct cursor_list *l = tgh_calloc(1, sizeof(*l));
     const int64_t chats[3] = { CHAN2, CHAN, PRIVATE }; /* put out of order */
 
@@ -697,7 +674,7 @@ test_cursors_each(void **state)
 static void
 test_cursor_committed_between_batches(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_stats stats = { 0 };
     struct msg_event ev;
     struct store_cursor got;
@@ -730,7 +707,7 @@ test_cursor_committed_between_batches(void **state)
 static void
 test_reopen_keeps_everything(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     struct store_tracked t = tracked("@durov", CHAN, "durov"), got;
     struct store_cursor c;
     int64_t id;
@@ -793,7 +770,7 @@ count_message(void *arg, const struct store_message_row *row)
 static void
 test_migrate_003_archive(void **state)
 {
-    struct fx *fx = *state;
+    struct store_fx *fx = *state;
     const char *names[] = { "001_init.sql", "002_dead_letter_once.sql", "003_tombstones.sql" };
     struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
     size_t n = 0;
@@ -840,15 +817,14 @@ test_migrate_003_archive(void **state)
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest common[] = {
         T(test_put_round_trip),
         T(test_update_by_chat_id_takes_spec),
         T(test_update_by_spec_resolves),
         T(test_two_specs_one_chat_merge),
         T(test_username_moved_keeps_old_chat),
         T(test_find_every_key_form),
-        T(test_username_lookup_uses_index),
         T(test_remove),
         T(test_set_status),
         T(test_enabled_round_trip),
@@ -859,9 +835,15 @@ main(void)
         T(test_cursors_each),
         T(test_cursor_committed_between_batches),
         T(test_reopen_keeps_everything),
-#undef T
+    };
+    const struct CMUnitTest sqlite_only[] = {
+        T(test_username_lookup_uses_index),
         cmocka_unit_test_setup_teardown(test_migrate_003_archive, setup_empty, teardown),
     };
+    const struct CMUnitTest pg_only[] = {
+        T(test_pg_username_lookup_uses_index),
+    };
+#undef T
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return STORE_FX_RUN("store_collect", common, sqlite_only, pg_only);
 }
