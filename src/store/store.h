@@ -2,8 +2,8 @@
 /*
  * store.h - the durable message store; the only way events become committed.
  *
- * A store is opened from a URL (sqlite://path today, postgresql://... next to
- * it) and the rest of the program sees only this header. Nothing may be
+ * A store is opened from a URL (sqlite://path or postgresql://...) and the
+ * rest of the program sees only this header. Nothing may be
  * acknowledged upstream until store_batch_commit() returned TGH_OK.
  * One struct store per thread.
  *
@@ -13,7 +13,8 @@
  *   counters (views, forwards, replies, reactions) are refreshed in place;
  * - a changed content_hash moves the previous row into message_versions and
  *   updates the message;
- * - a delete sets deleted_at once (a tombstone); rows are never removed;
+ * - a delete sets deleted_at once (a tombstone); rows are only ever removed by
+ *   store_retention_apply(), whole months at a time;
  * - re-applying any batch leaves the store as it was.
  */
 #ifndef TGH_STORE_STORE_H
@@ -119,7 +120,8 @@ struct store_query {
     int64_t since;     /* MSG_UNSET or date >= since */
     int64_t until;     /* MSG_UNSET or date < until */
     int64_t limit;     /* <= 0: no limit */
-    const char *match; /* full-text query (FTS5 syntax in SQLite), or NULL */
+    const char *match; /* full-text query (FTS5 syntax in SQLite, web-search syntax
+                          in PostgreSQL), or NULL */
     bool newest_first; /* default is oldest first (date, message_id) */
 };
 

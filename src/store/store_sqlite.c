@@ -4,8 +4,8 @@
  * connection per struct store, every statement prepared once at open.
  *
  * A batch is one BEGIN IMMEDIATE transaction; on any error it is rolled back
- * and the caller's stats are left alone. Message rows are never deleted, only
- * tombstoned, and re-applying any batch leaves the rows as they were. The
+ * and the caller's stats are left alone. Message rows are only tombstoned
+ * (retention aside), and re-applying any batch leaves the rows as they were. The
  * rules are spelled out in docs/internals/store.md.
  */
 #define TGH_LOG_SUB "store"
