@@ -284,7 +284,7 @@ hold(struct worker *wk, const struct queue_delivery *d)
 static tgh_err
 dead_letter(struct worker *wk, const struct item *it, const char *reason)
 {
-    char position[160];
+    char position[200], digest[STATE_HEX + 1];
     size_t plen = 0;
     char *payload = printable(it->body, it->len, DEAD_PAYLOAD_MAX, &plen);
     char *why = printable(reason, strlen(reason), 1000, NULL);
@@ -298,9 +298,13 @@ dead_letter(struct worker *wk, const struct item *it, const char *reason)
     };
     tgh_err rc;
 
-    (void)snprintf(position, sizeof(position), "message_id %.100s, delivery %lld",
-                   it->message_id != NULL ? it->message_id : "(none)",
-                   (long long)it->delivery_count + 1);
+    /*
+     * The position names the payload, not the delivery: a redelivered or
+     * replayed poison message updates its row instead of adding one.
+     */
+    event_state(it->body, it->len, digest);
+    (void)snprintf(position, sizeof(position), "message_id %.100s, sha256 %s",
+                   it->message_id != NULL ? it->message_id : "(none)", digest);
     rc = store_dead_letter_add(wk->st, &dl);
     if (rc == TGH_OK)
         rc = queue_publish_dead(wk->pub, it->body, it->len, it->message_id, why);

@@ -30,7 +30,9 @@ export TGH_BATCH_SIZE=500
 start_worker w
 worker=$WORKER_PID
 stored() { pg "SELECT count(*) FROM messages" 2>/dev/null || echo -1; }
-wait_for 30 "first commits" test "$(stored)" -gt 0
+stored_over() { [ "$(stored)" -gt "$1" ]; }
+queue_empty() { [ "$(depth tg.messages.v2)" = 0 ]; }
+wait_for 30 "first commits" stored_over 0
 
 # Redis down: commits go on.
 svc down redis
@@ -50,7 +52,7 @@ sleep 29
 kill -0 "$worker" 2>/dev/null || { cat "$WORK/w.err" >&2; fail "the worker died while PostgreSQL was down"; }
 grep -q "breaker open" "$WORK/w.err" || { cat "$WORK/w.err" >&2; fail "the breaker did not open"; }
 svc up pg
-wait_for 60 "commits after PostgreSQL came back" test "$(stored)" -gt "$b"
+wait_for 60 "commits after PostgreSQL came back" stored_over "$b"
 ok "PostgreSQL down 32 s: breaker opened, worker resumed (ready during outage: $held1)"
 
 # RabbitMQ restart (the publisher and the worker both ride through it).
@@ -59,7 +61,8 @@ svc down amqp
 sleep 2
 svc up amqp
 wait "$publisher" || { cat "$WORK/publisher.err" >&2; fail "the publisher did not survive the broker restart"; }
-wait_for 120 "the queue to drain" test "$(depth tg.messages.v2)" = 0
+wait_for 120 "the queue to drain" queue_empty
+sleep 3 # the last partial batch commits after TGH_BATCH_WAIT_MS
 kill -TERM "$worker"
 wait "$worker" || { cat "$WORK/w.err" >&2; fail "worker exit status after SIGTERM"; }
 summary=$(cat "$WORK/w.out")

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -35,8 +36,12 @@ publish(const char *url)
     ssize_t len;
     long n = 0;
 
-    if (queue_pub_open(url, &p) != TGH_OK)
-        return die("publish");
+    /* Like any publisher, wait for a broker that is down (up to a minute). */
+    for (int tries = 0; queue_pub_open(url, &p) != TGH_OK; tries++) {
+        if (tries == 120)
+            return die("publish");
+        usleep(500 * 1000);
+    }
     while ((len = getline(&line, &cap, stdin)) > 0) {
         if (line[len - 1] == '\n')
             len--;
