@@ -157,6 +157,10 @@ struct pipeline_work_totals {
     uint64_t breaker_opens;
     uint64_t reconnects; /* broker connections lost or refused */
     uint64_t cache_failures;
+    /* milliseconds spent, over the acked batches */
+    int64_t ms_decode; /* decode, re-encode, state digests */
+    int64_t ms_cache;  /* Redis lookup and marks */
+    int64_t ms_commit; /* the store transaction, dead letters included */
     struct store_stats stats;
 };
 

@@ -389,7 +389,7 @@ process(struct worker *wk, size_t k)
     size_t dead = 0, skipped = 0, nci = 0, ncommit = 0;
     tgh_err rc = TGH_OK;
     struct msg_batch *b = &wk->batch;
-    int64_t t0 = pipeline_now_ms();
+    int64_t t0 = pipeline_now_ms(), t1, t2, t3, t4;
 
     msg_batch_reset(b);
     poison_clear(wk);
@@ -427,6 +427,7 @@ process(struct worker *wk, size_t k)
         };
     }
     nci = b->n;
+    t1 = pipeline_now_ms();
     if (wk->cache != NULL && nci > 0 && cache_check(wk->cache, wk->ci, nci, wk->verdict) != TGH_OK)
         wk->t->cache_failures++;
     /* The events the store must see, as shallow copies (the batch owns them). */
@@ -441,6 +442,7 @@ process(struct worker *wk, size_t k)
         wk->cev[ncommit++] = b->ev[i];
     }
     /* The commit: one transaction, or one per event when it has a culprit. */
+    t2 = pipeline_now_ms();
     if (ncommit > 0) {
         rc = store_batch_commit(wk->st, wk->cev, ncommit, &s);
         if (rc != TGH_OK && !tgh_err_is_transient(rc) && rc != TGH_EIO) {
@@ -464,8 +466,10 @@ process(struct worker *wk, size_t k)
         if (rc != TGH_OK)
             goto out;
     }
+    t3 = pipeline_now_ms();
     if (wk->cache != NULL && nci > 0 && cache_mark(wk->cache, wk->ci, nci) != TGH_OK)
         wk->t->cache_failures++;
+    t4 = pipeline_now_ms();
     rc = queue_ack(wk->con, wk->items[k - 1].tag, true);
     if (rc != TGH_OK) {
         /* Committed but not acked: redelivered, and idempotent. */
@@ -478,6 +482,9 @@ process(struct worker *wk, size_t k)
     wk->t->duplicates += skipped;
     wk->t->dead_letters += dead;
     wk->t->batches++;
+    wk->t->ms_decode += t1 - t0;
+    wk->t->ms_cache += (t2 - t1) + (t4 - t3);
+    wk->t->ms_commit += t3 - t2;
     if (wk->o->on_batch != NULL)
         wk->o->on_batch(wk->o->on_batch_arg, k, pipeline_now_ms() - t0);
     items_drop(wk, k);

@@ -77,13 +77,19 @@ publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store
         if (rc != TGH_OK)
             return rc;
     }
+    /* The publisher reconnects and republishes by itself: wait it out. */
+    logged = false;
     for (;;) {
         rc = queue_pub_flush(w->pub, 10000);
-        if (rc != TGH_ETIMEOUT)
+        if (rc == TGH_OK || !tgh_err_is_transient(rc))
             break;
-        log_warn("%zu messages still unconfirmed by the broker; waiting",
-                 queue_pub_pending(w->pub));
+        if (!logged)
+            log_warn("%zu messages not yet confirmed by the broker, waiting: %s",
+                     queue_pub_pending(w->pub), tgh_errmsg());
+        logged = true;
     }
+    if (rc == TGH_OK && logged)
+        log_info("the broker confirmed what it was missing");
     if (rc == TGH_OK)
         s->published += b->n;
     return rc;

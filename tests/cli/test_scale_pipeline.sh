@@ -103,3 +103,16 @@ ok "replay FILE publishes valid events and names invalid lines"
 TGH_QUEUE=memory assert_status 2 tgh work
 assert_contains "queue URL error" "TGH_QUEUE must be an amqp:// URL" "$WORK/err"
 ok "work needs an amqp:// queue"
+
+# Retention drops whole monthly partitions (the stream is all in 2023-11).
+assert_status 0 tgh cleanup
+assert_eq "retention 0 keeps everything" "0" "$(jq .messages_removed "$WORK/out")"
+assert_status 0 tgh cleanup --retention-days 36500
+assert_eq "a century keeps everything" "0" "$(jq .messages_removed "$WORK/out")"
+has_nov() { pg "SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass AND inhrelid::regclass::text = 'messages_2023_11'"; }
+assert_eq "partition of 2023-11 before" "1" "$(has_nov)"
+assert_status 0 tgh cleanup --retention-days 30
+assert_eq "removed by retention" "$N" "$(jq .messages_removed "$WORK/out")"
+assert_eq "partition of 2023-11 dropped" "0" "$(has_nov)"
+assert_eq "versions of removed messages" "0" "$(pg "SELECT count(*) FROM message_versions")"
+ok "cleanup drops whole months past TGH_RETENTION_DAYS"
