@@ -190,6 +190,8 @@ printable(const char *s, size_t len, size_t max, size_t *out_len)
 static void
 items_drop(struct worker *wk, size_t k)
 {
+    if (wk->n == 0)
+        return;
     for (size_t i = 0; i < k; i++) {
         tgh_free(wk->items[i].body);
         tgh_free(wk->items[i].message_id);
@@ -474,6 +476,7 @@ process(struct worker *wk, size_t k)
     if (rc != TGH_OK) {
         /* Committed but not acked: redelivered, and idempotent. */
         log_warn("ack failed, the batch will be redelivered: %s", tgh_errmsg());
+        wk->t->reconnects++;
         lose_queue(wk);
         return TGH_OK;
     }

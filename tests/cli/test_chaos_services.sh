@@ -58,6 +58,7 @@ ok "PostgreSQL down 32 s: breaker opened, worker resumed (ready during outage: $
 # RabbitMQ restart (the publisher and the worker both ride through it).
 sleep 2
 svc down amqp
+depth tg.messages.v2 >/dev/null 2>&1 && fail "RabbitMQ still answers after being stopped"
 sleep 2
 svc up amqp
 wait "$publisher" || { cat "$WORK/publisher.err" >&2; fail "the publisher did not survive the broker restart"; }

@@ -116,3 +116,27 @@ assert_eq "removed by retention" "$N" "$(jq .messages_removed "$WORK/out")"
 assert_eq "partition of 2023-11 dropped" "0" "$(has_nov)"
 assert_eq "versions of removed messages" "0" "$(pg "SELECT count(*) FROM message_versions")"
 ok "cleanup drops whole months past TGH_RETENTION_DAYS"
+
+# Sharded collectors: `collect --shard I/N` takes the tracked rows whose id
+# modulo N is I, publishing to RabbitMQ; the two shards together take all.
+world '[{"id": -1001600000001, "kind": "channel", "title": "S1", "username": "s_one", "history": {"count": 120, "start_date": 1700000000, "step_s": 60}},
+        {"id": -1001600000002, "kind": "channel", "title": "S2", "username": "s_two", "history": {"count": 130, "start_date": 1700000000, "step_s": 60}},
+        {"id": -1001600000003, "kind": "channel", "title": "S3", "username": "s_three", "history": {"count": 140, "start_date": 1700000000, "step_s": 60}},
+        {"id": -1001600000004, "kind": "channel", "title": "S4", "username": "s_four", "history": {"count": 150, "start_date": 1700000000, "step_s": 60}}]'
+login
+for c in s_one s_two s_three s_four; do assert_status 0 tgh chats add "@$c"; done
+tgh chats list --json >"$WORK/tracked.jsonl"
+for shard in 0 1; do
+    want=$(jq -r "select(.id % 2 == $shard) | .chat_id" "$WORK/tracked.jsonl" | sort | tr '\n' ' ')
+    assert_status 0 tgh collect --once --full --json --shard $shard/2
+    got=$(jq -r '.chats[].chat_id' "$WORK/out" | sort | tr '\n' ' ')
+    assert_eq "chats of shard $shard/2" "$want" "$got"
+    n=$(jq -r "select(.id % 2 == $shard) | .chat_id" "$WORK/tracked.jsonl" |
+        sed -E 's/-100160000000//' | awk '{ s += 110 + 10 * $1 } END { print s }')
+    assert_eq "published by shard $shard/2" "$n" "$(jq '[.chats[].published] | add' "$WORK/out")"
+done
+assert_status 0 tgh work --drain 2
+assert_eq "sharded chats in PostgreSQL" "540" "$(pg "SELECT count(*) FROM messages WHERE chat_id BETWEEN -1001600000004 AND -1001600000001")"
+assert_status 2 tgh collect --once --shard 2/2
+assert_contains "bad shard" "--shard: expected I/N" "$WORK/err"
+ok "collect --shard splits the tracked chats between collectors"
