@@ -626,11 +626,11 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
 
             wait_ms = due < 1 ? 1 : due < wait_ms ? (int)due : wait_ms;
         }
-        if (wk.n >= o->prefetch) {
-            /* Nothing more can come: just wait for the retry. */
-            nap(&wk, wait_ms);
-            continue;
-        }
+        /*
+         * Even with the whole prefetch window held (the broker sends no
+         * more), the socket is read: heartbeats keep the connection, and
+         * with it the held deliveries, alive through a long store outage.
+         */
         rc = queue_con_next(wk.con, wait_ms, &d);
         if (rc == TGH_OK) {
             hold(&wk, &d);

@@ -52,7 +52,8 @@ sleep 29
 kill -0 "$worker" 2>/dev/null || { cat "$WORK/w.err" >&2; fail "the worker died while PostgreSQL was down"; }
 grep -q "breaker open" "$WORK/w.err" || { cat "$WORK/w.err" >&2; fail "the breaker did not open"; }
 svc up pg
-wait_for 60 "commits after PostgreSQL came back" stored_over "$b"
+c=$(stored)
+wait_for 60 "commits after PostgreSQL came back" stored_over "$c"
 ok "PostgreSQL down 32 s: breaker opened, worker resumed (ready during outage: $held1)"
 
 # RabbitMQ restart (the publisher and the worker both ride through it).
