@@ -34,8 +34,8 @@ poison(void)
         "{\"schema_version\":1,\"op\":\"upsert\"", /* truncated */
         "not json at all",
         "{\"schema_version\":2,\"op\":\"upsert\",\"source\":\"tdlib\"}",
-        "{\"schema_version\":1,\"op\":\"upsert\",\"source\":\"tdlib\",\"idempotency_key\":\"1:1:1\","
-        "\"chat\":{\"id\":1},\"message_id\":1,\"date\":1,\"content_hash\":\"00\"}",
+        ("{\"schema_version\":1,\"op\":\"upsert\",\"source\":\"tdlib\",\"idempotency_key\":\"1:1:1\","
+         "\"chat\":{\"id\":1},\"message_id\":1,\"date\":1,\"content_hash\":\"00\"}"),
         "[1,2,3]",
     };
     static unsigned k;
