@@ -102,8 +102,7 @@ replay_file(struct queue_pub *pub, const char *path, struct replay_totals *t)
             continue;
         }
         rc = codec_event_encode(&ev, &text, &text_len);
-        (void)snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64 ":%" PRId64, ev.chat_id,
-                       ev.date == MSG_UNSET ? 0 : ev.date, ev.message_id);
+        (void)msg_event_key(&ev, key, sizeof(key));
         msg_event_fini(&ev);
         if (rc == TGH_OK)
             rc = queue_publish(pub, text, text_len, key);

@@ -70,9 +70,7 @@ publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store
         const struct msg_event *ev = &b->ev[i];
         char key[96];
 
-        (void)snprintf(key, sizeof(key), "%lld:%lld:%lld", (long long)ev->chat_id,
-                       (long long)(ev->date == MSG_UNSET ? 0 : ev->date),
-                       (long long)ev->message_id);
+        (void)msg_event_key(ev, key, sizeof(key));
         rc = queue_publish(w->pub, ev->encoded, ev->encoded_len, key);
         if (rc != TGH_OK)
             return rc;
