@@ -375,8 +375,9 @@ store_tracked_key_parse(const char *key, struct store_tracked_key *k)
     }
 }
 
-int64_t
-store_month_start(int64_t t)
+/* The start of the UTC month that holds t, plus `months` months. */
+static int64_t
+month_start_plus(int64_t t, int months)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -384,20 +385,20 @@ store_month_start(int64_t t)
     (void)gmtime_r(&tt, &tm);
     tm.tm_mday = 1;
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon += months; /* timegm() carries December into January */
     return (int64_t)timegm(&tm);
+}
+
+int64_t
+store_month_start(int64_t t)
+{
+    return month_start_plus(t, 0);
 }
 
 int64_t
 store_month_next(int64_t month_start)
 {
-    time_t tt = (time_t)month_start;
-    struct tm tm;
-
-    (void)gmtime_r(&tt, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_mon++; /* timegm() carries December into January */
-    return (int64_t)timegm(&tm);
+    return month_start_plus(month_start, 1);
 }
 
 tgh_err
