@@ -23,18 +23,11 @@
 #include "cache/cache.h"
 #include "core/alloc.h"
 
+#include "common/bench_pg.h"
+
 #define ROUNDS    3
 #define CHAT_BASE INT64_C(-1009000000000)
 #define EVENT_LEN 300
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *what, const char *detail)
@@ -81,7 +74,7 @@ drain(redisContext *r, size_t n)
 static double
 run_raw(redisContext *r, int64_t chat, size_t n, size_t batch)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (size_t i = 0; i < n; i += batch) {
         size_t k = n - i < batch ? n - i : batch;
@@ -91,7 +84,7 @@ run_raw(redisContext *r, int64_t chat, size_t n, size_t batch)
                                      (long long)j + 1, "s1", CACHE_DEDUP_TTL);
         drain(r, k);
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* The worker's calls: check the batch, then mark what was not seen. */
@@ -99,7 +92,7 @@ static double
 run_cache(struct cache *c, struct cache_item *items, bool *seen, int64_t chat, size_t n,
           size_t batch, const char *event)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (size_t i = 0; i < n; i++) {
         items[i] = (struct cache_item){
@@ -118,7 +111,7 @@ run_cache(struct cache *c, struct cache_item *items, bool *seen, int64_t chat, s
         if (cache_mark(c, items + i, k) != TGH_OK)
             die("cache_mark", tgh_errmsg());
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* Delete every key a round wrote for chat. */

@@ -22,19 +22,12 @@
 #include "core/alloc.h"
 #include "queue/queue.h"
 
+#include "common/bench_pg.h"
+
 #define BODY_BYTES 800
 #define FLUSH      500
 #define PREFETCH   1000
 #define ACK_EVERY  500
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 must(tgh_err rc, const char *what)
@@ -90,7 +83,7 @@ plain_publish(const char *url, size_t n)
         AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) {
         make_body(body, i);
         (void)snprintf(id, sizeof(id), "plain:%zu", i);
@@ -105,7 +98,7 @@ plain_publish(const char *url, size_t n)
     /* The channel handles methods in order: this answer comes after every publish. */
     (void)amqp_queue_declare(conn, 1, amqp_cstring_bytes(QUEUE_NAME), 1, 0, 0, 0, amqp_empty_table);
     must_reply(amqp_get_rpc_reply(conn), "passive declare");
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     (void)amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
     (void)amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(conn);
@@ -121,7 +114,7 @@ confirmed_publish(const char *url, size_t n)
     double t0;
 
     must(queue_pub_open(url, &p), "queue_pub_open");
-    t0 = now_s();
+    t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) {
         make_body(body, i);
         (void)snprintf(id, sizeof(id), "bench:%zu", i);
@@ -130,7 +123,7 @@ confirmed_publish(const char *url, size_t n)
             must(queue_pub_flush(p, 60000), "queue_pub_flush");
     }
     must(queue_pub_flush(p, 60000), "queue_pub_flush");
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     queue_pub_close(p);
     return t0;
 }
@@ -143,7 +136,7 @@ consume(const char *url, size_t n)
     double t0;
 
     must(queue_con_open(url, QUEUE_NAME, PREFETCH, &c), "queue_con_open");
-    t0 = now_s();
+    t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) {
         must(queue_con_next(c, 10000, &d), "queue_con_next");
         if (d.len != BODY_BYTES) {
@@ -153,7 +146,7 @@ consume(const char *url, size_t n)
         if ((i + 1) % ACK_EVERY == 0 || i + 1 == n)
             must(queue_ack(c, d.tag, true), "queue_ack");
     }
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     queue_con_close(c);
     return t0;
 }
