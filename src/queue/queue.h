@@ -12,8 +12,11 @@
  *                               x-overflow reject-publish
  *   exchange "tg.messages.dlx"  fanout, durable    -> queue "tg.messages.dlq"
  *   queue    "tg.messages.dlq"  quorum, durable
- * Messages are persistent, content type application/json, message_id the
- * event's idempotency key ({chat_id}:{date}:{message_id}).
+ * Messages are persistent, content type application/json. A body is a page:
+ * one or more canonical events, one per line (JSON lines; the last newline
+ * is optional, so a body of one event without it is a page too). message_id
+ * is the first event's idempotency key ({chat_id}:{date}:{message_id}),
+ * followed by "+N" when N more events follow it in the page.
  *
  * Publisher: publisher confirms. queue_pub_flush() returns only when every
  * message published so far was confirmed (basic.ack) by the broker; a nack,
@@ -117,6 +120,36 @@ void queue_pub_stats_get(const struct queue_pub *p, struct queue_pub_stats *out)
 
 /* Close; unconfirmed messages are dropped (flush first). NULL is fine. */
 void queue_pub_close(struct queue_pub *p);
+
+/*
+ * A page being filled: events are appended (each followed by a newline)
+ * until queue_page_full(), then queue_page_publish() sends the page as one
+ * message and empties it. Pages keep the broker's per-message cost off the
+ * per-event path: a worker takes a page as it would take its events one by
+ * one, and dead-letters a bad line alone.
+ */
+#define QUEUE_PAGE_EVENTS 100          /* events in one page, at most */
+#define QUEUE_PAGE_BYTES  (256 * 1024) /* a page is full from this size on */
+
+struct queue_page {
+    char *buf;
+    size_t len, cap;
+    size_t n;       /* events in the page */
+    char first[96]; /* the first event's key */
+    char id[128];   /* message_id of the page, set by queue_page_publish */
+};
+
+void queue_page_init(struct queue_page *pg);
+void queue_page_fini(struct queue_page *pg);
+
+/* Append one encoded event (no newline in it) and its idempotency key. */
+void queue_page_add(struct queue_page *pg, const char *event, size_t len, const char *key);
+
+/* QUEUE_PAGE_EVENTS events, or QUEUE_PAGE_BYTES bytes, are in the page. */
+bool queue_page_full(const struct queue_page *pg);
+
+/* Publish the page, if it holds anything, then empty it (queue_publish's errors). */
+TGH_MUSTCHECK tgh_err queue_page_publish(struct queue_pub *p, struct queue_page *pg);
 
 /* One delivery; body and strings live until the next queue_con_next() or close. */
 struct queue_delivery {
