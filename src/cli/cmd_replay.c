@@ -76,6 +76,7 @@ replay_file(struct queue_pub *pub, const char *path, struct replay_totals *t)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     struct tgh_arena a;
+    struct queue_page page;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
@@ -84,6 +85,7 @@ replay_file(struct queue_pub *pub, const char *path, struct replay_totals *t)
     if (f == NULL)
         return tgh_errf(TGH_EIO, "%s: %s", path, strerror(errno));
     tgh_arena_init(&a, 1 << 16);
+    queue_page_init(&page);
     while ((len = getline(&line, &cap, f)) >= 0) {
         struct msg_event ev;
         char *text = NULL;
@@ -105,8 +107,10 @@ replay_file(struct queue_pub *pub, const char *path, struct replay_totals *t)
         (void)msg_event_key(&ev, key, sizeof(key));
         msg_event_fini(&ev);
         if (rc == TGH_OK)
-            rc = queue_publish(pub, text, text_len, key);
+            queue_page_add(&page, text, text_len, key);
         tgh_free(text);
+        if (rc == TGH_OK && queue_page_full(&page))
+            rc = queue_page_publish(pub, &page);
         if (rc != TGH_OK)
             break;
         if (++t->published % REPLAY_BATCH == 0) {
@@ -115,6 +119,9 @@ replay_file(struct queue_pub *pub, const char *path, struct replay_totals *t)
                 break;
         }
     }
+    if (rc == TGH_OK)
+        rc = queue_page_publish(pub, &page);
+    queue_page_fini(&page);
     if (rc == TGH_OK && ferror(f))
         rc = tgh_errf(TGH_EIO, "%s: read error", path);
     tgh_free(line); /* getline allocates with malloc, which tgh_free releases */

@@ -77,14 +77,16 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     o.store_url = cfg->store_url;
     o.cache_url = cfg->cache_url;
     o.batch_size = (size_t)cfg->batch_size;
-    o.prefetch = cfg->prefetch > 0 ? (unsigned)cfg->prefetch : (unsigned)(2 * cfg->batch_size);
+    /*
+     * The window is counted in deliveries, and a delivery is a page of up
+     * to QUEUE_PAGE_EVENTS events: a fifth of the batch (at least 16) holds
+     * two batches of collector pages without holding thousands of them.
+     */
+    o.prefetch = cfg->prefetch > 0 ? (unsigned)cfg->prefetch : (unsigned)(cfg->batch_size / 5);
+    if (o.prefetch < 16)
+        o.prefetch = 16;
     if (o.prefetch > 65535)
         o.prefetch = 65535;
-    if (o.prefetch < o.batch_size) {
-        cli_error("work", "TGH_PREFETCH (%u) must be at least TGH_BATCH_SIZE (%zu)", o.prefetch,
-                  o.batch_size);
-        return CLI_EXIT_USAGE;
-    }
     o.batch_wait_ms = cfg->batch_wait_ms;
     o.idle_exit_ms = drain * 1000;
     collect_cli_signals();

@@ -42,7 +42,7 @@ struct tgh_config {
     char *code_file;              /* TG_CODE_FILE */
     char *queue_url;              /* TGH_QUEUE: "memory" or amqp://... */
     char *cache_url;              /* TGH_CACHE: "none" or redis://... */
-    int64_t prefetch;             /* TGH_PREFETCH: worker's unacked window, 0 = 2 x batch */
+    int64_t prefetch;             /* TGH_PREFETCH: worker's unacked deliveries, 0 = batch / 5 */
     int64_t batch_wait_ms;        /* TGH_BATCH_WAIT_MS: a partial batch waits no longer */
 };
 

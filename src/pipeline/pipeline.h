@@ -138,7 +138,7 @@ struct pipeline_work_opts {
     const char *store_url;
     const char *cache_url;       /* redis://..., or NULL / "none" */
     size_t batch_size;           /* events per transaction */
-    unsigned prefetch;           /* unacked deliveries the broker may send, >= batch_size */
+    unsigned prefetch;           /* unacked deliveries (pages) the broker may send */
     int64_t batch_wait_ms;       /* a partial batch is committed after this long */
     int64_t idle_exit_ms;        /* return after this long with nothing to do; 0: never */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to finish the batch and return */
@@ -166,6 +166,27 @@ struct pipeline_work_totals {
 
 TGH_MUSTCHECK tgh_err pipeline_work_run(const struct pipeline_work_opts *o,
                                         struct pipeline_work_totals *t);
+
+/* One line of a page (a delivery's body): the bytes, and its 1-based number. */
+struct pipeline_line {
+    const char *p;
+    size_t len;
+    unsigned line; /* 0 when the page has a single non-blank line */
+};
+
+/*
+ * Split a page into its non-blank lines (trailing CR, spaces and tabs cut),
+ * storing at most max of them in out (which may be NULL when max is 0).
+ * Returns how many there are.
+ */
+size_t pipeline_page_lines(const char *body, size_t len, struct pipeline_line *out, size_t max);
+
+/*
+ * Outside bytes as text a database and a log accept: at most max bytes, NUL
+ * and invalid UTF-8 each replaced by '?'. Malloc'd; *out_len (if not NULL)
+ * is its length.
+ */
+char *pipeline_printable(const char *s, size_t len, size_t max, size_t *out_len);
 
 /*
  * Circuit breaker around a dependency (the store, for the worker). Closed:

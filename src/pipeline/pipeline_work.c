@@ -2,26 +2,33 @@
 /*
  * pipeline_work.c - the scale-out worker: tg.messages.v2 into the store.
  *
- * The loop, in order:
- *   1. take deliveries (at most the prefetch window is ever unacked) until a
- *      batch is full or the oldest waited batch_wait_ms;
- *   2. decode them; what cannot become an event is poison;
+ * A delivery is a page: one or more events, one per line. The loop, in order:
+ *   1. take deliveries (at most the prefetch window is ever unacked) until
+ *      they hold a batch of events, the window is full, or the oldest waited
+ *      batch_wait_ms;
+ *   2. decode every line; a line that cannot become an event is poison;
  *   3. drop the events Redis has seen in exactly this state (fail-open);
  *   4. commit the rest in one store transaction, through the breaker,
  *      retrying transient failures with backoff while holding the batch;
- *   5. record the poison in ingestion_errors and publish it, with its
- *      reason, to the dead-letter exchange (confirmed);
+ *   5. record each poison line in ingestion_errors and publish it alone,
+ *      with its reason, to the dead-letter exchange (confirmed);
  *   6. mark the committed states in Redis;
- *   7. ack the whole batch with one multiple ack.
- * A crash anywhere before 7 redelivers the batch, and the store's
- * idempotent upsert makes the second commit change nothing. While the
- * store is down the held batch is neither acked nor requeued (a requeue
- * would count against the queue's delivery limit): the broker sends no
- * more than the prefetch window, so intake pauses by itself.
+ *   7. ack the batch's deliveries with one multiple ack.
+ * Steps 4 and 5 run on a committer thread, so that the next batch is taken,
+ * decoded and looked up in Redis (1 to 3) while the store works on this one.
+ * The committer owns the store and the dead-letter publisher; the main
+ * thread owns the consumer and Redis. Batches are acked in order.
+ *
+ * A crash anywhere before 7 redelivers the batch, and the store's idempotent
+ * upsert makes the second commit change nothing. While the store is down the
+ * held batch is neither acked nor requeued (a requeue would count against the
+ * queue's delivery limit): the broker sends no more than the prefetch window,
+ * so intake pauses by itself.
  */
 #include "pipeline/pipeline.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,39 +47,79 @@
 #define BREAKER_WINDOW   30000
 #define BREAKER_OPEN     1000
 #define BREAKER_OPEN_MAX 15000
+#define COMMIT_POLL_MS   2 /* socket reads while a commit is out, so its end is seen soon */
 
+/* One held delivery. body is stable (heap) until the delivery is dropped. */
 struct item {
     uint64_t tag;
     char *body;
     size_t len;
     char *message_id;
-    int64_t delivery_count;
+    int64_t arrived; /* pipeline_now_ms() */
+    size_t npay;     /* lines (payloads) in the body */
+};
+
+/* One line of a delivery: an event, or poison. */
+struct payload {
+    const char *p;
+    size_t len;
+    const char *message_id; /* the delivery's */
+    unsigned line;          /* 1-based; 0 when the body is one line */
+};
+
+/*
+ * One batch: prepared (decoded, looked up) by the main thread, committed by
+ * the committer. It covers the first k held deliveries when it is first in
+ * line. Its arrays grow to the largest batch seen.
+ */
+struct stage {
+    bool prepared;
+    size_t k;
+    uint64_t last_tag;
+    struct msg_batch batch;
+    struct payload *pay;
+    size_t npay, cap;
+    char **poison;  /* per payload: why it is not an event, or NULL */
+    size_t *ev_pay; /* batch event i came from payload ev_pay[i] */
+    struct cache_item *ci;
+    enum cache_verdict *verdict;
+    char (*states)[STATE_HEX + 1];
+    struct msg_event *cev; /* the events to commit: shallow copies of batch events */
+    size_t *cidx;          /* cev[j] is batch event cidx[j] */
+    size_t nci, ncommit, skipped;
+    int64_t t_start, ms_decode, ms_cache;
+    /* the committer's result */
+    tgh_err rc;
+    char errmsg[512];
+    struct store_stats s;
+    size_t dead;
+    int64_t ms_commit;
 };
 
 struct worker {
     const struct pipeline_work_opts *o;
     struct pipeline_work_totals *t;
-    struct store *st;
+    struct store *st;      /* committer's, once started */
+    struct queue_pub *pub; /* dead letters: committer's, once started */
     struct cache *cache;
     struct queue_con *con;
-    struct queue_pub *pub; /* dead letters */
     struct pipeline_breaker breaker;
     struct item *items; /* held deliveries, oldest first */
     size_t n, cap;
-    int64_t first_at;   /* when items[0] arrived */
     unsigned attempt;   /* consecutive failed commits */
     int64_t not_before; /* no commit before this (backoff) */
     bool store_down;    /* logged once per outage */
-    /* per batch */
-    struct msg_batch batch;
-    struct cache_item *ci;
-    enum cache_verdict *verdict;
-    char (*states)[STATE_HEX + 1];
-    size_t *ev_item;       /* batch event i came from item ev_item[i] */
-    struct msg_event *cev; /* the events to commit: shallow copies of batch events */
-    size_t *cidx;          /* cev[j] is batch event cidx[j] */
-    char **poison;         /* per held delivery: why it is not an event, or NULL */
-    size_t npoison;
+    struct stage stg[2];
+    unsigned head; /* stg[head] is first in line */
+    /* the committer thread */
+    pthread_t th;
+    bool th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct stage *job; /* handed over, not yet taken */
+    bool busy;         /* a stage is out (handed over or being committed) */
+    bool done;         /* the stage out is finished */
+    bool quit;
 };
 
 static bool
@@ -159,12 +206,8 @@ utf8_seq(const unsigned char *s, size_t left)
     return n;
 }
 
-/*
- * Outside bytes as text a database and a log accept: at most max bytes,
- * NUL and invalid UTF-8 each replaced by '?'. Malloc'd.
- */
-static char *
-printable(const char *s, size_t len, size_t max, size_t *out_len)
+char *
+pipeline_printable(const char *s, size_t len, size_t max, size_t *out_len)
 {
     char *out = tgh_malloc((len < max ? len : max) + 1);
     size_t i = 0, o = 0;
@@ -187,6 +230,34 @@ printable(const char *s, size_t len, size_t max, size_t *out_len)
     return out;
 }
 
+size_t
+pipeline_page_lines(const char *body, size_t len, struct pipeline_line *out, size_t max)
+{
+    size_t n = 0, nonempty = 0;
+    const char *p = body, *end = body + len;
+
+    /* Which lines there are first: a body of one line is numbered 0. */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl != NULL ? nl : end;
+        size_t l = (size_t)(e - p);
+
+        while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t'))
+            l--;
+        n++;
+        if (l > 0) {
+            if (nonempty < max)
+                out[nonempty] = (struct pipeline_line){ .p = p, .len = l, .line = (unsigned)n };
+            nonempty++;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+    if (nonempty == 1 && max > 0)
+        out[0].line = 0;
+    return nonempty;
+}
+
+/* Drop the first k held deliveries (their stages are finished or reset). */
 static void
 items_drop(struct worker *wk, size_t k)
 {
@@ -198,16 +269,426 @@ items_drop(struct worker *wk, size_t k)
     }
     memmove(wk->items, wk->items + k, (wk->n - k) * sizeof(*wk->items));
     wk->n -= k;
-    wk->first_at = pipeline_now_ms();
+}
+
+/* ---- the committer thread ------------------------------------------- */
+
+/* A payload that cannot become an event: kept in the store and in the DLQ. */
+static tgh_err
+dead_letter(struct worker *wk, const struct payload *pl, const char *reason)
+{
+    char position[240], digest[STATE_HEX + 1];
+    size_t plen = 0;
+    char *payload = pipeline_printable(pl->p, pl->len, DEAD_PAYLOAD_MAX, &plen);
+    char *why = pipeline_printable(reason, strlen(reason), 1000, NULL);
+    const char *mid = pl->message_id != NULL ? pl->message_id : "(none)";
+    struct store_dead_letter dl = {
+        .source = "queue",
+        .origin = QUEUE_NAME,
+        .position = position,
+        .reason = why,
+        .payload = payload,
+        .payload_len = plen,
+    };
+    tgh_err rc = TGH_OK;
+
+    /*
+     * The position names the payload, not the delivery nor its line in the
+     * page: a redelivered poison line, or one replayed from the DLQ (alone,
+     * under its page's message_id), updates its row instead of adding one.
+     */
+    event_state(pl->p, pl->len, digest);
+    (void)snprintf(position, sizeof(position), "message_id %.100s, sha256 %s", mid, digest);
+    if (wk->pub == NULL)
+        rc = queue_pub_open(wk->o->queue_url, &wk->pub);
+    if (rc == TGH_OK)
+        rc = store_dead_letter_add(wk->st, &dl);
+    if (rc == TGH_OK)
+        rc = queue_publish_dead(wk->pub, pl->p, pl->len, pl->message_id, why);
+    if (rc == TGH_OK && pl->line > 0)
+        log_warn("dead letter (%s, line %u of the page): %s", position, pl->line, why);
+    else if (rc == TGH_OK)
+        log_warn("dead letter (%s): %s", position, why);
+    tgh_free(payload);
+    tgh_free(why);
+    return rc;
+}
+
+/*
+ * Commit events one by one: a batch the store refused for a reason that is
+ * not transient has a culprit, which becomes a dead letter while the rest
+ * of the batch is committed.
+ */
+static tgh_err
+commit_singly(struct worker *wk, struct stage *sg)
+{
+    for (size_t j = 0; j < sg->ncommit; j++) {
+        size_t i = sg->cidx[j];
+        tgh_err rc = store_batch_commit(wk->st, &sg->cev[j], 1, &sg->s);
+
+        if (rc == TGH_OK)
+            continue;
+        if (tgh_err_is_transient(rc))
+            return rc;
+        rc = dead_letter(wk, &sg->pay[sg->ev_pay[i]], tgh_errmsg());
+        if (rc != TGH_OK)
+            return rc;
+        sg->ci[i].event = NULL; /* not committed: not for the recent cache */
+        sg->ci[i].state = "";   /* nor a dedup state that could skip it later */
+        sg->dead++;
+    }
+    return TGH_OK;
+}
+
+/* Steps 4 and 5 for one stage; the outcome goes into sg->rc and sg->errmsg. */
+static void
+commit_stage(struct worker *wk, struct stage *sg)
+{
+    int64_t t0 = pipeline_now_ms();
+    tgh_err rc = TGH_OK;
+
+    memset(&sg->s, 0, sizeof(sg->s));
+    sg->dead = 0;
+    if (wk->st == NULL)
+        rc = store_open(wk->o->store_url, &wk->st);
+    if (rc == TGH_OK && sg->ncommit > 0) {
+        rc = store_batch_commit(wk->st, sg->cev, sg->ncommit, &sg->s);
+        if (rc != TGH_OK && !tgh_err_is_transient(rc) && rc != TGH_EIO) {
+            log_warn("batch of %zu refused (%s), committing one by one", sg->ncommit, tgh_errmsg());
+            memset(&sg->s, 0, sizeof(sg->s));
+            rc = commit_singly(wk, sg);
+        }
+    }
+    for (size_t i = 0; rc == TGH_OK && i < sg->npay; i++) {
+        if (sg->poison[i] == NULL)
+            continue;
+        rc = dead_letter(wk, &sg->pay[i], sg->poison[i]);
+        if (rc == TGH_OK)
+            sg->dead++;
+    }
+    if (rc == TGH_OK && sg->dead > 0)
+        rc = queue_pub_flush(wk->pub, 30000);
+    sg->rc = rc;
+    (void)snprintf(sg->errmsg, sizeof(sg->errmsg), "%s", rc == TGH_OK ? "" : tgh_errmsg());
+    sg->ms_commit = pipeline_now_ms() - t0;
+}
+
+static void *
+committer_main(void *arg)
+{
+    struct worker *wk = arg;
+
+    pthread_mutex_lock(&wk->mu);
+    for (;;) {
+        struct stage *sg;
+
+        while (wk->job == NULL && !wk->quit)
+            pthread_cond_wait(&wk->cv, &wk->mu);
+        if (wk->job == NULL)
+            break;
+        sg = wk->job;
+        wk->job = NULL;
+        pthread_mutex_unlock(&wk->mu);
+        commit_stage(wk, sg);
+        pthread_mutex_lock(&wk->mu);
+        wk->done = true;
+        pthread_cond_broadcast(&wk->cv);
+    }
+    pthread_mutex_unlock(&wk->mu);
+    return NULL;
+}
+
+static void
+submit(struct worker *wk, struct stage *sg)
+{
+    pthread_mutex_lock(&wk->mu);
+    wk->job = sg;
+    wk->busy = true;
+    wk->done = false;
+    pthread_cond_broadcast(&wk->cv);
+    pthread_mutex_unlock(&wk->mu);
+}
+
+/* Is the stage out finished? With wait_ms > 0 wait that long for it. */
+static bool
+committer_done(struct worker *wk, int64_t wait_ms)
+{
+    bool done;
+
+    pthread_mutex_lock(&wk->mu);
+    if (!wk->done && wait_ms > 0) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!wk->done && pthread_cond_timedwait(&wk->cv, &wk->mu, &ts) == 0)
+            ;
+    }
+    done = wk->done;
+    pthread_mutex_unlock(&wk->mu);
+    return done;
+}
+
+/* Wait for the stage out, whatever it takes, and take it back. */
+static void
+committer_settle(struct worker *wk)
+{
+    if (!wk->busy)
+        return;
+    while (!committer_done(wk, 1000))
+        ;
+    wk->busy = false;
+}
+
+/* ---- the main thread -------------------------------------------------- */
+
+/* Free a stage's arrays (cleared first: no poison string left). */
+static void
+stage_free(struct stage *sg)
+{
+    tgh_free(sg->poison);
+    tgh_free(sg->pay);
+    tgh_free(sg->ev_pay);
+    tgh_free(sg->ci);
+    tgh_free(sg->verdict);
+    tgh_free(sg->states);
+    tgh_free(sg->cev);
+    tgh_free(sg->cidx);
+    msg_batch_fini(&sg->batch);
+}
+
+/* Arrays for n payloads; only on a stage that is not prepared. */
+static void
+stage_grow(struct stage *sg, size_t n)
+{
+    if (n <= sg->cap)
+        return;
+    stage_free(sg);
+    sg->cap = n;
+    sg->poison = tgh_calloc(n, sizeof(*sg->poison));
+    sg->pay = tgh_calloc(n, sizeof(*sg->pay));
+    sg->ev_pay = tgh_calloc(n, sizeof(*sg->ev_pay));
+    sg->ci = tgh_calloc(n, sizeof(*sg->ci));
+    sg->verdict = tgh_calloc(n, sizeof(*sg->verdict));
+    sg->states = tgh_calloc(n, sizeof(*sg->states));
+    sg->cev = tgh_calloc(n, sizeof(*sg->cev));
+    sg->cidx = tgh_calloc(n, sizeof(*sg->cidx));
+    msg_batch_init(&sg->batch, n);
+}
+
+static void
+stage_clear(struct stage *sg)
+{
+    for (size_t i = 0; i < sg->npay; i++) {
+        tgh_free(sg->poison[i]);
+        sg->poison[i] = NULL;
+    }
+    msg_batch_reset(&sg->batch);
+    sg->npay = sg->nci = sg->ncommit = sg->skipped = 0;
+    sg->prepared = false;
+}
+
+static void
+stage_fini(struct stage *sg)
+{
+    stage_clear(sg);
+    stage_free(sg);
+}
+
+/* The held deliveries no prepared stage covers start here. */
+static size_t
+first_free(const struct worker *wk)
+{
+    size_t f = 0;
+
+    for (unsigned i = 0; i < 2; i++)
+        if (wk->stg[i].prepared)
+            f += wk->stg[i].k;
+    return f;
+}
+
+/*
+ * Steps 2 and 3: decode the deliveries items[from..from+k) into sg and look
+ * them up in Redis.
+ */
+static void
+prepare(struct worker *wk, struct stage *sg, size_t from, size_t k)
+{
+    struct msg_batch *b = &sg->batch;
+    size_t npay = 0;
+    int64_t t1;
+
+    sg->t_start = pipeline_now_ms();
+    for (size_t i = from; i < from + k; i++)
+        npay += wk->items[i].npay ? wk->items[i].npay : 1;
+    stage_grow(sg, npay);
+    sg->k = k;
+    sg->last_tag = wk->items[from + k - 1].tag;
+    sg->npay = 0;
+    for (size_t i = from; i < from + k; i++) {
+        const struct item *it = &wk->items[i];
+        struct pipeline_line *ln = tgh_calloc(it->npay ? it->npay : 1, sizeof(*ln));
+        size_t m = pipeline_page_lines(it->body, it->len, ln, it->npay);
+
+        if (m == 0) {
+            /* Nothing but blank lines: the delivery itself is the poison. */
+            sg->pay[sg->npay] = (struct payload){ it->body, it->len, it->message_id, 0 };
+            sg->poison[sg->npay++] = tgh_strdup("EINVAL: the message holds no event");
+        }
+        for (size_t j = 0; j < m; j++)
+            sg->pay[sg->npay++] =
+                (struct payload){ ln[j].p, ln[j].len, it->message_id, ln[j].line };
+        tgh_free(ln);
+    }
+    memset(sg->verdict, 0, sg->npay * sizeof(*sg->verdict));
+    /* Decode; poison is set aside with its reason, dead-lettered after the commit. */
+    for (size_t i = 0; i < sg->npay; i++) {
+        struct msg_event *ev;
+        tgh_err rc;
+
+        if (sg->poison[i] != NULL)
+            continue;
+        ev = msg_batch_push(b);
+        rc = codec_event_decode(sg->pay[i].p, sg->pay[i].len, &b->arena, ev);
+        if (rc == TGH_OK)
+            rc = codec_event_encode_cached(ev, &b->arena); /* the canonical text */
+        if (rc != TGH_OK) {
+            char reason[1200];
+
+            (void)snprintf(reason, sizeof(reason), "%s: %s", tgh_err_name(rc), tgh_errmsg());
+            msg_batch_pop(b);
+            sg->poison[i] = tgh_strdup(reason);
+            continue;
+        }
+        sg->ev_pay[b->n - 1] = i;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct msg_event *ev = &b->ev[i];
+
+        event_state(ev->encoded, ev->encoded_len, sg->states[i]);
+        sg->ci[i] = (struct cache_item){
+            .chat_id = ev->chat_id,
+            .message_id = ev->message_id,
+            .state = sg->states[i],
+            .event = ev->op == MSG_OP_UPSERT ? ev->encoded : NULL,
+            .event_len = ev->encoded_len,
+            .date = ev->date == MSG_UNSET ? 0 : ev->date,
+            .deleted = ev->op == MSG_OP_DELETE,
+        };
+    }
+    sg->nci = b->n;
+    t1 = pipeline_now_ms();
+    sg->ms_decode = t1 - sg->t_start;
+    /* Redis: drop what the store already holds in exactly this state. */
+    if (wk->cache != NULL && sg->nci > 0 &&
+        cache_check(wk->cache, sg->ci, sg->nci, sg->verdict) != TGH_OK)
+        wk->t->cache_failures++;
+    sg->ncommit = sg->skipped = 0;
+    for (size_t i = 0; i < sg->nci; i++) {
+        sg->ci[i].changed = sg->verdict[i] == CACHE_CHANGED;
+        /* deletions always reach the store */
+        if (sg->verdict[i] == CACHE_SAME && b->ev[i].op != MSG_OP_DELETE) {
+            sg->skipped++;
+            continue;
+        }
+        sg->cidx[sg->ncommit] = i;
+        sg->cev[sg->ncommit++] = b->ev[i];
+    }
+    sg->ms_cache = pipeline_now_ms() - t1;
+    sg->prepared = true;
 }
 
 /* The broker connection is gone: what we hold will be redelivered. */
 static void
 lose_queue(struct worker *wk)
 {
+    committer_settle(wk); /* committed or not, it comes back; the upsert is idempotent */
+    stage_clear(&wk->stg[0]);
+    stage_clear(&wk->stg[1]);
     items_drop(wk, wk->n);
     queue_con_close(wk->con);
     wk->con = NULL;
+}
+
+/* Steps 6 and 7 for the stage first in line, whose commit succeeded. */
+static void
+finish(struct worker *wk, struct stage *sg)
+{
+    int64_t t0 = pipeline_now_ms();
+    tgh_err rc;
+
+    if (wk->cache != NULL && sg->nci > 0 && cache_mark(wk->cache, sg->ci, sg->nci) != TGH_OK)
+        wk->t->cache_failures++;
+    sg->ms_cache += pipeline_now_ms() - t0;
+    rc = queue_ack(wk->con, sg->last_tag, true);
+    if (rc != TGH_OK) {
+        /* Committed but not acked: redelivered, and idempotent. */
+        log_warn("ack failed, the batch will be redelivered: %s", tgh_errmsg());
+        wk->t->reconnects++;
+        lose_queue(wk);
+        return;
+    }
+    store_stats_add(&wk->t->stats, &sg->s);
+    wk->t->events += sg->ncommit;
+    wk->t->duplicates += sg->skipped;
+    wk->t->dead_letters += sg->dead;
+    wk->t->batches++;
+    wk->t->ms_decode += sg->ms_decode;
+    wk->t->ms_cache += sg->ms_cache;
+    wk->t->ms_commit += sg->ms_commit;
+    if (wk->o->on_batch != NULL)
+        wk->o->on_batch(wk->o->on_batch_arg, sg->k, pipeline_now_ms() - sg->t_start);
+    items_drop(wk, sg->k);
+    stage_clear(sg);
+    wk->head ^= 1;
+}
+
+/*
+ * The stage out came back. TGH_OK when it was acked, or held for a retry
+ * after a transient failure (the breaker and the backoff decide when);
+ * another error is fatal.
+ */
+static tgh_err
+settle(struct worker *wk)
+{
+    struct stage *sg = &wk->stg[wk->head];
+    int64_t now = pipeline_now_ms();
+    tgh_err rc = sg->rc;
+
+    wk->busy = false;
+    if (rc == TGH_OK) {
+        pipeline_breaker_success(&wk->breaker, now);
+        if (wk->store_down)
+            log_info("store reachable again; breaker closed");
+        wk->store_down = false;
+        wk->attempt = 0;
+        finish(wk, sg);
+        return TGH_OK;
+    }
+    if (!tgh_err_is_transient(rc) && rc != TGH_EIO)
+        return tgh_errf(rc, "%s", sg->errmsg);
+    {
+        enum pipeline_breaker_state before = pipeline_breaker_state(&wk->breaker, now);
+        uint64_t opens = wk->breaker.opens;
+
+        pipeline_breaker_failure(&wk->breaker, now);
+        wk->t->retries++;
+        if (!wk->store_down)
+            log_warn("commit failed, holding %zu deliveries and retrying: %s", wk->n, sg->errmsg);
+        wk->store_down = true;
+        if (wk->breaker.opens != opens) {
+            wk->t->breaker_opens++;
+            if (before == PIPELINE_BREAKER_CLOSED)
+                log_warn("breaker open: intake paused");
+        }
+        wk->not_before = now + pipeline_backoff_ms(wk->attempt++, 100, 5000);
+    }
+    return TGH_OK;
 }
 
 static tgh_err
@@ -218,8 +699,6 @@ connect_queue(struct worker *wk)
     while (!stopping(wk)) {
         tgh_err rc = queue_con_open(wk->o->queue_url, QUEUE_NAME, wk->o->prefetch, &wk->con);
 
-        if (rc == TGH_OK && wk->pub == NULL)
-            rc = queue_pub_open(wk->o->queue_url, &wk->pub);
         if (rc == TGH_OK) {
             if (attempt > 0)
                 log_info("broker reachable again");
@@ -269,8 +748,6 @@ hold(struct worker *wk, const struct queue_delivery *d)
         wk->cap = wk->cap ? wk->cap * 2 : 256;
         wk->items = tgh_realloc(wk->items, wk->cap * sizeof(*wk->items));
     }
-    if (wk->n == 0)
-        wk->first_at = pipeline_now_ms();
     it = &wk->items[wk->n++];
     it->tag = d->tag;
     it->body = tgh_malloc(d->len + 1);
@@ -278,287 +755,54 @@ hold(struct worker *wk, const struct queue_delivery *d)
     it->body[d->len] = '\0';
     it->len = d->len;
     it->message_id = d->message_id != NULL ? tgh_strdup(d->message_id) : NULL;
-    it->delivery_count = d->delivery_count;
+    it->arrived = pipeline_now_ms();
+    it->npay = pipeline_page_lines(it->body, it->len, NULL, 0);
     wk->t->received++;
 }
 
-/* A payload that cannot become an event: kept in the store and in the DLQ. */
-static tgh_err
-dead_letter(struct worker *wk, const struct item *it, const char *reason)
-{
-    char position[200], digest[STATE_HEX + 1];
-    size_t plen = 0;
-    char *payload = printable(it->body, it->len, DEAD_PAYLOAD_MAX, &plen);
-    char *why = printable(reason, strlen(reason), 1000, NULL);
-    struct store_dead_letter dl = {
-        .source = "queue",
-        .origin = QUEUE_NAME,
-        .position = position,
-        .reason = why,
-        .payload = payload,
-        .payload_len = plen,
-    };
-    tgh_err rc;
-
-    /*
-     * The position names the payload, not the delivery: a redelivered or
-     * replayed poison message updates its row instead of adding one.
-     */
-    event_state(it->body, it->len, digest);
-    (void)snprintf(position, sizeof(position), "message_id %.100s, sha256 %s",
-                   it->message_id != NULL ? it->message_id : "(none)", digest);
-    rc = store_dead_letter_add(wk->st, &dl);
-    if (rc == TGH_OK)
-        rc = queue_publish_dead(wk->pub, it->body, it->len, it->message_id, why);
-    if (rc == TGH_OK)
-        log_warn("dead letter (%s): %s", position, why);
-    tgh_free(payload);
-    tgh_free(why);
-    return rc;
-}
-
-/* The per-batch arrays, sized once for the largest batch. */
-static void
-batch_arrays_init(struct worker *wk, size_t cap)
-{
-    wk->poison = tgh_calloc(cap, sizeof(*wk->poison));
-    wk->cev = tgh_calloc(cap, sizeof(*wk->cev));
-    wk->cidx = tgh_calloc(cap, sizeof(*wk->cidx));
-    wk->ci = tgh_calloc(cap, sizeof(*wk->ci));
-    wk->verdict = tgh_calloc(cap, sizeof(*wk->verdict));
-    wk->states = tgh_calloc(cap, sizeof(*wk->states));
-    wk->ev_item = tgh_calloc(cap, sizeof(*wk->ev_item));
-    wk->npoison = cap;
-}
-
-static void
-poison_clear(struct worker *wk)
-{
-    for (size_t i = 0; i < wk->npoison; i++) {
-        tgh_free(wk->poison[i]);
-        wk->poison[i] = NULL;
-    }
-}
-
-static void
-batch_arrays_fini(struct worker *wk)
-{
-    if (wk->poison != NULL)
-        poison_clear(wk);
-    tgh_free(wk->poison);
-    tgh_free(wk->cev);
-    tgh_free(wk->cidx);
-    tgh_free(wk->ci);
-    tgh_free(wk->verdict);
-    tgh_free(wk->states);
-    tgh_free(wk->ev_item);
-}
-
 /*
- * Commit events one by one: a batch the store refused for a reason that is
- * not transient has a culprit, which becomes a dead letter while the rest
- * of the batch is committed.
+ * How many of the free deliveries (from index f) the next batch takes: the
+ * fewest that hold batch_size events, or all of them when the window is
+ * full, the oldest waited batch_wait_ms, or the worker is stopping. 0: not
+ * due yet.
  */
-static tgh_err
-commit_singly(struct worker *wk, size_t ncommit, struct store_stats *s, size_t *dead)
+static size_t
+batch_due(const struct worker *wk, size_t f, int64_t now)
 {
-    for (size_t j = 0; j < ncommit; j++) {
-        size_t i = wk->cidx[j];
-        tgh_err rc = store_batch_commit(wk->st, &wk->cev[j], 1, s);
+    size_t events = 0;
 
-        if (rc == TGH_OK)
-            continue;
-        if (tgh_err_is_transient(rc))
-            return rc;
-        rc = dead_letter(wk, &wk->items[wk->ev_item[i]], tgh_errmsg());
-        if (rc != TGH_OK)
-            return rc;
-        wk->ci[i].event = NULL; /* not committed: not for the recent cache */
-        wk->ci[i].state = "";   /* nor a dedup state that could skip it later */
-        (*dead)++;
+    for (size_t i = f; i < wk->n; i++) {
+        events += wk->items[i].npay ? wk->items[i].npay : 1;
+        if (events >= wk->o->batch_size)
+            return i - f + 1;
     }
-    return TGH_OK;
-}
-
-/*
- * Steps 2 to 7 for the first k held deliveries. TGH_OK when they were
- * acked; a transient error leaves them held for a retry.
- */
-static tgh_err
-process(struct worker *wk, size_t k)
-{
-    struct store_stats s = { 0 };
-    size_t dead = 0, skipped = 0, nci = 0, ncommit = 0;
-    tgh_err rc = TGH_OK;
-    struct msg_batch *b = &wk->batch;
-    int64_t t0 = pipeline_now_ms(), t1, t2, t3, t4;
-
-    msg_batch_reset(b);
-    poison_clear(wk);
-    memset(wk->verdict, 0, k * sizeof(*wk->verdict));
-    /* Decode; poison is set aside with its reason, dead-lettered after the commit. */
-    for (size_t i = 0; i < k; i++) {
-        struct item *it = &wk->items[i];
-        struct msg_event *ev = msg_batch_push(b);
-
-        rc = codec_event_decode(it->body, it->len, &b->arena, ev);
-        if (rc == TGH_OK)
-            rc = codec_event_encode_cached(ev, &b->arena); /* the canonical text */
-        if (rc != TGH_OK) {
-            char reason[1200];
-
-            (void)snprintf(reason, sizeof(reason), "%s: %s", tgh_err_name(rc), tgh_errmsg());
-            msg_batch_pop(b);
-            wk->poison[i] = tgh_strdup(reason);
-            continue;
-        }
-        wk->ev_item[b->n - 1] = i;
-    }
-    /* Redis: drop what the store already holds in exactly this state. */
-    for (size_t i = 0; i < b->n; i++) {
-        const struct msg_event *ev = &b->ev[i];
-        event_state(ev->encoded, ev->encoded_len, wk->states[i]);
-        wk->ci[i] = (struct cache_item){
-            .chat_id = ev->chat_id,
-            .message_id = ev->message_id,
-            .state = wk->states[i],
-            .event = ev->op == MSG_OP_UPSERT ? ev->encoded : NULL,
-            .event_len = ev->encoded_len,
-            .date = ev->date == MSG_UNSET ? 0 : ev->date,
-            .deleted = ev->op == MSG_OP_DELETE,
-        };
-    }
-    nci = b->n;
-    t1 = pipeline_now_ms();
-    if (wk->cache != NULL && nci > 0 && cache_check(wk->cache, wk->ci, nci, wk->verdict) != TGH_OK)
-        wk->t->cache_failures++;
-    /* The events the store must see, as shallow copies (the batch owns them). */
-    for (size_t i = 0; i < nci; i++) {
-        wk->ci[i].changed = wk->verdict[i] == CACHE_CHANGED;
-        /* deletions always reach the store */
-        if (wk->verdict[i] == CACHE_SAME && b->ev[i].op != MSG_OP_DELETE) {
-            skipped++;
-            continue;
-        }
-        wk->cidx[ncommit] = i;
-        wk->cev[ncommit++] = b->ev[i];
-    }
-    /* The commit: one transaction, or one per event when it has a culprit. */
-    t2 = pipeline_now_ms();
-    if (ncommit > 0) {
-        rc = store_batch_commit(wk->st, wk->cev, ncommit, &s);
-        if (rc != TGH_OK && !tgh_err_is_transient(rc) && rc != TGH_EIO) {
-            log_warn("batch of %zu refused (%s), committing one by one", ncommit, tgh_errmsg());
-            memset(&s, 0, sizeof(s));
-            rc = commit_singly(wk, ncommit, &s, &dead);
-        }
-        if (rc != TGH_OK)
-            goto out;
-    }
-    for (size_t i = 0; i < k; i++) {
-        if (wk->poison[i] == NULL)
-            continue;
-        rc = dead_letter(wk, &wk->items[i], wk->poison[i]);
-        if (rc != TGH_OK)
-            goto out;
-        dead++;
-    }
-    if (dead > 0) {
-        rc = queue_pub_flush(wk->pub, 30000);
-        if (rc != TGH_OK)
-            goto out;
-    }
-    t3 = pipeline_now_ms();
-    if (wk->cache != NULL && nci > 0 && cache_mark(wk->cache, wk->ci, nci) != TGH_OK)
-        wk->t->cache_failures++;
-    t4 = pipeline_now_ms();
-    rc = queue_ack(wk->con, wk->items[k - 1].tag, true);
-    if (rc != TGH_OK) {
-        /* Committed but not acked: redelivered, and idempotent. */
-        log_warn("ack failed, the batch will be redelivered: %s", tgh_errmsg());
-        wk->t->reconnects++;
-        lose_queue(wk);
-        return TGH_OK;
-    }
-    store_stats_add(&wk->t->stats, &s);
-    wk->t->events += ncommit;
-    wk->t->duplicates += skipped;
-    wk->t->dead_letters += dead;
-    wk->t->batches++;
-    wk->t->ms_decode += t1 - t0;
-    wk->t->ms_cache += (t2 - t1) + (t4 - t3);
-    wk->t->ms_commit += t3 - t2;
-    if (wk->o->on_batch != NULL)
-        wk->o->on_batch(wk->o->on_batch_arg, k, pipeline_now_ms() - t0);
-    items_drop(wk, k);
-out:
-    return rc;
-}
-
-/* Commit the first k held deliveries through the breaker; false while it waits. */
-static tgh_err
-try_commit(struct worker *wk, size_t k)
-{
-    int64_t now = pipeline_now_ms();
-    tgh_err rc;
-
-    if (now < wk->not_before || !pipeline_breaker_allow(&wk->breaker, now))
-        return TGH_EAGAIN;
-    if (wk->st == NULL) {
-        rc = store_open(wk->o->store_url, &wk->st);
-        if (rc != TGH_OK)
-            goto failed;
-    }
-    rc = process(wk, k);
-    if (rc == TGH_OK) {
-        pipeline_breaker_success(&wk->breaker, pipeline_now_ms());
-        if (wk->store_down)
-            log_info("store reachable again; breaker closed");
-        wk->store_down = false;
-        wk->attempt = 0;
-        return TGH_OK;
-    }
-failed:
-    if (!tgh_err_is_transient(rc) && rc != TGH_EIO)
-        return rc;
-    {
-        enum pipeline_breaker_state before = pipeline_breaker_state(&wk->breaker, now);
-        uint64_t opens = wk->breaker.opens;
-
-        now = pipeline_now_ms();
-        pipeline_breaker_failure(&wk->breaker, now);
-        wk->t->retries++;
-        if (!wk->store_down)
-            log_warn("commit failed, holding %zu deliveries and retrying: %s", wk->n, tgh_errmsg());
-        wk->store_down = true;
-        if (wk->breaker.opens != opens) {
-            wk->t->breaker_opens++;
-            if (before == PIPELINE_BREAKER_CLOSED)
-                log_warn("breaker open: intake paused");
-        }
-        wk->not_before = now + pipeline_backoff_ms(wk->attempt++, 100, 5000);
-    }
-    return TGH_EAGAIN;
-}
-
-static bool
-batch_due(const struct worker *wk, int64_t now)
-{
-    return wk->n >= wk->o->batch_size ||
-           (wk->n > 0 && now - wk->first_at >= wk->o->batch_wait_ms) || (wk->n > 0 && stopping(wk));
+    if (f < wk->n && (wk->n >= wk->o->prefetch ||
+                      now - wk->items[f].arrived >= wk->o->batch_wait_ms || stopping(wk)))
+        return wk->n - f;
+    return 0;
 }
 
 static void
 worker_fini(struct worker *wk)
 {
+    if (wk->th_started) {
+        committer_settle(wk);
+        pthread_mutex_lock(&wk->mu);
+        wk->quit = true;
+        pthread_cond_broadcast(&wk->cv);
+        pthread_mutex_unlock(&wk->mu);
+        (void)pthread_join(wk->th, NULL);
+    }
+    for (unsigned i = 0; i < 2; i++)
+        stage_fini(&wk->stg[i]);
     items_drop(wk, wk->n);
     tgh_free(wk->items);
-    msg_batch_fini(&wk->batch);
-    batch_arrays_fini(wk);
     queue_con_close(wk->con);
     queue_pub_close(wk->pub);
     cache_close(wk->cache);
     store_close(wk->st);
+    pthread_mutex_destroy(&wk->mu);
+    pthread_cond_destroy(&wk->cv);
 }
 
 tgh_err
@@ -568,11 +812,13 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
     int64_t idle_since = pipeline_now_ms();
     tgh_err rc;
 
-    if (o->batch_size < 1 || o->prefetch < o->batch_size)
-        return tgh_errf(TGH_EINVAL, "prefetch (%u) must be at least the batch size (%zu)",
-                        o->prefetch, o->batch_size);
-    msg_batch_init(&wk.batch, o->batch_size);
-    batch_arrays_init(&wk, o->batch_size);
+    if (o->batch_size < 1 || o->prefetch < 1)
+        return tgh_errf(TGH_EINVAL, "batch size (%zu) and prefetch (%u) must be at least 1",
+                        o->batch_size, o->prefetch);
+    pthread_mutex_init(&wk.mu, NULL);
+    pthread_cond_init(&wk.cv, NULL);
+    for (unsigned i = 0; i < 2; i++)
+        stage_grow(&wk.stg[i], o->batch_size);
     pipeline_breaker_init(&wk.breaker, BREAKER_FAILS, BREAKER_WINDOW, BREAKER_OPEN,
                           BREAKER_OPEN_MAX);
     if (o->cache_url != NULL && cache_url_is_redis(o->cache_url)) {
@@ -586,10 +832,17 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
     rc = connect_queue(&wk);
     if (rc != TGH_OK)
         goto out;
+    if (pthread_create(&wk.th, NULL, committer_main, &wk) != 0) {
+        rc = tgh_errf(TGH_ENOMEM, "cannot start the committer thread");
+        goto out;
+    }
+    wk.th_started = true;
     log_info("consuming %s (batch %zu, prefetch %u)", QUEUE_NAME, o->batch_size, o->prefetch);
     for (;;) {
         int64_t now = pipeline_now_ms();
+        struct stage *head = &wk.stg[wk.head], *next = &wk.stg[wk.head ^ 1];
         struct queue_delivery d;
+        size_t f, k;
         int wait_ms;
 
         if (wk.con == NULL) {
@@ -600,29 +853,57 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
                 goto out;
             continue;
         }
-        if (batch_due(&wk, now)) {
-            size_t k = wk.n < o->batch_size ? wk.n : o->batch_size;
-
-            rc = try_commit(&wk, k);
-            if (rc == TGH_OK) {
-                idle_since = pipeline_now_ms();
+        /* The commit that is out came back: ack it, or hold it for a retry. */
+        if (wk.busy && committer_done(&wk, 0)) {
+            rc = settle(&wk);
+            if (rc != TGH_OK)
+                goto out;
+            idle_since = pipeline_now_ms();
+            continue;
+        }
+        /* Prepare the next batch, the one first in line or the one after. */
+        f = first_free(&wk);
+        if (!head->prepared || !next->prepared) {
+            k = batch_due(&wk, f, now);
+            if (k > 0 && !(stopping(&wk) && wk.store_down)) {
+                prepare(&wk, head->prepared ? next : head, f, k);
                 continue;
             }
-            if (rc != TGH_EAGAIN)
-                goto out;
-            if (stopping(&wk))
-                break; /* the store is down: what is held goes back to the broker */
-            if (wk.con == NULL)
-                continue;
-        } else if (stopping(&wk)) {
-            break;
         }
-        if (wk.n == 0 && o->idle_exit_ms > 0 && now - idle_since >= o->idle_exit_ms)
+        /* Hand the first batch to the committer when the breaker lets it. */
+        if (!wk.busy && head->prepared && now >= wk.not_before &&
+            !(stopping(&wk) && wk.store_down)) {
+            if (pipeline_breaker_allow(&wk.breaker, now)) {
+                submit(&wk, head);
+                continue;
+            }
+        }
+        if (stopping(&wk) && !wk.busy && (!head->prepared || wk.store_down))
+            break; /* done, or the store is down: what is held goes back to the broker */
+        if (!wk.busy && wk.n == 0 && o->idle_exit_ms > 0 && now - idle_since >= o->idle_exit_ms)
             break;
+        /*
+         * Both batches ready and one out, or stopping (nothing more is
+         * taken: what the broker sent and we did not read goes back to the
+         * queue with the connection): wait for the committer, briefly.
+         */
+        if (wk.busy && (stopping(&wk) || (head->prepared && next->prepared))) {
+            (void)committer_done(&wk, 50);
+            if (!stopping(&wk) && !committer_done(&wk, 0) &&
+                queue_con_next(wk.con, 0, &d) == TGH_OK)
+                hold(&wk, &d);
+            continue;
+        }
         /* Read the socket (heartbeats too) until the next thing is due. */
         wait_ms = 200;
-        if (wk.n > 0 && !wk.store_down) {
-            int64_t due = wk.first_at + o->batch_wait_ms - now;
+        if (wk.busy)
+            wait_ms = COMMIT_POLL_MS;
+        else if (f < wk.n && !wk.store_down) {
+            int64_t due = wk.items[f].arrived + o->batch_wait_ms - now;
+
+            wait_ms = due < 1 ? 1 : due < wait_ms ? (int)due : wait_ms;
+        } else if (head->prepared && wk.not_before > now) {
+            int64_t due = wk.not_before - now;
 
             wait_ms = due < 1 ? 1 : due < wait_ms ? (int)due : wait_ms;
         }
@@ -648,6 +929,8 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
     }
     rc = TGH_OK;
 out:
+    if (wk.th_started)
+        committer_settle(&wk); /* out on an error: unacked, so redelivered */
     if (rc == TGH_OK && wk.pub != NULL)
         rc = queue_pub_flush(wk.pub, 30000);
     worker_fini(&wk);

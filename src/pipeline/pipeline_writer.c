@@ -40,6 +40,7 @@ struct pipeline_writer {
     void *on_commit_arg;
     char *queue_url;       /* publishing writer: the broker */
     struct queue_pub *pub; /* NULL until connected */
+    struct queue_page page;
 };
 
 /*
@@ -66,14 +67,20 @@ publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store
         logged = true;
         usleep((useconds_t)pipeline_backoff_ms(attempt++, 100, 5000) * 1000);
     }
+    /* The batch as pages: one broker message per QUEUE_PAGE_EVENTS events. */
     for (size_t i = 0; i < b->n; i++) {
         const struct msg_event *ev = &b->ev[i];
         char key[96];
 
         (void)msg_event_key(ev, key, sizeof(key));
-        rc = queue_publish(w->pub, ev->encoded, ev->encoded_len, key);
-        if (rc != TGH_OK)
-            return rc;
+        queue_page_add(&w->page, ev->encoded, ev->encoded_len, key);
+        if (queue_page_full(&w->page) || i + 1 == b->n) {
+            rc = queue_page_publish(w->pub, &w->page);
+            if (rc != TGH_OK) {
+                w->page.len = w->page.n = 0; /* the whole batch is committed again */
+                return rc;
+            }
+        }
     }
     /* The publisher reconnects and republishes by itself: wait it out. */
     logged = false;
@@ -153,6 +160,7 @@ writer_free(struct pipeline_writer *w)
     tgh_free(w->slots);
     tgh_free(w->notes);
     queue_pub_close(w->pub);
+    queue_page_fini(&w->page);
     tgh_free(w->queue_url);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->changed);

@@ -65,8 +65,8 @@ pg() { psql "$PGURL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 gen() { "$TGH_TEST_GEN_EVENTS" "$@"; }
 qtool() { "$TGH_TEST_QTOOL" "$@"; }
 
-# publish FILE: every line, raw, confirmed.
-publish() { qtool publish "$TGH_QUEUE" <"$1" >/dev/null || fail "publishing $1"; }
+# publish FILE [PAGE]: every line, raw, confirmed, PAGE lines per message (default 1).
+publish() { qtool publish "$TGH_QUEUE" "${2:-1}" <"$1" >/dev/null || fail "publishing $1"; }
 
 depth() { qtool depth "$TGH_QUEUE" "$1"; }
 

@@ -19,7 +19,7 @@ split -n l/60 -d -a 2 "$WORK/stream.jsonl" "$WORK/chunk."
 # A publisher that trickles the stream in over about a minute.
 (
     for f in "$WORK"/chunk.*; do
-        qtool publish "$TGH_QUEUE" <"$f" >/dev/null || exit 1
+        qtool publish "$TGH_QUEUE" 25 <"$f" >/dev/null || exit 1
         sleep 1
     done
 ) 2>"$WORK/publisher.err" &

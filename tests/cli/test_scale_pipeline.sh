@@ -14,19 +14,23 @@ gen $N $CHATS $EV $DV $PV >"$WORK/stream.jsonl"
 lines=$(wc -l <"$WORK/stream.jsonl")
 poison=$((lines - $(grep -cE '"content_hash":"[0-9a-f]{64}"' "$WORK/stream.jsonl")))
 [ "$poison" -ge 20 ] || fail "the stream has only $poison poison lines"
-publish "$WORK/stream.jsonl"
-assert_eq "queued" "$lines" "$(depth tg.messages.v2)"
+# In pages of 37 lines (as collectors publish pages): poison lines sit at
+# every position of a page, among good events of several chats.
+PAGE=37
+pages=$(((lines + PAGE - 1) / PAGE))
+publish "$WORK/stream.jsonl" $PAGE
+assert_eq "queued" "$pages" "$(depth tg.messages.v2)"
 
 # One worker drains it.
 export TGH_BATCH_SIZE=500
 assert_status 0 tgh work --drain 2
 summary=$(cat "$WORK/out")
-assert_eq "received" "$lines" "$(jq .received <<<"$summary")"
+assert_eq "received" "$pages" "$(jq .received <<<"$summary")"
 assert_eq "dead letters" "$poison" "$(jq .dead_letters <<<"$summary")"
 assert_eq "status" '"ok"' "$(jq .status <<<"$summary")"
 check_final $N $CHATS $EV $DV
 assert_eq "queue empty" "0" "$(depth tg.messages.v2)"
-ok "a $lines-message stream is committed exactly once"
+ok "a $lines-line stream in $pages pages is committed exactly once"
 
 # Poison: in ingestion_errors and in the DLQ, each with its reason.
 assert_eq "ingestion_errors" "$poison" "$(pg "SELECT count(*) FROM ingestion_errors")"
@@ -37,6 +41,13 @@ assert_contains "a truncated payload's reason" "invalid JSON" "$WORK/dlq.jsonl"
 assert_contains "a newer schema's reason" "schema_version" "$WORK/dlq.jsonl"
 reasons=$(pg "SELECT count(*) FROM ingestion_errors WHERE reason <> '' AND payload <> ''")
 assert_eq "ingestion_errors with reason and payload" "$poison" "$reasons"
+# Each dead letter is its line alone, named by its page and its digest.
+assert_eq "DLQ bodies of one line" "$poison" "$(jq -r '.body | split("\n") | length' "$WORK/dlq.jsonl" | grep -c '^1$')"
+named=$(pg "SELECT count(*) FROM ingestion_errors WHERE position ~ '^message_id line-[0-9]+[+][0-9]+, sha256 [0-9a-f]{32}$'")
+assert_eq "positions naming page and payload" "$poison" "$named"
+grep -vE '"content_hash":"[0-9a-f]{64}"' "$WORK/stream.jsonl" | sort >"$WORK/poison.sorted"
+jq -r .body "$WORK/dlq.jsonl" | sort >"$WORK/dlq.sorted"
+cmp -s "$WORK/poison.sorted" "$WORK/dlq.sorted" || fail "the DLQ does not hold exactly the poison lines"
 ok "poison is dead-lettered with its reason, in the DLQ and in ingestion_errors"
 
 # Replay of dead letters: back on the main queue, refused again with their

@@ -3,7 +3,8 @@
  * qtool.c - the broker side of the scale-out tests, through the project's
  * own queue module:
  *
- *   qtool publish URL        every stdin line, raw, as one confirmed message
+ *   qtool publish URL [PAGE] stdin lines, raw, PAGE lines (default 1) per
+ *                            confirmed message (a page, as collectors send)
  *   qtool depth URL QUEUE    messages ready in QUEUE
  *   qtool purge URL QUEUE    empty QUEUE
  *   qtool peek URL QUEUE N   up to N messages of QUEUE as JSON lines
@@ -28,14 +29,16 @@ die(const char *what)
 }
 
 static int
-publish(const char *url)
+publish(const char *url, long per_page)
 {
     struct queue_pub *p = NULL;
+    struct queue_page pg;
     char *line = NULL, id[32];
     size_t cap = 0;
     ssize_t len;
     long n = 0;
 
+    queue_page_init(&pg);
     /* Like any publisher, wait for a broker that is down (up to a minute). */
     for (int tries = 0; queue_pub_open(url, &p) != TGH_OK; tries++) {
         if (tries == 120)
@@ -46,11 +49,15 @@ publish(const char *url)
         if (line[len - 1] == '\n')
             len--;
         (void)snprintf(id, sizeof(id), "line-%ld", ++n);
-        if (queue_publish(p, line, (size_t)len, id) != TGH_OK)
+        queue_page_add(&pg, line, (size_t)len, id);
+        if ((long)pg.n >= per_page && queue_page_publish(p, &pg) != TGH_OK)
             return die("publish");
         if (n % 1000 == 0 && queue_pub_flush(p, 60000) != TGH_OK)
             return die("publish");
     }
+    if (queue_page_publish(p, &pg) != TGH_OK)
+        return die("publish");
+    queue_page_fini(&pg);
     tgh_free(line);
     if (queue_pub_flush(p, 60000) != TGH_OK)
         return die("publish");
@@ -92,7 +99,7 @@ main(int argc, char **argv)
     uint64_t v = 0;
 
     if (argc >= 3 && strcmp(argv[1], "publish") == 0)
-        return publish(argv[2]);
+        return publish(argv[2], argc >= 4 ? strtol(argv[3], NULL, 10) : 1);
     if (argc >= 4 && strcmp(argv[1], "depth") == 0) {
         if (queue_depth(argv[2], argv[3], &v) != TGH_OK)
             return die("depth");
@@ -107,7 +114,7 @@ main(int argc, char **argv)
     }
     if (argc >= 5 && strcmp(argv[1], "peek") == 0)
         return peek(argv[2], argv[3], strtol(argv[4], NULL, 10));
-    (void)fprintf(stderr, "usage: qtool publish URL | depth URL QUEUE | purge URL QUEUE | "
+    (void)fprintf(stderr, "usage: qtool publish URL [PAGE] | depth URL QUEUE | purge URL QUEUE | "
                           "peek URL QUEUE N\n");
     return 2;
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_breaker.c - the circuit breaker on a fake clock, and the backoff.
+ * test_breaker.c - the worker's pure parts: the circuit breaker on a fake
+ * clock, the backoff, pages split into lines, printable dead-letter text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "core/alloc.h"
 #include "pipeline/pipeline.h"
 
 static void
@@ -105,6 +108,57 @@ test_backoff_full_jitter_bounds(void **state)
     assert_int_equal(pipeline_backoff_ms(0, 0, 5000), 0);
 }
 
+static void
+test_page_lines(void **state)
+{
+    static const char page[] = "{\"a\":1}\r\n\n  \t\n{\"b\":2}  \nlast";
+    struct pipeline_line ln[4];
+
+    (void)state;
+    assert_int_equal(pipeline_page_lines(page, strlen(page), NULL, 0), 3);
+    assert_int_equal(pipeline_page_lines(page, strlen(page), ln, 4), 3);
+    assert_int_equal(ln[0].len, 7);
+    assert_memory_equal(ln[0].p, "{\"a\":1}", 7);
+    assert_int_equal(ln[0].line, 1);
+    assert_memory_equal(ln[1].p, "{\"b\":2}", 7);
+    assert_int_equal(ln[1].len, 7);
+    assert_int_equal(ln[1].line, 4); /* blank lines still count */
+    assert_memory_equal(ln[2].p, "last", 4);
+    assert_int_equal(ln[2].line, 5);
+    /* Only what fits is stored; the count is of every line. */
+    assert_int_equal(pipeline_page_lines(page, strlen(page), ln, 1), 3);
+    /* One event, with or without its newline: line 0, the whole body. */
+    assert_int_equal(pipeline_page_lines("{}\n", 3, ln, 4), 1);
+    assert_int_equal(ln[0].line, 0);
+    assert_int_equal(ln[0].len, 2);
+    assert_int_equal(pipeline_page_lines("{}", 2, ln, 4), 1);
+    assert_int_equal(ln[0].line, 0);
+    assert_int_equal(pipeline_page_lines("\n \r\n", 4, ln, 4), 0);
+    assert_int_equal(pipeline_page_lines("", 0, ln, 4), 0);
+}
+
+static void
+test_printable(void **state)
+{
+    size_t len = 0;
+    char *p;
+
+    (void)state;
+    p = pipeline_printable("ok \xc3\xa9\x00\xff\xe2\x82", 9, 100, &len);
+    assert_string_equal(p, "ok \xc3\xa9????"); /* NUL, a bad byte, a cut sequence's two */
+    assert_int_equal(len, strlen(p));
+    tgh_free(p);
+    /* The limit never splits a character. */
+    p = pipeline_printable("a\xf0\x9f\x98\x80"
+                           "b",
+                           6, 3, &len);
+    assert_string_equal(p, "a??");
+    tgh_free(p);
+    p = pipeline_printable("\xed\xa0\x80", 3, 10, NULL); /* a UTF-16 surrogate */
+    assert_string_equal(p, "???");
+    tgh_free(p);
+}
+
 int
 main(void)
 {
@@ -114,6 +168,8 @@ main(void)
         cmocka_unit_test(test_success_resets_the_count),
         cmocka_unit_test(test_half_open_single_probe),
         cmocka_unit_test(test_backoff_full_jitter_bounds),
+        cmocka_unit_test(test_page_lines),
+        cmocka_unit_test(test_printable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
