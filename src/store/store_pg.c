@@ -38,12 +38,14 @@ extern const struct tgh_embedded store_pg_migrations[];
 #define MONTHS_AROUND 3         /* partitions created ahead (and behind) at open */
 #define COPY_FLUSH    (1 << 20) /* bytes of COPY data sent at a time */
 #define MAX_RANGE_GAP 32        /* message ids apart that still share one lookup range */
+#define LOCK_MSGS_MAX 1000      /* messages a batch locks one by one; more: whole chats */
 #define PAGE_ROWS     1000      /* rows per page of messages_each */
 #define DATE_MAX      INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 #define MAX_PARAMS    20
 
 enum stmt_id {
     P_LOCK_CHATS,
+    P_LOCK_MSGS,
     P_FETCH,
     P_PARTITIONS,
     P_CHAT_INSERT,
@@ -126,8 +128,15 @@ static const char *const session_sql =
 #define COPY_CHAT "COPY tgh_stage_chat (chat_id, type, title, username) FROM STDIN"
 
 static const char *const stmt_sql[P_COUNT] = {
-    /* Sorted ids from C: every writer takes its chats' locks in the same order. */
-    [P_LOCK_CHATS] = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
+    /*
+     * Sorted keys from C: every writer takes its locks in the same order,
+     * chats first (shared, or exclusive for a batch too big to lock message
+     * by message), then messages (two-int keys: another key space).
+     */
+    [P_LOCK_CHATS] = "SELECT count(CASE WHEN $2 THEN pg_advisory_xact_lock(k)"
+                     " ELSE pg_advisory_xact_lock_shared(k) END) FROM unnest($1::bigint[]) AS k",
+    [P_LOCK_MSGS] = "SELECT count(pg_advisory_xact_lock(a, b))"
+                    " FROM unnest($1::int[], $2::int[]) AS k (a, b)",
     /*
      * Everything the rules need of a batch's messages in one round trip:
      * the rows (found by id ranges, so each partition is probed once per
@@ -156,7 +165,7 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_PARTITIONS] = "SELECT tgh_messages_partitions($1::bigint[])",
     [P_CHAT_INSERT] = "INSERT INTO chats (chat_id, type, title, username, created_at, updated_at)"
                       " SELECT chat_id, coalesce(type, 'unknown'), title, username, $1, $1"
-                      " FROM tgh_stage_chat ON CONFLICT (chat_id) DO NOTHING",
+                      " FROM tgh_stage_chat ORDER BY chat_id ON CONFLICT (chat_id) DO NOTHING",
     /* NULL means "the events did not know": keep what is stored. */
     [P_CHAT_UPDATE] =
         "UPDATE chats c SET type = coalesce(s.type, c.type), title = coalesce(s.title, c.title),"
@@ -1470,11 +1479,37 @@ cmp_key(const void *a, const void *b)
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-/* One advisory lock per chat of the batch, in id order (no deadlocks between writers). */
+/*
+ * The batch's advisory locks. A writer holds a shared lock on each chat it
+ * touches and an exclusive lock on each message, so two workers committing
+ * different pages of one chat run side by side, while two batches holding
+ * one message are serialized (its rows are read, decided on and written in
+ * one go). A batch of more than LOCK_MSGS_MAX messages locks its chats
+ * exclusively instead, which also excludes every message writer of them.
+ * Keys are taken sorted, chats before messages, so writers never deadlock.
+ */
+/*
+ * One message's lock key: the two 32-bit halves of a 64-bit mix of (chat,
+ * message), as the two int4 keys of pg_advisory_xact_lock(int, int).
+ */
+static void
+msg_lock_key(int64_t chat_id, int64_t message_id, int64_t out[2])
+{
+    uint64_t h = (uint64_t)chat_id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)message_id;
+
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    out[0] = (int32_t)(uint32_t)(h >> 32);
+    out[1] = (int32_t)(uint32_t)h;
+}
+
 TGH_MUSTCHECK static tgh_err
 lock_chats(struct pg *pg, const struct batch *b)
 {
     int64_t *ids = tgh_malloc(b->n_ks * sizeof(*ids));
+    int64_t *mk = NULL;
+    bool whole = b->n_ks > LOCK_MSGS_MAX;
     struct params p = { .n = 0 };
     size_t n = 0;
     tgh_err rc;
@@ -1491,9 +1526,27 @@ lock_chats(struct pg *pg, const struct batch *b)
             ids[w++] = ids[i];
     }
     p_array(&p, ids, n);
+    p_bool(&p, whole);
     rc = exec_stmt(pg, P_LOCK_CHATS, &p, NULL, "lock chats");
     params_fini(&p);
     tgh_free(ids);
+    if (rc != TGH_OK || whole)
+        return rc;
+    mk = tgh_malloc(3 * b->n_ks * sizeof(*mk));
+    for (size_t i = 0; i < b->n_ks; i++)
+        msg_lock_key(b->ks[i].chat_id, b->ks[i].message_id, mk + 2 * i);
+    qsort(mk, b->n_ks, 2 * sizeof(*mk), cmp_key);
+    /* The second halves after the pairs, so that each half is one array. */
+    for (size_t i = 0; i < b->n_ks; i++)
+        mk[2 * b->n_ks + i] = mk[2 * i + 1];
+    for (size_t i = 0; i < b->n_ks; i++)
+        mk[i] = mk[2 * i];
+    p = (struct params){ .n = 0 };
+    p_array(&p, mk, b->n_ks);
+    p_array(&p, mk + 2 * b->n_ks, b->n_ks);
+    rc = exec_stmt(pg, P_LOCK_MSGS, &p, NULL, "lock messages");
+    params_fini(&p);
+    tgh_free(mk);
     return rc;
 }
 
