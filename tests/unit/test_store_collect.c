@@ -5,6 +5,7 @@
  * named it, every key form finds its chat, cursors are committed when put returns, and all of it
  * survives reopening and the migration of an older archive.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -814,6 +815,54 @@ test_migrate_003_archive(void **state)
     assert_int_equal(find_id(fx, "@durov"), 1);
 }
 
+/*
+ * Several processes start at once on a new database (workers scaled up
+ * together): each open migrates or waits for the one that does, and the
+ * schema is applied exactly once.
+ */
+#define FO_OPENERS 4
+
+struct fo_run {
+    const char *url;
+    tgh_err rc;
+    char err[256];
+};
+
+static void *
+fo_open(void *arg)
+{
+    struct fo_run *r = arg;
+    struct store *st = NULL;
+
+    r->rc = store_open(r->url, &st);
+    if (r->rc != TGH_OK)
+        (void)snprintf(r->err, sizeof(r->err), "%s", tgh_errmsg());
+    store_close(st);
+    return NULL;
+}
+
+static void
+test_concurrent_first_open(void **state)
+{
+    struct store_fx *fx = *state;
+    struct fo_run run[FO_OPENERS];
+    pthread_t th[FO_OPENERS];
+
+    for (int i = 0; i < FO_OPENERS; i++) {
+        run[i] = (struct fo_run){ .url = fx->url };
+        assert_int_equal(pthread_create(&th[i], NULL, fo_open, &run[i]), 0);
+    }
+    for (int i = 0; i < FO_OPENERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        if (run[i].rc != TGH_OK)
+            fail_msg("open %d: %s", i, run[i].err);
+    }
+    assert_true(sql_i64(fx, "SELECT count(*) FROM schema_migrations") > 0);
+    assert_int_equal(
+        sql_i64(fx, "SELECT count(*) - count(DISTINCT version) FROM schema_migrations"), 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"), 0);
+}
+
 int
 main(void)
 {
@@ -839,6 +888,7 @@ main(void)
     const struct CMUnitTest sqlite_only[] = {
         T(test_username_lookup_uses_index),
         cmocka_unit_test_setup_teardown(test_migrate_003_archive, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup_empty, teardown),
     };
     const struct CMUnitTest pg_only[] = {
         T(test_pg_username_lookup_uses_index),
