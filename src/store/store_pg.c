@@ -1623,7 +1623,17 @@ fetch_existing(struct pg *pg, struct batch *b)
     p_array(&p, rc_hi, n_r);
     p_array(&p, k_chat, b->n_ks);
     p_array(&p, k_msg, b->n_ks);
-    rc = exec_stmt(pg, P_FETCH, &p, &b->fetched, "read messages");
+    /*
+     * The lookup reads a few rows of big tables: index probes, never a scan.
+     * Otherwise a plan made while a partition was new and nearly empty (a
+     * sequential scan is cheapest then) is cached and kept as the partition
+     * grows, and every batch reads it whole.
+     */
+    rc = exec_plain(pg, "SET LOCAL enable_seqscan = off", "plan the lookup");
+    if (rc == TGH_OK)
+        rc = exec_stmt(pg, P_FETCH, &p, &b->fetched, "read messages");
+    if (rc == TGH_OK)
+        rc = exec_plain(pg, "SET LOCAL enable_seqscan = on", "plan the lookup");
     params_fini(&p);
     tgh_free(keys);
     tgh_free(rc_chat);
