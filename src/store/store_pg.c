@@ -51,7 +51,6 @@ enum stmt_id {
     P_CHAT_INSERT,
     P_CHAT_UPDATE,
     P_TOMB_INSERT,
-    P_MSG_INSERT,
     P_MSG_UPDATE,
     P_MSG_META,
     P_VER_INSERT,
@@ -104,8 +103,9 @@ enum stmt_id {
 
 /*
  * Staging tables, one set per connection: rows live until the end of the
- * transaction. op: 'i' insert, 'u' rewrite (all columns), 'm' version count
- * and tombstone only, 't' a tombstone of a message not (yet) stored.
+ * transaction. op: 'u' rewrite (all columns), 'm' version count and
+ * tombstone only, 't' a tombstone of a message not (yet) stored. New
+ * messages skip them: they are COPYed straight into messages.
  */
 static const char *const session_sql =
     "CREATE TEMP TABLE IF NOT EXISTS tgh_stage_msg (op text, old_date bigint,"
@@ -122,6 +122,7 @@ static const char *const session_sql =
     " username text) ON COMMIT DELETE ROWS";
 
 #define COPY_MSG "COPY tgh_stage_msg (op, old_date, " MSG_ALL ", tomb_source) FROM STDIN"
+#define COPY_NEW "COPY messages (" MSG_ALL ") FROM STDIN"
 #define COPY_VER                                                                              \
     "COPY tgh_stage_ver (chat_id, message_id, version, content_hash, edit_date, text, event," \
     " superseded_at) FROM STDIN"
@@ -177,8 +178,6 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_TOMB_INSERT] = "INSERT INTO tombstones (chat_id, message_id, deleted_at, source)"
                       " SELECT chat_id, message_id, deleted_at, tomb_source FROM tgh_stage_msg"
                       " WHERE op = 't' ON CONFLICT DO NOTHING",
-    [P_MSG_INSERT] =
-        "INSERT INTO messages (" MSG_ALL ") SELECT " MSG_ALL " FROM tgh_stage_msg WHERE op = 'i'",
     /* old_date: the row's partition key as read, so a changed date moves the row. */
     [P_MSG_UPDATE] =
         "UPDATE messages m SET date = s.date, edit_date = s.edit_date, sender_id = s.sender_id,"
@@ -1670,16 +1669,19 @@ decide(struct pg *pg, struct batch *b)
 /*
  * The first fields of a staged message row: op, old_date, keys, content and
  * first_seen_at; the caller adds updated_at, deleted_at, version_count and
- * tomb_source.
+ * tomb_source. A new message COPYed straight into messages (direct) starts
+ * at the keys.
  */
 TGH_MUSTCHECK static tgh_err
-stage_row(struct pg *pg, char op, const struct kstate *k)
+stage_row(struct pg *pg, char op, const struct kstate *k, bool direct)
 {
     struct cbuf *c = &pg->copy;
     tgh_err rc = TGH_OK;
 
-    cb_textn(c, &op, 1);
-    cb_i64(c, k->in_db ? k->db_date : MSG_UNSET);
+    if (!direct) {
+        cb_textn(c, &op, 1);
+        cb_i64(c, k->in_db ? k->db_date : MSG_UNSET);
+    }
     cb_int(c, k->chat_id);
     cb_int(c, k->message_id);
     if (op == 'm' || op == 't') {
@@ -1694,28 +1696,66 @@ stage_row(struct pg *pg, char op, const struct kstate *k)
     return rc;
 }
 
-/* Stage every row the batch writes, in one COPY. */
+/* What the batch does to a message row: 'i' new, 'u' rewrite, 'm' meta only, 0 nothing. */
+static char
+row_op(const struct kstate *k)
+{
+    if (k->exists && !k->in_db)
+        return 'i';
+    if (k->in_db && k->dirty)
+        return 'u';
+    if (k->in_db && k->meta_dirty)
+        return 'm';
+    return 0;
+}
+
+/*
+ * The batch's message rows: new messages COPYed straight into messages (the
+ * lookup under the batch's locks proved them absent), the others, and
+ * tombstones of unknown messages, staged for the set-based statements.
+ */
 TGH_MUSTCHECK static tgh_err
 stage_messages(struct pg *pg, struct batch *b)
 {
     struct cbuf *c = &pg->copy;
-    tgh_err rc;
+    size_t staged = 0;
+    tgh_err rc = TGH_OK;
 
+    for (size_t i = 0; i < b->n_ks; i++) {
+        char op = row_op(&b->ks[i]);
+
+        b->n_ins += op == 'i';
+        staged += (op == 'u' || op == 'm') + b->ks[i].tomb_new;
+    }
+    if (b->n_ins > 0) {
+        rc = copy_begin(pg, COPY_NEW);
+        for (size_t i = 0; rc == TGH_OK && i < b->n_ks; i++) {
+            struct kstate *k = &b->ks[i];
+
+            if (row_op(k) != 'i')
+                continue;
+            rc = stage_row(pg, 'i', k, true);
+            if (rc != TGH_OK)
+                break;
+            cb_int(c, b->now);
+            cb_i64(c, k->deleted_at);
+            cb_int(c, k->version_count);
+            cb_row_end(c);
+            rc = copy_flush(pg, false);
+        }
+        rc = copy_end(pg, rc);
+    }
+    if (rc != TGH_OK || staged == 0)
+        return rc;
     rc = copy_begin(pg, COPY_MSG);
     if (rc != TGH_OK)
         return rc;
     for (size_t i = 0; rc == TGH_OK && i < b->n_ks; i++) {
         struct kstate *k = &b->ks[i];
-        char op = 0;
+        char op = row_op(k);
 
-        if (k->exists && !k->in_db)
-            op = 'i';
-        else if (k->in_db && k->dirty)
-            op = 'u';
-        else if (k->in_db && k->meta_dirty)
-            op = 'm';
-        if (op != 0) {
-            rc = stage_row(pg, op, k);
+        if (op == 'u' || op == 'm') {
+            rc = stage_row(pg, op, k, false);
             if (rc != TGH_OK)
                 break;
             cb_int(c, b->now);
@@ -1723,12 +1763,11 @@ stage_messages(struct pg *pg, struct batch *b)
             cb_int(c, k->version_count);
             cb_null(c);
             cb_row_end(c);
-            b->n_ins += op == 'i';
             b->n_upd += op == 'u';
             b->n_meta += op == 'm';
         }
         if (k->tomb_new) {
-            rc = stage_row(pg, 't', k);
+            rc = stage_row(pg, 't', k, false);
             if (rc != TGH_OK)
                 break;
             cb_null(c);
@@ -1822,8 +1861,6 @@ apply_staged(struct pg *pg, struct batch *b)
         rc = stage_messages(pg, b);
     if (rc == TGH_OK && b->n_tomb > 0)
         rc = apply(pg, P_TOMB_INSERT, NULL, (int64_t)b->n_tomb, "record tombstones");
-    if (rc == TGH_OK && b->n_ins > 0)
-        rc = apply(pg, P_MSG_INSERT, NULL, (int64_t)b->n_ins, "insert messages");
     if (rc == TGH_OK && b->n_upd > 0)
         rc = apply(pg, P_MSG_UPDATE, NULL, (int64_t)b->n_upd, "update messages");
     if (rc == TGH_OK && b->n_meta > 0)
