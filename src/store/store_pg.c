@@ -143,14 +143,18 @@ static const char *const stmt_sql[P_COUNT] = {
      * the rows (found by id ranges, so each partition is probed once per
      * range, not once per message), their known versions and tombstones.
      * LATERAL ... OFFSET 0 keeps every lookup an index probe: a generic plan
-     * would otherwise hash-join whole partitions of a big chat.
+     * would otherwise hash-join whole partitions of a big chat. ORDER BY
+     * message_id (with sequential scans off around the query) makes the
+     * primary key the only cheap path: a plan cached while a partition was
+     * nearly empty would otherwise use (chat_id, date) and filter a whole
+     * chat per range once the partition has grown.
      */
     [P_FETCH] =
         "SELECT 'm', m.chat_id, m.message_id, m.date, m.content_hash, m.edit_date, m.text,"
         " m.event, m.version_count, m.deleted_at"
         " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r (chat_id, lo, hi),"
         " LATERAL (SELECT * FROM messages m WHERE m.chat_id = r.chat_id"
-        " AND m.message_id BETWEEN r.lo AND r.hi OFFSET 0) m"
+        " AND m.message_id BETWEEN r.lo AND r.hi ORDER BY m.message_id OFFSET 0) m"
         " UNION ALL"
         " SELECT 'v', v.chat_id, v.message_id, NULL, v.content_hash, v.edit_date, NULL, NULL,"
         " NULL, NULL"
