@@ -182,13 +182,6 @@ struct pipeline_line {
 size_t pipeline_page_lines(const char *body, size_t len, struct pipeline_line *out, size_t max);
 
 /*
- * Outside bytes as text a database and a log accept: at most max bytes, NUL
- * and invalid UTF-8 each replaced by '?'. Malloc'd; *out_len (if not NULL)
- * is its length.
- */
-char *pipeline_printable(const char *s, size_t len, size_t max, size_t *out_len);
-
-/*
  * Circuit breaker around a dependency (the store, for the worker). Closed:
  * calls go through; `threshold` failures within `window_ms` open it. Open:
  * nothing goes through for the open period, which starts at open_ms and

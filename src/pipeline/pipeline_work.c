@@ -37,6 +37,7 @@
 #include "core/alloc.h"
 #include "core/codec.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "queue/queue.h"
 
 #define TGH_LOG_SUB "work"
@@ -176,60 +177,6 @@ event_state(const char *body, size_t len, char out[STATE_HEX + 1])
     out[STATE_HEX] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t left)
-{
-    size_t n;
-    unsigned cp;
-
-    if (s[0] < 0x80)
-        return s[0] == 0 ? 0 : 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
-}
-
-char *
-pipeline_printable(const char *s, size_t len, size_t max, size_t *out_len)
-{
-    char *out = tgh_malloc((len < max ? len : max) + 1);
-    size_t i = 0, o = 0;
-
-    while (i < len && o < max) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-
-        if (n == 0 || o + n > max) {
-            out[o++] = '?';
-            i++;
-            continue;
-        }
-        memcpy(out + o, s + i, n);
-        o += n;
-        i += n;
-    }
-    out[o] = '\0';
-    if (out_len != NULL)
-        *out_len = o;
-    return out;
-}
-
 size_t
 pipeline_page_lines(const char *body, size_t len, struct pipeline_line *out, size_t max)
 {
@@ -279,8 +226,8 @@ dead_letter(struct worker *wk, const struct payload *pl, const char *reason)
 {
     char position[240], digest[STATE_HEX + 1];
     size_t plen = 0;
-    char *payload = pipeline_printable(pl->p, pl->len, DEAD_PAYLOAD_MAX, &plen);
-    char *why = pipeline_printable(reason, strlen(reason), 1000, NULL);
+    char *payload = tgh_utf8_printable(pl->p, pl->len, DEAD_PAYLOAD_MAX, &plen);
+    char *why = tgh_utf8_printable(reason, strlen(reason), 1000, NULL);
     const char *mid = pl->message_id != NULL ? pl->message_id : "(none)";
     struct store_dead_letter dl = {
         .source = "queue",

@@ -20,6 +20,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "queue/queue_int.h"
 
 bool
@@ -59,54 +60,21 @@ queue_sleep_ms(uint64_t ms)
         ;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629 table 3-7), 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (c == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-        hi = 0x8F; /* above U+10FFFF */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 void
 queue_utf8_clip(const char *s, char *out, size_t outsize)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0;
+    size_t left = strlen(s), o = 0;
 
-    while (*p != '\0') {
-        size_t n = utf8_seq_len(p);
+    while (left > 0) {
+        size_t n = tgh_utf8_seq_len(p, left);
 
-        if (n == 0) { /* the terminating NUL fails every continuation test */
+        if (n == 0) {
             if (o + 1 >= outsize)
                 break;
             out[o++] = '?';
             p++;
+            left--;
             continue;
         }
         if (o + n >= outsize)
@@ -114,6 +82,7 @@ queue_utf8_clip(const char *s, char *out, size_t outsize)
         memcpy(out + o, p, n);
         o += n;
         p += n;
+        left -= n;
     }
     out[o] = '\0';
 }

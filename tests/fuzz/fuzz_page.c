@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/codec.h"
+#include "core/utf8.h"
 #include "pipeline/pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +23,7 @@ static void
 check_printable(const char *s, size_t len, size_t max)
 {
     size_t out_len = 0;
-    char *p = pipeline_printable(s, len, max, &out_len);
+    char *p = tgh_utf8_printable(s, len, max, &out_len);
 
     if (out_len > max || strlen(p) != out_len)
         abort();

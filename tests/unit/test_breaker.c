@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "pipeline/pipeline.h"
 
 static void
@@ -144,17 +145,17 @@ test_printable(void **state)
     char *p;
 
     (void)state;
-    p = pipeline_printable("ok \xc3\xa9\x00\xff\xe2\x82", 9, 100, &len);
+    p = tgh_utf8_printable("ok \xc3\xa9\x00\xff\xe2\x82", 9, 100, &len);
     assert_string_equal(p, "ok \xc3\xa9????"); /* NUL, a bad byte, a cut sequence's two */
     assert_int_equal(len, strlen(p));
     tgh_free(p);
     /* The limit never splits a character. */
-    p = pipeline_printable("a\xf0\x9f\x98\x80"
+    p = tgh_utf8_printable("a\xf0\x9f\x98\x80"
                            "b",
                            6, 3, &len);
     assert_string_equal(p, "a??");
     tgh_free(p);
-    p = pipeline_printable("\xed\xa0\x80", 3, 10, NULL); /* a UTF-16 surrogate */
+    p = tgh_utf8_printable("\xed\xa0\x80", 3, 10, NULL); /* a UTF-16 surrogate */
     assert_string_equal(p, "???");
     tgh_free(p);
 }
