@@ -56,8 +56,9 @@ struct item {
     char *body;
     size_t len;
     char *message_id;
-    int64_t arrived; /* pipeline_now_ms() */
-    size_t npay;     /* lines (payloads) in the body */
+    int64_t arrived;             /* pipeline_now_ms() */
+    struct pipeline_line *lines; /* its non-blank lines, split once on arrival */
+    size_t npay;                 /* how many */
 };
 
 /* One line of a delivery: an event, or poison. */
@@ -212,6 +213,7 @@ items_drop(struct worker *wk, size_t k)
         return;
     for (size_t i = 0; i < k; i++) {
         tgh_free(wk->items[i].body);
+        tgh_free(wk->items[i].lines);
         tgh_free(wk->items[i].message_id);
     }
     memmove(wk->items, wk->items + k, (wk->n - k) * sizeof(*wk->items));
@@ -479,18 +481,14 @@ prepare(struct worker *wk, struct stage *sg, size_t from, size_t k)
     sg->npay = 0;
     for (size_t i = from; i < from + k; i++) {
         const struct item *it = &wk->items[i];
-        struct pipeline_line *ln = tgh_calloc(it->npay ? it->npay : 1, sizeof(*ln));
-        size_t m = pipeline_page_lines(it->body, it->len, ln, it->npay);
-
-        if (m == 0) {
+        if (it->npay == 0) {
             /* Nothing but blank lines: the delivery itself is the poison. */
             sg->pay[sg->npay] = (struct payload){ it->body, it->len, it->message_id, 0 };
             sg->poison[sg->npay++] = tgh_strdup("EINVAL: the message holds no event");
         }
-        for (size_t j = 0; j < m; j++)
-            sg->pay[sg->npay++] =
-                (struct payload){ ln[j].p, ln[j].len, it->message_id, ln[j].line };
-        tgh_free(ln);
+        for (size_t j = 0; j < it->npay; j++)
+            sg->pay[sg->npay++] = (struct payload){ it->lines[j].p, it->lines[j].len,
+                                                    it->message_id, it->lines[j].line };
     }
     memset(sg->verdict, 0, sg->npay * sizeof(*sg->verdict));
     /* Decode; poison is set aside with its reason, dead-lettered after the commit. */
@@ -704,6 +702,8 @@ hold(struct worker *wk, const struct queue_delivery *d)
     it->message_id = d->message_id != NULL ? tgh_strdup(d->message_id) : NULL;
     it->arrived = pipeline_now_ms();
     it->npay = pipeline_page_lines(it->body, it->len, NULL, 0);
+    it->lines = tgh_calloc(it->npay ? it->npay : 1, sizeof(*it->lines));
+    (void)pipeline_page_lines(it->body, it->len, it->lines, it->npay);
     wk->t->received++;
 }
 
