@@ -22,55 +22,9 @@
 #include "core/msg.h"
 #include "store/store.h"
 
-#define CHAT_ID -1001234567890LL
-#define ROUNDS  3
+#include "common/bench_pg.h"
 
-static const char *const words[] = {
-    "market", "signal", "update", "report", "breaking", "новости", "канал",   "café",
-    "price",  "today",  "people", "city",   "weather",  "служба",  "release", "vote",
-};
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-make_events(struct msg_event *ev, size_t n, struct tgh_arena *a)
-{
-    for (size_t i = 0; i < n; i++) {
-        char text[256];
-        size_t len = 0;
-
-        for (size_t w = 0; w < 14; w++) {
-            const char *word = words[(i * 7 + w * 13 + w * w) % 16];
-            int k = snprintf(text + len, sizeof(text) - len, "%s%s", w ? " " : "", word);
-
-            len += (size_t)k;
-        }
-        msg_event_init(&ev[i]);
-        ev[i].source = MSG_SOURCE_EXPORT;
-        ev[i].observed_at = 1700000000;
-        ev[i].chat_id = CHAT_ID;
-        ev[i].chat_type = MSG_CHAT_CHANNEL;
-        ev[i].chat_title = "Bench channel";
-        ev[i].message_id = (int64_t)i + 1;
-        ev[i].date = 1600000000 + (int64_t)i * 30;
-        ev[i].sender_id = 777;
-        ev[i].sender_type = MSG_PEER_CHANNEL;
-        ev[i].sender_name = "Bench channel";
-        ev[i].views = (int64_t)(i % 5000);
-        ev[i].text = tgh_arena_strdup(a, text);
-        if (codec_event_finalize(&ev[i]) != TGH_OK) {
-            fprintf(stderr, "finalize: %s\n", tgh_errmsg());
-            exit(1);
-        }
-    }
-}
+#define ROUNDS 3
 
 static void
 cleanup(const char *path)
@@ -88,7 +42,7 @@ static double
 commit_all(struct store *st, const struct msg_event *ev, size_t n, size_t batch,
            struct store_stats *stats)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (size_t i = 0; i < n; i += batch) {
         size_t k = n - i < batch ? n - i : batch;
@@ -98,7 +52,7 @@ commit_all(struct store *st, const struct msg_event *ev, size_t n, size_t batch,
             exit(1);
         }
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* Fresh inserts; *again is the time to commit the same events a second time. */
@@ -165,7 +119,7 @@ run_raw(const char *path, const struct msg_event *ev, size_t n, size_t batch)
                       NULL, NULL, NULL),
          db, "setup");
     must(sqlite3_prepare_v2(db, insert, -1, &s, NULL), db, "prepare");
-    t0 = now_s();
+    t0 = bench_now_s();
     for (size_t i = 0; i < n; i += batch) {
         size_t k = n - i < batch ? n - i : batch;
 
@@ -198,7 +152,7 @@ run_raw(const char *path, const struct msg_event *ev, size_t n, size_t batch)
         }
         must(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
     }
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     sqlite3_finalize(s);
     sqlite3_close(db);
     return t0;
@@ -219,7 +173,7 @@ main(int argc, char **argv)
     (void)snprintf(path, sizeof(path), "%s/bench.db", dir);
     tgh_arena_init(&a, 1 << 20);
     ev = tgh_calloc(n, sizeof(*ev));
-    make_events(ev, n, &a);
+    bench_pg_make_events(ev, n, 1, &a); /* one channel */
     for (int r = 0; r < ROUNDS; r++) {
         double t, again;
 
