@@ -85,8 +85,6 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     o.prefetch = cfg->prefetch > 0 ? (unsigned)cfg->prefetch : (unsigned)(cfg->batch_size / 5);
     if (o.prefetch < 16)
         o.prefetch = 16;
-    if (o.prefetch > 65535)
-        o.prefetch = 65535;
     o.batch_wait_ms = cfg->batch_wait_ms;
     o.idle_exit_ms = drain * 1000;
     collect_cli_signals();

@@ -60,7 +60,7 @@ static const struct cfg_param params[] = {
     { "TGH_OFFLINE_TIMEOUT", CFG_INT, offsetof(struct tgh_config, offline_timeout), "120", 1, 86400,
       "seconds collect --once waits for a lost connection before failing its chats" },
     { "TGH_PREFETCH", CFG_INT, offsetof(struct tgh_config, prefetch), "0", 0, 65535,
-      "deliveries a worker holds unacked (0: twice the batch size)" },
+      "deliveries (pages) a worker holds unacked (0: a fifth of the batch size, at least 16)" },
     { "TGH_QUEUE", CFG_STR, offsetof(struct tgh_config, queue_url), "memory", 0, 0,
       "memory (in process), or amqp://user:password@host:port/vhost (RabbitMQ)" },
     { "TGH_RECONCILE_HOURS", CFG_INT, offsetof(struct tgh_config, reconcile_hours), "24", 0,

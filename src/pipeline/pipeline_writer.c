@@ -74,14 +74,12 @@ publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store
 
         (void)msg_event_key(ev, key, sizeof(key));
         queue_page_add(&w->page, ev->encoded, ev->encoded_len, key);
-        if (queue_page_full(&w->page) || i + 1 == b->n) {
-            rc = queue_page_publish(w->pub, &w->page);
-            if (rc != TGH_OK) {
-                w->page.len = w->page.n = 0; /* the whole batch is committed again */
-                return rc;
-            }
-        }
+        if (queue_page_full(&w->page) && (rc = queue_page_publish(w->pub, &w->page)) != TGH_OK)
+            return rc; /* the whole batch is committed again */
     }
+    rc = queue_page_publish(w->pub, &w->page);
+    if (rc != TGH_OK)
+        return rc;
     /* The publisher reconnects and republishes by itself: wait it out. */
     logged = false;
     for (;;) {

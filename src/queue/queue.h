@@ -136,7 +136,6 @@ struct queue_page {
     size_t len, cap;
     size_t n;       /* events in the page */
     char first[96]; /* the first event's key */
-    char id[128];   /* message_id of the page, set by queue_page_publish */
 };
 
 void queue_page_init(struct queue_page *pg);
@@ -148,7 +147,8 @@ void queue_page_add(struct queue_page *pg, const char *event, size_t len, const 
 /* QUEUE_PAGE_EVENTS events, or QUEUE_PAGE_BYTES bytes, are in the page. */
 bool queue_page_full(const struct queue_page *pg);
 
-/* Publish the page, if it holds anything, then empty it (queue_publish's errors). */
+/* Publish the page, if it holds anything; it is emptied even on failure (queue_publish's errors).
+ */
 TGH_MUSTCHECK tgh_err queue_page_publish(struct queue_pub *p, struct queue_page *pg);
 
 /* One delivery; body and strings live until the next queue_con_next() or close. */

@@ -44,18 +44,18 @@ queue_page_full(const struct queue_page *pg)
 tgh_err
 queue_page_publish(struct queue_pub *p, struct queue_page *pg)
 {
+    char id[128];
     tgh_err rc;
 
     if (pg->n == 0)
         return TGH_OK;
     if (pg->n == 1)
-        (void)snprintf(pg->id, sizeof(pg->id), "%s", pg->first);
+        (void)snprintf(id, sizeof(id), "%s", pg->first);
     else
-        (void)snprintf(pg->id, sizeof(pg->id), "%s+%zu", pg->first, pg->n - 1);
-    rc = queue_publish(p, pg->buf, pg->len, pg->first[0] != '\0' ? pg->id : NULL);
-    if (rc == TGH_OK) {
-        pg->len = 0;
-        pg->n = 0;
-    }
+        (void)snprintf(id, sizeof(id), "%s+%zu", pg->first, pg->n - 1);
+    rc = queue_publish(p, pg->buf, pg->len, pg->first[0] != '\0' ? id : NULL);
+    /* Published or not, the page is emptied: a caller that failed publishes its events again. */
+    pg->len = 0;
+    pg->n = 0;
     return rc;
 }
