@@ -100,7 +100,42 @@ tgh_err
 store_batch_commit(struct store *st, const struct msg_event *ev, size_t n,
                    struct store_stats *stats)
 {
-    return st->be->commit(st->impl, ev, n, stats);
+    return st->be->commit(st->impl, ev, n, stats, NULL);
+}
+
+tgh_err
+store_batch_commit_changes(struct store *st, const struct msg_event *ev, size_t n,
+                           struct store_stats *stats, enum store_change *changes)
+{
+    return st->be->commit(st->impl, ev, n, stats, changes);
+}
+
+enum store_change
+store_change_between(const struct store_stats *before, const struct store_stats *after)
+{
+    if (after->inserted != before->inserted)
+        return STORE_CHANGE_NEW;
+    if (after->versioned != before->versioned)
+        return STORE_CHANGE_EDIT;
+    if (after->deleted != before->deleted || after->delete_unknown != before->delete_unknown)
+        return STORE_CHANGE_DELETE;
+    return STORE_CHANGE_NONE;
+}
+
+const char *
+store_change_name(enum store_change c)
+{
+    switch (c) {
+    case STORE_CHANGE_NEW:
+        return "new";
+    case STORE_CHANGE_EDIT:
+        return "edit";
+    case STORE_CHANGE_DELETE:
+        return "delete";
+    case STORE_CHANGE_NONE:
+        break;
+    }
+    return "none";
 }
 
 tgh_err

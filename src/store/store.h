@@ -58,6 +58,24 @@ void store_close(struct store *st); /* NULL is fine */
 TGH_MUSTCHECK tgh_err store_batch_commit(struct store *st, const struct msg_event *ev, size_t n,
                                          struct store_stats *stats);
 
+/* What committing one event changed, for the live feed. */
+enum store_change {
+    STORE_CHANGE_NONE = 0, /* unchanged, or counters refreshed in place */
+    STORE_CHANGE_NEW,      /* a message the store did not have */
+    STORE_CHANGE_EDIT,     /* content changed: a version was kept */
+    STORE_CHANGE_DELETE,   /* a tombstone was newly set (also of an unknown message) */
+};
+
+/*
+ * store_batch_commit, also saying what each event changed: changes[i] for
+ * ev[i] (n entries, written only on TGH_OK). Redelivered or re-collected
+ * events are STORE_CHANGE_NONE, so a feed built from this has no duplicates.
+ */
+TGH_MUSTCHECK tgh_err store_batch_commit_changes(struct store *st, const struct msg_event *ev,
+                                                 size_t n, struct store_stats *stats,
+                                                 enum store_change *changes);
+const char *store_change_name(enum store_change c); /* "new", "edit", "delete", "none" */
+
 /*
  * Create a chat or refresh what is known of it, outside any batch: sources
  * call it for chats that have no messages (yet). MSG_CHAT_UNKNOWN and NULL

@@ -13,7 +13,9 @@ struct store_backend {
     /* must_exist: fail with TGH_ENOTFOUND instead of creating a new store */
     tgh_err (*open)(const struct tgh_url *url, bool must_exist, void **impl);
     void (*close)(void *impl);
-    tgh_err (*commit)(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats);
+    /* changes may be NULL; else changes[i] is set for every event on success */
+    tgh_err (*commit)(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats,
+                      enum store_change *changes);
     tgh_err (*chat_upsert)(void *impl, int64_t chat_id, enum msg_chat_type type, const char *title,
                            const char *username);
     tgh_err (*dead_letter_add)(void *impl, const struct store_dead_letter *dl);
@@ -40,6 +42,10 @@ struct store_backend {
     /* Remove every message dated before `before` (a month start, UTC). */
     tgh_err (*retention_apply)(void *impl, int64_t before, int64_t *removed);
 };
+
+/* What one event did, from the batch's counts before and after applying it. */
+enum store_change store_change_between(const struct store_stats *before,
+                                       const struct store_stats *after);
 
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;

@@ -1651,11 +1651,12 @@ fetch_existing(struct pg *pg, struct batch *b)
 
 /* Every event in order, against the states: the SQLite store's rules. */
 TGH_MUSTCHECK static tgh_err
-decide(struct pg *pg, struct batch *b)
+decide(struct pg *pg, struct batch *b, enum store_change *changes)
 {
     for (size_t i = 0; i < b->n; i++) {
         const struct msg_event *e = &b->ev[i];
         struct kstate *k = ks_get(b, e->chat_id, e->message_id, false);
+        struct store_stats before = b->add;
         tgh_err rc = TGH_OK;
 
         if (e->op == MSG_OP_DELETE)
@@ -1664,6 +1665,8 @@ decide(struct pg *pg, struct batch *b)
             insert_new(b, k, e, b->json[i], b->json_len[i]);
         else
             rc = upsert_existing(pg, b, k, e, b->json[i], b->json_len[i]);
+        if (changes != NULL)
+            changes[i] = store_change_between(&before, &b->add);
         if (rc != TGH_OK)
             return event_fail(rc, b, i);
     }
@@ -1906,7 +1909,8 @@ moved_partitions(struct pg *pg, const struct batch *b)
 }
 
 TGH_MUSTCHECK static tgh_err
-commit_once(struct pg *pg, const struct msg_event *ev, size_t n, struct store_stats *stats)
+commit_once(struct pg *pg, const struct msg_event *ev, size_t n, struct store_stats *stats,
+            enum store_change *changes)
 {
     struct batch b;
     tgh_err rc;
@@ -1923,7 +1927,7 @@ commit_once(struct pg *pg, const struct msg_event *ev, size_t n, struct store_st
     if (rc == TGH_OK)
         rc = fetch_existing(pg, &b);
     if (rc == TGH_OK)
-        rc = decide(pg, &b);
+        rc = decide(pg, &b, changes);
     if (rc == TGH_OK)
         rc = moved_partitions(pg, &b);
     if (rc == TGH_OK)
@@ -1940,7 +1944,8 @@ out:
 }
 
 TGH_MUSTCHECK static tgh_err
-pg_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats)
+pg_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats,
+          enum store_change *changes)
 {
     struct pg *pg = impl;
     tgh_err rc;
@@ -1950,11 +1955,11 @@ pg_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *
     rc = conn_ready(pg);
     if (rc != TGH_OK)
         return rc;
-    rc = commit_once(pg, ev, n, stats);
+    rc = commit_once(pg, ev, n, stats, changes);
     if (rc == TGH_EINVAL && strstr(tgh_errmsg(), "no partition of relation") != NULL) {
         /* Another process dropped a month this one believed in (retention). */
         pg->n_months = 0;
-        rc = commit_once(pg, ev, n, stats);
+        rc = commit_once(pg, ev, n, stats, changes);
     }
     if (rc != TGH_OK)
         pg->n_months = 0; /* partitions created in a rolled-back transaction */

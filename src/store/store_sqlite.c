@@ -1036,7 +1036,8 @@ rollback(struct sq *sq)
 }
 
 TGH_MUSTCHECK static tgh_err
-sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats)
+sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_stats *stats,
+              enum store_change *changes)
 {
     struct sq *sq = impl;
     struct batch b = { .now = (int64_t)time(NULL) };
@@ -1047,8 +1048,12 @@ sqlite_commit(void *impl, const struct msg_event *ev, size_t n, struct store_sta
     if (rc != TGH_OK)
         return rc;
     for (i = 0; i < n; i++) {
+        struct store_stats before = b.add;
+
         rc =
             ev[i].op == MSG_OP_DELETE ? apply_delete(sq, &b, &ev[i]) : apply_upsert(sq, &b, &ev[i]);
+        if (changes != NULL)
+            changes[i] = store_change_between(&before, &b.add);
         if (rc != TGH_OK) {
             char detail[512];
 

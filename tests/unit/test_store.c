@@ -783,6 +783,34 @@ test_same_key_twice_in_one_batch(void **state)
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM message_versions WHERE text = 'v1'"), 1);
 }
 
+/* What each event changed, in one batch and across batches: the live feed's input. */
+static void
+test_changes_per_event(void **state)
+{
+    struct store_fx *fx = *state;
+    struct msg_event ev[7] = { ev_msg(-1001, 1, DATE0, "v1"),   ev_msg(-1001, 1, DATE0, "v2"),
+                               ev_msg(-1001, 2, DATE0, "same"), ev_msg(-1001, 2, DATE0, "same"),
+                               ev_del(-1001, 2, DATE0 + 5),     ev_del(-1001, 2, DATE0 + 6),
+                               ev_del(-1001, 77, DATE0 + 7) };
+    enum store_change want[7] = { STORE_CHANGE_NEW,   STORE_CHANGE_EDIT,   STORE_CHANGE_NEW,
+                                  STORE_CHANGE_NONE,  STORE_CHANGE_DELETE, STORE_CHANGE_NONE,
+                                  STORE_CHANGE_DELETE };
+    enum store_change got[7];
+    struct store_stats stats = { 0 };
+
+    ev[1].edit_date = DATE0 + 1;
+    fin(ev, 7);
+    memset(got, 0xff, sizeof(got));
+    assert_int_equal(store_batch_commit_changes(fx->st, ev, 7, &stats, got), TGH_OK);
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(got[i], want[i]);
+    /* The same batch again changes nothing: no duplicates in a feed. */
+    assert_int_equal(store_batch_commit_changes(fx->st, ev, 7, &stats, got), TGH_OK);
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(got[i], STORE_CHANGE_NONE);
+    assert_string_equal(store_change_name(STORE_CHANGE_EDIT), "edit");
+}
+
 static void
 test_failing_batch_rolls_back(void **state)
 {
@@ -1509,6 +1537,7 @@ main(void)
         T(test_delete_is_a_tombstone),
         T(test_reapplying_mixed_batch_is_noop),
         T(test_same_key_twice_in_one_batch),
+        T(test_changes_per_event),
         T(test_concurrent_writers),
         T(test_failing_batch_rolls_back),
         T(test_migrations_idempotent_and_future_refused),
