@@ -47,10 +47,10 @@ test-tsan: deps
 		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
 		-DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline tgharvest fake_tdjson \
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline test_feed tgharvest fake_tdjson \
 		gen_events qtool
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure \
-		-R '^(test_pipeline|cli_test_collect_live|cli_test_collect_kill|cli_test_scale_pipeline)$$'
+		-R '^(test_pipeline|test_feed|cli_test_collect_live|cli_test_collect_kill|cli_test_scale_pipeline)$$'
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null
