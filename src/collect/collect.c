@@ -1349,6 +1349,8 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         return rc;
     }
     pipeline_writer_on_commit(e.w, on_commit, &e);
+    if (o->feed != NULL)
+        pipeline_writer_set_feed(e.w, o->feed);
 
     if (o->daemon) {
         /* The daemon needs at least the default account. */

@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/feed.h"
 #include "store/store.h"
 
 #define COLLECT_ACCOUNT_NAME_MAX 64
@@ -127,6 +128,7 @@ struct collect_opts {
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop: commit and return */
     const char *queue_url;       /* NULL: cfg->queue_url; amqp://: publish instead of store */
     unsigned shard, shards;      /* shards > 1: only tracked rows with id % shards == shard */
+    struct tgh_feed *feed;       /* committed changes go here too (the API's stream); or NULL */
     /* called after each chat finished (collect --once progress); may be NULL */
     void (*on_chat)(void *arg, const struct collect_chat_result *c);
     void *on_chat_arg;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/feed.h"
 #include "core/msg.h"
 #include "store/store.h"
 
@@ -75,6 +76,27 @@ TGH_MUSTCHECK tgh_err pipeline_writer_submit_note(struct pipeline_writer *w, str
  */
 typedef void (*pipeline_commit_fn)(void *arg, void *tag, const struct store_stats *s);
 void pipeline_writer_on_commit(struct pipeline_writer *w, pipeline_commit_fn fn, void *arg);
+
+/*
+ * Also append what each committed batch changed (new, edited, deleted
+ * messages; nothing for a redelivery) to feed, after the commit: the live
+ * stream of `run`. Set before the first submit; a publishing writer ignores
+ * it (workers feed the stream of a scale-out deployment).
+ */
+void pipeline_writer_set_feed(struct pipeline_writer *w, struct tgh_feed *feed);
+
+/*
+ * The feed item of one committed change: {"kind", "chat_id", "message_id",
+ * "date", "deleted_at" (deletions), "event"}, where event is the event's
+ * canonical JSON, or null (and "truncated": true) when it is larger than
+ * PIPELINE_FEED_EVENT_MAX; clients then read it from the API. Caller frees.
+ */
+#define PIPELINE_FEED_EVENT_MAX (64 * 1024)
+char *pipeline_feed_json(const struct msg_event *ev, enum store_change change, size_t *len);
+
+/* Append every change of a committed batch to feed (changes as store_batch_commit_changes). */
+void pipeline_feed_changes(struct tgh_feed *feed, const struct msg_event *ev,
+                           const enum store_change *changes, size_t n);
 
 /*
  * Wait until every submitted batch is committed; add the store's counts since

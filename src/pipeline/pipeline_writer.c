@@ -38,8 +38,10 @@ struct pipeline_writer {
     struct pipeline_commit_note *notes; /* one per slot */
     pipeline_commit_fn on_commit;
     void *on_commit_arg;
-    char *queue_url;       /* publishing writer: the broker */
-    struct queue_pub *pub; /* NULL until connected */
+    struct tgh_feed *feed;      /* NULL: no live feed */
+    enum store_change *changes; /* batch_cap entries when feed is set */
+    char *queue_url;            /* publishing writer: the broker */
+    struct queue_pub *pub;      /* NULL until connected */
     struct queue_page page;
 };
 
@@ -122,8 +124,11 @@ writer_main(void *arg)
                 rc = TGH_OK;
             else if (w->queue_url != NULL)
                 rc = publish_batch(w, b, &s);
-            else
+            else if (w->feed == NULL)
                 rc = store_batch_commit(w->st, b->ev, b->n, &s);
+            else if ((rc = store_batch_commit_changes(w->st, b->ev, b->n, &s, w->changes)) ==
+                     TGH_OK)
+                pipeline_feed_changes(w->feed, b->ev, w->changes, b->n);
             /* The cursor only moves once the messages it covers are committed. */
             if (rc == TGH_OK && note->has_cursor)
                 rc = store_cursor_put(w->st, &note->cursor);
@@ -157,6 +162,7 @@ writer_free(struct pipeline_writer *w)
         msg_batch_fini(&w->slots[i]);
     tgh_free(w->slots);
     tgh_free(w->notes);
+    tgh_free(w->changes);
     queue_pub_close(w->pub);
     queue_page_fini(&w->page);
     tgh_free(w->queue_url);
@@ -218,6 +224,16 @@ pipeline_writer_on_commit(struct pipeline_writer *w, pipeline_commit_fn fn, void
     pthread_mutex_lock(&w->mu);
     w->on_commit = fn;
     w->on_commit_arg = arg;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void
+pipeline_writer_set_feed(struct pipeline_writer *w, struct tgh_feed *feed)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->changes == NULL)
+        w->changes = tgh_calloc(w->batch_cap > 0 ? w->batch_cap : 1, sizeof(*w->changes));
+    w->feed = feed;
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "core/alloc.h"
@@ -124,6 +125,68 @@ test_writer_commits_in_submission_order(void **state)
     assert_int_equal(pipeline_writer_stop(w, NULL), TGH_OK);
     assert_int_equal(count(fx, "SELECT count(*) FROM messages WHERE text = 'third'"), 1);
     assert_int_equal(count(fx, "SELECT count(*) FROM message_versions"), 2);
+    msg_batch_fini(&b);
+}
+
+/* Committed changes reach the live feed once; a redelivery adds nothing. */
+static void
+test_writer_feeds_committed_changes(void **state)
+{
+    struct fx *fx = *state;
+    struct tgh_feed *feed = tgh_feed_new(64);
+    struct tgh_feed_pos pos = { 0 };
+    struct tgh_feed_item it[8];
+    struct pipeline_writer *w;
+    struct msg_batch b;
+    struct msg_event *del;
+    static const char *const kinds[] = { "new", "new", "edit", "delete" };
+    size_t n;
+
+    msg_batch_init(&b, 8);
+    assert_int_equal(pipeline_writer_start(fx->st, 8, 2, &w), TGH_OK);
+    pipeline_writer_set_feed(w, feed);
+    for (int round = 0; round < 2; round++) {
+        push(&b, 1, "first", true);
+        push(&b, 2, "x", true);
+        assert_int_equal(pipeline_writer_submit(w, &b), TGH_OK);
+        push(&b, 1, "second", true);
+        push(&b, 2, "x", true);
+        del = msg_batch_push(&b);
+        del->op = MSG_OP_DELETE;
+        del->source = MSG_SOURCE_TDLIB;
+        del->chat_id = -1000000000042;
+        del->message_id = 2;
+        del->observed_at = DATE0 + 6000;
+        assert_int_equal(codec_event_finalize(del), TGH_OK);
+        assert_int_equal(pipeline_writer_submit(w, &b), TGH_OK);
+        assert_int_equal(pipeline_writer_drain(w, NULL), TGH_OK);
+    }
+    assert_int_equal(pipeline_writer_stop(w, NULL), TGH_OK);
+    assert_int_equal(tgh_feed_read(feed, &pos, 0, it, 8, 0, &n), TGH_OK);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        json_error_t err;
+        json_t *j = json_loadb(it[i].data, it[i].len, 0, &err);
+
+        assert_non_null(j);
+        assert_string_equal(it[i].kind, kinds[i]);
+        assert_string_equal(json_string_value(json_object_get(j, "kind")), kinds[i]);
+        assert_int_equal(json_integer_value(json_object_get(j, "chat_id")), -1000000000042);
+        assert_int_equal(it[i].chat_id, -1000000000042);
+        assert_int_equal(json_integer_value(json_object_get(j, "message_id")), i == 0   ? 1
+                                                                               : i == 1 ? 2
+                                                                               : i == 2 ? 1
+                                                                                        : 2);
+        assert_true(json_is_object(json_object_get(j, "event")));
+        if (i == 2)
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(j, "event"), "text")), "second");
+        if (i == 3)
+            assert_int_equal(json_integer_value(json_object_get(j, "deleted_at")), DATE0 + 6000);
+        json_decref(j);
+        tgh_feed_item_fini(&it[i]);
+    }
+    tgh_feed_free(feed);
     msg_batch_fini(&b);
 }
 
@@ -335,6 +398,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_commit_failure_is_sticky_and_writes_nothing_after,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_feeds_committed_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_rides_with_its_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smaller_batches_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_batch_refused, setup, teardown),
