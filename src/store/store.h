@@ -141,6 +141,9 @@ struct store_query {
     const char *match; /* full-text query (FTS5 syntax in SQLite, web-search syntax
                           in PostgreSQL), or NULL */
     bool newest_first; /* default is oldest first (date, message_id) */
+    int64_t after_id;  /* 0, or only message_id > after_id (needs a chat_id) */
+    int64_t before_id; /* 0, or only message_id < before_id (needs a chat_id) */
+    bool by_id;        /* order by message_id instead of (date, message_id) */
 };
 
 struct store_message_row {
@@ -191,6 +194,88 @@ TGH_MUSTCHECK tgh_err store_versions_each(struct store *st, int64_t chat_id, int
                                           store_message_fn fn, void *arg);
 
 /*
+ * Messages per time bucket of one chat (or all: MSG_UNSET) with date in
+ * [since, until) (MSG_UNSET: open), tombstones counted too, for charts:
+ * fn(arg, bucket_start, count) in ascending order, only buckets with
+ * messages. bucket_s is 60..86400*31.
+ */
+typedef int (*store_bucket_fn)(void *arg, int64_t bucket_start, int64_t count);
+TGH_MUSTCHECK tgh_err store_message_buckets(struct store *st, int64_t chat_id, int64_t since,
+                                            int64_t until, int64_t bucket_s, store_bucket_fn fn,
+                                            void *arg);
+
+/* Collection runs, as stored by store_run_begin/finish. */
+struct store_run_row {
+    int64_t id;
+    int64_t chat_id; /* 0 when the run had no chat */
+    const char *kind;
+    const char *origin; /* may be NULL */
+    int64_t started_at;
+    int64_t finished_at; /* 0 while running */
+    const char *status;  /* "running", "ok", "failed", "partial" */
+    int64_t messages_seen;
+    struct store_stats stats; /* inserted, versioned, unchanged, refreshed, deleted */
+    int64_t errors;
+    const char *error; /* may be NULL */
+};
+
+struct store_runs_query {
+    int64_t chat_id;    /* MSG_UNSET: every chat */
+    const char *kind;   /* NULL: every kind */
+    const char *status; /* NULL: every status */
+    int64_t before_id;  /* 0, or only id < before_id (paging) */
+    int64_t limit;      /* <= 0: no limit */
+};
+
+typedef int (*store_run_fn)(void *arg, const struct store_run_row *r);
+
+/* Runs matching q, newest (highest id) first. */
+TGH_MUSTCHECK tgh_err store_runs_each(struct store *st, const struct store_runs_query *q,
+                                      store_run_fn fn, void *arg);
+/* The newest run of each kind, by kind name. */
+TGH_MUSTCHECK tgh_err store_runs_last_each(struct store *st, store_run_fn fn, void *arg);
+
+/* Dead letters, as stored by store_dead_letter_add. */
+struct store_dead_letter_row {
+    int64_t id;
+    const char *source, *origin, *position, *reason; /* origin, position may be NULL */
+    const char *payload;                             /* may be NULL */
+    size_t payload_len;
+    int64_t created_at;
+    int64_t retry_count;
+    int64_t resolved_at; /* 0 while open */
+};
+
+enum store_dl_state { STORE_DL_OPEN = 0, STORE_DL_RESOLVED, STORE_DL_ALL };
+
+struct store_dl_query {
+    enum store_dl_state state;
+    const char *source; /* NULL: every source */
+    int64_t before_id;  /* 0, or only id < before_id (paging) */
+    int64_t limit;      /* <= 0: no limit */
+};
+
+typedef int (*store_dead_letter_fn)(void *arg, const struct store_dead_letter_row *d);
+
+/* Dead letters matching q, newest (highest id) first. */
+TGH_MUSTCHECK tgh_err store_dead_letters_each(struct store *st, const struct store_dl_query *q,
+                                              store_dead_letter_fn fn, void *arg);
+/* One dead letter; TGH_ENOTFOUND when there is no such id. */
+TGH_MUSTCHECK tgh_err store_dead_letter_get(struct store *st, int64_t id, store_dead_letter_fn fn,
+                                            void *arg);
+/*
+ * Record an attempt to process dead letter id again: retry_count grows by
+ * one; when resolved, resolved_at becomes at (if not already set), else
+ * reason (when not NULL) replaces the stored reason. TGH_ENOTFOUND when
+ * there is no such id. Resolving without a retry (an operator dismissing
+ * it) is store_dead_letter_resolve.
+ */
+TGH_MUSTCHECK tgh_err store_dead_letter_retried(struct store *st, int64_t id, bool resolved,
+                                                const char *reason, int64_t at);
+/* Mark id resolved at at (kept when already resolved); TGH_ENOTFOUND when none. */
+TGH_MUSTCHECK tgh_err store_dead_letter_resolve(struct store *st, int64_t id, int64_t at);
+
+/*
  * Tracked chats: what the collector collects, one row per chat the user
  * added (`tgharvest chats add`). A chat that could not be resolved keeps its
  * spec with chat_id 0 and status "error". Strings are NULL when unknown.
@@ -206,13 +291,14 @@ struct store_tracked {
     const char *type;    /* msg_chat_type_name() */
     const char *title;
     const char *username;
-    int64_t linked_chat_id;    /* discussion group of a channel (comments), 0 when none */
-    bool is_forum;             /* supergroup with forum topics */
-    bool comments;             /* also collect comment threads of channel posts */
-    bool topics;               /* forum: collect per-topic history */
-    int64_t added_at;          /* Unix seconds */
-    int64_t updated_at;        /* last change of this row */
-    int64_t last_collected_at; /* last run that finished ok, 0 never */
+    int64_t linked_chat_id;        /* discussion group of a channel (comments), 0 when none */
+    bool is_forum;                 /* supergroup with forum topics */
+    bool comments;                 /* also collect comment threads of channel posts */
+    bool topics;                   /* forum: collect per-topic history */
+    int64_t added_at;              /* Unix seconds */
+    int64_t updated_at;            /* last change of this row */
+    int64_t last_collected_at;     /* last run that finished ok, 0 never */
+    int64_t backfill_requested_at; /* an operator asked for a backfill pass then; 0: none */
 };
 
 typedef int (*store_tracked_fn)(void *arg, const struct store_tracked *t);
@@ -237,6 +323,14 @@ TGH_MUSTCHECK tgh_err store_tracked_find(struct store *st, const char *key,
                                          struct store_tracked *out);
 /* Remove the row (its messages and cursors stay); TGH_ENOTFOUND when none. */
 TGH_MUSTCHECK tgh_err store_tracked_remove(struct store *st, int64_t id);
+/*
+ * Ask the collector for a backfill pass of row id (the API's "backfill now"):
+ * sets backfill_requested_at to at; the daemon runs the pass and clears it
+ * with store_tracked_backfill_done(id, at) (only when it is still at, so a
+ * newer request is not lost). TGH_ENOTFOUND when there is no such row.
+ */
+TGH_MUSTCHECK tgh_err store_tracked_request_backfill(struct store *st, int64_t id, int64_t at);
+TGH_MUSTCHECK tgh_err store_tracked_backfill_done(struct store *st, int64_t id, int64_t at);
 /* Status and error (NULL clears it) of row id; last_collected_at too when non-zero. */
 TGH_MUSTCHECK tgh_err store_tracked_set_status(struct store *st, int64_t id, const char *status,
                                                const char *error, int64_t last_collected_at);
