@@ -225,7 +225,9 @@ store_baseline(const char *from_url, const char *to_url, long *n)
 {
     struct store *src;
     struct copy c = { 0 };
-    struct store_query q = { MSG_UNSET, MSG_UNSET, MSG_UNSET, 0, NULL, true };
+    struct store_query q = {
+        .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET, .newest_first = true
+    };
 
     if (store_open_existing(from_url, &src) != TGH_OK || store_open(to_url, &c.dst) != TGH_OK)
         die("store");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/time.h"
 #include "store/store.h"
 
 /*
@@ -123,55 +124,13 @@ cli_store_open(const struct tgh_config *cfg, const char *url, bool create, struc
 tgh_err
 cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    char *end;
-    long long v;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return tgh_errf(TGH_EINVAL, "'%s' is not an integer in %" PRId64 "..%" PRId64, s, min, max);
-    *out = v;
-    return TGH_OK;
+    return tgh_int_parse(s, min, max, out);
 }
 
 tgh_err
 cli_parse_date(const char *s, int64_t *out)
 {
-    static const char *const formats[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                                           "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d" };
-    bool digits = *s != '\0';
-
-    for (const char *p = s; *p; p++)
-        digits = digits && isdigit((unsigned char)*p);
-    if (digits)
-        return cli_parse_int(s, 0, INT64_C(253402300799), out);
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        struct tm tm;
-        const char *end;
-
-        memset(&tm, 0, sizeof(tm));
-        end = strptime(s, formats[i], &tm);
-        if (end == NULL)
-            continue;
-        if (*end == 'Z')
-            end++;
-        if (*end != '\0')
-            continue;
-        {
-            struct tm want = tm;
-            time_t t = timegm(&tm);
-
-            /* timegm normalises: 2024-02-30 would quietly become March 1. */
-            if (tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
-                return tgh_errf(TGH_EINVAL, "'%s' is not a date of the calendar", s);
-            *out = (int64_t)t;
-        }
-        return TGH_OK;
-    }
-    return tgh_errf(TGH_EINVAL,
-                    "'%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, or Unix "
-                    "seconds)",
-                    s);
+    return tgh_time_parse(s, out);
 }
 
 struct chat_lookup {
