@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * err.c - thread-local error detail, so that a deep failure can explain
- * itself without every layer logging it.
+ * itself without every layer logging it, and where TGH_ASSERT ends.
  */
 #include "core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/log.h"
+
+#define TGH_LOG_SUB "core"
 
 static _Thread_local char errbuf[1024];
 
@@ -35,6 +40,13 @@ void
 tgh_err_clear(void)
 {
     errbuf[0] = '\0';
+}
+
+void
+tgh_assert_fail(const char *cond, const char *file, int line, const char *func)
+{
+    log_error("assertion failed: %s (%s:%d, %s)", cond, file, line, func);
+    abort();
 }
 
 const char *

@@ -38,6 +38,16 @@ const char *tgh_errmsg(void);
 /* Forget the recorded detail. */
 void tgh_err_clear(void);
 
+/*
+ * TGH_ASSERT(cond) checks an invariant of the program itself and stays on in
+ * every build type. Never use it on bytes from outside (Telegram JSON, files,
+ * queue payloads, HTTP requests, env): those are validated into an error. On
+ * failure it logs the condition and its place and aborts.
+ */
+#define TGH_ASSERT(cond) ((cond) ? (void)0 : tgh_assert_fail(#cond, __FILE__, __LINE__, __func__))
+
+TGH_NORETURN void tgh_assert_fail(const char *cond, const char *file, int line, const char *func);
+
 /* "EINVAL", "EIO", ... */
 const char *tgh_err_name(tgh_err code);
 
