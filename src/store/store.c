@@ -175,6 +175,9 @@ store_chats_each(struct store *st, store_chat_fn fn, void *arg)
 tgh_err
 store_messages_each(struct store *st, const struct store_query *q, store_message_fn fn, void *arg)
 {
+    /* Message ids are per chat: a window across chats means nothing. */
+    if ((q->after_id != 0 || q->before_id != 0) && q->chat_id == MSG_UNSET)
+        return tgh_errf(TGH_EINVAL, "a message id window (after_id, before_id) needs a chat");
     return st->be->messages_each(st->impl, q, fn, arg);
 }
 

@@ -141,9 +141,9 @@ struct store_query {
     const char *match; /* full-text query (FTS5 syntax in SQLite, web-search syntax
                           in PostgreSQL), or NULL */
     bool newest_first; /* default is oldest first (date, message_id) */
-    int64_t after_id;  /* 0, or only message_id > after_id (needs a chat_id) */
-    int64_t before_id; /* 0, or only message_id < before_id (needs a chat_id) */
-    bool by_id;        /* order by message_id instead of (date, message_id) */
+    int64_t after_id;  /* 0, or only message_id > after_id (needs a chat_id, else TGH_EINVAL) */
+    int64_t before_id; /* 0, or only message_id < before_id (needs a chat_id, else TGH_EINVAL) */
+    bool by_id;        /* order by message_id (then chat_id) instead of (date, message_id) */
 };
 
 struct store_message_row {

@@ -2144,46 +2144,148 @@ sql_add(char *buf, size_t cap, size_t *len, const char *frag)
     *len += n;
 }
 
+/* A query built from constant fragments; every value is a parameter ($n). */
+struct qbuf {
+    char sql[1536];
+    size_t len;
+    struct params p;
+};
+
+static void
+q_add(struct qbuf *b, const char *frag)
+{
+    sql_add(b->sql, sizeof(b->sql), &b->len, frag);
+}
+
+/* "$n" for the parameter added last. */
+static void
+q_ref(struct qbuf *b)
+{
+    char ref[8];
+
+    (void)snprintf(ref, sizeof(ref), "$%d", b->p.n);
+    q_add(b, ref);
+}
+
+/* frag, then v as the next parameter. */
+static void
+q_int(struct qbuf *b, const char *frag, int64_t v)
+{
+    q_add(b, frag);
+    p_int(&b->p, v);
+    q_ref(b);
+}
+
+static void
+q_str(struct qbuf *b, const char *frag, const char *v)
+{
+    q_add(b, frag);
+    p_str(&b->p, v);
+    q_ref(b);
+}
+
+/* Run b as an unnamed statement: planned with its values, so only the filters set count. */
+TGH_MUSTCHECK static tgh_err
+q_exec(struct pg *pg, const struct qbuf *b, PGresult **out, const char *what)
+{
+    PGresult *r = PQexecParams(pg->conn, b->sql, b->p.n, NULL, b->p.v, NULL, NULL, 0);
+    tgh_err rc;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pg_fail(pg, r, what);
+        PQclear(r);
+        return rc;
+    }
+    *out = r;
+    return TGH_OK;
+}
+
+/* The last row of a page of messages_each(), where the next page goes on. */
+struct msg_key {
+    int64_t date, chat_id, message_id;
+};
+
 /*
- * The page query of messages_each(). Parameters: $1 match, $2 chat, $3
- * since, $4 until, $5 page size, then either $6 offset (search: pages of a
- * ranked list) or $6..$8 the last key seen (date, chat, message).
+ * The keyset condition after the last row seen, in the order of the query.
+ * Ordered by id within one chat, the message id alone is the key, so the
+ * primary key (chat_id, message_id, date) bounds every partition's scan.
  */
 static void
-messages_sql(const struct store_query *q, bool after_key, char *sql, size_t cap)
+messages_after(const struct store_query *q, const struct msg_key *k, struct qbuf *b)
+{
+    const char *cmp = q->newest_first ? " < " : " > ";
+
+    if (q->by_id && q->chat_id != MSG_UNSET) {
+        q_add(b, " AND m.message_id");
+        q_int(b, cmp, k->message_id);
+    } else if (q->by_id) {
+        q_add(b, " AND (m.message_id, m.chat_id)");
+        q_add(b, cmp);
+        q_int(b, "(", k->message_id);
+        q_int(b, ", ", k->chat_id);
+        q_add(b, ")");
+    } else {
+        q_add(b, " AND (m.date, m.chat_id, m.message_id)");
+        q_add(b, cmp);
+        q_int(b, "(", k->date);
+        q_int(b, ", ", k->chat_id);
+        q_int(b, ", ", k->message_id);
+        q_add(b, ")");
+    }
+}
+
+/*
+ * The page query of messages_each(): only the filters that are set, then
+ * either the last key seen (after, NULL on the first page) or, for search
+ * (pages of a ranked list), an offset.
+ */
+static void
+messages_sql(const struct store_query *q, const struct msg_key *after, int64_t page, int64_t offset,
+             struct qbuf *b)
 {
     const char *dir = q->newest_first ? " DESC" : "";
-    size_t len = 0;
 
-    sql[0] = '\0';
-    sql_add(sql, cap, &len, "SELECT " MSG_COLUMNS ", ");
+    q_add(b, "SELECT " MSG_COLUMNS ", ");
+    if (q->match != NULL) {
+        q_add(b, "ts_headline('tgh_search', m.text, tq, 'StartSel=[, StopSel=], MaxWords=16,"
+                 " MinWords=8, ShortWord=0, HighlightAll=false'), m.event"
+                 " FROM messages m JOIN chats c ON c.chat_id = m.chat_id,");
+        q_str(b, " websearch_to_tsquery('tgh_search', ", q->match);
+        q_add(b, ") tq WHERE m.search @@ tq");
+    } else {
+        q_add(b, "NULL, m.event FROM messages m JOIN chats c ON c.chat_id = m.chat_id WHERE true");
+    }
+    if (q->chat_id != MSG_UNSET)
+        q_int(b, " AND m.chat_id = ", q->chat_id);
+    if (q->since != MSG_UNSET)
+        q_int(b, " AND m.date >= ", q->since);
+    if (q->until != MSG_UNSET)
+        q_int(b, " AND m.date < ", q->until);
+    if (q->after_id != 0)
+        q_int(b, " AND m.message_id > ", q->after_id);
+    if (q->before_id != 0)
+        q_int(b, " AND m.message_id < ", q->before_id);
+    if (after != NULL && q->match == NULL)
+        messages_after(q, after, b);
+    q_add(b, " ORDER BY ");
     if (q->match != NULL)
-        sql_add(sql, cap, &len,
-                "ts_headline('tgh_search', m.text, tq, 'StartSel=[, StopSel=], MaxWords=16,"
-                " MinWords=8, ShortWord=0, HighlightAll=false'), m.event"
-                " FROM messages m JOIN chats c ON c.chat_id = m.chat_id,"
-                " websearch_to_tsquery('tgh_search', $1) tq WHERE m.search @@ tq");
-    else
-        sql_add(sql, cap, &len,
-                "NULL, m.event FROM messages m JOIN chats c ON c.chat_id = m.chat_id"
-                " WHERE $1::text IS NULL");
-    sql_add(sql, cap, &len,
-            " AND ($2::bigint IS NULL OR m.chat_id = $2) AND ($3::bigint IS NULL OR m.date >= $3)"
-            " AND ($4::bigint IS NULL OR m.date < $4)");
-    if (after_key)
-        sql_add(sql, cap, &len,
-                q->newest_first ? " AND (m.date, m.chat_id, m.message_id) < ($6, $7, $8)"
-                                : " AND (m.date, m.chat_id, m.message_id) > ($6, $7, $8)");
-    sql_add(sql, cap, &len, " ORDER BY ");
+        q_add(b, "ts_rank(m.search, tq) DESC, ");
+    if (!q->by_id) {
+        q_add(b, "m.date");
+        q_add(b, dir);
+        q_add(b, ", m.chat_id");
+        q_add(b, dir);
+        q_add(b, ", m.message_id");
+    } else {
+        /* With a chat, chat_id is constant and the planner drops it from the order. */
+        q_add(b, "m.message_id");
+        q_add(b, dir);
+        q_add(b, ", m.chat_id");
+    }
+    q_add(b, dir);
+    q_int(b, " LIMIT ", page);
     if (q->match != NULL)
-        sql_add(sql, cap, &len, "ts_rank(m.search, tq) DESC, ");
-    sql_add(sql, cap, &len, "m.date");
-    sql_add(sql, cap, &len, dir);
-    sql_add(sql, cap, &len, ", m.chat_id");
-    sql_add(sql, cap, &len, dir);
-    sql_add(sql, cap, &len, ", m.message_id");
-    sql_add(sql, cap, &len, dir);
-    sql_add(sql, cap, &len, q->match != NULL ? " LIMIT $5 OFFSET $6" : " LIMIT $5");
+        q_int(b, " OFFSET ", offset);
 }
 
 /*
@@ -2195,45 +2297,30 @@ pg_messages_each(void *impl, const struct store_query *q, store_message_fn fn, v
 {
     struct pg *pg = impl;
     int64_t left = q->limit > 0 ? q->limit : INT64_MAX, offset = 0;
-    int64_t last[3] = { 0, 0, 0 };
-    bool stopped = false, after_key = false;
-    char sql[1536];
+    struct msg_key last = { 0, 0, 0 };
+    bool stopped = false, has_last = false;
     tgh_err rc;
 
     rc = conn_ready(pg);
     while (rc == TGH_OK && !stopped && left > 0) {
-        struct params p = { .n = 0 };
+        struct qbuf b = { .len = 0 };
         int64_t page = left < PAGE_ROWS ? left : PAGE_ROWS;
-        PGresult *r;
+        PGresult *r = NULL;
         int rows;
 
-        messages_sql(q, after_key, sql, sizeof(sql));
-        p_str(&p, q->match);
-        p_i64(&p, q->chat_id);
-        p_i64(&p, q->since);
-        p_i64(&p, q->until);
-        p_int(&p, page);
-        if (q->match != NULL) {
-            p_int(&p, offset);
-        } else if (after_key) {
-            for (int i = 0; i < 3; i++)
-                p_int(&p, last[i]);
-        }
-        r = PQexecParams(pg->conn, sql, p.n, NULL, p.v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            rc = pg_fail(pg, r, "list messages");
-            PQclear(r);
+        messages_sql(q, has_last ? &last : NULL, page, offset, &b);
+        rc = q_exec(pg, &b, &r, "list messages");
+        if (rc != TGH_OK)
             break;
-        }
         rows = PQntuples(r);
         each_row(r, fn, arg, &stopped);
         if (rows > 0) {
-            last[0] = v_i64(r, rows - 1, 2);
-            last[1] = v_i64(r, rows - 1, 0);
-            last[2] = v_i64(r, rows - 1, 1);
+            last.date = v_i64(r, rows - 1, 2);
+            last.chat_id = v_i64(r, rows - 1, 0);
+            last.message_id = v_i64(r, rows - 1, 1);
+            has_last = true;
         }
         PQclear(r);
-        after_key = true;
         offset += rows;
         left -= rows;
         if (rows < page)

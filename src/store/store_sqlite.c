@@ -1281,14 +1281,26 @@ sqlite_messages_each(void *impl, const struct store_query *q, store_message_fn f
         sql_add(sql, sizeof(sql), &len, " AND m.date >= :since");
     if (q->until != MSG_UNSET)
         sql_add(sql, sizeof(sql), &len, " AND m.date < :until");
+    /* store.c allows an id window only with a chat: UNIQUE (chat_id, message_id) serves it. */
+    if (q->after_id != 0)
+        sql_add(sql, sizeof(sql), &len, " AND m.message_id > :after_id");
+    if (q->before_id != 0)
+        sql_add(sql, sizeof(sql), &len, " AND m.message_id < :before_id");
     sql_add(sql, sizeof(sql), &len, " ORDER BY ");
     if (q->match != NULL)
         sql_add(sql, sizeof(sql), &len, "messages_fts.rank, ");
-    sql_add(sql, sizeof(sql), &len, "m.date");
-    sql_add(sql, sizeof(sql), &len, dir);
-    sql_add(sql, sizeof(sql), &len, ", m.chat_id");
-    sql_add(sql, sizeof(sql), &len, dir);
-    sql_add(sql, sizeof(sql), &len, ", m.message_id");
+    if (!q->by_id) {
+        sql_add(sql, sizeof(sql), &len, "m.date");
+        sql_add(sql, sizeof(sql), &len, dir);
+        sql_add(sql, sizeof(sql), &len, ", m.chat_id");
+        sql_add(sql, sizeof(sql), &len, dir);
+        sql_add(sql, sizeof(sql), &len, ", m.message_id");
+    } else {
+        /* With a chat, chat_id is constant and the planner drops it from the order. */
+        sql_add(sql, sizeof(sql), &len, "m.message_id");
+        sql_add(sql, sizeof(sql), &len, dir);
+        sql_add(sql, sizeof(sql), &len, ", m.chat_id");
+    }
     sql_add(sql, sizeof(sql), &len, dir);
     sql_add(sql, sizeof(sql), &len, " LIMIT :limit");
 
@@ -1303,6 +1315,8 @@ sqlite_messages_each(void *impl, const struct store_query *q, store_message_fn f
     bind_named_i64(s, ":chat", q->chat_id);
     bind_named_i64(s, ":since", q->since);
     bind_named_i64(s, ":until", q->until);
+    bind_named_i64(s, ":after_id", q->after_id);
+    bind_named_i64(s, ":before_id", q->before_id);
     bind_named_i64(s, ":limit", q->limit > 0 ? q->limit : -1);
     rc = each_message(sq, s, q->match, fn, arg);
 out:

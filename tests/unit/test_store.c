@@ -6,6 +6,7 @@
  * inspects it through the store API and, for what the API does not show
  * (updated_at, counters), through a second raw connection.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1018,6 +1019,215 @@ test_messages_each_callback_stops(void **state)
     assert_int_equal(calls, 1);
 }
 
+/* The message ids q lists, in order, as "1,2,3", compared with want. */
+static void
+assert_ids(struct store_fx *fx, const struct store_query *q, const char *want)
+{
+    struct rows rows;
+    char got[256] = "";
+    size_t len = 0;
+
+    query(fx, q, &rows);
+    for (size_t i = 0; i < rows.n; i++)
+        len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%" PRId64, i > 0 ? "," : "",
+                                rows.message_id[i]);
+    rows_fini(&rows);
+    assert_string_equal(got, want);
+}
+
+static void
+test_messages_id_window(void **state)
+{
+    struct store_fx *fx = *state;
+    struct msg_event ev[20];
+    struct store_query q = query_all();
+    struct rows rows;
+
+    for (int i = 0; i < 10; i++) {
+        ev[i] = ev_msg(-1001, i + 1, DATE0 + (i + 1) * 10, "in the chat");
+        ev[10 + i] = ev_msg(55, i + 1, DATE0 + (i + 1) * 10, "another chat");
+    }
+    commit(fx, ev, 20);
+
+    q.chat_id = -1001;
+    q.after_id = 2;
+    q.before_id = 9; /* both bounds exclusive: 3..8 */
+    assert_ids(fx, &q, "3,4,5,6,7,8");
+    q.limit = 3;
+    q.by_id = true;
+    assert_ids(fx, &q, "3,4,5");
+    q.newest_first = true;
+    assert_ids(fx, &q, "8,7,6");
+    q.by_id = false; /* dates follow the ids here: the same windows */
+    assert_ids(fx, &q, "8,7,6");
+    q.newest_first = false;
+    assert_ids(fx, &q, "3,4,5");
+
+    q = query_all();
+    q.chat_id = -1001;
+    q.after_id = 8;
+    assert_ids(fx, &q, "9,10");
+    q.after_id = 0;
+    q.before_id = 3;
+    assert_ids(fx, &q, "1,2");
+    q.since = DATE0 + 20; /* with the date filters too */
+    assert_ids(fx, &q, "2");
+    q.before_id = 1;
+    assert_ids(fx, &q, "");
+
+    /* Message ids are per chat: a window without one is refused. */
+    q = query_all();
+    q.after_id = 2;
+    memset(&rows, 0, sizeof(rows));
+    assert_int_equal(store_messages_each(fx->st, &q, collect, &rows), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "needs a chat"));
+    q.after_id = 0;
+    q.before_id = 5;
+    assert_int_equal(store_messages_each(fx->st, &q, collect, &rows), TGH_EINVAL);
+    assert_int_equal(rows.n, 0);
+    q.before_id = 0;
+    q.by_id = true; /* id order alone is fine across chats: (message_id, chat_id) */
+    q.limit = 4;
+    query(fx, &q, &rows);
+    assert_int_equal(rows.n, 4);
+    assert_int_equal(rows.message_id[0], 1);
+    assert_int_equal(rows.chat_id[0], -1001);
+    assert_int_equal(rows.message_id[1], 1);
+    assert_int_equal(rows.chat_id[1], 55);
+    assert_int_equal(rows.message_id[3], 2);
+    assert_int_equal(rows.chat_id[3], 55);
+    rows_fini(&rows);
+}
+
+/* Where dates and ids disagree (a message with a higher id but an earlier date). */
+static void
+test_messages_by_id_vs_date(void **state)
+{
+    struct store_fx *fx = *state;
+    struct msg_event ev[4] = { ev_msg(-1001, 1, DATE0 + 10, "a"), ev_msg(-1001, 2, DATE0 + 30, "b"),
+                               ev_msg(-1001, 3, DATE0 + 20, "c"),
+                               ev_msg(-1001, 4, DATE0 + 5, "d") };
+    struct store_query q = query_all();
+
+    commit(fx, ev, 4);
+    q.chat_id = -1001;
+    assert_ids(fx, &q, "4,1,3,2");
+    q.newest_first = true;
+    assert_ids(fx, &q, "2,3,1,4");
+    q.by_id = true;
+    assert_ids(fx, &q, "4,3,2,1");
+    q.limit = 2;
+    assert_ids(fx, &q, "4,3");
+    q.newest_first = false;
+    assert_ids(fx, &q, "1,2");
+    q.limit = 0;
+    q.after_id = 1;
+    q.before_id = 4;
+    assert_ids(fx, &q, "2,3");
+    q.by_id = false;
+    assert_ids(fx, &q, "3,2");
+    q.newest_first = true;
+    assert_ids(fx, &q, "2,3");
+}
+
+/* Checks that a long listing comes in strictly increasing (or decreasing) key order. */
+struct id_seq {
+    size_t n;
+    bool desc, by_chat_too;
+    int64_t first_id, last_id, last_chat;
+};
+
+static int
+check_seq(void *arg, const struct store_message_row *r)
+{
+    struct id_seq *s = arg;
+
+    if (s->n == 0) {
+        s->first_id = r->message_id;
+    } else {
+        int64_t a = s->desc ? r->message_id : s->last_id, b = s->desc ? s->last_id : r->message_id;
+        int64_t ca = s->desc ? r->chat_id : s->last_chat, cb = s->desc ? s->last_chat : r->chat_id;
+
+        /* (message_id, chat_id) grows; within one chat the id alone does. */
+        assert_true(a < b || (s->by_chat_too && a == b && ca < cb));
+    }
+    s->last_id = r->message_id;
+    s->last_chat = r->chat_id;
+    s->n++;
+    return 0;
+}
+
+static void
+seq(struct store_fx *fx, const struct store_query *q, struct id_seq *s, bool desc, bool by_chat_too)
+{
+    memset(s, 0, sizeof(*s));
+    s->desc = desc;
+    s->by_chat_too = by_chat_too;
+    if (store_messages_each(fx->st, q, check_seq, s) != TGH_OK)
+        fail_msg("messages_each: %s", tgh_errmsg());
+}
+
+/* More rows than a PostgreSQL page (1000), dates running against the ids. */
+#define PAGED_IDS 1100
+
+static void
+test_messages_by_id_pages(void **state)
+{
+    struct store_fx *fx = *state;
+    struct msg_event *ev = tgh_calloc(2 * PAGED_IDS, sizeof(*ev));
+    struct store_query q = query_all();
+    struct id_seq s;
+
+    for (int i = 0; i < PAGED_IDS; i++) {
+        ev[i] = ev_msg(-1001, i + 1, DATE0 + PAGED_IDS - i, "paged");
+        ev[PAGED_IDS + i] = ev_msg(55, i + 1, DATE0 + PAGED_IDS - i, "paged");
+    }
+    commit(fx, ev, 2 * PAGED_IDS);
+    tgh_free(ev);
+
+    q.chat_id = -1001;
+    q.by_id = true;
+    seq(fx, &q, &s, false, false);
+    assert_int_equal(s.n, PAGED_IDS);
+    assert_int_equal(s.first_id, 1);
+    assert_int_equal(s.last_id, PAGED_IDS);
+    q.newest_first = true;
+    q.limit = 1050;
+    seq(fx, &q, &s, true, false);
+    assert_int_equal(s.n, 1050);
+    assert_int_equal(s.first_id, PAGED_IDS);
+    assert_int_equal(s.last_id, PAGED_IDS - 1049);
+    q.limit = 0;
+    q.after_id = 10;
+    q.before_id = PAGED_IDS;
+    seq(fx, &q, &s, true, false);
+    assert_int_equal(s.n, PAGED_IDS - 11);
+    assert_int_equal(s.first_id, PAGED_IDS - 1);
+    assert_int_equal(s.last_id, 11);
+    /* Ordered by date (oldest first) the ids come down: the dates run against them. */
+    q.by_id = false;
+    q.newest_first = false;
+    seq(fx, &q, &s, true, false);
+    assert_int_equal(s.n, PAGED_IDS - 11);
+    assert_int_equal(s.first_id, PAGED_IDS - 1);
+    assert_int_equal(s.last_id, 11);
+
+    /* Every chat: (message_id, chat_id), across pages that end between two chats. */
+    q = query_all();
+    q.by_id = true;
+    seq(fx, &q, &s, false, true);
+    assert_int_equal(s.n, 2 * PAGED_IDS);
+    assert_int_equal(s.first_id, 1);
+    assert_int_equal(s.last_id, PAGED_IDS);
+    assert_int_equal(s.last_chat, 55);
+    q.newest_first = true;
+    seq(fx, &q, &s, true, true);
+    assert_int_equal(s.n, 2 * PAGED_IDS);
+    assert_int_equal(s.first_id, PAGED_IDS);
+    assert_int_equal(s.last_id, 1);
+    assert_int_equal(s.last_chat, -1001);
+}
+
 static void
 test_search_non_ascii(void **state)
 {
@@ -1551,6 +1761,9 @@ main(void)
         T(test_chat_upsert_without_messages),
         T(test_messages_each_filters),
         T(test_messages_each_callback_stops),
+        T(test_messages_id_window),
+        T(test_messages_by_id_vs_date),
+        T(test_messages_by_id_pages),
         T(test_search_non_ascii),
         T(test_dead_letters_and_runs),
         T(test_totals),
