@@ -200,6 +200,18 @@ store_tombstones_each(struct store *st, int64_t chat_id, store_message_fn fn, vo
     return st->be->tombstones_each(st->impl, chat_id, fn, arg);
 }
 
+tgh_err
+store_message_buckets(struct store *st, int64_t chat_id, int64_t since, int64_t until,
+                      int64_t bucket_s, store_bucket_fn fn, void *arg)
+{
+    /* A minute to a month: finer or coarser is a chart nobody can read. */
+    if (bucket_s < 60 || bucket_s > 86400 * 31)
+        return tgh_errf(TGH_EINVAL, "bucket of %" PRId64 " s (60 s to 31 days)", bucket_s);
+    /* MSG_UNSET is INT64_MIN, already an open lower end; dates never reach INT64_MAX. */
+    return st->be->message_buckets(st->impl, chat_id, since, until == MSG_UNSET ? INT64_MAX : until,
+                                   bucket_s, fn, arg);
+}
+
 /* The status values of tracked_chats (CHECKed by the schema too). */
 static bool
 status_valid(const char *status)

@@ -197,7 +197,9 @@ TGH_MUSTCHECK tgh_err store_versions_each(struct store *st, int64_t chat_id, int
  * Messages per time bucket of one chat (or all: MSG_UNSET) with date in
  * [since, until) (MSG_UNSET: open), tombstones counted too, for charts:
  * fn(arg, bucket_start, count) in ascending order, only buckets with
- * messages. bucket_s is 60..86400*31.
+ * messages. bucket_start is date - date % bucket_s (UTC, counted from the
+ * epoch; a bucket that since cuts keeps that start). bucket_s is
+ * 60..86400*31, else TGH_EINVAL.
  */
 typedef int (*store_bucket_fn)(void *arg, int64_t bucket_start, int64_t count);
 TGH_MUSTCHECK tgh_err store_message_buckets(struct store *st, int64_t chat_id, int64_t since,

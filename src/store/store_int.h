@@ -29,6 +29,9 @@ struct store_backend {
                              void *arg);
     tgh_err (*totals_get)(void *impl, struct store_totals *out);
     tgh_err (*tombstones_each)(void *impl, int64_t chat_id, store_message_fn fn, void *arg);
+    /* since <= date < until, both set (store.c opens a MSG_UNSET end); chat_id may be MSG_UNSET. */
+    tgh_err (*message_buckets)(void *impl, int64_t chat_id, int64_t since, int64_t until,
+                               int64_t bucket_s, store_bucket_fn fn, void *arg);
     /* Tracked chats and cursors: arguments already checked by store.c. */
     tgh_err (*tracked_put)(void *impl, const struct store_tracked *t, int64_t *id);
     tgh_err (*tracked_each)(void *impl, store_tracked_fn fn, void *arg);

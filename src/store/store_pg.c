@@ -62,6 +62,8 @@ enum stmt_id {
     P_VERSIONS,
     P_TOTALS,
     P_TOMBSTONES,
+    P_BUCKETS_CHAT,
+    P_BUCKETS_ALL,
     P_TRK_LOCK,
     P_TRK_INSERT,
     P_TRK_UPDATE,
@@ -250,6 +252,16 @@ static const char *const stmt_sql[P_COUNT] = {
                      " WHERE ($1::bigint IS NULL OR t.chat_id = $1) AND NOT EXISTS"
                      " (SELECT 1 FROM messages m WHERE m.chat_id = t.chat_id"
                      " AND m.message_id = t.message_id) ORDER BY 1, 2",
+    /*
+     * Messages per bucket, tombstones too. The chat's statement always has
+     * its chat (never "$1 IS NULL OR ..."), so a cached generic plan still
+     * scans (chat_id, date) of the partitions that the dates leave.
+     */
+    [P_BUCKETS_CHAT] = "SELECT date - date % $4 AS bucket, count(*) FROM messages"
+                       " WHERE chat_id = $1 AND date >= $2 AND date < $3"
+                       " GROUP BY bucket ORDER BY bucket",
+    [P_BUCKETS_ALL] = "SELECT date - date % $3 AS bucket, count(*) FROM messages"
+                      " WHERE date >= $1 AND date < $2 GROUP BY bucket ORDER BY bucket",
     /* Tracked chats: $1..$15 as bind_tracked() fills them. */
     [P_TRK_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", 3)",
     [P_TRK_INSERT] =
@@ -2403,6 +2415,37 @@ pg_tombstones_each(void *impl, int64_t chat_id, store_message_fn fn, void *arg)
     return rc;
 }
 
+/*
+ * One result holds every bucket (two integers each): paging would group the
+ * whole range again per page, since the planner cannot see that the buckets
+ * follow the date order.
+ */
+TGH_MUSTCHECK static tgh_err
+pg_message_buckets(void *impl, int64_t chat_id, int64_t since, int64_t until, int64_t bucket_s,
+                   store_bucket_fn fn, void *arg)
+{
+    struct pg *pg = impl;
+    enum stmt_id id = chat_id != MSG_UNSET ? P_BUCKETS_CHAT : P_BUCKETS_ALL;
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    if (id == P_BUCKETS_CHAT)
+        p_int(&p, chat_id);
+    p_int(&p, since);
+    p_int(&p, until);
+    p_int(&p, bucket_s);
+    rc = exec_stmt(pg, id, &p, &r, "count messages per bucket");
+    for (int i = 0; rc == TGH_OK && i < PQntuples(r); i++)
+        if (fn(arg, v_i64(r, i, 0), v_i64(r, i, 1)) != 0)
+            break;
+    PQclear(r);
+    return rc;
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* $1..$15 of P_TRK_INSERT and P_TRK_UPDATE. */
@@ -2815,6 +2858,7 @@ const struct store_backend store_pg_backend = {
     .versions_each = pg_versions_each,
     .totals_get = pg_totals_get,
     .tombstones_each = pg_tombstones_each,
+    .message_buckets = pg_message_buckets,
     .tracked_put = pg_tracked_put,
     .tracked_each = pg_tracked_each,
     .tracked_find = pg_tracked_find,

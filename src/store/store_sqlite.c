@@ -57,6 +57,8 @@ enum stmt_id {
     S_VERSIONS,
     S_TOTALS,
     S_TOMBSTONES,
+    S_BUCKETS_CHAT,
+    S_BUCKETS_ALL,
     S_TRK_INSERT,
     S_TRK_UPDATE,
     S_TRK_DROP_SPEC,
@@ -174,6 +176,15 @@ static const char *const stmt_sql[S_COUNT] = {
                      " LEFT JOIN messages m ON m.chat_id = t.chat_id"
                      " AND m.message_id = t.message_id"
                      " WHERE m.id IS NULL AND (?1 IS NULL OR t.chat_id = ?1) ORDER BY 1, 2",
+    /*
+     * Messages per bucket, tombstones too: (chat_id, date) or (date) covers
+     * the filter and the count. % truncates as in C, and as in PostgreSQL.
+     */
+    [S_BUCKETS_CHAT] = "SELECT date - date % ?4 AS bucket, count(*) FROM messages"
+                       " WHERE chat_id = ?1 AND date >= ?2 AND date < ?3"
+                       " GROUP BY bucket ORDER BY bucket",
+    [S_BUCKETS_ALL] = "SELECT date - date % ?3 AS bucket, count(*) FROM messages"
+                      " WHERE date >= ?1 AND date < ?2 GROUP BY bucket ORDER BY bucket",
     [S_TOTALS] = "SELECT (SELECT count(*) FROM chats),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NULL),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL),"
@@ -1390,6 +1401,31 @@ sqlite_tombstones_each(void *impl, int64_t chat_id, store_message_fn fn, void *a
     return rc;
 }
 
+/* Buckets are two integers: the statement may stay open across fn. */
+TGH_MUSTCHECK static tgh_err
+sqlite_message_buckets(void *impl, int64_t chat_id, int64_t since, int64_t until, int64_t bucket_s,
+                       store_bucket_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    enum stmt_id id = chat_id != MSG_UNSET ? S_BUCKETS_CHAT : S_BUCKETS_ALL;
+    sqlite3_stmt *s = sq->stmt[id];
+    int idx = 1, src;
+    tgh_err rc = TGH_OK;
+
+    if (id == S_BUCKETS_CHAT)
+        (void)sqlite3_bind_int64(s, idx++, chat_id);
+    (void)sqlite3_bind_int64(s, idx++, since);
+    (void)sqlite3_bind_int64(s, idx++, until);
+    (void)sqlite3_bind_int64(s, idx, bucket_s);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)) != 0)
+            break;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "count messages per bucket");
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* 0 means "none" in the API and NULL in the optional columns of 004_collect.sql. */
@@ -1800,6 +1836,7 @@ const struct store_backend store_sqlite_backend = {
     .commit = sqlite_commit,
     .chat_upsert = sqlite_chat_upsert,
     .tombstones_each = sqlite_tombstones_each,
+    .message_buckets = sqlite_message_buckets,
     .dead_letter_add = sqlite_dead_letter_add,
     .run_begin = sqlite_run_begin,
     .run_finish = sqlite_run_finish,

@@ -1228,6 +1228,87 @@ test_messages_by_id_pages(void **state)
     assert_int_equal(s.last_chat, -1001);
 }
 
+/* Buckets as "start:count,start:count" relative to base, compared with want. */
+struct buckets {
+    int64_t base;
+    size_t n, stop_after; /* stop_after 0: never */
+    char text[256];
+    size_t len;
+};
+
+static int
+collect_bucket(void *arg, int64_t start, int64_t count)
+{
+    struct buckets *b = arg;
+
+    b->len += (size_t)snprintf(b->text + b->len, sizeof(b->text) - b->len, "%s%" PRId64 ":%" PRId64,
+                               b->n > 0 ? "," : "", start - b->base, count);
+    b->n++;
+    return b->stop_after != 0 && b->n == b->stop_after;
+}
+
+static void
+assert_buckets(struct store_fx *fx, int64_t chat_id, int64_t since, int64_t until, int64_t bucket_s,
+               int64_t base, const char *want)
+{
+    struct buckets b = { .base = base };
+
+    if (store_message_buckets(fx->st, chat_id, since, until, bucket_s, collect_bucket, &b) !=
+        TGH_OK)
+        fail_msg("store_message_buckets: %s", tgh_errmsg());
+    assert_string_equal(b.text, want);
+}
+
+#define HOUR0 INT64_C(1699999200) /* DATE0 rounded down to the hour */
+#define DAY0  INT64_C(1699920000) /* DATE0 rounded down to the UTC day */
+
+static void
+test_message_buckets(void **state)
+{
+    struct store_fx *fx = *state;
+    struct msg_event ev[8] = {
+        ev_msg(-1001, 1, HOUR0, "a"),
+        ev_msg(-1001, 2, HOUR0 + 100, "b"),
+        ev_msg(-1001, 3, HOUR0 + 3599, "c"),
+        ev_msg(-1001, 4, HOUR0 + 3600, "d"),
+        ev_msg(-1001, 5, HOUR0 + 3 * 3600 + 5, "e"), /* no message in the hour before */
+        ev_msg(55, 1, HOUR0 + 50, "other chat"),
+        ev_del(-1001, 2, DATE0 + 99),   /* a tombstone still counts */
+        ev_del(-1001, 999, DATE0 + 99), /* a deletion of an unknown message has no date */
+    };
+    struct buckets b = { .base = HOUR0, .stop_after = 1 };
+
+    commit(fx, ev, 8);
+    assert_buckets(fx, -1001, MSG_UNSET, MSG_UNSET, 3600, HOUR0, "0:3,3600:1,10800:1");
+    assert_buckets(fx, MSG_UNSET, MSG_UNSET, MSG_UNSET, 3600, HOUR0, "0:4,3600:1,10800:1");
+    /* [since, until): until is exclusive, and a cut bucket keeps its aligned start. */
+    assert_buckets(fx, -1001, HOUR0 + 3600, HOUR0 + 3 * 3600 + 5, 3600, HOUR0, "3600:1");
+    assert_buckets(fx, -1001, HOUR0 + 3600, HOUR0 + 3 * 3600 + 6, 3600, HOUR0, "3600:1,10800:1");
+    assert_buckets(fx, -1001, HOUR0 + 100, MSG_UNSET, 3600, HOUR0, "0:2,3600:1,10800:1");
+    assert_buckets(fx, MSG_UNSET, MSG_UNSET, HOUR0 + 3600, 3600, HOUR0, "0:4");
+    /* UTC days: HOUR0 + 3 h is past midnight. */
+    assert_buckets(fx, -1001, MSG_UNSET, MSG_UNSET, 86400, DAY0, "0:4,86400:1");
+    assert_buckets(fx, -1001, MSG_UNSET, MSG_UNSET, 60, HOUR0, "0:1,60:1,3540:1,3600:1,10800:1");
+    assert_buckets(fx, 12345, MSG_UNSET, MSG_UNSET, 3600, HOUR0, "");
+
+    assert_int_equal(
+        store_message_buckets(fx->st, -1001, MSG_UNSET, MSG_UNSET, 3600, collect_bucket, &b),
+        TGH_OK);
+    assert_int_equal(b.n, 1); /* the callback stopped it */
+
+    assert_int_equal(
+        store_message_buckets(fx->st, -1001, MSG_UNSET, MSG_UNSET, 59, collect_bucket, &b),
+        TGH_EINVAL);
+    assert_int_equal(store_message_buckets(fx->st, -1001, MSG_UNSET, MSG_UNSET, 86400 * 31 + 1,
+                                           collect_bucket, &b),
+                     TGH_EINVAL);
+    assert_int_equal(
+        store_message_buckets(fx->st, -1001, MSG_UNSET, MSG_UNSET, 0, collect_bucket, &b),
+        TGH_EINVAL);
+    assert_int_equal(b.n, 1);
+    assert_buckets(fx, -1001, MSG_UNSET, MSG_UNSET, 86400 * 31, INT64_C(1698105600), "0:5");
+}
+
 static void
 test_search_non_ascii(void **state)
 {
@@ -1764,6 +1845,7 @@ main(void)
         T(test_messages_id_window),
         T(test_messages_by_id_vs_date),
         T(test_messages_by_id_pages),
+        T(test_message_buckets),
         T(test_search_non_ascii),
         T(test_dead_letters_and_runs),
         T(test_totals),
