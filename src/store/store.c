@@ -212,6 +212,18 @@ store_message_buckets(struct store *st, int64_t chat_id, int64_t since, int64_t 
                                    bucket_s, fn, arg);
 }
 
+tgh_err
+store_runs_each(struct store *st, const struct store_runs_query *q, store_run_fn fn, void *arg)
+{
+    return st->be->runs_each(st->impl, q, fn, arg);
+}
+
+tgh_err
+store_runs_last_each(struct store *st, store_run_fn fn, void *arg)
+{
+    return st->be->runs_last_each(st->impl, fn, arg);
+}
+
 /* The status values of tracked_chats (CHECKed by the schema too). */
 static bool
 status_valid(const char *status)

@@ -222,7 +222,7 @@ struct store_run_row {
 };
 
 struct store_runs_query {
-    int64_t chat_id;    /* MSG_UNSET: every chat */
+    int64_t chat_id;    /* MSG_UNSET: every chat; 0: the runs without a chat */
     const char *kind;   /* NULL: every kind */
     const char *status; /* NULL: every status */
     int64_t before_id;  /* 0, or only id < before_id (paging) */
@@ -231,10 +231,13 @@ struct store_runs_query {
 
 typedef int (*store_run_fn)(void *arg, const struct store_run_row *r);
 
-/* Runs matching q, newest (highest id) first. */
+/*
+ * Runs matching q, newest (highest id) first. Read in pages, each finished
+ * before fn sees its rows: fn may use the store.
+ */
 TGH_MUSTCHECK tgh_err store_runs_each(struct store *st, const struct store_runs_query *q,
                                       store_run_fn fn, void *arg);
-/* The newest run of each kind, by kind name. */
+/* The newest run of each kind, by kind name (byte order); paged the same way. */
 TGH_MUSTCHECK tgh_err store_runs_last_each(struct store *st, store_run_fn fn, void *arg);
 
 /* Dead letters, as stored by store_dead_letter_add. */

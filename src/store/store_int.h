@@ -32,6 +32,9 @@ struct store_backend {
     /* since <= date < until, both set (store.c opens a MSG_UNSET end); chat_id may be MSG_UNSET. */
     tgh_err (*message_buckets)(void *impl, int64_t chat_id, int64_t since, int64_t until,
                                int64_t bucket_s, store_bucket_fn fn, void *arg);
+    /* store_runs_query.chat_id 0 selects the runs without a chat. */
+    tgh_err (*runs_each)(void *impl, const struct store_runs_query *q, store_run_fn fn, void *arg);
+    tgh_err (*runs_last_each)(void *impl, store_run_fn fn, void *arg);
     /* Tracked chats and cursors: arguments already checked by store.c. */
     tgh_err (*tracked_put)(void *impl, const struct store_tracked *t, int64_t *id);
     tgh_err (*tracked_each)(void *impl, store_tracked_fn fn, void *arg);

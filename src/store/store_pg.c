@@ -64,6 +64,7 @@ enum stmt_id {
     P_TOMBSTONES,
     P_BUCKETS_CHAT,
     P_BUCKETS_ALL,
+    P_RUNS_LAST,
     P_TRK_LOCK,
     P_TRK_INSERT,
     P_TRK_UPDATE,
@@ -97,9 +98,14 @@ enum stmt_id {
     " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at"
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
+#define RUN_COLUMNS                                                                        \
+    "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
+    " versioned, unchanged, refreshed, deleted, errors, error"
 /* Rows per page of the listings (kept in step with the LIMIT text). */
 #define TRK_PAGE   64
 #define TRK_PAGE_S "64"
+#define RUN_PAGE   64
+#define RUN_PAGE_S "64"
 #define CUR_PAGE   256
 #define CUR_PAGE_S "256"
 
@@ -262,6 +268,15 @@ static const char *const stmt_sql[P_COUNT] = {
                        " GROUP BY bucket ORDER BY bucket",
     [P_BUCKETS_ALL] = "SELECT date - date % $3 AS bucket, count(*) FROM messages"
                       " WHERE date >= $1 AND date < $2 GROUP BY bucket ORDER BY bucket",
+    /*
+     * The newest run of each kind, a page of kinds after $1 (NULL: from the
+     * first). Kinds compare byte by byte, as in SQLite, whatever the
+     * database's collation.
+     */
+    [P_RUNS_LAST] = "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id IN"
+                    " (SELECT max(id) FROM collection_runs"
+                    " WHERE $1::text IS NULL OR kind COLLATE \"C\" > $1 GROUP BY kind)"
+                    " ORDER BY kind COLLATE \"C\" LIMIT " RUN_PAGE_S,
     /* Tracked chats: $1..$15 as bind_tracked() fills them. */
     [P_TRK_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", 3)",
     [P_TRK_INSERT] =
@@ -2446,6 +2461,127 @@ pg_message_buckets(void *impl, int64_t chat_id, int64_t since, int64_t until, in
     return rc;
 }
 
+/* ---- runs and dead letters ---- */
+
+/* A row of RUN_COLUMNS (NULL integers read as 0); strings are the result's. */
+static void
+run_row(const PGresult *r, int i, struct store_run_row *run)
+{
+    memset(run, 0, sizeof(*run));
+    run->id = v_i64(r, i, 0);
+    run->chat_id = v_i64(r, i, 1);
+    run->kind = v_str(r, i, 2);
+    run->origin = v_str(r, i, 3);
+    run->started_at = v_i64(r, i, 4);
+    run->finished_at = v_i64(r, i, 5);
+    run->status = v_str(r, i, 6);
+    run->messages_seen = v_i64(r, i, 7);
+    run->stats.inserted = (size_t)v_i64(r, i, 8);
+    run->stats.versioned = (size_t)v_i64(r, i, 9);
+    run->stats.unchanged = (size_t)v_i64(r, i, 10);
+    run->stats.refreshed = (size_t)v_i64(r, i, 11);
+    run->stats.deleted = (size_t)v_i64(r, i, 12);
+    run->errors = v_i64(r, i, 13);
+    run->error = v_str(r, i, 14);
+}
+
+/* Hand every row of r to fn; *stopped when fn asked to stop. */
+static void
+each_run(const PGresult *r, store_run_fn fn, void *arg, bool *stopped)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_run_row run;
+
+        run_row(r, i, &run);
+        if (fn(arg, &run) != 0) {
+            *stopped = true;
+            return;
+        }
+    }
+}
+
+/* One page of runs_each(): only the filters that are set (chat 0: runs without one). */
+static void
+runs_sql(const struct store_runs_query *q, int64_t before, int64_t page, struct qbuf *b)
+{
+    q_int(b, "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id < ", before);
+    if (q->chat_id == 0)
+        q_add(b, " AND chat_id IS NULL");
+    else if (q->chat_id != MSG_UNSET)
+        q_int(b, " AND chat_id = ", q->chat_id);
+    if (q->kind != NULL)
+        q_str(b, " AND kind = ", q->kind);
+    if (q->status != NULL)
+        q_str(b, " AND status = ", q->status);
+    q_int(b, " ORDER BY id DESC LIMIT ", page);
+}
+
+/* Newest first, in pages keyed on the id; each page's query is finished before fn runs. */
+TGH_MUSTCHECK static tgh_err
+pg_runs_each(void *impl, const struct store_runs_query *q, store_run_fn fn, void *arg)
+{
+    struct pg *pg = impl;
+    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
+    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
+    bool stopped = false;
+    tgh_err rc;
+    int n = 0;
+
+    rc = conn_ready(pg);
+    while (rc == TGH_OK && !stopped && left > 0) {
+        struct qbuf b = { .len = 0 };
+        int64_t page = left < RUN_PAGE ? left : RUN_PAGE;
+        PGresult *r = NULL;
+
+        runs_sql(q, before, page, &b);
+        rc = q_exec(pg, &b, &r, "list runs");
+        if (rc != TGH_OK)
+            break;
+        n = PQntuples(r);
+        each_run(r, fn, arg, &stopped);
+        if (n > 0)
+            before = v_i64(r, n - 1, 0);
+        PQclear(r);
+        left -= n;
+        if (n < page)
+            break;
+    }
+    return rc;
+}
+
+/* Pages of kinds, keyed on the last kind (a copy: the page's result is cleared). */
+TGH_MUSTCHECK static tgh_err
+pg_runs_last_each(void *impl, store_run_fn fn, void *arg)
+{
+    struct pg *pg = impl;
+    bool stopped = false;
+    char *after = NULL;
+    tgh_err rc;
+    int n = 0;
+
+    rc = conn_ready(pg);
+    while (rc == TGH_OK && !stopped) {
+        struct params p = { .n = 0 };
+        PGresult *r = NULL;
+
+        p_str(&p, after);
+        rc = exec_stmt(pg, P_RUNS_LAST, &p, &r, "list last runs");
+        if (rc != TGH_OK)
+            break;
+        n = PQntuples(r);
+        each_run(r, fn, arg, &stopped);
+        if (n > 0) {
+            tgh_free(after);
+            after = tgh_strdup(PQgetvalue(r, n - 1, 2));
+        }
+        PQclear(r);
+        if (n < RUN_PAGE)
+            break;
+    }
+    tgh_free(after);
+    return rc;
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* $1..$15 of P_TRK_INSERT and P_TRK_UPDATE. */
@@ -2859,6 +2995,8 @@ const struct store_backend store_pg_backend = {
     .totals_get = pg_totals_get,
     .tombstones_each = pg_tombstones_each,
     .message_buckets = pg_message_buckets,
+    .runs_each = pg_runs_each,
+    .runs_last_each = pg_runs_last_each,
     .tracked_put = pg_tracked_put,
     .tracked_each = pg_tracked_each,
     .tracked_find = pg_tracked_find,

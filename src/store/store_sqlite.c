@@ -59,6 +59,7 @@ enum stmt_id {
     S_TOMBSTONES,
     S_BUCKETS_CHAT,
     S_BUCKETS_ALL,
+    S_RUNS_LAST,
     S_TRK_INSERT,
     S_TRK_UPDATE,
     S_TRK_DROP_SPEC,
@@ -85,9 +86,15 @@ enum stmt_id {
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 
+#define RUN_COLUMNS                                                                        \
+    "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
+    " versioned, unchanged, refreshed, deleted, errors, error"
+
 /* Rows per page of the listings (kept in step with the LIMIT text). */
 #define TRK_PAGE   64
 #define TRK_PAGE_S "64"
+#define RUN_PAGE   64
+#define RUN_PAGE_S "64"
 #define CUR_PAGE   256
 #define CUR_PAGE_S "256"
 
@@ -185,6 +192,10 @@ static const char *const stmt_sql[S_COUNT] = {
                        " GROUP BY bucket ORDER BY bucket",
     [S_BUCKETS_ALL] = "SELECT date - date % ?3 AS bucket, count(*) FROM messages"
                       " WHERE date >= ?1 AND date < ?2 GROUP BY bucket ORDER BY bucket",
+    /* The newest run of each kind, a page of kinds after ?1 (NULL: from the first). */
+    [S_RUNS_LAST] = "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id IN"
+                    " (SELECT max(id) FROM collection_runs WHERE ?1 IS NULL OR kind > ?1"
+                    " GROUP BY kind) ORDER BY kind LIMIT " RUN_PAGE_S,
     [S_TOTALS] = "SELECT (SELECT count(*) FROM chats),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NULL),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL),"
@@ -1426,6 +1437,149 @@ sqlite_message_buckets(void *impl, int64_t chat_id, int64_t since, int64_t until
     return rc;
 }
 
+/* ---- runs and dead letters ---- */
+
+static void
+bind_named_str(sqlite3_stmt *s, const char *name, const char *v)
+{
+    int idx = sqlite3_bind_parameter_index(s, name);
+
+    if (idx > 0)
+        bind_str(s, idx, v);
+}
+
+/* A row of RUN_COLUMNS (NULL integers read as 0); strings are the statement's. */
+static void
+run_row(sqlite3_stmt *s, struct store_run_row *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(s, 0);
+    r->chat_id = sqlite3_column_int64(s, 1);
+    r->kind = col_str(s, 2);
+    r->origin = col_str(s, 3);
+    r->started_at = sqlite3_column_int64(s, 4);
+    r->finished_at = sqlite3_column_int64(s, 5);
+    r->status = col_str(s, 6);
+    r->messages_seen = sqlite3_column_int64(s, 7);
+    r->stats.inserted = (size_t)sqlite3_column_int64(s, 8);
+    r->stats.versioned = (size_t)sqlite3_column_int64(s, 9);
+    r->stats.unchanged = (size_t)sqlite3_column_int64(s, 10);
+    r->stats.refreshed = (size_t)sqlite3_column_int64(s, 11);
+    r->stats.deleted = (size_t)sqlite3_column_int64(s, 12);
+    r->errors = sqlite3_column_int64(s, 13);
+    r->error = col_str(s, 14);
+}
+
+/*
+ * Step s (bound by the caller) into page[] (at most RUN_PAGE rows, strings
+ * copied into a), then reset it: as in sqlite_tracked_each(), fn runs with
+ * no read open and may write (a caller retrying what failed).
+ */
+TGH_MUSTCHECK static tgh_err
+runs_page(struct sq *sq, sqlite3_stmt *s, struct store_run_row *page, struct tgh_arena *a,
+          size_t *n)
+{
+    int src = SQLITE_DONE;
+    tgh_err rc = TGH_OK;
+
+    tgh_arena_reset(a);
+    *n = 0;
+    while (*n < RUN_PAGE && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_run_row *r = &page[(*n)++];
+        const char **strs[] = { &r->kind, &r->origin, &r->status, &r->error };
+
+        run_row(s, r);
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+            if (*strs[i] != NULL)
+                *strs[i] = tgh_arena_strdup(a, *strs[i]);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "list runs");
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* Newest first, in pages keyed on the id (the before_id the caller pages with, too). */
+TGH_MUSTCHECK static tgh_err
+sqlite_runs_each(void *impl, const struct store_runs_query *q, store_run_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    struct store_run_row page[RUN_PAGE];
+    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
+    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
+    sqlite3_stmt *s = NULL;
+    struct tgh_arena strs;
+    char sql[512];
+    size_t len = 0, n = 0;
+    tgh_err rc;
+    int src;
+
+    sql[0] = '\0';
+    sql_add(sql, sizeof(sql), &len,
+            "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id < :before");
+    if (q->chat_id == 0)
+        sql_add(sql, sizeof(sql), &len, " AND chat_id IS NULL");
+    else if (q->chat_id != MSG_UNSET)
+        sql_add(sql, sizeof(sql), &len, " AND chat_id = :chat");
+    if (q->kind != NULL)
+        sql_add(sql, sizeof(sql), &len, " AND kind = :kind");
+    if (q->status != NULL)
+        sql_add(sql, sizeof(sql), &len, " AND status = :status");
+    sql_add(sql, sizeof(sql), &len, " ORDER BY id DESC LIMIT :limit");
+    src = sqlite3_prepare_v2(sq->db, sql, (int)len, &s, NULL);
+    if (src != SQLITE_OK)
+        return sq_fail(sq, src, "prepare run query");
+    bind_named_i64(s, ":chat", q->chat_id);
+    bind_named_str(s, ":kind", q->kind);
+    bind_named_str(s, ":status", q->status);
+    tgh_arena_init(&strs, 4096);
+    do {
+        bind_named_i64(s, ":before", before);
+        bind_named_i64(s, ":limit", left < RUN_PAGE ? left : RUN_PAGE);
+        rc = runs_page(sq, s, page, &strs, &n);
+        for (size_t i = 0; rc == TGH_OK && i < n; i++)
+            if (fn(arg, &page[i]) != 0)
+                goto out;
+        if (n > 0)
+            before = page[n - 1].id;
+        left -= (int64_t)n;
+    } while (rc == TGH_OK && n == RUN_PAGE && left > 0);
+out:
+    tgh_arena_fini(&strs);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Pages of kinds, keyed on the last kind (a copy: the arena is reset per page). */
+TGH_MUSTCHECK static tgh_err
+sqlite_runs_last_each(void *impl, store_run_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_RUNS_LAST];
+    struct store_run_row page[RUN_PAGE];
+    struct tgh_arena strs;
+    char *after = NULL;
+    size_t n = 0;
+    tgh_err rc;
+
+    tgh_arena_init(&strs, 4096);
+    do {
+        bind_str(s, 1, after);
+        rc = runs_page(sq, s, page, &strs, &n);
+        for (size_t i = 0; rc == TGH_OK && i < n; i++)
+            if (fn(arg, &page[i]) != 0)
+                goto out;
+        if (n > 0) {
+            tgh_free(after);
+            after = tgh_strdup(page[n - 1].kind);
+        }
+    } while (rc == TGH_OK && n == RUN_PAGE);
+out:
+    tgh_free(after);
+    tgh_arena_fini(&strs);
+    return rc;
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* 0 means "none" in the API and NULL in the optional columns of 004_collect.sql. */
@@ -1837,6 +1991,8 @@ const struct store_backend store_sqlite_backend = {
     .chat_upsert = sqlite_chat_upsert,
     .tombstones_each = sqlite_tombstones_each,
     .message_buckets = sqlite_message_buckets,
+    .runs_each = sqlite_runs_each,
+    .runs_last_each = sqlite_runs_last_each,
     .dead_letter_add = sqlite_dead_letter_add,
     .run_begin = sqlite_run_begin,
     .run_finish = sqlite_run_finish,

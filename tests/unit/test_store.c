@@ -1439,6 +1439,254 @@ test_dead_letters_and_runs(void **state)
     assert_int_equal(t.runs, 2);
 }
 
+#define MAX_RUNS 96
+
+struct runs {
+    size_t n, stop_after; /* stop_after 0: never */
+    struct store *writer; /* set: collect_run_and_write() writes through it */
+    struct store_run_row row[MAX_RUNS];
+    char kind[MAX_RUNS][16], origin[MAX_RUNS][16], status[MAX_RUNS][16], error[MAX_RUNS][32];
+};
+
+static int
+collect_run(void *arg, const struct store_run_row *r)
+{
+    struct runs *l = arg;
+    size_t i = l->n++;
+
+    assert_true(i < MAX_RUNS);
+    l->row[i] = *r;
+    (void)snprintf(l->kind[i], sizeof(l->kind[0]), "%s", r->kind != NULL ? r->kind : "(null)");
+    (void)snprintf(l->origin[i], sizeof(l->origin[0]), "%s",
+                   r->origin != NULL ? r->origin : "(null)");
+    (void)snprintf(l->status[i], sizeof(l->status[0]), "%s",
+                   r->status != NULL ? r->status : "(null)");
+    (void)snprintf(l->error[i], sizeof(l->error[0]), "%s", r->error != NULL ? r->error : "(null)");
+    l->row[i].kind = l->row[i].origin = l->row[i].status = l->row[i].error = NULL;
+    return l->stop_after != 0 && l->n == l->stop_after;
+}
+
+/* The rows of l as indexes into ids[] ("5,4,1"), so both backends' ids compare. */
+static void
+assert_run_ids(const struct runs *l, const int64_t *ids, size_t n_ids, const char *want)
+{
+    char got[256] = "";
+    size_t len = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        size_t j = 0;
+
+        while (j < n_ids && ids[j] != l->row[i].id)
+            j++;
+        assert_true(j < n_ids);
+        len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%zu", i > 0 ? "," : "", j);
+    }
+    assert_string_equal(got, want);
+}
+
+static void
+list_runs(struct store_fx *fx, const struct store_runs_query *q, struct runs *l)
+{
+    size_t stop = l->stop_after;
+
+    memset(l, 0, sizeof(*l));
+    l->stop_after = stop;
+    if (store_runs_each(fx->st, q, collect_run, l) != TGH_OK)
+        fail_msg("store_runs_each: %s", tgh_errmsg());
+}
+
+static void
+run_add(struct store_fx *fx, int64_t chat_id, const char *kind, const char *origin,
+        const struct store_run_result *res, int64_t *id)
+{
+    assert_int_equal(store_run_begin(fx->st, chat_id, kind, origin, id), TGH_OK);
+    if (res != NULL)
+        assert_int_equal(store_run_finish(fx->st, *id, res), TGH_OK);
+}
+
+static void
+test_runs_each(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_run_result ok = {
+        .status = "ok",
+        .messages_seen = 10,
+        .stats = { .inserted = 7,
+                   .versioned = 1,
+                   .unchanged = 1,
+                   .refreshed = 2,
+                   .deleted = 1,
+                   .delete_unknown = 2 },
+    };
+    struct store_run_result failed = { .status = "failed", .errors = 3, .error = "flood wait" };
+    struct store_run_result partial = { .status = "partial", .messages_seen = 4 };
+    struct store_runs_query q = { .chat_id = MSG_UNSET };
+    int64_t r[6] = { 0 }; /* r[1]..r[5]; the test names rows by these indexes */
+    struct runs l = { 0 };
+
+    run_add(fx, -1001, "import", "a.json", &ok, &r[1]);
+    run_add(fx, MSG_UNSET, "import", NULL, &failed, &r[2]);
+    run_add(fx, -1001, "backfill", NULL, NULL, &r[3]); /* still running */
+    run_add(fx, 55, "live", "tdlib", &partial, &r[4]);
+    run_add(fx, -1001, "import", "b.json", &ok, &r[5]);
+
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,4,3,2,1");
+    /* Every column as stored. */
+    assert_int_equal(l.row[4].chat_id, -1001);
+    assert_string_equal(l.kind[4], "import");
+    assert_string_equal(l.origin[4], "a.json");
+    assert_string_equal(l.status[4], "ok");
+    assert_true(l.row[4].started_at >= DATE0);
+    assert_true(l.row[4].finished_at >= l.row[4].started_at);
+    assert_int_equal(l.row[4].messages_seen, 10);
+    assert_int_equal(l.row[4].stats.inserted, 7);
+    assert_int_equal(l.row[4].stats.versioned, 1);
+    assert_int_equal(l.row[4].stats.unchanged, 1);
+    assert_int_equal(l.row[4].stats.refreshed, 2);
+    assert_int_equal(l.row[4].stats.deleted, 3); /* the column holds both kinds of delete */
+    assert_int_equal(l.row[4].stats.delete_unknown, 0);
+    assert_int_equal(l.row[4].errors, 0);
+    assert_string_equal(l.error[4], "(null)");
+    assert_int_equal(l.row[3].chat_id, 0); /* a run without a chat */
+    assert_string_equal(l.origin[3], "(null)");
+    assert_string_equal(l.status[3], "failed");
+    assert_int_equal(l.row[3].errors, 3);
+    assert_string_equal(l.error[3], "flood wait");
+    assert_string_equal(l.status[2], "running");
+    assert_int_equal(l.row[2].finished_at, 0);
+
+    q.chat_id = -1001;
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,3,1");
+    q.chat_id = 0;
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "2");
+    q.chat_id = MSG_UNSET;
+    q.kind = "import";
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,2,1");
+    q.status = "ok";
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,1");
+    q.chat_id = -1001;
+    q.kind = NULL;
+    q.status = "running";
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "3");
+    q = (struct store_runs_query){ .chat_id = 12345 };
+    list_runs(fx, &q, &l);
+    assert_int_equal(l.n, 0);
+
+    /* Paging: a limit, then before_id the last id seen. */
+    q = (struct store_runs_query){ .chat_id = MSG_UNSET, .limit = 2 };
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,4");
+    q.before_id = l.row[1].id;
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "3,2");
+    q.before_id = l.row[1].id;
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "1");
+    q.before_id = l.row[0].id;
+    list_runs(fx, &q, &l);
+    assert_int_equal(l.n, 0);
+
+    q = (struct store_runs_query){ .chat_id = MSG_UNSET };
+    l.stop_after = 2;
+    list_runs(fx, &q, &l);
+    assert_run_ids(&l, r, 6, "5,4");
+}
+
+/* More runs than a page of the backends (64); the callback writes as it goes. */
+static int
+collect_run_and_write(void *arg, const struct store_run_row *r)
+{
+    struct runs *l = arg;
+    int64_t id;
+
+    assert_true(l->n < MAX_RUNS);
+    l->row[l->n++].id = r->id;
+    /* A write while the listing is under way (a retry loop would do this). */
+    assert_int_equal(store_run_begin(l->writer, 77, "other", NULL, &id), TGH_OK);
+    return 0;
+}
+
+static void
+test_runs_each_pages(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_runs_query q = { .chat_id = MSG_UNSET, .kind = "live" };
+    struct runs *l = tgh_calloc(1, sizeof(*l));
+    int64_t first = 0, id = 0;
+
+    for (int i = 0; i < 80; i++)
+        run_add(fx, -1001, "live", NULL, NULL, i == 0 ? &first : &id);
+    l->writer = fx->st;
+    assert_int_equal(store_runs_each(fx->st, &q, collect_run_and_write, l), TGH_OK);
+    assert_int_equal(l->n, 80);
+    assert_int_equal(l->row[0].id, id);
+    assert_int_equal(l->row[79].id, first);
+    for (size_t i = 1; i < 80; i++)
+        assert_true(l->row[i].id < l->row[i - 1].id);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM collection_runs WHERE kind = 'other'"), 80);
+
+    memset(l, 0, sizeof(*l));
+    q.limit = 70;
+    list_runs(fx, &q, l);
+    assert_int_equal(l->n, 70);
+    assert_int_equal(l->row[69].id, first + 10);
+    tgh_free(l);
+}
+
+static void
+test_runs_last_each(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_run_result ok = { .status = "ok" };
+    int64_t r[7] = { 0 };
+    struct runs l = { 0 };
+
+    assert_int_equal(store_runs_last_each(fx->st, collect_run, &l), TGH_OK);
+    assert_int_equal(l.n, 0);
+    run_add(fx, -1001, "live", NULL, &ok, &r[1]);
+    run_add(fx, -1001, "import", "a.json", &ok, &r[2]);
+    run_add(fx, 55, "live", NULL, NULL, &r[3]); /* the newest live run, still running */
+    run_add(fx, MSG_UNSET, "backfill", NULL, &ok, &r[4]);
+    run_add(fx, -1001, "import", "b.json", &ok, &r[5]);
+    run_add(fx, -1001, "Zeta", NULL, &ok, &r[6]); /* byte order: capitals first */
+
+    assert_int_equal(store_runs_last_each(fx->st, collect_run, &l), TGH_OK);
+    assert_run_ids(&l, r, 7, "6,4,5,3");
+    assert_string_equal(l.kind[0], "Zeta");
+    assert_string_equal(l.kind[1], "backfill");
+    assert_string_equal(l.kind[2], "import");
+    assert_string_equal(l.origin[2], "b.json");
+    assert_string_equal(l.kind[3], "live");
+    assert_string_equal(l.status[3], "running");
+    assert_int_equal(l.row[3].chat_id, 55);
+
+    memset(&l, 0, sizeof(l));
+    l.stop_after = 1;
+    assert_int_equal(store_runs_last_each(fx->st, collect_run, &l), TGH_OK);
+    assert_int_equal(l.n, 1);
+
+    /* More kinds than a page (64): every kind once, in order. */
+    for (int i = 0; i < 66; i++) {
+        char kind[8];
+
+        (void)snprintf(kind, sizeof(kind), "k%02d", i);
+        run_add(fx, -1001, kind, NULL, NULL, &r[0]);
+    }
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(store_runs_last_each(fx->st, collect_run, &l), TGH_OK);
+    assert_int_equal(l.n, 70);
+    for (size_t i = 1; i < l.n; i++)
+        assert_true(strcmp(l.kind[i - 1], l.kind[i]) < 0);
+    assert_string_equal(l.kind[69], "live");
+    assert_int_equal(l.row[68].id, r[0]); /* k65 */
+}
+
 static void
 test_totals(void **state)
 {
@@ -1848,6 +2096,9 @@ main(void)
         T(test_message_buckets),
         T(test_search_non_ascii),
         T(test_dead_letters_and_runs),
+        T(test_runs_each),
+        T(test_runs_each_pages),
+        T(test_runs_last_each),
         T(test_totals),
         T(test_retention_drops_whole_months),
     };
