@@ -224,6 +224,47 @@ store_runs_last_each(struct store *st, store_run_fn fn, void *arg)
     return st->be->runs_last_each(st->impl, fn, arg);
 }
 
+tgh_err
+store_dead_letters_each(struct store *st, const struct store_dl_query *q, store_dead_letter_fn fn,
+                        void *arg)
+{
+    if (q->state != STORE_DL_OPEN && q->state != STORE_DL_RESOLVED && q->state != STORE_DL_ALL)
+        return tgh_errf(TGH_EINVAL, "dead letter state %d (open, resolved or all)", (int)q->state);
+    return st->be->dead_letters_each(st->impl, q, fn, arg);
+}
+
+tgh_err
+store_dead_letter_get(struct store *st, int64_t id, store_dead_letter_fn fn, void *arg)
+{
+    return st->be->dead_letter_get(st->impl, id, fn, arg);
+}
+
+/* resolved_at 0 reads as "open": a resolution needs a real time. */
+static tgh_err
+resolved_at_valid(int64_t at)
+{
+    if (at <= 0)
+        return tgh_errf(TGH_EINVAL, "dead letter resolved at %" PRId64 " (Unix seconds > 0)", at);
+    return TGH_OK;
+}
+
+tgh_err
+store_dead_letter_retried(struct store *st, int64_t id, bool resolved, const char *reason,
+                          int64_t at)
+{
+    if (resolved && resolved_at_valid(at) != TGH_OK)
+        return TGH_EINVAL;
+    return st->be->dead_letter_retried(st->impl, id, resolved, reason, at);
+}
+
+tgh_err
+store_dead_letter_resolve(struct store *st, int64_t id, int64_t at)
+{
+    if (resolved_at_valid(at) != TGH_OK)
+        return TGH_EINVAL;
+    return st->be->dead_letter_resolve(st->impl, id, at);
+}
+
 /* The status values of tracked_chats (CHECKed by the schema too). */
 static bool
 status_valid(const char *status)

@@ -262,10 +262,14 @@ struct store_dl_query {
 
 typedef int (*store_dead_letter_fn)(void *arg, const struct store_dead_letter_row *d);
 
-/* Dead letters matching q, newest (highest id) first. */
+/*
+ * Dead letters matching q, newest (highest id) first; a state outside the
+ * enum is TGH_EINVAL. Read in pages, each finished before fn sees its rows:
+ * fn may use the store (retry or resolve the row it is given).
+ */
 TGH_MUSTCHECK tgh_err store_dead_letters_each(struct store *st, const struct store_dl_query *q,
                                               store_dead_letter_fn fn, void *arg);
-/* One dead letter; TGH_ENOTFOUND when there is no such id. */
+/* One dead letter (fn may use the store); TGH_ENOTFOUND when there is no such id. */
 TGH_MUSTCHECK tgh_err store_dead_letter_get(struct store *st, int64_t id, store_dead_letter_fn fn,
                                             void *arg);
 /*
@@ -273,11 +277,13 @@ TGH_MUSTCHECK tgh_err store_dead_letter_get(struct store *st, int64_t id, store_
  * one; when resolved, resolved_at becomes at (if not already set), else
  * reason (when not NULL) replaces the stored reason. TGH_ENOTFOUND when
  * there is no such id. Resolving without a retry (an operator dismissing
- * it) is store_dead_letter_resolve.
+ * it) is store_dead_letter_resolve. A failed retry of a resolved letter
+ * leaves it resolved. at is only read when resolved, and must then be > 0
+ * (TGH_EINVAL): resolved_at 0 reads as open.
  */
 TGH_MUSTCHECK tgh_err store_dead_letter_retried(struct store *st, int64_t id, bool resolved,
                                                 const char *reason, int64_t at);
-/* Mark id resolved at at (kept when already resolved); TGH_ENOTFOUND when none. */
+/* Mark id resolved at at > 0 (kept when already resolved); TGH_ENOTFOUND when none. */
 TGH_MUSTCHECK tgh_err store_dead_letter_resolve(struct store *st, int64_t id, int64_t at);
 
 /*

@@ -35,6 +35,13 @@ struct store_backend {
     /* store_runs_query.chat_id 0 selects the runs without a chat. */
     tgh_err (*runs_each)(void *impl, const struct store_runs_query *q, store_run_fn fn, void *arg);
     tgh_err (*runs_last_each)(void *impl, store_run_fn fn, void *arg);
+    /* Dead letters: the state and the times already checked by store.c. */
+    tgh_err (*dead_letters_each)(void *impl, const struct store_dl_query *q,
+                                 store_dead_letter_fn fn, void *arg);
+    tgh_err (*dead_letter_get)(void *impl, int64_t id, store_dead_letter_fn fn, void *arg);
+    tgh_err (*dead_letter_retried)(void *impl, int64_t id, bool resolved, const char *reason,
+                                   int64_t at);
+    tgh_err (*dead_letter_resolve)(void *impl, int64_t id, int64_t at);
     /* Tracked chats and cursors: arguments already checked by store.c. */
     tgh_err (*tracked_put)(void *impl, const struct store_tracked *t, int64_t *id);
     tgh_err (*tracked_each)(void *impl, store_tracked_fn fn, void *arg);

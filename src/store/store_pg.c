@@ -65,6 +65,9 @@ enum stmt_id {
     P_BUCKETS_CHAT,
     P_BUCKETS_ALL,
     P_RUNS_LAST,
+    P_DL_GET,
+    P_DL_RETRIED,
+    P_DL_RESOLVE,
     P_TRK_LOCK,
     P_TRK_INSERT,
     P_TRK_UPDATE,
@@ -101,11 +104,14 @@ enum stmt_id {
 #define RUN_COLUMNS                                                                        \
     "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
     " versioned, unchanged, refreshed, deleted, errors, error"
+#define DL_COLUMNS \
+    "id, source, origin, position, reason, payload, created_at, retry_count, resolved_at"
 /* Rows per page of the listings (kept in step with the LIMIT text). */
 #define TRK_PAGE   64
 #define TRK_PAGE_S "64"
 #define RUN_PAGE   64
 #define RUN_PAGE_S "64"
+#define DL_PAGE    32 /* payloads are cut at 256 KiB by their writers */
 #define CUR_PAGE   256
 #define CUR_PAGE_S "256"
 
@@ -277,6 +283,15 @@ static const char *const stmt_sql[P_COUNT] = {
                     " (SELECT max(id) FROM collection_runs"
                     " WHERE $1::text IS NULL OR kind COLLATE \"C\" > $1 GROUP BY kind)"
                     " ORDER BY kind COLLATE \"C\" LIMIT " RUN_PAGE_S,
+    [P_DL_GET] = "SELECT " DL_COLUMNS " FROM ingestion_errors WHERE id = $1",
+    /* $2: resolved. A retry that resolves keeps the reason it failed for. */
+    [P_DL_RETRIED] = "UPDATE ingestion_errors SET retry_count = retry_count + 1,"
+                     " resolved_at = CASE WHEN $2::boolean THEN coalesce(resolved_at, $4::bigint)"
+                     " ELSE resolved_at END,"
+                     " reason = CASE WHEN $2::boolean OR $3::text IS NULL THEN reason ELSE $3 END"
+                     " WHERE id = $1",
+    [P_DL_RESOLVE] = "UPDATE ingestion_errors SET resolved_at = coalesce(resolved_at, $2)"
+                     " WHERE id = $1",
     /* Tracked chats: $1..$15 as bind_tracked() fills them. */
     [P_TRK_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", 3)",
     [P_TRK_INSERT] =
@@ -2582,6 +2597,147 @@ pg_runs_last_each(void *impl, store_run_fn fn, void *arg)
     return rc;
 }
 
+/* Hand every row of DL_COLUMNS in r to fn (strings are the result's); *stopped when fn asked. */
+static void
+each_dead_letter(const PGresult *r, store_dead_letter_fn fn, void *arg, bool *stopped)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_dead_letter_row d = {
+            .id = v_i64(r, i, 0),
+            .source = v_str(r, i, 1),
+            .origin = v_str(r, i, 2),
+            .position = v_str(r, i, 3),
+            .reason = v_str(r, i, 4),
+            .payload = v_str(r, i, 5),
+            .payload_len = (size_t)PQgetlength(r, i, 5),
+            .created_at = v_i64(r, i, 6),
+            .retry_count = v_i64(r, i, 7),
+            .resolved_at = v_i64(r, i, 8),
+        };
+
+        if (fn(arg, &d) != 0) {
+            *stopped = true;
+            return;
+        }
+    }
+}
+
+/* One page of dead_letters_each(): only the filters that are set. */
+static void
+dead_letters_sql(const struct store_dl_query *q, int64_t before, int64_t page, struct qbuf *b)
+{
+    q_int(b, "SELECT " DL_COLUMNS " FROM ingestion_errors WHERE id < ", before);
+    if (q->state == STORE_DL_OPEN)
+        q_add(b, " AND resolved_at IS NULL");
+    else if (q->state == STORE_DL_RESOLVED)
+        q_add(b, " AND resolved_at IS NOT NULL");
+    if (q->source != NULL)
+        q_str(b, " AND source = ", q->source);
+    q_int(b, " ORDER BY id DESC LIMIT ", page);
+}
+
+/* Newest first, in pages keyed on the id, as pg_runs_each(). */
+TGH_MUSTCHECK static tgh_err
+pg_dead_letters_each(void *impl, const struct store_dl_query *q, store_dead_letter_fn fn, void *arg)
+{
+    struct pg *pg = impl;
+    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
+    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
+    bool stopped = false;
+    tgh_err rc;
+    int n = 0;
+
+    rc = conn_ready(pg);
+    while (rc == TGH_OK && !stopped && left > 0) {
+        struct qbuf b = { .len = 0 };
+        int64_t page = left < DL_PAGE ? left : DL_PAGE;
+        PGresult *r = NULL;
+
+        dead_letters_sql(q, before, page, &b);
+        rc = q_exec(pg, &b, &r, "list dead letters");
+        if (rc != TGH_OK)
+            break;
+        n = PQntuples(r);
+        each_dead_letter(r, fn, arg, &stopped);
+        if (n > 0)
+            before = v_i64(r, n - 1, 0);
+        PQclear(r);
+        left -= n;
+        if (n < page)
+            break;
+    }
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+pg_dead_letter_get(void *impl, int64_t id, store_dead_letter_fn fn, void *arg)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    bool stopped = false;
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    rc = exec_stmt(pg, P_DL_GET, &p, &r, "read dead letter");
+    if (rc == TGH_OK && PQntuples(r) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "dead letter %" PRId64 " does not exist", id);
+    if (rc == TGH_OK)
+        each_dead_letter(r, fn, arg, &stopped);
+    PQclear(r);
+    return rc;
+}
+
+/* Run a one-row write by dead letter id; TGH_ENOTFOUND when it matched nothing. */
+TGH_MUSTCHECK static tgh_err
+dead_letter_write(struct pg *pg, enum stmt_id id, const struct params *p, int64_t row,
+                  const char *what)
+{
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    rc = exec_stmt(pg, id, p, &r, what);
+    if (rc == TGH_OK && changed(r) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "dead letter %" PRId64 " does not exist", row);
+    PQclear(r);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+pg_dead_letter_retried(void *impl, int64_t id, bool resolved, const char *reason, int64_t at)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    p_bool(&p, resolved);
+    p_str(&p, reason);
+    p_int(&p, at);
+    return dead_letter_write(pg, P_DL_RETRIED, &p, id, "record dead letter retry");
+}
+
+TGH_MUSTCHECK static tgh_err
+pg_dead_letter_resolve(void *impl, int64_t id, int64_t at)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    p_int(&p, at);
+    return dead_letter_write(pg, P_DL_RESOLVE, &p, id, "resolve dead letter");
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* $1..$15 of P_TRK_INSERT and P_TRK_UPDATE. */
@@ -2997,6 +3153,10 @@ const struct store_backend store_pg_backend = {
     .message_buckets = pg_message_buckets,
     .runs_each = pg_runs_each,
     .runs_last_each = pg_runs_last_each,
+    .dead_letters_each = pg_dead_letters_each,
+    .dead_letter_get = pg_dead_letter_get,
+    .dead_letter_retried = pg_dead_letter_retried,
+    .dead_letter_resolve = pg_dead_letter_resolve,
     .tracked_put = pg_tracked_put,
     .tracked_each = pg_tracked_each,
     .tracked_find = pg_tracked_find,

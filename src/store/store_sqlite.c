@@ -60,6 +60,9 @@ enum stmt_id {
     S_BUCKETS_CHAT,
     S_BUCKETS_ALL,
     S_RUNS_LAST,
+    S_DL_GET,
+    S_DL_RETRIED,
+    S_DL_RESOLVE,
     S_TRK_INSERT,
     S_TRK_UPDATE,
     S_TRK_DROP_SPEC,
@@ -90,11 +93,15 @@ enum stmt_id {
     "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
     " versioned, unchanged, refreshed, deleted, errors, error"
 
+#define DL_COLUMNS \
+    "id, source, origin, position, reason, payload, created_at, retry_count, resolved_at"
+
 /* Rows per page of the listings (kept in step with the LIMIT text). */
 #define TRK_PAGE   64
 #define TRK_PAGE_S "64"
 #define RUN_PAGE   64
 #define RUN_PAGE_S "64"
+#define DL_PAGE    32 /* payloads are cut at 256 KiB by their writers */
 #define CUR_PAGE   256
 #define CUR_PAGE_S "256"
 
@@ -196,6 +203,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RUNS_LAST] = "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id IN"
                     " (SELECT max(id) FROM collection_runs WHERE ?1 IS NULL OR kind > ?1"
                     " GROUP BY kind) ORDER BY kind LIMIT " RUN_PAGE_S,
+    [S_DL_GET] = "SELECT " DL_COLUMNS " FROM ingestion_errors WHERE id = ?1",
+    /* ?2: resolved. A retry that resolves keeps the reason it failed for. */
+    [S_DL_RETRIED] = "UPDATE ingestion_errors SET retry_count = retry_count + 1,"
+                     " resolved_at = CASE WHEN ?2 THEN coalesce(resolved_at, ?4)"
+                     " ELSE resolved_at END,"
+                     " reason = CASE WHEN ?2 OR ?3 IS NULL THEN reason ELSE ?3 END WHERE id = ?1",
+    [S_DL_RESOLVE] = "UPDATE ingestion_errors SET resolved_at = coalesce(resolved_at, ?2)"
+                     " WHERE id = ?1",
     [S_TOTALS] = "SELECT (SELECT count(*) FROM chats),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NULL),"
                  " (SELECT count(*) FROM messages WHERE deleted_at IS NOT NULL),"
@@ -254,7 +269,7 @@ struct sq {
     char *reactions_buf; /* reusable buffer for the reactions JSON of one event */
     size_t reactions_cap;
     struct tgh_arena scratch; /* the merged event of a refresh */
-    struct tgh_arena found;   /* strings of the last store_tracked_find() result */
+    struct tgh_arena found;   /* strings of the last store_tracked_find() or dead letter read */
 };
 
 /* What one batch remembers between its events. */
@@ -1580,6 +1595,151 @@ out:
     return rc;
 }
 
+/* A row of DL_COLUMNS (NULL integers read as 0); strings are the statement's. */
+static void
+dead_letter_row(sqlite3_stmt *s, struct store_dead_letter_row *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = sqlite3_column_int64(s, 0);
+    d->source = col_str(s, 1);
+    d->origin = col_str(s, 2);
+    d->position = col_str(s, 3);
+    d->reason = col_str(s, 4);
+    d->payload = col_str(s, 5);
+    d->payload_len = (size_t)sqlite3_column_bytes(s, 5);
+    d->created_at = sqlite3_column_int64(s, 6);
+    d->retry_count = sqlite3_column_int64(s, 7);
+    d->resolved_at = sqlite3_column_int64(s, 8);
+}
+
+/* Step s into page[] (at most max rows, strings copied into a), then reset it. */
+TGH_MUSTCHECK static tgh_err
+dead_letters_page(struct sq *sq, sqlite3_stmt *s, struct store_dead_letter_row *page, size_t max,
+                  struct tgh_arena *a, size_t *n)
+{
+    int src = SQLITE_DONE;
+    tgh_err rc = TGH_OK;
+
+    tgh_arena_reset(a);
+    *n = 0;
+    while (*n < max && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_dead_letter_row *d = &page[(*n)++];
+        const char **strs[] = { &d->source, &d->origin, &d->position, &d->reason };
+
+        dead_letter_row(s, d);
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+            if (*strs[i] != NULL)
+                *strs[i] = tgh_arena_strdup(a, *strs[i]);
+        if (d->payload != NULL) /* (ptr, len): it may hold any byte */
+            d->payload = tgh_arena_strndup(a, d->payload, d->payload_len);
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "list dead letters");
+    (void)sqlite3_reset(s);
+    return rc;
+}
+
+/* Newest first, in pages keyed on the id, as sqlite_runs_each(). */
+TGH_MUSTCHECK static tgh_err
+sqlite_dead_letters_each(void *impl, const struct store_dl_query *q, store_dead_letter_fn fn,
+                         void *arg)
+{
+    struct sq *sq = impl;
+    struct store_dead_letter_row page[DL_PAGE];
+    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
+    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
+    sqlite3_stmt *s = NULL;
+    struct tgh_arena strs;
+    char sql[512];
+    size_t len = 0, n = 0;
+    tgh_err rc;
+    int src;
+
+    sql[0] = '\0';
+    sql_add(sql, sizeof(sql), &len,
+            "SELECT " DL_COLUMNS " FROM ingestion_errors WHERE id < :before");
+    if (q->state == STORE_DL_OPEN)
+        sql_add(sql, sizeof(sql), &len, " AND resolved_at IS NULL");
+    else if (q->state == STORE_DL_RESOLVED)
+        sql_add(sql, sizeof(sql), &len, " AND resolved_at IS NOT NULL");
+    if (q->source != NULL)
+        sql_add(sql, sizeof(sql), &len, " AND source = :source");
+    sql_add(sql, sizeof(sql), &len, " ORDER BY id DESC LIMIT :limit");
+    src = sqlite3_prepare_v2(sq->db, sql, (int)len, &s, NULL);
+    if (src != SQLITE_OK)
+        return sq_fail(sq, src, "prepare dead letter query");
+    bind_named_str(s, ":source", q->source);
+    tgh_arena_init(&strs, 16 * 1024);
+    do {
+        bind_named_i64(s, ":before", before);
+        bind_named_i64(s, ":limit", left < DL_PAGE ? left : DL_PAGE);
+        rc = dead_letters_page(sq, s, page, DL_PAGE, &strs, &n);
+        for (size_t i = 0; rc == TGH_OK && i < n; i++)
+            if (fn(arg, &page[i]) != 0)
+                goto out;
+        if (n > 0)
+            before = page[n - 1].id;
+        left -= (int64_t)n;
+    } while (rc == TGH_OK && n == DL_PAGE && left > 0);
+out:
+    tgh_arena_fini(&strs);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* A page of one row (copied into sq->found): fn may write, a retry would. */
+TGH_MUSTCHECK static tgh_err
+sqlite_dead_letter_get(void *impl, int64_t id, store_dead_letter_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    struct store_dead_letter_row d;
+    size_t n = 0;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(sq->stmt[S_DL_GET], 1, id);
+    rc = dead_letters_page(sq, sq->stmt[S_DL_GET], &d, 1, &sq->found, &n);
+    if (rc == TGH_OK && n == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "dead letter %" PRId64 " does not exist", id);
+    if (rc == TGH_OK)
+        (void)fn(arg, &d);
+    return rc;
+}
+
+/* Run a one-row write by dead letter id; TGH_ENOTFOUND when it matched nothing. */
+TGH_MUSTCHECK static tgh_err
+dead_letter_write(struct sq *sq, enum stmt_id id, int64_t row, const char *what)
+{
+    tgh_err rc = run(sq, id, what);
+
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "dead letter %" PRId64 " does not exist", row);
+    return rc;
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_dead_letter_retried(void *impl, int64_t id, bool resolved, const char *reason, int64_t at)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_DL_RETRIED];
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int(s, 2, resolved);
+    bind_str(s, 3, reason);
+    (void)sqlite3_bind_int64(s, 4, at);
+    return dead_letter_write(sq, S_DL_RETRIED, id, "record dead letter retry");
+}
+
+TGH_MUSTCHECK static tgh_err
+sqlite_dead_letter_resolve(void *impl, int64_t id, int64_t at)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_DL_RESOLVE];
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 2, at);
+    return dead_letter_write(sq, S_DL_RESOLVE, id, "resolve dead letter");
+}
+
 /* ---- tracked chats and cursors ---- */
 
 /* 0 means "none" in the API and NULL in the optional columns of 004_collect.sql. */
@@ -1993,6 +2153,10 @@ const struct store_backend store_sqlite_backend = {
     .message_buckets = sqlite_message_buckets,
     .runs_each = sqlite_runs_each,
     .runs_last_each = sqlite_runs_last_each,
+    .dead_letters_each = sqlite_dead_letters_each,
+    .dead_letter_get = sqlite_dead_letter_get,
+    .dead_letter_retried = sqlite_dead_letter_retried,
+    .dead_letter_resolve = sqlite_dead_letter_resolve,
     .dead_letter_add = sqlite_dead_letter_add,
     .run_begin = sqlite_run_begin,
     .run_finish = sqlite_run_finish,

@@ -1687,6 +1687,264 @@ test_runs_last_each(void **state)
     assert_int_equal(l.row[68].id, r[0]); /* k65 */
 }
 
+#define MAX_DLS 48
+
+struct dls {
+    size_t n;
+    struct store *writer; /* set: each row listed is resolved through it */
+    struct store_dead_letter_row row[MAX_DLS];
+    char source[MAX_DLS][16], origin[MAX_DLS][16], position[MAX_DLS][16], reason[MAX_DLS][32];
+    char payload[MAX_DLS][32];
+    bool has_payload[MAX_DLS];
+};
+
+static void
+copy_or_null(char *out, size_t cap, const char *s)
+{
+    (void)snprintf(out, cap, "%s", s != NULL ? s : "(null)");
+}
+
+static int
+collect_dl(void *arg, const struct store_dead_letter_row *d)
+{
+    struct dls *l = arg;
+    size_t i = l->n++;
+
+    assert_true(i < MAX_DLS);
+    l->row[i] = *d;
+    copy_or_null(l->source[i], sizeof(l->source[0]), d->source);
+    copy_or_null(l->origin[i], sizeof(l->origin[0]), d->origin);
+    copy_or_null(l->position[i], sizeof(l->position[0]), d->position);
+    copy_or_null(l->reason[i], sizeof(l->reason[0]), d->reason);
+    l->has_payload[i] = d->payload != NULL;
+    if (d->payload != NULL) {
+        assert_true(d->payload_len < sizeof(l->payload[0]));
+        memcpy(l->payload[i], d->payload, d->payload_len);
+    }
+    l->row[i].source = l->row[i].origin = l->row[i].position = l->row[i].reason = NULL;
+    l->row[i].payload = NULL;
+    if (l->writer != NULL)
+        assert_int_equal(store_dead_letter_resolve(l->writer, d->id, DATE0), TGH_OK);
+    return 0;
+}
+
+static void
+list_dls(struct store_fx *fx, const struct store_dl_query *q, struct dls *l)
+{
+    struct store *writer = l->writer;
+
+    memset(l, 0, sizeof(*l));
+    l->writer = writer;
+    if (store_dead_letters_each(fx->st, q, collect_dl, l) != TGH_OK)
+        fail_msg("store_dead_letters_each: %s", tgh_errmsg());
+}
+
+/* The dead letter row id, read through store_dead_letter_get(). */
+static void
+get_dl(struct store_fx *fx, int64_t id, struct dls *l)
+{
+    memset(l, 0, sizeof(*l));
+    if (store_dead_letter_get(fx->st, id, collect_dl, l) != TGH_OK)
+        fail_msg("store_dead_letter_get: %s", tgh_errmsg());
+    assert_int_equal(l->n, 1);
+}
+
+static int64_t
+dl_add(struct store_fx *fx, const char *source, const char *origin, const char *position,
+       const char *payload)
+{
+    struct store_dead_letter dl = {
+        .source = source,
+        .origin = origin,
+        .position = position,
+        .reason = "date: missing",
+        .payload = payload,
+        .payload_len = payload != NULL ? strlen(payload) : 0,
+    };
+
+    assert_int_equal(store_dead_letter_add(fx->st, &dl), TGH_OK);
+    return sql_i64(fx, "SELECT max(id) FROM ingestion_errors");
+}
+
+/* The rows of l as indexes into ids[] ("4,2,1"). */
+static void
+assert_dl_ids(const struct dls *l, const int64_t *ids, size_t n_ids, const char *want)
+{
+    char got[256] = "";
+    size_t len = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        size_t j = 0;
+
+        while (j < n_ids && ids[j] != l->row[i].id)
+            j++;
+        assert_true(j < n_ids);
+        len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%zu", i > 0 ? "," : "", j);
+    }
+    assert_string_equal(got, want);
+}
+
+static void
+test_dead_letters_each_and_get(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_dl_query q = { .state = STORE_DL_ALL };
+    int64_t d[5] = { 0 };
+    struct dls l = { 0 };
+
+    d[1] = dl_add(fx, "export", "a.json", "messages[1]", "{\"id\": 1, \"br");
+    d[2] = dl_add(fx, "tdlib", NULL, NULL, NULL);
+    d[3] = dl_add(fx, "export", "a.json", "messages[3]", "{}");
+    d[4] = dl_add(fx, "tdlib", "updates", "tag 9", "x");
+    assert_int_equal(store_dead_letter_resolve(fx->st, d[3], DATE0 + 50), TGH_OK);
+
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "4,3,2,1");
+    q.state = STORE_DL_OPEN;
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "4,2,1");
+    q.state = STORE_DL_RESOLVED;
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "3");
+    assert_int_equal(l.row[0].resolved_at, DATE0 + 50);
+    q.state = STORE_DL_OPEN;
+    q.source = "export";
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "1");
+    q.state = STORE_DL_ALL;
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "3,1");
+    q.source = "tdlib";
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "4,2");
+    q.source = "bot";
+    list_dls(fx, &q, &l);
+    assert_int_equal(l.n, 0);
+
+    /* Paging: a limit, then before_id the last id seen. */
+    q = (struct store_dl_query){ .state = STORE_DL_ALL, .limit = 2 };
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "4,3");
+    q.before_id = l.row[1].id;
+    list_dls(fx, &q, &l);
+    assert_dl_ids(&l, d, 5, "2,1");
+    q.before_id = l.row[1].id;
+    list_dls(fx, &q, &l);
+    assert_int_equal(l.n, 0);
+
+    /* One row, every column. */
+    get_dl(fx, d[1], &l);
+    assert_int_equal(l.row[0].id, d[1]);
+    assert_string_equal(l.source[0], "export");
+    assert_string_equal(l.origin[0], "a.json");
+    assert_string_equal(l.position[0], "messages[1]");
+    assert_string_equal(l.reason[0], "date: missing");
+    assert_true(l.has_payload[0]);
+    assert_int_equal(l.row[0].payload_len, strlen("{\"id\": 1, \"br"));
+    assert_string_equal(l.payload[0], "{\"id\": 1, \"br");
+    assert_true(l.row[0].created_at >= DATE0);
+    assert_int_equal(l.row[0].retry_count, 0);
+    assert_int_equal(l.row[0].resolved_at, 0);
+    get_dl(fx, d[2], &l);
+    assert_string_equal(l.origin[0], "(null)");
+    assert_string_equal(l.position[0], "(null)");
+    assert_false(l.has_payload[0]);
+    assert_int_equal(l.row[0].payload_len, 0);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(store_dead_letter_get(fx->st, d[4] + 100, collect_dl, &l), TGH_ENOTFOUND);
+    assert_non_null(strstr(tgh_errmsg(), "does not exist"));
+    assert_int_equal(l.n, 0);
+    q = (struct store_dl_query){ .state = (enum store_dl_state)7 };
+    assert_int_equal(store_dead_letters_each(fx->st, &q, collect_dl, &l), TGH_EINVAL);
+    assert_int_equal(l.n, 0);
+}
+
+static void
+test_dead_letter_retried_and_resolve(void **state)
+{
+    struct store_fx *fx = *state;
+    int64_t id = dl_add(fx, "export", "a.json", "messages[1]", "{}");
+    int64_t other = dl_add(fx, "export", "a.json", "messages[2]", "{}");
+    struct dls l;
+
+    /* A failed retry: counted, and the new reason replaces the old one. */
+    assert_int_equal(store_dead_letter_retried(fx->st, id, false, "still broken", DATE0 + 60),
+                     TGH_OK);
+    get_dl(fx, id, &l);
+    assert_int_equal(l.row[0].retry_count, 1);
+    assert_string_equal(l.reason[0], "still broken");
+    assert_int_equal(l.row[0].resolved_at, 0);
+    /* Without a reason the stored one stays. */
+    assert_int_equal(store_dead_letter_retried(fx->st, id, false, NULL, 0), TGH_OK);
+    get_dl(fx, id, &l);
+    assert_int_equal(l.row[0].retry_count, 2);
+    assert_string_equal(l.reason[0], "still broken");
+    /* A retry that worked resolves it, and keeps the reason it failed for. */
+    assert_int_equal(store_dead_letter_retried(fx->st, id, true, "fixed", DATE0 + 70), TGH_OK);
+    get_dl(fx, id, &l);
+    assert_int_equal(l.row[0].retry_count, 3);
+    assert_int_equal(l.row[0].resolved_at, DATE0 + 70);
+    assert_string_equal(l.reason[0], "still broken");
+    /* Resolved stays resolved, at the first time. */
+    assert_int_equal(store_dead_letter_retried(fx->st, id, true, NULL, DATE0 + 80), TGH_OK);
+    assert_int_equal(store_dead_letter_retried(fx->st, id, false, "broke again", DATE0 + 90),
+                     TGH_OK);
+    assert_int_equal(store_dead_letter_resolve(fx->st, id, DATE0 + 95), TGH_OK);
+    get_dl(fx, id, &l);
+    assert_int_equal(l.row[0].retry_count, 5);
+    assert_int_equal(l.row[0].resolved_at, DATE0 + 70);
+    assert_string_equal(l.reason[0], "broke again");
+
+    /* An operator dismissing one: resolved, no retry counted. */
+    assert_int_equal(store_dead_letter_resolve(fx->st, other, DATE0 + 5), TGH_OK);
+    get_dl(fx, other, &l);
+    assert_int_equal(l.row[0].retry_count, 0);
+    assert_int_equal(l.row[0].resolved_at, DATE0 + 5);
+    assert_string_equal(l.reason[0], "date: missing");
+
+    assert_int_equal(store_dead_letter_retried(fx->st, other + 100, false, "x", DATE0),
+                     TGH_ENOTFOUND);
+    assert_int_equal(store_dead_letter_resolve(fx->st, other + 100, DATE0), TGH_ENOTFOUND);
+    /* resolved_at 0 would read as open. */
+    assert_int_equal(store_dead_letter_resolve(fx->st, other, 0), TGH_EINVAL);
+    assert_int_equal(store_dead_letter_retried(fx->st, other, true, NULL, 0), TGH_EINVAL);
+    get_dl(fx, other, &l);
+    assert_int_equal(l.row[0].retry_count, 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM ingestion_errors"), 2);
+}
+
+/* More than a page (32), resolved by the callback as they are listed. */
+static void
+test_dead_letters_each_pages(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_dl_query q = { .state = STORE_DL_OPEN };
+    struct dls *l = tgh_calloc(1, sizeof(*l));
+
+    for (int i = 0; i < 40; i++) {
+        char pos[16];
+
+        (void)snprintf(pos, sizeof(pos), "messages[%d]", i);
+        (void)dl_add(fx, "export", "a.json", pos, "{}");
+    }
+    l->writer = fx->st;
+    list_dls(fx, &q, l);
+    assert_int_equal(l->n, 40);
+    for (size_t i = 1; i < l->n; i++)
+        assert_true(l->row[i].id < l->row[i - 1].id);
+    assert_string_equal(l->position[0], "messages[39]");
+    assert_string_equal(l->position[39], "messages[0]");
+    l->writer = NULL;
+    list_dls(fx, &q, l);
+    assert_int_equal(l->n, 0);
+    q.state = STORE_DL_RESOLVED;
+    q.limit = 35;
+    list_dls(fx, &q, l);
+    assert_int_equal(l->n, 35);
+    tgh_free(l);
+}
+
 static void
 test_totals(void **state)
 {
@@ -2099,6 +2357,9 @@ main(void)
         T(test_runs_each),
         T(test_runs_each_pages),
         T(test_runs_last_each),
+        T(test_dead_letters_each_and_get),
+        T(test_dead_letter_retried_and_resolve),
+        T(test_dead_letters_each_pages),
         T(test_totals),
         T(test_retention_drops_whole_months),
     };
