@@ -314,6 +314,31 @@ store_tracked_set_status(struct store *st, int64_t id, const char *status, const
     return st->be->tracked_set_status(st->impl, id, status, error, last_collected_at);
 }
 
+/* 0 means "no request" in the row: a request needs a real time. */
+static tgh_err
+backfill_at_valid(int64_t at)
+{
+    if (at <= 0)
+        return tgh_errf(TGH_EINVAL, "backfill request at %" PRId64 " (Unix seconds > 0)", at);
+    return TGH_OK;
+}
+
+tgh_err
+store_tracked_request_backfill(struct store *st, int64_t id, int64_t at)
+{
+    if (backfill_at_valid(at) != TGH_OK)
+        return TGH_EINVAL;
+    return st->be->tracked_request_backfill(st->impl, id, at);
+}
+
+tgh_err
+store_tracked_backfill_done(struct store *st, int64_t id, int64_t at)
+{
+    if (backfill_at_valid(at) != TGH_OK)
+        return TGH_EINVAL;
+    return st->be->tracked_backfill_done(st->impl, id, at);
+}
+
 tgh_err
 store_cursor_get(struct store *st, int64_t chat_id, int64_t thread_id, struct store_cursor *out)
 {

@@ -316,10 +316,11 @@ typedef int (*store_tracked_fn)(void *arg, const struct store_tracked *t);
 
 /*
  * Insert or update a tracked chat: the row with the same chat_id (when
- * chat_id != 0), else the same spec, else a new row. Every field but id and
- * added_at is written as given. *id (may be NULL) receives the row id. Two
- * rows may never share a non-zero chat_id (TGH_EEXIST is never returned:
- * the existing row is updated).
+ * chat_id != 0), else the same spec, else a new row. Every field but id,
+ * added_at and backfill_requested_at is written as given (a request is
+ * only set and cleared by the two calls below; a new row has none). *id
+ * (may be NULL) receives the row id. Two rows may never share a non-zero
+ * chat_id (TGH_EEXIST is never returned: the existing row is updated).
  */
 TGH_MUSTCHECK tgh_err store_tracked_put(struct store *st, const struct store_tracked *t,
                                         int64_t *id);
@@ -338,7 +339,10 @@ TGH_MUSTCHECK tgh_err store_tracked_remove(struct store *st, int64_t id);
  * Ask the collector for a backfill pass of row id (the API's "backfill now"):
  * sets backfill_requested_at to at; the daemon runs the pass and clears it
  * with store_tracked_backfill_done(id, at) (only when it is still at, so a
- * newer request is not lost). TGH_ENOTFOUND when there is no such row.
+ * newer request is not lost; otherwise done is TGH_OK and changes nothing).
+ * TGH_ENOTFOUND when there is no such row; at must be > 0 (TGH_EINVAL),
+ * since 0 reads as "no request". Both set updated_at when they change the
+ * row. Two requests within the same second are one request.
  */
 TGH_MUSTCHECK tgh_err store_tracked_request_backfill(struct store *st, int64_t id, int64_t at);
 TGH_MUSTCHECK tgh_err store_tracked_backfill_done(struct store *st, int64_t id, int64_t at);

@@ -80,6 +80,9 @@ enum stmt_id {
     P_TRK_PAGE,
     P_TRK_REMOVE,
     P_TRK_STATUS,
+    P_TRK_EXISTS,
+    P_TRK_BACKFILL_ASK,
+    P_TRK_BACKFILL_DONE,
     P_CUR_GET,
     P_CUR_PUT,
     P_CUR_PAGE,
@@ -96,9 +99,10 @@ enum stmt_id {
     "chat_id, message_id, " MSG_CONTENT ", first_seen_at, updated_at, deleted_at, version_count"
 #define N_CONTENT 17
 
-#define TRK_COLUMNS                                                              \
-    "id, spec, chat_id, account, enabled, status, error, type, title, username," \
-    " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at"
+#define TRK_COLUMNS                                                                         \
+    "id, spec, chat_id, account, enabled, status, error, type, title, username,"            \
+    " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at," \
+    " backfill_requested_at"
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 #define RUN_COLUMNS                                                                        \
@@ -318,6 +322,12 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_TRK_REMOVE] = "DELETE FROM tracked_chats WHERE id = $1",
     [P_TRK_STATUS] = "UPDATE tracked_chats SET status = $2, error = $3, updated_at = $4,"
                      " last_collected_at = coalesce($5, last_collected_at) WHERE id = $1",
+    [P_TRK_EXISTS] = "SELECT id FROM tracked_chats WHERE id = $1",
+    /* Only these two write backfill_requested_at (002_backfill_request.sql). */
+    [P_TRK_BACKFILL_ASK] = "UPDATE tracked_chats SET backfill_requested_at = $2, updated_at = $3"
+                           " WHERE id = $1",
+    [P_TRK_BACKFILL_DONE] = "UPDATE tracked_chats SET backfill_requested_at = NULL, updated_at = $3"
+                            " WHERE id = $1 AND backfill_requested_at = $2",
     [P_CUR_GET] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id = $1 AND thread_id = $2",
     [P_CUR_PUT] = "INSERT INTO cursors (" CUR_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                   " ON CONFLICT (chat_id, thread_id) DO UPDATE SET newest_id = excluded.newest_id,"
@@ -2782,6 +2792,7 @@ tracked_row(const PGresult *r, int i, struct store_tracked *t)
     t->added_at = v_i64(r, i, 14);
     t->updated_at = v_i64(r, i, 15);
     t->last_collected_at = v_i64(r, i, 16);
+    t->backfill_requested_at = v_i64(r, i, 17);
 }
 
 /* Run a TRK_COLUMNS query by one key: *row is the id found, or 0. */
@@ -3004,6 +3015,49 @@ pg_tracked_set_status(void *impl, int64_t id, const char *status, const char *er
     return write_by_id(pg, P_TRK_STATUS, &p, id, "set tracked chat status");
 }
 
+TGH_MUSTCHECK static tgh_err
+pg_tracked_request_backfill(void *impl, int64_t id, int64_t at)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    p_int(&p, at);
+    p_int(&p, (int64_t)time(NULL));
+    return write_by_id(pg, P_TRK_BACKFILL_ASK, &p, id, "request backfill");
+}
+
+/* Clear the request the pass was for, and only that one (see the SQLite store). */
+TGH_MUSTCHECK static tgh_err
+pg_tracked_backfill_done(void *impl, int64_t id, int64_t at)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    int64_t row = 0;
+    tgh_err rc;
+
+    rc = conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    p_int(&p, at);
+    p_int(&p, (int64_t)time(NULL));
+    rc = exec_stmt(pg, P_TRK_BACKFILL_DONE, &p, &r, "finish backfill request");
+    if (rc == TGH_OK && changed(r) == 0) {
+        p.n = 1;
+        rc = tracked_id(pg, P_TRK_EXISTS, &p, &row);
+        if (rc == TGH_OK && row == 0)
+            rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* A row of CUR_COLUMNS. */
 static void
 cursor_row(const PGresult *r, int i, struct store_cursor *c)
@@ -3162,6 +3216,8 @@ const struct store_backend store_pg_backend = {
     .tracked_find = pg_tracked_find,
     .tracked_remove = pg_tracked_remove,
     .tracked_set_status = pg_tracked_set_status,
+    .tracked_request_backfill = pg_tracked_request_backfill,
+    .tracked_backfill_done = pg_tracked_backfill_done,
     .cursor_get = pg_cursor_get,
     .cursor_put = pg_cursor_put,
     .cursors_each = pg_cursors_each,

@@ -74,6 +74,9 @@ enum stmt_id {
     S_TRK_PAGE,
     S_TRK_REMOVE,
     S_TRK_STATUS,
+    S_TRK_EXISTS,
+    S_TRK_BACKFILL_ASK,
+    S_TRK_BACKFILL_DONE,
     S_CUR_GET,
     S_CUR_PUT,
     S_CUR_PAGE,
@@ -83,9 +86,10 @@ enum stmt_id {
 };
 
 /* Column lists shared by the statements and the readers: tracked_row(), cursor_row(). */
-#define TRK_COLUMNS                                                              \
-    "id, spec, chat_id, account, enabled, status, error, type, title, username," \
-    " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at"
+#define TRK_COLUMNS                                                                         \
+    "id, spec, chat_id, account, enabled, status, error, type, title, username,"            \
+    " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at," \
+    " backfill_requested_at"
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 
@@ -250,6 +254,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TRK_REMOVE] = "DELETE FROM tracked_chats WHERE id = ?1",
     [S_TRK_STATUS] = "UPDATE tracked_chats SET status = ?2, error = ?3, updated_at = ?4,"
                      " last_collected_at = coalesce(?5, last_collected_at) WHERE id = ?1",
+    [S_TRK_EXISTS] = "SELECT id FROM tracked_chats WHERE id = ?1",
+    /* Only these two write backfill_requested_at (005_backfill_request.sql). */
+    [S_TRK_BACKFILL_ASK] = "UPDATE tracked_chats SET backfill_requested_at = ?2, updated_at = ?3"
+                           " WHERE id = ?1",
+    [S_TRK_BACKFILL_DONE] = "UPDATE tracked_chats SET backfill_requested_at = NULL, updated_at = ?3"
+                            " WHERE id = ?1 AND backfill_requested_at = ?2",
     [S_CUR_GET] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id = ?1 AND thread_id = ?2",
     [S_CUR_PUT] = "INSERT OR REPLACE INTO cursors (" CUR_COLUMNS ")"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -1794,6 +1804,7 @@ tracked_row(sqlite3_stmt *s, struct store_tracked *t)
     t->added_at = sqlite3_column_int64(s, 14);
     t->updated_at = sqlite3_column_int64(s, 15);
     t->last_collected_at = sqlite3_column_int64(s, 16);
+    t->backfill_requested_at = sqlite3_column_int64(s, 17);
 }
 
 /* Move the strings of t into a, so they outlive the statement's row. */
@@ -2017,6 +2028,47 @@ sqlite_tracked_set_status(void *impl, int64_t id, const char *status, const char
     return rc;
 }
 
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_request_backfill(void *impl, int64_t id, int64_t at)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TRK_BACKFILL_ASK];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 2, at);
+    (void)sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    rc = run(sq, S_TRK_BACKFILL_ASK, "request backfill");
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    return rc;
+}
+
+/*
+ * Clear the request the pass was for, and only that one: a request made
+ * while the pass ran has another time and stays for the next pass.
+ */
+TGH_MUSTCHECK static tgh_err
+sqlite_tracked_backfill_done(void *impl, int64_t id, int64_t at)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TRK_BACKFILL_DONE];
+    int64_t row = 0;
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    (void)sqlite3_bind_int64(s, 2, at);
+    (void)sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    rc = run(sq, S_TRK_BACKFILL_DONE, "finish backfill request");
+    if (rc != TGH_OK || sqlite3_changes(sq->db) > 0)
+        return rc;
+    (void)sqlite3_bind_int64(sq->stmt[S_TRK_EXISTS], 1, id);
+    rc = tracked_id(sq, S_TRK_EXISTS, &row);
+    if (rc == TGH_OK && row == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    return rc;
+}
+
 /* A row of CUR_COLUMNS. */
 static void
 cursor_row(sqlite3_stmt *s, struct store_cursor *c)
@@ -2169,6 +2221,8 @@ const struct store_backend store_sqlite_backend = {
     .tracked_find = sqlite_tracked_find,
     .tracked_remove = sqlite_tracked_remove,
     .tracked_set_status = sqlite_tracked_set_status,
+    .tracked_request_backfill = sqlite_tracked_request_backfill,
+    .tracked_backfill_done = sqlite_tracked_backfill_done,
     .cursor_get = sqlite_cursor_get,
     .cursor_put = sqlite_cursor_put,
     .cursors_each = sqlite_cursors_each,

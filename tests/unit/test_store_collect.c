@@ -138,6 +138,7 @@ struct tracked_list {
     int64_t id[MAX_TRACKED];
     int64_t chat_id[MAX_TRACKED];
     bool enabled[MAX_TRACKED];
+    int64_t backfill[MAX_TRACKED];
     char spec[MAX_TRACKED][48];
     struct store *st; /* set: the callback writes through it */
 };
@@ -151,6 +152,7 @@ collect_tracked(void *arg, const struct store_tracked *t)
     l->id[l->n] = t->id;
     l->chat_id[l->n] = t->chat_id;
     l->enabled[l->n] = t->enabled;
+    l->backfill[l->n] = t->backfill_requested_at;
     (void)snprintf(l->spec[l->n], sizeof(l->spec[0]), "%s", t->spec);
     l->n++;
     if (l->st != NULL) {
@@ -493,6 +495,70 @@ test_set_status(void **state)
     assert_int_equal(store_tracked_set_status(fx->st, id, NULL, NULL, 0), TGH_EINVAL);
 }
 
+/* backfill_requested_at of the row key finds. */
+static int64_t
+backfill_at(struct store_fx *fx, const char *key)
+{
+    struct store_tracked t;
+
+    if (store_tracked_find(fx->st, key, &t) != TGH_OK)
+        fail_msg("store_tracked_find(%s): %s", key, tgh_errmsg());
+    return t.backfill_requested_at;
+}
+
+static void
+test_backfill_request(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov");
+    struct tracked_list l = { 0 };
+    int64_t id = put(fx, &t), other;
+
+    other = put(fx, &(struct store_tracked){ .spec = "@other", .chat_id = CHAN2 });
+    assert_int_equal(backfill_at(fx, "@durov"), 0);
+    sql_exec(fx, "UPDATE tracked_chats SET updated_at = 1000");
+    assert_int_equal(store_tracked_request_backfill(fx->st, id, DATE0 + 10), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0 + 10);
+    assert_true(sql_i64(fx, "SELECT updated_at FROM tracked_chats WHERE spec = '@durov'") > 1000);
+    assert_int_equal(backfill_at(fx, "@other"), 0); /* one row only */
+    list_tracked(fx, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.backfill[0], DATE0 + 10);
+    assert_int_equal(l.backfill[1], 0);
+
+    /* tracked_put writes every field but this one: a re-resolve keeps the request. */
+    t.title = "Renamed";
+    t.backfill_requested_at = 0;
+    assert_int_equal(put(fx, &t), id);
+    t = tracked("-1001006503122", CHAN, "durov"); /* by chat id, another spec */
+    t.backfill_requested_at = DATE0 + 999;
+    assert_int_equal(put(fx, &t), id);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0 + 10);
+
+    /* Done for another (older) time: not this request, which stays. */
+    assert_int_equal(store_tracked_backfill_done(fx->st, id, DATE0 + 5), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0 + 10);
+    /* A newer request while the pass of DATE0 + 10 runs is not lost when it ends. */
+    assert_int_equal(store_tracked_request_backfill(fx->st, id, DATE0 + 20), TGH_OK);
+    assert_int_equal(store_tracked_backfill_done(fx->st, id, DATE0 + 10), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0 + 20);
+    assert_int_equal(store_tracked_backfill_done(fx->st, id, DATE0 + 20), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), 0);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats"
+                                 " WHERE backfill_requested_at IS NULL"),
+                     2);
+    assert_int_equal(store_tracked_backfill_done(fx->st, id, DATE0 + 20), TGH_OK); /* again */
+    assert_int_equal(backfill_at(fx, "@durov"), 0);
+
+    assert_int_equal(store_tracked_request_backfill(fx->st, other + 100, DATE0), TGH_ENOTFOUND);
+    assert_non_null(strstr(tgh_errmsg(), "does not exist"));
+    assert_int_equal(store_tracked_backfill_done(fx->st, other + 100, DATE0), TGH_ENOTFOUND);
+    /* 0 is "no request" in the row. */
+    assert_int_equal(store_tracked_request_backfill(fx->st, id, 0), TGH_EINVAL);
+    assert_int_equal(store_tracked_backfill_done(fx->st, id, 0), TGH_EINVAL);
+    assert_int_equal(backfill_at(fx, "@durov"), 0);
+}
+
 static void
 test_enabled_round_trip(void **state)
 {
@@ -717,6 +783,7 @@ test_reopen_keeps_everything(void **state)
     t.enabled = false;
     id = put(fx, &t);
     assert_int_equal(store_tracked_set_status(fx->st, id, "ok", NULL, DATE0), TGH_OK);
+    assert_int_equal(store_tracked_request_backfill(fx->st, id, DATE0 + 7), TGH_OK);
     put_cursor(fx, CHAN, 0, 500, 3);
     put_cursor(fx, CHAN, 77, 90, 78);
     reopen(fx);
@@ -727,6 +794,7 @@ test_reopen_keeps_everything(void **state)
     assert_int_equal(got.last_collected_at, DATE0);
     assert_true(got.comments);
     assert_false(got.enabled);
+    assert_int_equal(got.backfill_requested_at, DATE0 + 7);
     assert_int_equal(store_cursor_get(fx->st, CHAN, 77, &c), TGH_OK);
     assert_int_equal(c.newest_id, 90);
     assert_int_equal(c.oldest_id, 78);
@@ -799,9 +867,12 @@ test_migrate_003_archive(void **state)
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'cursors'"), 0);
 
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 4);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 5);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
                                  " WHERE version = 4 AND name = '004_collect.sql'"),
+                     1);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
+                                 " WHERE version = 5 AND name = '005_backfill_request.sql'"),
                      1);
     assert_int_equal(store_messages_each(fx->st, &q, count_message, &n), TGH_OK);
     assert_int_equal(n, 1);
@@ -811,8 +882,74 @@ test_migrate_003_archive(void **state)
     put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
     put_cursor(fx, CHAN, 0, 5, 5);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 4);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 5);
     assert_int_equal(find_id(fx, "@durov"), 1);
+    assert_int_equal(store_tracked_request_backfill(fx->st, 1, DATE0), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0);
+}
+
+/*
+ * A tracked_chats row written by 004 (before 005 existed) reads with no
+ * request pending, and can take one.
+ */
+static void
+test_migrate_004_archive_tracked_row(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_tracked got;
+
+    sql_exec(fx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                 " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (size_t i = 0; i < 4; i++) {
+        const char *names[] = { "001_init.sql", "002_dead_letter_once.sql", "003_tombstones.sql",
+                                "004_collect.sql" };
+        char rel[128], sql[160];
+        char *text;
+
+        (void)snprintf(rel, sizeof(rel), "src/store/migrations/sqlite/%s", names[i]);
+        text = read_source(rel);
+        sql_exec(fx, text);
+        tgh_free(text);
+        (void)snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, '%s', 1)",
+                       i + 1, names[i]);
+        sql_exec(fx, sql);
+    }
+    sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
+                 " VALUES ('@durov', -1001006503122, 1, 1)");
+    reopen(fx);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_int_equal(got.chat_id, CHAN);
+    assert_int_equal(got.backfill_requested_at, 0);
+    assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0);
+}
+
+/* The same for a PostgreSQL database at version 1 (001_init.sql): 002 adds the column. */
+static void
+test_pg_migrate_001_database(void **state)
+{
+    struct store_fx *fx = *state;
+    char *text = read_source("src/store/migrations/postgresql/001_init.sql");
+    struct store_tracked got;
+
+    sql_exec(fx, "CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
+                 " name text NOT NULL, applied_at bigint NOT NULL)");
+    sql_exec(fx, text);
+    tgh_free(text);
+    sql_exec(fx, "INSERT INTO schema_migrations VALUES (1, '001_init.sql', 1)");
+    sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
+                 " VALUES ('@durov', -1001006503122, 1, 1)");
+    reopen(fx);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 2);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
+                                 " WHERE version = 2 AND name = '002_backfill_request.sql'"),
+                     1);
+    assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
+    assert_int_equal(got.backfill_requested_at, 0);
+    assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
+    assert_int_equal(backfill_at(fx, "@durov"), DATE0);
+    reopen(fx); /* and opening it again applies nothing */
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 2);
 }
 
 /*
@@ -876,6 +1013,7 @@ main(void)
         T(test_find_every_key_form),
         T(test_remove),
         T(test_set_status),
+        T(test_backfill_request),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),
@@ -888,10 +1026,13 @@ main(void)
     const struct CMUnitTest sqlite_only[] = {
         T(test_username_lookup_uses_index),
         cmocka_unit_test_setup_teardown(test_migrate_003_archive, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_004_archive_tracked_row, setup_empty,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup_empty, teardown),
     };
     const struct CMUnitTest pg_only[] = {
         T(test_pg_username_lookup_uses_index),
+        cmocka_unit_test_setup_teardown(test_pg_migrate_001_database, setup_empty, teardown),
     };
 #undef T
 

@@ -1,0 +1,12 @@
+-- SPDX-License-Identifier: MIT
+-- 002_backfill_request.sql - an operator's "backfill now" for a tracked chat
+-- (005_backfill_request.sql of the SQLite store).
+--
+-- backfill_requested_at is when the request was made (Unix seconds); NULL:
+-- none pending. store_tracked_request_backfill() sets it; the collector runs
+-- a backfill pass and clears it with store_tracked_backfill_done(), which
+-- clears it only while it still holds the time the pass was started for,
+-- so a request made during the pass is not lost. store_tracked_put() never
+-- writes it. Like 001, unqualified: the store's tables live in the schema
+-- the connection's search_path names first.
+ALTER TABLE tracked_chats ADD COLUMN backfill_requested_at bigint;
