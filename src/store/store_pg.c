@@ -2213,7 +2213,7 @@ q_add(struct qbuf *b, const char *frag)
 static void
 q_ref(struct qbuf *b)
 {
-    char ref[8];
+    char ref[16];
 
     (void)snprintf(ref, sizeof(ref), "$%d", b->p.n);
     q_add(b, ref);
