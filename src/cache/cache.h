@@ -129,6 +129,45 @@ TGH_MUSTCHECK tgh_err cache_recent(struct cache *c, int64_t chat_id, int64_t aft
                                    int64_t before_id, size_t limit, bool newest_first,
                                    cache_msg_fn fn, void *arg, bool *complete);
 
+/*
+ * The live stream across processes: workers append every committed change
+ * to the Redis stream CACHE_EVENTS_KEY (capped, approximately, at max
+ * entries), API servers follow it. Entries hold fields chat, kind and data
+ * (the stream's JSON, pipeline_feed_json). Ids are Redis's ("MS-SEQ").
+ */
+#define CACHE_EVENTS_KEY "telegram:events"
+
+struct cache_event {
+    int64_t chat_id;
+    const char *kind; /* "new", "edit", "delete" */
+    const char *data;
+    size_t len;
+};
+
+/* Append n entries in one round trip (XADD MAXLEN ~ max). Fails open (TGH_EUNAVAIL). */
+TGH_MUSTCHECK tgh_err cache_events_add(struct cache *c, const struct cache_event *ev, size_t n,
+                                       size_t max);
+
+/* Called per entry, oldest first; a nonzero return stops (still TGH_OK). */
+typedef int (*cache_event_fn)(void *arg, const char *id, int64_t chat_id, const char *kind,
+                              const char *data, size_t len);
+
+/*
+ * The newest n entries, oldest first; last (cap bytes) receives the id of
+ * the newest, or "0-0" when the stream is empty (so a later read misses
+ * nothing appended meanwhile).
+ */
+TGH_MUSTCHECK tgh_err cache_events_tail(struct cache *c, size_t n, cache_event_fn fn, void *arg,
+                                        char *last, size_t cap);
+
+/*
+ * Entries after id `after` (XREAD BLOCK block_ms, at most 256), oldest first;
+ * last receives the newest id seen (or after, when none came). block_ms must
+ * stay below CACHE_TIMEOUT_MS. TGH_EUNAVAIL when Redis cannot be reached.
+ */
+TGH_MUSTCHECK tgh_err cache_events_read(struct cache *c, const char *after, int block_ms,
+                                        cache_event_fn fn, void *arg, char *last, size_t cap);
+
 /* Counters since open. */
 struct cache_stats {
     uint64_t hits;       /* seen[i] set */

@@ -769,3 +769,120 @@ out:
     freeReplyObject(rf);
     return rc;
 }
+
+/* --- the live stream ------------------------------------------------------ */
+
+tgh_err
+cache_events_add(struct cache *c, const struct cache_event *ev, size_t n, size_t max)
+{
+    size_t queued = 0;
+    tgh_err rc;
+
+    if (n == 0)
+        return TGH_OK;
+    rc = cache_ensure(c);
+    if (rc != TGH_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char chat[24], cap[24];
+
+        /* hiredis formats know no %zu: numbers go in as strings. */
+        (void)snprintf(chat, sizeof(chat), "%" PRId64, ev[i].chat_id);
+        (void)snprintf(cap, sizeof(cap), "%zu", max);
+        append(c, &queued, "XADD %s MAXLEN ~ %s * chat %s kind %s data %b", CACHE_EVENTS_KEY, cap,
+               chat, ev[i].kind, ev[i].data, ev[i].len);
+    }
+    return drain(c, queued, "XADD");
+}
+
+/* One stream entry [id, [field, value, ...]] to fn; false when it is not one. */
+static bool
+event_entry(const redisReply *e, cache_event_fn fn, void *arg, char *last, size_t cap, int *stop)
+{
+    const redisReply *f;
+    const char *kind = NULL, *data = NULL;
+    size_t len = 0;
+    int64_t chat = 0;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    f = e->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "chat") == 0)
+            (void)reply_int64(v, &chat);
+        else if (strcmp(k->str, "kind") == 0)
+            kind = v->str;
+        else if (strcmp(k->str, "data") == 0) {
+            data = v->str;
+            len = v->len;
+        }
+    }
+    (void)snprintf(last, cap, "%s", e->element[0]->str);
+    if (kind != NULL && data != NULL && *stop == 0)
+        *stop = fn(arg, e->element[0]->str, chat, kind, data, len);
+    return true;
+}
+
+tgh_err
+cache_events_tail(struct cache *c, size_t n, cache_event_fn fn, void *arg, char *last, size_t cap)
+{
+    char count[24];
+    redisReply *r;
+    tgh_err rc;
+    int stop = 0;
+
+    (void)snprintf(last, cap, "0-0");
+    rc = cache_ensure(c);
+    if (rc != TGH_OK)
+        return rc;
+    (void)snprintf(count, sizeof(count), "%zu", n > 0 ? n : 1);
+    r = redisCommand(c->ctx, "XREVRANGE %s + - COUNT %s", CACHE_EVENTS_KEY, count);
+    if (r == NULL)
+        return broke(c, "XREVRANGE");
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = r->elements; i > 0; i--)
+            (void)event_entry(r->element[i - 1], fn, arg, last, cap, &stop);
+    } else {
+        c->stats.errors++;
+    }
+    freeReplyObject(r);
+    return TGH_OK;
+}
+
+tgh_err
+cache_events_read(struct cache *c, const char *after, int block_ms, cache_event_fn fn, void *arg,
+                  char *last, size_t cap)
+{
+    char from[64];
+    redisReply *r;
+    tgh_err rc;
+    int stop = 0;
+
+    (void)snprintf(from, sizeof(from), "%s", after);
+    (void)snprintf(last, cap, "%s", from);
+    rc = cache_ensure(c);
+    if (rc != TGH_OK)
+        return rc;
+    r = redisCommand(c->ctx, "XREAD COUNT 256 BLOCK %d STREAMS %s %s", block_ms, CACHE_EVENTS_KEY,
+                     from);
+    if (r == NULL)
+        return broke(c, "XREAD");
+    /* [[key, [entry, ...]]], or nil when the block timed out. */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *entries = r->element[0]->element[1];
+
+        for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++)
+            (void)event_entry(entries->element[i], fn, arg, last, cap, &stop);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        c->stats.errors++;
+        rc = tgh_errf(TGH_EUNAVAIL, "redis at %s: XREAD: %.200s", c->where, r->str);
+    }
+    freeReplyObject(r);
+    return rc;
+}
