@@ -63,6 +63,7 @@ struct cchat {
     struct engine *e;
     struct td_acct *a;
     int64_t row_id;
+    int64_t backfill_req; /* backfill_requested_at of its row, 0 when none */
     char spec[256];
     char account[COLLECT_ACCOUNT_NAME_MAX + 1];
     bool comments, topics;
@@ -209,6 +210,8 @@ dead_letter(struct engine *e, struct cchat *c, const json_t *msg, const char *re
     dl.payload_len = payload ? strlen(payload) : 0;
     if (store_dead_letter_add(e->meta, &dl) != TGH_OK)
         log_error("%s: dead letter not recorded: %s", origin, tgh_errmsg());
+    else
+        pipeline_metrics_dead_letter("tdlib");
     log_warn("%s: %s skipped: %s", origin, position, reason);
     if (c != NULL)
         c->res.dead_letters++;
@@ -976,6 +979,7 @@ load_chat(void *arg, const struct store_tracked *t)
         if (c->row_id != t->id)
             continue;
         c->seen = true;
+        c->backfill_req = t->backfill_requested_at;
         if (!t->enabled && l->only == NULL) {
             c->gone = true; /* disabled while running */
         } else if (c->gone ||
@@ -1003,6 +1007,7 @@ load_chat(void *arg, const struct store_tracked *t)
     c->e = e;
     c->seen = true;
     c->row_id = t->id;
+    c->backfill_req = t->backfill_requested_at; /* the first pass is one anyway */
     (void)snprintf(c->spec, sizeof(c->spec), "%s", t->spec);
     (void)snprintf(c->account, sizeof(c->account), "%s",
                    t->account != NULL ? t->account : e->cfg->account);
@@ -1174,6 +1179,38 @@ all_idle(struct engine *e)
 }
 
 /* Daemon passes: mark chats and start the idle ones. */
+/* Start the passes asked for on one chat, or note them for after its current step. */
+static void
+trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hours)
+{
+    if (c->step == STEP_FAILED) {
+        if (c->permanent || c->busy)
+            return;
+        /* A transient failure (retries ran out): the next pass tries again. */
+        c->res.error[0] = '\0';
+        c->step = STEP_RESOLVE;
+        chat_next(c);
+        return;
+    }
+    if (c->run_id == 0)
+        return;
+    if (catchup && (c->step != STEP_IDLE || c->busy))
+        c->catchup_again = true;
+    if (catchup)
+        c->want_catchup = true;
+    if (reconcile_hours > c->reconcile_hours)
+        c->reconcile_hours = reconcile_hours;
+    if (c->step == STEP_IDLE) {
+        if (backfill && !c->want_catchup)
+            begin_backfill(c);
+        else
+            c->step = STEP_CATCHUP;
+    }
+    if (backfill && c->step != STEP_BACKFILL && c->step != STEP_FLOOR)
+        c->pending_backfill = true; /* busy with another step: after it */
+    chat_next(c);
+}
+
 static void
 trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
         int64_t reconcile_hours)
@@ -1183,32 +1220,27 @@ trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
 
         if (c->a == NULL || (only != NULL && c->a != only) || c->gone)
             continue;
-        if (c->step == STEP_FAILED) {
-            if (c->permanent || c->busy)
-                continue;
-            /* A transient failure (retries ran out): the next pass tries again. */
-            c->res.error[0] = '\0';
-            c->step = STEP_RESOLVE;
-            chat_next(c);
+        trigger_chat(c, catchup, backfill, reconcile_hours);
+    }
+}
+
+/*
+ * Backfill passes an operator asked for (the API's POST .../backfill): run
+ * each, then clear the request, unless a newer one came meanwhile.
+ */
+static void
+requested_backfills(struct engine *e)
+{
+    for (size_t i = 0; i < e->nchats; i++) {
+        struct cchat *c = e->chats[i];
+
+        if (c->backfill_req == 0 || c->a == NULL || c->gone)
             continue;
-        }
-        if (c->run_id == 0)
-            continue;
-        if (catchup && (c->step != STEP_IDLE || c->busy))
-            c->catchup_again = true;
-        if (catchup)
-            c->want_catchup = true;
-        if (reconcile_hours > c->reconcile_hours)
-            c->reconcile_hours = reconcile_hours;
-        if (c->step == STEP_IDLE) {
-            if (backfill && !c->want_catchup)
-                begin_backfill(c);
-            else
-                c->step = STEP_CATCHUP;
-        }
-        if (backfill && c->step != STEP_BACKFILL && c->step != STEP_FLOOR)
-            c->pending_backfill = true; /* busy with another step: after it */
-        chat_next(c);
+        log_info("chat %s: backfill pass asked for", c->spec);
+        trigger_chat(c, false, true, 0);
+        if (store_tracked_backfill_done(e->meta, c->row_id, c->backfill_req) != TGH_OK)
+            log_warn("chat %s: backfill request not cleared: %s", c->spec, tgh_errmsg());
+        c->backfill_req = 0;
     }
 }
 
@@ -1432,6 +1464,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
                 if (rc != TGH_OK)
                     log_error("tracked chats not reloaded: %s", tgh_errmsg());
                 start_chats(&e);
+                requested_backfills(&e);
             }
         }
         tgh_free(epochs);

@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define TGH_LOG_SUB "tdlib"
 
@@ -503,6 +504,31 @@ retry_after(const char *message)
     return n > 86400 ? 86400 : n;
 }
 
+/* Flood waits and retries, per account, for /metrics. */
+static void
+count_flood(const char *account, int64_t seconds)
+{
+    const char *v[1] = { account };
+
+    tgh_metric_inc(tgh_metric_counter("tgh_collect_flood_waits_total",
+                                      "FLOOD_WAIT / 429 answers that paused an account", "account"),
+                   v);
+    tgh_metric_add(tgh_metric_counter("tgh_collect_flood_wait_seconds_total",
+                                      "seconds of flood wait Telegram asked for", "account"),
+                   v, (double)seconds);
+}
+
+static void
+count_retry(const char *account)
+{
+    const char *v[2] = { "collect", account };
+
+    tgh_metric_inc(tgh_metric_counter("tgh_retries_total",
+                                      "requests or batches tried again after a transient failure",
+                                      "sub,account"),
+                   v);
+}
+
 static void
 flood(struct td_pending *p, int64_t seconds)
 {
@@ -520,6 +546,7 @@ flood(struct td_pending *p, int64_t seconds)
         a->flood_until = until;
         a->counts.flood_waits++;
         a->counts.flood_seconds += seconds;
+        count_flood(a->name, seconds);
         if (p->counts != NULL) {
             p->counts->flood_waits++;
             p->counts->flood_seconds += seconds;
@@ -671,6 +698,7 @@ dispatch_answer(struct td_hub *h, struct td_acct *a, uint64_t extra, json_t *obj
             p.not_before = td_now() + td_random() * cap; /* full jitter */
             if (p.counts != NULL)
                 p.counts->retries++;
+            count_retry(a->name);
             log_info("account %s: %s failed (%d %s), retry %d", a->name, td_type(p.req), code, msg,
                      p.attempts);
             *list_push(&h->waiting, &h->nwaiting, &h->capwaiting) = p;

@@ -99,6 +99,22 @@ void pipeline_feed_changes(struct tgh_feed *feed, const struct msg_event *ev,
                            const enum store_change *changes, size_t n);
 
 /*
+ * Process dead letter d again: decode its payload with the decoder of its
+ * source ("queue", "event", "replay": schema-v1 event JSON; "tdlib": a TDLib
+ * message object) and commit the event into st (appending the change to
+ * feed when not NULL), or publish it to the broker when queue_url is
+ * amqp://. A payload that still does not decode is that decoder's error
+ * (TGH_EINVAL, TGH_EPROTO, TGH_ETOOBIG); a source whose payloads cannot be
+ * processed alone (an export's message needs its file) is TGH_ECONFLICT.
+ * The dead letter itself is not changed here (store_dead_letter_retried).
+ */
+enum pipeline_retry_result { PIPELINE_RETRY_COMMITTED, PIPELINE_RETRY_PUBLISHED };
+TGH_MUSTCHECK tgh_err pipeline_dead_letter_retry(struct store *st, const char *queue_url,
+                                                 struct tgh_feed *feed,
+                                                 const struct store_dead_letter_row *d,
+                                                 enum pipeline_retry_result *res);
+
+/*
  * Wait until every submitted batch is committed; add the store's counts since
  * the previous drain to *stats (also when a later commit failed: they were
  * committed). Returns the writer's error if a commit failed.
@@ -158,11 +174,13 @@ TGH_MUSTCHECK tgh_err pipeline_import_paths(const char *store_url, char *const *
 struct pipeline_work_opts {
     const char *queue_url; /* amqp://... */
     const char *store_url;
-    const char *cache_url;       /* redis://..., or NULL / "none" */
-    size_t batch_size;           /* events per transaction */
-    unsigned prefetch;           /* unacked deliveries (pages) the broker may send */
-    int64_t batch_wait_ms;       /* a partial batch is committed after this long */
-    int64_t idle_exit_ms;        /* return after this long with nothing to do; 0: never */
+    const char *cache_url; /* redis://..., or NULL / "none" */
+    size_t batch_size;     /* events per transaction */
+    unsigned prefetch;     /* unacked deliveries (pages) the broker may send */
+    int64_t batch_wait_ms; /* a partial batch is committed after this long */
+    int64_t idle_exit_ms;  /* return after this long with nothing to do; 0: never */
+    size_t stream_max;     /* with a cache: committed changes go to the Redis stream of the API's
+                              live stream, capped at this many entries; 0: not */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to finish the batch and return */
     /* after each acked batch: deliveries in it and milliseconds from its first decode */
     void (*on_batch)(void *arg, size_t deliveries, int64_t ms);
@@ -251,5 +269,17 @@ int64_t pipeline_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms);
 
 /* Monotonic milliseconds. */
 int64_t pipeline_now_ms(void);
+
+/*
+ * Metrics of the pipeline (pipeline_metrics.c; docs/internals/metrics.md).
+ * pipeline_metrics_commit counts a committed batch: changes[i] per event (or
+ * NULL: all unchanged) and how long the commit took.
+ */
+void pipeline_metrics_commit(const struct msg_event *ev, const enum store_change *changes, size_t n,
+                             double commit_s);
+void pipeline_metrics_skipped(size_t n); /* duplicates the Redis check skipped */
+void pipeline_metrics_dead_letter(const char *source);
+void pipeline_metrics_retry(const char *sub);
+void pipeline_metrics_breaker(enum pipeline_breaker_state st);
 
 #endif

@@ -124,6 +124,7 @@ on_dead_letter(void *arg, const char *position, const char *reason, const char *
 
     j->chat_errors++;
     j->tot->dead_letters++;
+    pipeline_metrics_dead_letter(dl.source);
     return store_dead_letter_add(j->aux, &dl);
 }
 

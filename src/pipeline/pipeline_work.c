@@ -86,8 +86,9 @@ struct stage {
     struct cache_item *ci;
     enum cache_verdict *verdict;
     char (*states)[STATE_HEX + 1];
-    struct msg_event *cev; /* the events to commit: shallow copies of batch events */
-    size_t *cidx;          /* cev[j] is batch event cidx[j] */
+    struct msg_event *cev;     /* the events to commit: shallow copies of batch events */
+    size_t *cidx;              /* cev[j] is batch event cidx[j] */
+    enum store_change *change; /* what committing cev[j] changed */
     size_t nci, ncommit, skipped;
     int64_t t_start, ms_decode, ms_cache;
     /* the committer's result */
@@ -254,6 +255,8 @@ dead_letter(struct worker *wk, const struct payload *pl, const char *reason)
         rc = store_dead_letter_add(wk->st, &dl);
     if (rc == TGH_OK)
         rc = queue_publish_dead(wk->pub, pl->p, pl->len, pl->message_id, why);
+    if (rc == TGH_OK)
+        pipeline_metrics_dead_letter("queue");
     if (rc == TGH_OK && pl->line > 0)
         log_warn("dead letter (%s, line %u of the page): %s", position, pl->line, why);
     else if (rc == TGH_OK)
@@ -273,10 +276,11 @@ commit_singly(struct worker *wk, struct stage *sg)
 {
     for (size_t j = 0; j < sg->ncommit; j++) {
         size_t i = sg->cidx[j];
-        tgh_err rc = store_batch_commit(wk->st, &sg->cev[j], 1, &sg->s);
+        tgh_err rc = store_batch_commit_changes(wk->st, &sg->cev[j], 1, &sg->s, &sg->change[j]);
 
         if (rc == TGH_OK)
             continue;
+        sg->change[j] = STORE_CHANGE_NONE;
         if (tgh_err_is_transient(rc))
             return rc;
         rc = dead_letter(wk, &sg->pay[sg->ev_pay[i]], tgh_errmsg());
@@ -301,7 +305,7 @@ commit_stage(struct worker *wk, struct stage *sg)
     if (wk->st == NULL)
         rc = store_open(wk->o->store_url, &wk->st);
     if (rc == TGH_OK && sg->ncommit > 0) {
-        rc = store_batch_commit(wk->st, sg->cev, sg->ncommit, &sg->s);
+        rc = store_batch_commit_changes(wk->st, sg->cev, sg->ncommit, &sg->s, sg->change);
         if (rc != TGH_OK && !tgh_err_is_transient(rc) && rc != TGH_EIO) {
             log_warn("batch of %zu refused (%s), committing one by one", sg->ncommit, tgh_errmsg());
             memset(&sg->s, 0, sizeof(sg->s));
@@ -408,6 +412,7 @@ stage_free(struct stage *sg)
     tgh_free(sg->states);
     tgh_free(sg->cev);
     tgh_free(sg->cidx);
+    tgh_free(sg->change);
     msg_batch_fini(&sg->batch);
 }
 
@@ -427,6 +432,7 @@ stage_grow(struct stage *sg, size_t n)
     sg->states = tgh_calloc(n, sizeof(*sg->states));
     sg->cev = tgh_calloc(n, sizeof(*sg->cev));
     sg->cidx = tgh_calloc(n, sizeof(*sg->cidx));
+    sg->change = tgh_calloc(n, sizeof(*sg->change));
     msg_batch_init(&sg->batch, n);
 }
 
@@ -560,6 +566,48 @@ lose_queue(struct worker *wk)
     wk->con = NULL;
 }
 
+/*
+ * The recent cache may only hold what the store holds: an event that was
+ * inserted is stored as it came, but an edit or a refresh is merged with
+ * the stored row, so its message key is dropped instead of overwritten
+ * (cache_mark with event NULL) and the API asks the store for it.
+ */
+static void
+cache_only_inserts(struct stage *sg)
+{
+    for (size_t j = 0; j < sg->ncommit; j++) {
+        struct cache_item *ci = &sg->ci[sg->cidx[j]];
+
+        if (ci->event != NULL && sg->change[j] != STORE_CHANGE_NEW)
+            ci->event = NULL;
+    }
+}
+
+/* Every change of the batch to the Redis stream the API servers follow. */
+static void
+stream_changes(struct worker *wk, struct stage *sg)
+{
+    struct cache_event *ev = tgh_calloc(sg->ncommit > 0 ? sg->ncommit : 1, sizeof(*ev));
+    char **data = tgh_calloc(sg->ncommit > 0 ? sg->ncommit : 1, sizeof(*data));
+    size_t n = 0;
+
+    for (size_t j = 0; j < sg->ncommit; j++) {
+        if (sg->change[j] == STORE_CHANGE_NONE)
+            continue;
+        data[n] = pipeline_feed_json(&sg->cev[j], sg->change[j], &ev[n].len);
+        ev[n].chat_id = sg->cev[j].chat_id;
+        ev[n].kind = store_change_name(sg->change[j]);
+        ev[n].data = data[n];
+        n++;
+    }
+    if (n > 0 && cache_events_add(wk->cache, ev, n, wk->o->stream_max) != TGH_OK)
+        wk->t->cache_failures++;
+    for (size_t i = 0; i < n; i++)
+        tgh_free(data[i]);
+    tgh_free(data);
+    tgh_free(ev);
+}
+
 /* Steps 6 and 7 for the stage first in line, whose commit succeeded. */
 static void
 finish(struct worker *wk, struct stage *sg)
@@ -567,8 +615,13 @@ finish(struct worker *wk, struct stage *sg)
     int64_t t0 = pipeline_now_ms();
     tgh_err rc;
 
+    pipeline_metrics_commit(sg->cev, sg->change, sg->ncommit, (double)sg->ms_commit / 1000.0);
+    pipeline_metrics_skipped(sg->skipped);
+    cache_only_inserts(sg);
     if (wk->cache != NULL && sg->nci > 0 && cache_mark(wk->cache, sg->ci, sg->nci) != TGH_OK)
         wk->t->cache_failures++;
+    if (wk->cache != NULL && wk->o->stream_max > 0)
+        stream_changes(wk, sg);
     sg->ms_cache += pipeline_now_ms() - t0;
     rc = queue_ack(wk->con, sg->last_tag, true);
     if (rc != TGH_OK) {
@@ -608,6 +661,7 @@ settle(struct worker *wk)
     wk->busy = false;
     if (rc == TGH_OK) {
         pipeline_breaker_success(&wk->breaker, now);
+        pipeline_metrics_breaker(pipeline_breaker_state(&wk->breaker, now));
         if (wk->store_down)
             log_info("store reachable again; breaker closed");
         wk->store_down = false;
@@ -622,6 +676,8 @@ settle(struct worker *wk)
         uint64_t opens = wk->breaker.opens;
 
         pipeline_breaker_failure(&wk->breaker, now);
+        pipeline_metrics_breaker(pipeline_breaker_state(&wk->breaker, now));
+        pipeline_metrics_retry("work");
         wk->t->retries++;
         if (!wk->store_down)
             log_warn("commit failed, holding %zu deliveries and retrying: %s", wk->n, sg->errmsg);

@@ -39,7 +39,7 @@ struct pipeline_writer {
     pipeline_commit_fn on_commit;
     void *on_commit_arg;
     struct tgh_feed *feed;      /* NULL: no live feed */
-    enum store_change *changes; /* batch_cap entries when feed is set */
+    enum store_change *changes; /* batch_cap entries: what the batch committed changed */
     char *queue_url;            /* publishing writer: the broker */
     struct queue_pub *pub;      /* NULL until connected */
     struct queue_page page;
@@ -100,6 +100,21 @@ publish_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store
     return rc;
 }
 
+/* Commit into the store; count it, and feed the live stream what changed. */
+static tgh_err
+commit_batch(struct pipeline_writer *w, const struct msg_batch *b, struct store_stats *s)
+{
+    int64_t t0 = pipeline_now_ms();
+    tgh_err rc = store_batch_commit_changes(w->st, b->ev, b->n, s, w->changes);
+
+    if (rc != TGH_OK)
+        return rc;
+    pipeline_metrics_commit(b->ev, w->changes, b->n, (double)(pipeline_now_ms() - t0) / 1000.0);
+    if (w->feed != NULL)
+        pipeline_feed_changes(w->feed, b->ev, w->changes, b->n);
+    return TGH_OK;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -124,11 +139,8 @@ writer_main(void *arg)
                 rc = TGH_OK;
             else if (w->queue_url != NULL)
                 rc = publish_batch(w, b, &s);
-            else if (w->feed == NULL)
-                rc = store_batch_commit(w->st, b->ev, b->n, &s);
-            else if ((rc = store_batch_commit_changes(w->st, b->ev, b->n, &s, w->changes)) ==
-                     TGH_OK)
-                pipeline_feed_changes(w->feed, b->ev, w->changes, b->n);
+            else
+                rc = commit_batch(w, b, &s);
             /* The cursor only moves once the messages it covers are committed. */
             if (rc == TGH_OK && note->has_cursor)
                 rc = store_cursor_put(w->st, &note->cursor);
@@ -181,6 +193,7 @@ pipeline_writer_start(struct store *st, size_t batch_cap, size_t depth,
     w->depth = depth < 1 ? 1 : depth;
     w->batch_cap = batch_cap;
     w->slots = tgh_calloc(w->depth, sizeof(*w->slots));
+    w->changes = tgh_calloc(batch_cap > 0 ? batch_cap : 1, sizeof(*w->changes));
     w->notes = tgh_calloc(w->depth, sizeof(*w->notes));
     for (size_t i = 0; i < w->depth; i++)
         msg_batch_init(&w->slots[i], batch_cap);
@@ -231,8 +244,6 @@ void
 pipeline_writer_set_feed(struct pipeline_writer *w, struct tgh_feed *feed)
 {
     pthread_mutex_lock(&w->mu);
-    if (w->changes == NULL)
-        w->changes = tgh_calloc(w->batch_cap > 0 ? w->batch_cap : 1, sizeof(*w->changes));
     w->feed = feed;
     pthread_mutex_unlock(&w->mu);
 }
