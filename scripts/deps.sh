@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Install what tgharvest needs to build and test on Debian 12, as root:
-# Debian packages, then TDLib's JSON library from npm (pinned) into the
-# git-ignored .deps/npm. Installs only what is missing, so a second run costs
+# Debian packages, then TDLib's JSON library and playwright-core from npm
+# (pinned) into the git-ignored .deps/npm. Installs only what is missing, so a second run costs
 # a dpkg query and a file check.
 set -euo pipefail
 
@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
     build-essential cmake pkg-config
     libsqlite3-dev sqlite3 libjansson-dev libssl-dev libcmocka-dev
-    libpq-dev librabbitmq-dev libhiredis-dev
+    libpq-dev librabbitmq-dev libhiredis-dev libmicrohttpd-dev
+    curl wrk chromium
     postgresql-15 rabbitmq-server redis-server redis-tools
     clang libclang-rt-14-dev clang-format
     jq tzdata git
@@ -42,11 +43,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-installed=$(jq -r .version "$tdlib_dir/node_modules/$tdlib_pkg/package.json" 2>/dev/null || true)
-if [ "$installed" != "$tdlib_version" ] ||
-    [ ! -f "$tdlib_dir/node_modules/$tdlib_pkg/libtdjson.so" ]; then
-    echo "deps.sh: installing $tdlib_pkg@$tdlib_version into .deps/npm" >&2
+# npm packages, installed together (an install of one alone would prune the
+# other): TDLib, and playwright-core, which drives Debian's chromium in the
+# dashboard test (it never downloads a browser).
+npm_pkgs=("$tdlib_pkg@$tdlib_version" "playwright-core@1.65.1")
+need_npm=0
+for spec in "${npm_pkgs[@]}"; do
+    name=${spec%@*}
+    installed=$(jq -r .version "$tdlib_dir/node_modules/$name/package.json" 2>/dev/null || true)
+    [ "$installed" = "${spec##*@}" ] || need_npm=1
+done
+[ -f "$tdlib_dir/node_modules/$tdlib_pkg/libtdjson.so" ] || need_npm=1
+if [ $need_npm = 1 ]; then
+    echo "deps.sh: installing ${npm_pkgs[*]} into .deps/npm" >&2
     mkdir -p "$tdlib_dir"
     npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tdlib_dir" \
-        "$tdlib_pkg@$tdlib_version" >/dev/null
+        "${npm_pkgs[@]}" >/dev/null
 fi

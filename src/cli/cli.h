@@ -8,6 +8,7 @@
 #define TGH_CLI_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +31,25 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_cmd_import, cli_cmd_chats, cli_cmd_messages, cli_cmd_search,
     cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run, cli_cmd_login, cli_cmd_logout,
-    cli_cmd_accounts, cli_cmd_collect, cli_cmd_work, cli_cmd_replay, cli_cmd_cleanup;
+    cli_cmd_accounts, cli_cmd_collect, cli_cmd_work, cli_cmd_replay, cli_cmd_cleanup, cli_cmd_serve;
+
+struct api_server;
+struct tgh_feed;
+
+/*
+ * Start the HTTP server (api.h) for `serve` or `run` and print where it
+ * listens (and the dashboard link when the server made the key). feed NULL:
+ * the server has its own (fed from Redis when TGH_CACHE is set).
+ */
+TGH_MUSTCHECK tgh_err cli_http_start(const struct tgh_config *cfg, const char *store_url,
+                                     const char *addr, struct tgh_feed *feed, const char *mode,
+                                     struct api_server **out);
+/* The same, serving only /healthz, /readyz and /metrics when metrics_only (workers). */
+TGH_MUSTCHECK tgh_err cli_http_start_opts(const struct tgh_config *cfg, const char *store_url,
+                                          const char *addr, struct tgh_feed *feed, const char *mode,
+                                          bool metrics_only, struct api_server **out);
+/* Sleep until *stop is set (by the SIGTERM/SIGINT handler). */
+void cli_wait_for_stop(volatile sig_atomic_t *stop);
 
 /* `chats add|remove|enable|disable|list` (argv[1] is the subcommand). */
 int cli_chats_manage(const struct tgh_config *cfg, int argc, char **argv);

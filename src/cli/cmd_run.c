@@ -3,18 +3,22 @@
  * cmd_run.c - `tgharvest run`: the main job on the embedded default.
  *
  * run imports the paths given with --import (files, or folders of *.json
- * exports), prints the archive, then collects live through TDLib when an
- * account is logged in (the collect daemon) until SIGTERM or SIGINT.
- * Without an account it says how to get one and exits.
+ * exports), prints the archive, then serves the HTTP API and dashboard
+ * (unless TGH_HTTP_ADDR=off) and collects live through TDLib when an account
+ * is logged in (the collect daemon), until SIGTERM or SIGINT. The collector's
+ * writer feeds the API's live stream in-process. Without an account and
+ * without HTTP it says how to get one and exits.
  */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "cli/cmd_collect.h"
 #include "cli/cmd_import.h"
 #include "core/alloc.h"
+#include "core/feed.h"
 #include "core/url.h"
 #include "store/store.h"
 
@@ -56,6 +60,71 @@ print_chat(void *arg, const struct store_chat_row *r)
     cli_put_text(stdout, r->title);
     fputc('\n', stdout);
     return 0;
+}
+
+/* Serve HTTP (unless TGH_HTTP_ADDR=off) and collect live while an account is logged in. */
+static int
+live(const struct tgh_config *cfg, const char *store_url, int rc)
+{
+    struct account_scan scan = { 0 };
+    struct api_server *srv = NULL;
+    struct tgh_feed *feed = NULL;
+    bool http = strcmp(cfg->http_addr, "off") != 0;
+
+    if (collect_accounts_each(cfg, scan_account, &scan) != TGH_OK)
+        log_warn_run(tgh_errmsg());
+    if (scan.logged_in == 0) {
+        printf("\nlive collection: no account is logged in, so nothing is collected live.\n"
+               "  Get an API id and hash at https://my.telegram.org, set TG_API_ID and\n"
+               "  TG_API_HASH, then `tgharvest login` (phone, code, 2FA password, or a\n"
+               "  bot token) and `tgharvest chats add @name`; `tgharvest run` then\n"
+               "  collects history, live messages, edits and deletions. Exports can be\n"
+               "  imported at any time: tgharvest import path/to/result.json\n");
+        if (!http)
+            return cli_finish_output("run", rc);
+    }
+    if (cli_finish_output("run", rc) != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
+    collect_cli_signals();
+    if (http) {
+        feed = tgh_feed_new((size_t)cfg->stream_buffer);
+        printf("\n");
+        if (cli_http_start(cfg, store_url, NULL, feed, "run", &srv) != TGH_OK) {
+            cli_error("run", "http: %s", tgh_errmsg());
+            tgh_feed_free(feed);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    if (scan.logged_in == 0) {
+        printf("serving the archive until SIGTERM or Ctrl-C\n");
+        (void)fflush(stdout);
+        cli_wait_for_stop(collect_cli_stop_flag());
+    } else {
+        struct collect_opts o = { 0 };
+        struct collect_result r;
+        int crc;
+
+        o.store_url = store_url;
+        o.daemon = true;
+        o.limit = -1;
+        o.reconcile_hours = -1;
+        o.feed = feed;
+        o.stop = collect_cli_stop_flag();
+        printf("\nlive collection: %d account(s); stop with SIGTERM or Ctrl-C\n", scan.logged_in);
+        (void)fflush(stdout);
+        if (collect_run(cfg, &o, &r) != TGH_OK) {
+            cli_error("run", "%s", tgh_errmsg());
+            rc = CLI_EXIT_FAIL;
+        } else {
+            crc = collect_cli_print(&r, false, true);
+            if (crc != CLI_EXIT_OK)
+                rc = crc;
+        }
+        collect_result_fini(&r);
+    }
+    api_server_stop(srv);
+    tgh_feed_free(feed);
+    return cli_finish_output("run", rc);
 }
 
 static const struct option longopts[] = {
@@ -137,48 +206,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
     }
     store_close(st);
-    {
-        struct account_scan scan = { 0 };
-
-        if (collect_accounts_each(cfg, scan_account, &scan) != TGH_OK)
-            log_warn_run(tgh_errmsg());
-        if (scan.logged_in == 0) {
-            printf("\nlive collection: no account is logged in, so nothing is collected live.\n"
-                   "  Get an API id and hash at https://my.telegram.org, set TG_API_ID and\n"
-                   "  TG_API_HASH, then `tgharvest login` (phone, code, 2FA password, or a\n"
-                   "  bot token) and `tgharvest chats add @name`; `tgharvest run` then\n"
-                   "  collects history, live messages, edits and deletions. Exports can be\n"
-                   "  imported at any time: tgharvest import path/to/result.json\n");
-            return cli_finish_output("run", rc);
-        }
-        if (cli_finish_output("run", rc) != CLI_EXIT_OK)
-            return CLI_EXIT_FAIL;
-        {
-            struct collect_opts o = { 0 };
-            struct collect_result r;
-            int crc;
-
-            o.store_url = store_url;
-            o.daemon = true;
-            o.limit = -1;
-            o.reconcile_hours = -1;
-            collect_cli_signals();
-            o.stop = collect_cli_stop_flag();
-            printf("\nlive collection: %d account(s); stop with SIGTERM or Ctrl-C\n",
-                   scan.logged_in);
-            (void)fflush(stdout);
-            if (collect_run(cfg, &o, &r) != TGH_OK) {
-                cli_error("run", "%s", tgh_errmsg());
-                collect_result_fini(&r);
-                return CLI_EXIT_FAIL;
-            }
-            crc = collect_cli_print(&r, false, true);
-            collect_result_fini(&r);
-            if (crc != CLI_EXIT_OK)
-                rc = crc;
-        }
-    }
-    return cli_finish_output("run", rc);
+    return live(cfg, store_url, rc);
 }
 
 const struct cli_cmd cli_cmd_run = {

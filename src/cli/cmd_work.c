@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "cli/cmd_collect.h"
 #include "core/url.h"
@@ -48,6 +49,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
 {
     struct pipeline_work_opts o = { 0 };
     struct pipeline_work_totals t = { 0 };
+    struct api_server *srv = NULL;
     char redacted[TGH_URL_MAX];
     int64_t drain = 0;
     json_t *summary;
@@ -87,12 +89,19 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         o.prefetch = 16;
     o.batch_wait_ms = cfg->batch_wait_ms;
     o.idle_exit_ms = drain * 1000;
+    o.stream_max = (size_t)cfg->stream_buffer;
     collect_cli_signals();
     o.stop = collect_cli_stop_flag();
     tgh_url_redact(cfg->queue_url, redacted, sizeof(redacted));
     (void)fprintf(stderr, "work: %s -> store, batch %zu, prefetch %u\n", redacted, o.batch_size,
                   o.prefetch);
+    if (*cfg->metrics_addr != '\0' &&
+        cli_http_start_opts(cfg, NULL, cfg->metrics_addr, NULL, "work", true, &srv) != TGH_OK) {
+        cli_error("work", "TGH_METRICS_ADDR: %s", tgh_errmsg());
+        return CLI_EXIT_FAIL;
+    }
     rc = pipeline_work_run(&o, &t);
+    api_server_stop(srv);
     summary = totals_json(&t);
     (void)json_object_set_new(summary, "status", json_string(rc == TGH_OK ? "ok" : "failed"));
     (void)json_object_set_new(summary, "error",

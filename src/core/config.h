@@ -44,6 +44,15 @@ struct tgh_config {
     char *cache_url;              /* TGH_CACHE: "none" or redis://... */
     int64_t prefetch;             /* TGH_PREFETCH: worker's unacked deliveries, 0 = batch / 5 */
     int64_t batch_wait_ms;        /* TGH_BATCH_WAIT_MS: a partial batch waits no longer */
+    char *http_addr;              /* TGH_HTTP_ADDR: "host:port", "off" */
+    char *api_keys;               /* TGH_API_KEYS (secret) */
+    char *api_keys_file;          /* TGH_API_KEYS_FILE */
+    char *api_open_loopback;      /* TGH_API_OPEN_LOOPBACK: none, read, admin */
+    int64_t http_max_connections; /* TGH_HTTP_MAX_CONNECTIONS */
+    int64_t http_timeout;         /* TGH_HTTP_TIMEOUT, seconds */
+    int64_t stream_buffer;        /* TGH_STREAM_BUFFER: feed items kept */
+    int64_t stream_max_clients;   /* TGH_STREAM_MAX_CLIENTS */
+    char *metrics_addr;           /* TGH_METRICS_ADDR: work's /metrics, "" none */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */

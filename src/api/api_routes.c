@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_routes.c - the route table, and the routes over chats and messages:
+ * listing and managing tracked chats, polling a chat's messages (from the
+ * Redis recent cache when it holds the whole window, else the store: the
+ * same answer), one message with its history, search, totals and activity.
+ */
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+#include "cache/cache.h"
+#include "core/alloc.h"
+#include "core/msg.h"
+#include "store/store.h"
+
+#define TGH_LOG_SUB "api"
+#include "core/log.h"
+
+#define ACTIVITY_MAX_BUCKETS 2000
+
+const struct api_route api_routes[] = {
+    { "GET", "/healthz", API_ROLE_NONE, api_h_healthz, "", "healthz" },
+    { "GET", "/readyz", API_ROLE_NONE, api_h_readyz, "", "readyz" },
+    { "GET", "/metrics", API_ROLE_READ, api_h_metrics, "", "metrics" },
+    { "GET", "/status", API_ROLE_READ, api_h_status, "", "status" },
+    { "GET", "/api/v1/openapi.json", API_ROLE_NONE, api_h_openapi, "", "openapi" },
+    { "GET", "/api/v1/chats", API_ROLE_READ, api_h_chats, "", "chats" },
+    { "POST", "/api/v1/chats", API_ROLE_ADMIN, api_h_chat_add, "", "chat_add" },
+    { "POST", "/api/v1/chats/{}/enable", API_ROLE_ADMIN, api_h_chat_enable, "", "chat_enable" },
+    { "POST", "/api/v1/chats/{}/disable", API_ROLE_ADMIN, api_h_chat_disable, "", "chat_disable" },
+    { "POST", "/api/v1/chats/{}/backfill", API_ROLE_ADMIN, api_h_chat_backfill, "",
+      "chat_backfill" },
+    { "GET", "/api/v1/chats/{}/messages", API_ROLE_READ, api_h_messages,
+      "after_id,before_id,since,until,limit,order,include_deleted", "messages" },
+    { "GET", "/api/v1/chats/{}/messages/{}", API_ROLE_READ, api_h_message, "", "message" },
+    { "GET", "/api/v1/search", API_ROLE_READ, api_h_search, "q,chat,since,until,limit", "search" },
+    { "GET", "/api/v1/stats", API_ROLE_READ, api_h_stats, "", "stats" },
+    { "GET", "/api/v1/stats/activity", API_ROLE_READ, api_h_activity, "chat,since,until,bucket",
+      "activity" },
+    { "GET", "/api/v1/runs", API_ROLE_READ, api_h_runs, "chat,kind,status,before_id,limit",
+      "runs" },
+    { "GET", "/api/v1/dead-letters", API_ROLE_READ, api_h_dead_letters,
+      "state,source,before_id,limit", "dead_letters" },
+    { "GET", "/api/v1/dead-letters/{}", API_ROLE_READ, api_h_dead_letter, "", "dead_letter" },
+    { "POST", "/api/v1/dead-letters/{}/retry", API_ROLE_ADMIN, api_h_dead_letter_retry, "",
+      "dead_letter_retry" },
+    { "POST", "/api/v1/dead-letters/{}/resolve", API_ROLE_ADMIN, api_h_dead_letter_resolve, "",
+      "dead_letter_resolve" },
+    { "GET", "/api/v1/stream", API_ROLE_READ, api_h_stream, "chat,kinds,last_event_id", "stream" },
+    /* The dashboard is public: it holds no data, and asks for a key before any. */
+    { "GET", "/", API_ROLE_NONE, api_h_asset, "", "dashboard" },
+    { "GET", "/assets/*", API_ROLE_NONE, api_h_asset, "", "dashboard" },
+    { NULL, NULL, API_ROLE_NONE, NULL, NULL, NULL },
+};
+
+/* ---- chats ---- */
+
+static json_t *
+tracked_json(const struct store_tracked *t)
+{
+    json_t *o = json_pack("{s:I,s:s,s:I,s:s?,s:b,s:s,s:s?,s:s?,s:s?,s:b,s:b,s:I}", "id",
+                          (json_int_t)t->id, "spec", t->spec, "chat_id", (json_int_t)t->chat_id,
+                          "account", t->account, "enabled", t->enabled, "status", t->status,
+                          "error", t->error, "type", t->type, "title", t->title, "comments",
+                          t->comments, "topics", t->topics, "added_at", (json_int_t)t->added_at);
+
+    if (o == NULL)
+        return json_null();
+    (void)json_object_set_new(o, "last_collected_at",
+                              t->last_collected_at > 0 ? json_integer(t->last_collected_at)
+                                                       : json_null());
+    (void)json_object_set_new(o, "backfill_requested_at",
+                              t->backfill_requested_at > 0 ? json_integer(t->backfill_requested_at)
+                                                           : json_null());
+    return o;
+}
+
+struct chats_join {
+    json_t *by_id;
+    json_t *list;
+    int64_t now;
+};
+
+static int
+chat_row(void *arg, const struct store_chat_row *c)
+{
+    struct chats_join *cj = arg;
+    char key[24];
+    json_t *o = json_pack("{s:I,s:s,s:s?,s:s?,s:I,s:I,s:I}", "chat_id", (json_int_t)c->chat_id,
+                          "type", c->type, "title", c->title, "username", c->username, "messages",
+                          (json_int_t)c->message_count, "deleted", (json_int_t)c->deleted_count,
+                          "last_message_id", (json_int_t)c->last_message_id);
+
+    if (o == NULL)
+        return 0;
+    (void)json_object_set_new(o, "first_message_at",
+                              c->first_date > 0 ? json_integer(c->first_date) : json_null());
+    (void)json_object_set_new(o, "last_message_at",
+                              c->last_date > 0 ? json_integer(c->last_date) : json_null());
+    (void)json_object_set_new(
+        o, "lag_s", c->last_date > 0 ? json_integer(cj->now - c->last_date) : json_null());
+    (void)json_object_set_new(o, "tracked", json_null());
+    (void)snprintf(key, sizeof(key), "%" PRId64, c->chat_id);
+    (void)json_object_set(cj->by_id, key, o);
+    (void)json_array_append_new(cj->list, o);
+    return 0;
+}
+
+static int
+tracked_row(void *arg, const struct store_tracked *t)
+{
+    struct chats_join *cj = arg;
+    json_t *o = NULL;
+    char key[24];
+
+    if (t->chat_id != 0) {
+        (void)snprintf(key, sizeof(key), "%" PRId64, t->chat_id);
+        o = json_object_get(cj->by_id, key);
+    }
+    if (o == NULL) {
+        o = json_pack("{s:I,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:n,s:n,s:n}", "chat_id",
+                      (json_int_t)t->chat_id, "type", t->type, "title", t->title, "username",
+                      t->username, "messages", (json_int_t)0, "deleted", (json_int_t)0,
+                      "last_message_id", (json_int_t)0, "first_message_at", "last_message_at",
+                      "lag_s");
+        if (o == NULL)
+            return 0;
+        (void)json_array_append_new(cj->list, o);
+    }
+    (void)json_object_set_new(o, "tracked", tracked_json(t));
+    return 0;
+}
+
+void
+api_h_chats(struct api_req *r)
+{
+    struct chats_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
+    struct api_conn *c;
+    tgh_err rc;
+
+    if (!api_conn_get(r, &c))
+        goto out;
+    rc = store_chats_each(c->st, chat_row, &cj);
+    if (rc == TGH_OK)
+        rc = store_tracked_each(c->st, tracked_row, &cj);
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "chats");
+        goto out;
+    }
+    api_reply_json(r, 200, json_pack("{s:O}", "chats", cj.list));
+out:
+    json_decref(cj.by_id);
+    json_decref(cj.list);
+}
+
+/* The JSON object body of a POST, or NULL after answering 400. */
+static json_t *
+body_object(struct api_req *r, bool optional)
+{
+    json_error_t err;
+    json_t *j;
+
+    if (r->body_len == 0) {
+        if (optional)
+            return json_object();
+        api_reply_error(r, 400, "bad_request", "a JSON object body is needed");
+        return NULL;
+    }
+    j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (j == NULL || !json_is_object(j)) {
+        api_reply_error(r, 400, "bad_request", "the body is not a JSON object%s%s (at byte %d)",
+                        j == NULL ? ": " : "", j == NULL ? err.text : "", err.position);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* A boolean member: absent keeps *out; anything but a boolean answers 400. */
+static bool
+body_bool(struct api_req *r, json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_boolean(v)) {
+        api_reply_error(r, 400, "bad_request", "%s must be true or false", key);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+/* A tracked row with its own copies of the strings (store_tracked_find's are borrowed). */
+struct tracked_own {
+    struct store_tracked t;
+    char *s[7];
+};
+
+static void
+tracked_own_set(struct tracked_own *o, const struct store_tracked *t)
+{
+    const char **f[7];
+
+    o->t = *t;
+    f[0] = &o->t.spec;
+    f[1] = &o->t.account;
+    f[2] = &o->t.status;
+    f[3] = &o->t.error;
+    f[4] = &o->t.type;
+    f[5] = &o->t.title;
+    f[6] = &o->t.username;
+    for (int i = 0; i < 7; i++) {
+        o->s[i] = *f[i] != NULL ? tgh_strdup(*f[i]) : NULL;
+        *f[i] = o->s[i];
+    }
+}
+
+static void
+tracked_own_fini(struct tracked_own *o)
+{
+    for (int i = 0; i < 7; i++)
+        tgh_free(o->s[i]);
+}
+
+struct by_id {
+    int64_t id;
+    json_t *j;
+};
+
+static int
+by_id_row(void *arg, const struct store_tracked *t)
+{
+    struct by_id *b = arg;
+
+    if (t->id != b->id)
+        return 0;
+    b->j = tracked_json(t);
+    return 1;
+}
+
+/* {"tracked": row id} as the answer, read back from the store. */
+static void
+reply_tracked(struct api_req *r, struct store *st, int64_t id, unsigned status)
+{
+    struct by_id b = { id, NULL };
+    tgh_err rc = store_tracked_each(st, by_id_row, &b);
+
+    if (rc != TGH_OK)
+        api_reply_err(r, rc, "tracked chats");
+    else if (b.j == NULL)
+        api_reply_error(r, 404, "not_found", "the tracked chat was removed meanwhile");
+    else
+        api_reply_json(r, status, json_pack("{s:o}", "tracked", b.j));
+}
+
+/* Check the members of POST /api/v1/chats; false after answering 400. */
+static bool
+chat_add_body(struct api_req *r, json_t *o, const char **spec, const char **account, bool *comments,
+              bool *topics)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach (o, key, v) {
+        if (strcmp(key, "spec") != 0 && strcmp(key, "account") != 0 &&
+            strcmp(key, "comments") != 0 && strcmp(key, "topics") != 0) {
+            api_reply_error(r, 400, "bad_request",
+                            "unknown member '%.64s' (spec, account, comments, topics)", key);
+            return false;
+        }
+    }
+    *spec = json_string_value(json_object_get(o, "spec"));
+    if (*spec == NULL || **spec == '\0' || strlen(*spec) > 512) {
+        api_reply_error(r, 400, "bad_request", "spec must be a string of 1..512 bytes");
+        return false;
+    }
+    v = json_object_get(o, "account");
+    *account = NULL;
+    if (v != NULL && !json_is_null(v)) {
+        *account = json_string_value(v);
+        if (*account == NULL || **account == '\0' || strlen(*account) > 64) {
+            api_reply_error(r, 400, "bad_request", "account must be an account name or null");
+            return false;
+        }
+    }
+    return body_bool(r, o, "comments", comments) && body_bool(r, o, "topics", topics);
+}
+
+void
+api_h_chat_add(struct api_req *r)
+{
+    json_t *o = body_object(r, false);
+    struct tracked_own own = { 0 };
+    struct store_tracked found;
+    struct api_conn *c = NULL;
+    const char *spec, *account;
+    bool comments = false, topics = false, existed = false;
+    int64_t id = 0;
+    tgh_err rc;
+
+    if (o == NULL)
+        return;
+    if (!chat_add_body(r, o, &spec, &account, &comments, &topics) || !api_conn_get(r, &c))
+        goto out;
+    rc = store_tracked_find(c->st, spec, &found);
+    if (rc == TGH_OK && strcmp(found.spec, spec) == 0) {
+        tracked_own_set(&own, &found); /* the same spec again: re-enable it */
+        existed = true;
+    } else if (rc != TGH_OK && rc != TGH_ENOTFOUND) {
+        goto fail;
+    } else {
+        own.t.spec = spec;
+    }
+    if (account != NULL)
+        own.t.account = account;
+    own.t.enabled = true;
+    own.t.status = "new";
+    own.t.error = NULL;
+    own.t.comments = comments || own.t.comments;
+    own.t.topics = topics || own.t.topics;
+    rc = store_tracked_put(c->st, &own.t, &id);
+    if (rc != TGH_OK)
+        goto fail;
+    reply_tracked(r, c->st, id, existed ? 200 : 201);
+    goto done;
+fail:
+    api_reply_err(r, rc, "add chat");
+done:
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+out:
+    tracked_own_fini(&own);
+    json_decref(o);
+}
+
+enum chat_action { ACT_ENABLE, ACT_DISABLE, ACT_BACKFILL };
+
+static void
+chat_action(struct api_req *r, enum chat_action act)
+{
+    struct api_conn *c;
+    struct store_tracked t;
+    struct tracked_own own = { 0 };
+    char key[24];
+    tgh_err rc;
+
+    if (r->arg[0] == 0) {
+        api_reply_error(r, 404, "not_found", "chat 0 is not a chat");
+        return;
+    }
+    if (!api_conn_get(r, &c))
+        return;
+    (void)snprintf(key, sizeof(key), "%" PRId64, r->arg[0]);
+    rc = store_tracked_find(c->st, key, &t);
+    if (rc == TGH_OK && t.chat_id != r->arg[0])
+        rc = tgh_errf(TGH_ENOTFOUND, "chat %" PRId64 " is not tracked", r->arg[0]);
+    if (rc == TGH_OK)
+        tracked_own_set(&own, &t);
+    if (rc == TGH_OK && act == ACT_BACKFILL) {
+        rc = store_tracked_request_backfill(c->st, own.t.id, (int64_t)time(NULL));
+    } else if (rc == TGH_OK) {
+        own.t.enabled = act == ACT_ENABLE;
+        if (act == ACT_ENABLE && strcmp(own.t.status, "error") == 0) {
+            own.t.status = "new"; /* enabling clears the error: the collector tries again */
+            own.t.error = NULL;
+        }
+        rc = store_tracked_put(c->st, &own.t, NULL);
+    }
+    if (rc == TGH_OK)
+        reply_tracked(r, c->st, own.t.id, act == ACT_BACKFILL ? 202 : 200);
+    else
+        api_reply_err(r, rc, "chat");
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    tracked_own_fini(&own);
+}
+
+void
+api_h_chat_enable(struct api_req *r)
+{
+    chat_action(r, ACT_ENABLE);
+}
+
+void
+api_h_chat_disable(struct api_req *r)
+{
+    chat_action(r, ACT_DISABLE);
+}
+
+void
+api_h_chat_backfill(struct api_req *r)
+{
+    chat_action(r, ACT_BACKFILL);
+}
+
+/* ---- messages ---- */
+
+/* A stored event as JSON, or NULL when it is not (a store bug, answered with a 500). */
+static json_t *
+event_json(const char *text, size_t len)
+{
+    json_error_t err;
+
+    return text != NULL ? json_loadb(text, len, 0, &err) : NULL;
+}
+
+struct page {
+    json_t *messages;
+    json_t *deleted; /* include_deleted: id -> deleted_at */
+    int64_t last_id;
+    size_t n;
+    bool bad;
+};
+
+static int
+page_row(void *arg, const struct store_message_row *m)
+{
+    struct page *p = arg;
+    json_t *ev = event_json(m->event, m->event != NULL ? strlen(m->event) : 0);
+
+    if (ev == NULL) {
+        p->bad = true;
+        return 1;
+    }
+    (void)json_array_append_new(p->messages, ev);
+    if (m->deleted_at > 0 && p->deleted != NULL) {
+        char key[24];
+
+        (void)snprintf(key, sizeof(key), "%" PRId64, m->message_id);
+        (void)json_object_set_new(p->deleted, key, json_integer(m->deleted_at));
+    }
+    p->last_id = m->message_id;
+    p->n++;
+    return 0;
+}
+
+static int
+page_cached(void *arg, int64_t message_id, const char *event, size_t len)
+{
+    struct page *p = arg;
+    json_t *ev = event_json(event, len);
+
+    if (ev == NULL) {
+        p->bad = true;
+        return 1;
+    }
+    (void)json_array_append_new(p->messages, ev);
+    p->last_id = message_id;
+    p->n++;
+    return 0;
+}
+
+/*
+ * From the recent cache when it can answer: an id window only (no dates, no
+ * deleted rows, which it does not keep). false: ask the store.
+ */
+static bool
+messages_from_cache(struct api_conn *c, const struct store_query *q, struct page *p)
+{
+    bool complete = false;
+
+    if (c->cache == NULL || q->since != MSG_UNSET || q->until != MSG_UNSET || p->deleted != NULL)
+        return false;
+    if (cache_recent(c->cache, q->chat_id, q->after_id, q->before_id, (size_t)q->limit,
+                     q->newest_first, page_cached, p, &complete) != TGH_OK ||
+        !complete || p->bad) {
+        json_array_clear(p->messages);
+        p->n = 0;
+        p->bad = false;
+        return false;
+    }
+    return true;
+}
+
+/* Only the rows that are not tombstones, unless include_deleted. */
+struct live_filter {
+    struct page *p;
+    bool include_deleted;
+};
+
+static int
+live_row(void *arg, const struct store_message_row *m)
+{
+    struct live_filter *f = arg;
+
+    if (m->deleted_at > 0 && !f->include_deleted)
+        return 0;
+    return page_row(f->p, m);
+}
+
+void
+api_h_messages(struct api_req *r)
+{
+    static const char *const orders[] = { "asc", "desc", NULL };
+    struct store_query q = { .chat_id = r->arg[0], .since = MSG_UNSET, .until = MSG_UNSET };
+    struct page p = { json_array(), NULL, 0, 0, false };
+    struct api_conn *c = NULL;
+    bool include_deleted = false, cached;
+    int order = 0;
+    json_t *next = json_null(), *o;
+    tgh_err rc = TGH_OK;
+
+    if (!api_param_int(r, "after_id", 0, INT64_MAX, &q.after_id) ||
+        !api_param_int(r, "before_id", 0, INT64_MAX, &q.before_id) ||
+        !api_param_date(r, "since", &q.since) || !api_param_date(r, "until", &q.until) ||
+        !api_param_limit(r, &q.limit) || !api_param_enum(r, "order", orders, &order) ||
+        !api_param_bool(r, "include_deleted", &include_deleted))
+        goto out;
+    if (q.chat_id == 0) {
+        api_reply_error(r, 404, "not_found", "chat 0 is not a chat");
+        goto out;
+    }
+    q.by_id = true;
+    q.newest_first = order == 1;
+    if (include_deleted)
+        p.deleted = json_object();
+    if (!api_conn_get(r, &c))
+        goto out;
+    cached = messages_from_cache(c, &q, &p);
+    if (!cached) {
+        struct live_filter f = { &p, include_deleted };
+        struct store_query sq = q;
+
+        /*
+         * Tombstones are filtered here, so a page may need more rows than
+         * limit: ask again after the last row seen until the page is full.
+         */
+        for (;;) {
+            size_t before = p.n;
+
+            rc = store_messages_each(c->st, &sq, live_row, &f);
+            if (rc != TGH_OK || p.bad || include_deleted)
+                break;
+            if (p.n >= (size_t)q.limit || p.n == before)
+                break;
+            /* Rows remained but some were tombstones: go on after the last one we got. */
+            if (q.newest_first)
+                sq.before_id = p.last_id;
+            else
+                sq.after_id = p.last_id;
+            sq.limit = q.limit - (int64_t)p.n;
+        }
+    }
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "messages");
+        goto out;
+    }
+    if (p.bad) {
+        api_reply_error(r, 500, "internal", "a stored event is not JSON");
+        goto out;
+    }
+    if (p.n == (size_t)q.limit)
+        next = q.newest_first ? json_pack("{s:I}", "before_id", (json_int_t)p.last_id)
+                              : json_pack("{s:I}", "after_id", (json_int_t)p.last_id);
+    o = json_pack("{s:I,s:s,s:s,s:O,s:o}", "chat_id", (json_int_t)q.chat_id, "order", orders[order],
+                  "source", cached ? "cache" : "store", "messages", p.messages, "next", next);
+    next = NULL;
+    if (p.deleted != NULL)
+        (void)json_object_set(o, "deleted", p.deleted);
+    api_reply_json(r, 200, o);
+out:
+    json_decref(next);
+    json_decref(p.messages);
+    json_decref(p.deleted);
+}
+
+struct one {
+    json_t *o;
+    json_t *versions;
+    bool bad;
+};
+
+static int
+one_row(void *arg, const struct store_message_row *m)
+{
+    struct one *x = arg;
+    json_t *ev = event_json(m->event, m->event != NULL ? strlen(m->event) : 0);
+
+    if (ev == NULL) {
+        x->bad = true;
+        return 1;
+    }
+    x->o = json_pack("{s:I,s:I,s:I,s:o,s:o,s:o}", "chat_id", (json_int_t)m->chat_id, "message_id",
+                     (json_int_t)m->message_id, "date", (json_int_t)m->date, "edit_date",
+                     m->edit_date > 0 ? json_integer(m->edit_date) : json_null(), "deleted_at",
+                     m->deleted_at > 0 ? json_integer(m->deleted_at) : json_null(), "event", ev);
+    return 1;
+}
+
+static int
+version_row(void *arg, const struct store_message_row *m)
+{
+    struct one *x = arg;
+    json_t *ev = event_json(m->event, m->event != NULL ? strlen(m->event) : 0);
+
+    if (ev == NULL) {
+        x->bad = true;
+        return 1;
+    }
+    (void)json_array_append_new(x->versions, ev);
+    return 0;
+}
+
+void
+api_h_message(struct api_req *r)
+{
+    struct store_query q = { .chat_id = r->arg[0], .since = MSG_UNSET, .until = MSG_UNSET };
+    struct one x = { NULL, json_array(), false };
+    struct api_conn *c;
+    tgh_err rc;
+
+    if (r->arg[0] == 0 || r->arg[1] <= 0) {
+        api_reply_error(r, 404, "not_found", "no such message");
+        goto out;
+    }
+    q.after_id = r->arg[1] - 1;
+    q.before_id = r->arg[1] + 1;
+    q.by_id = true;
+    q.limit = 1;
+    if (!api_conn_get(r, &c))
+        goto out;
+    rc = store_messages_each(c->st, &q, one_row, &x);
+    if (rc == TGH_OK && x.o != NULL)
+        rc = store_versions_each(c->st, r->arg[0], r->arg[1], version_row, &x);
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK)
+        api_reply_err(r, rc, "message");
+    else if (x.bad)
+        api_reply_error(r, 500, "internal", "a stored event is not JSON");
+    else if (x.o == NULL)
+        api_reply_error(r, 404, "not_found", "chat %" PRId64 " has no message %" PRId64, r->arg[0],
+                        r->arg[1]);
+    else {
+        (void)json_object_set(x.o, "versions", x.versions);
+        api_reply_json(r, 200, x.o);
+        x.o = NULL;
+    }
+out:
+    json_decref(x.o);
+    json_decref(x.versions);
+}
+
+/* ---- search, stats, activity ---- */
+
+static int
+search_row(void *arg, const struct store_message_row *m)
+{
+    json_t *list = arg;
+    json_t *o = json_pack("{s:I,s:s?,s:I,s:I,s:s?,s:s?}", "chat_id", (json_int_t)m->chat_id,
+                          "chat_title", m->chat_title, "message_id", (json_int_t)m->message_id,
+                          "date", (json_int_t)m->date, "sender_name", m->sender_name, "snippet",
+                          m->snippet != NULL ? m->snippet : m->text);
+
+    if (o == NULL)
+        return 0;
+    (void)json_object_set_new(o, "deleted_at",
+                              m->deleted_at > 0 ? json_integer(m->deleted_at) : json_null());
+    (void)json_array_append_new(list, o);
+    return 0;
+}
+
+void
+api_h_search(struct api_req *r)
+{
+    struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
+    const char *text = api_param(r, "q");
+    json_t *list = json_array();
+    struct api_conn *c;
+    tgh_err rc;
+
+    if (text == NULL || *text == '\0' || strlen(text) > API_QUERY_MAX) {
+        api_reply_error(r, 400, "bad_parameter", "q: a search query of 1..%d bytes is needed",
+                        API_QUERY_MAX);
+        goto out;
+    }
+    if (!api_param_int(r, "chat", INT64_MIN + 1, INT64_MAX, &q.chat_id) ||
+        !api_param_date(r, "since", &q.since) || !api_param_date(r, "until", &q.until) ||
+        !api_param_limit(r, &q.limit))
+        goto out;
+    q.match = text;
+    q.newest_first = true;
+    if (!api_conn_get(r, &c))
+        goto out;
+    rc = store_messages_each(c->st, &q, search_row, list);
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "search");
+        goto out;
+    }
+    api_reply_json(r, 200, json_pack("{s:s,s:O}", "query", text, "results", list));
+out:
+    json_decref(list);
+}
+
+void
+api_h_stats(struct api_req *r)
+{
+    struct api_conn *c;
+    struct store_totals t;
+    tgh_err rc;
+
+    if (!api_conn_get(r, &c))
+        return;
+    rc = store_totals_get(c->st, &t);
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "stats");
+        return;
+    }
+    api_reply_json(
+        r, 200,
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "chats", (json_int_t)t.chats, "messages",
+                  (json_int_t)t.messages, "deleted", (json_int_t)t.deleted, "versions",
+                  (json_int_t)t.versions, "dead_letters", (json_int_t)t.dead_letters, "runs",
+                  (json_int_t)t.runs, "first_message_at",
+                  t.first_date > 0 ? json_integer(t.first_date) : json_null(), "last_message_at",
+                  t.last_date > 0 ? json_integer(t.last_date) : json_null(), "size_bytes",
+                  t.size_bytes >= 0 ? json_integer(t.size_bytes) : json_null()));
+}
+
+struct buckets {
+    int64_t *count;
+    int64_t since, bucket_s;
+    size_t n;
+};
+
+static int
+bucket_row(void *arg, int64_t start, int64_t count)
+{
+    struct buckets *b = arg;
+    int64_t i = (start - b->since) / b->bucket_s;
+
+    if (i >= 0 && (size_t)i < b->n)
+        b->count[i] += count;
+    return 0;
+}
+
+void
+api_h_activity(struct api_req *r)
+{
+    static const char *const sizes[] = { "hour", "day", NULL };
+    int64_t chat = MSG_UNSET, now = (int64_t)time(NULL), since = MSG_UNSET, until = MSG_UNSET;
+    struct buckets b = { NULL, 0, 3600, 0 };
+    struct api_conn *c;
+    int size = 0;
+    json_t *list;
+    tgh_err rc;
+
+    if (!api_param_int(r, "chat", INT64_MIN + 1, INT64_MAX, &chat) ||
+        !api_param_date(r, "since", &since) || !api_param_date(r, "until", &until) ||
+        !api_param_enum(r, "bucket", sizes, &size))
+        return;
+    b.bucket_s = size == 0 ? 3600 : 86400;
+    if (until == MSG_UNSET)
+        until = now - now % b.bucket_s + b.bucket_s;
+    if (since == MSG_UNSET)
+        since = until - 48 * b.bucket_s;
+    since -= since % b.bucket_s;
+    if (until <= since) {
+        api_reply_error(r, 400, "bad_parameter", "until must be after since");
+        return;
+    }
+    b.n = (size_t)((until - since + b.bucket_s - 1) / b.bucket_s);
+    if (b.n > ACTIVITY_MAX_BUCKETS) {
+        api_reply_error(r, 400, "bad_parameter", "at most %d buckets (%zu asked)",
+                        ACTIVITY_MAX_BUCKETS, b.n);
+        return;
+    }
+    b.since = since;
+    if (!api_conn_get(r, &c))
+        return;
+    b.count = tgh_calloc(b.n, sizeof(*b.count));
+    rc = store_message_buckets(c->st, chat, since, until, b.bucket_s, bucket_row, &b);
+    api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "activity");
+        tgh_free(b.count);
+        return;
+    }
+    list = json_array();
+    for (size_t i = 0; i < b.n; i++)
+        (void)json_array_append_new(list, json_pack("{s:I,s:I}", "t",
+                                                    (json_int_t)(since + (int64_t)i * b.bucket_s),
+                                                    "messages", (json_int_t)b.count[i]));
+    tgh_free(b.count);
+    api_reply_json(r, 200,
+                   json_pack("{s:I,s:I,s:I,s:o}", "bucket_s", (json_int_t)b.bucket_s, "since",
+                             (json_int_t)since, "until", (json_int_t)until, "buckets", list));
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_sse.c - the live stream: server-sent events read from the feed. Each
+ * client has its own position; its reader runs on the connection's own
+ * thread (libmicrohttpd's thread per connection), so it may block on the
+ * feed for a while. A client that resumes after items the feed no longer
+ * holds is told with an explicit "gap" event, never silently.
+ *
+ * In `serve` the feed is filled from the Redis stream telegram:events by a
+ * subscriber thread (cache_events_read), keeping Redis's ids, so every API
+ * server gives the same ids and a client can resume on any of them.
+ */
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "cache/cache.h"
+#include "core/alloc.h"
+#include "core/time.h"
+
+#define TGH_LOG_SUB "api"
+#include "core/log.h"
+
+#define READ_MAX     32  /* feed items taken at once */
+#define WAIT_MS      250 /* a reader checks for shutdown this often */
+#define KINDS_ALL    7
+#define SUB_BLOCK_MS 400 /* below the cache's socket timeout */
+
+struct stream {
+    struct api_server *srv;
+    struct tgh_feed_pos pos;
+    int64_t chats[API_STREAM_CHATS];
+    size_t nchats;
+    unsigned kinds; /* bit 0 new, 1 edit, 2 delete */
+    char *out;      /* formatted, not yet sent */
+    size_t out_len, out_off, out_cap;
+    int64_t last_write;
+    int keepalive_s;
+};
+
+static void
+out_add(struct stream *st, const char *s, size_t len)
+{
+    if (st->out_off > 0 && st->out_off == st->out_len) {
+        st->out_off = 0;
+        st->out_len = 0;
+    }
+    if (st->out_len + len > st->out_cap) {
+        st->out_cap = (st->out_len + len) * 2;
+        st->out = tgh_realloc(st->out, st->out_cap);
+    }
+    memcpy(st->out + st->out_len, s, len);
+    st->out_len += len;
+}
+
+static bool
+wanted(const struct stream *st, const struct tgh_feed_item *it)
+{
+    unsigned bit = strcmp(it->kind, "new") == 0 ? 1u : strcmp(it->kind, "edit") == 0 ? 2u : 4u;
+
+    if ((st->kinds & bit) == 0)
+        return false;
+    if (st->nchats == 0)
+        return true;
+    for (size_t i = 0; i < st->nchats; i++)
+        if (st->chats[i] == it->chat_id)
+            return true;
+    return false;
+}
+
+static void
+out_item(struct stream *st, const struct tgh_feed_item *it)
+{
+    char head[96];
+    int n;
+
+    tgh_feed_id_format(&it->id, head + 4, sizeof(head) - 4);
+    memcpy(head, "id: ", 4);
+    n = (int)strlen(head);
+    n += snprintf(head + n, sizeof(head) - (size_t)n, "\nevent: message\ndata: ");
+    out_add(st, head, (size_t)n);
+    /* The data is compact JSON: no newline can end the field early. */
+    out_add(st, it->data, it->len);
+    out_add(st, "\n\n", 2);
+}
+
+static void
+out_gap(struct stream *st, const char *after)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "event: gap\ndata: {\"missed_after\":\"%s\"}\n\n", after);
+
+    out_add(st, line, (size_t)n);
+}
+
+/* Fill st->out from the feed, waiting up to WAIT_MS; false when the feed closed. */
+static bool
+fill(struct stream *st)
+{
+    struct tgh_feed_item items[READ_MAX];
+    size_t n = 0;
+    tgh_err rc;
+
+    rc = tgh_feed_read(st->srv->feed, &st->pos, 0, items, READ_MAX, WAIT_MS, &n);
+    if (rc == TGH_ECONFLICT) {
+        out_gap(st, "reader-behind");
+        return true;
+    }
+    if (rc != TGH_OK)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (wanted(st, &items[i]))
+            out_item(st, &items[i]);
+        tgh_feed_item_fini(&items[i]);
+    }
+    return true;
+}
+
+static ssize_t
+reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+
+    (void)pos;
+    while (st->out_off == st->out_len) {
+        int64_t now = (int64_t)time(NULL);
+
+        if (atomic_load(&st->srv->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (now - st->last_write >= st->keepalive_s) {
+            out_add(st, ": keep-alive\n\n", 14);
+            break;
+        }
+        if (!fill(st))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    {
+        size_t n = st->out_len - st->out_off;
+
+        if (n > max)
+            n = max;
+        memcpy(buf, st->out + st->out_off, n);
+        st->out_off += n;
+        st->last_write = (int64_t)time(NULL);
+        return (ssize_t)n;
+    }
+}
+
+static void
+stream_free(void *cls)
+{
+    struct stream *st = cls;
+
+    atomic_fetch_sub(&st->srv->streams, 1);
+    tgh_free(st->out);
+    tgh_free(st);
+}
+
+/* chat=ID[,ID...] and kinds=new,edit,delete; false after answering 400. */
+static bool
+stream_filters(struct api_req *r, struct stream *st)
+{
+    const char *chats = api_param(r, "chat"), *kinds = api_param(r, "kinds");
+    char tok[32];
+
+    st->kinds = KINDS_ALL;
+    for (const char *p = chats; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ",");
+
+        if (len == 0 || len >= sizeof(tok) || st->nchats == API_STREAM_CHATS) {
+            api_reply_error(r, 400, "bad_parameter", "chat: up to %d chat ids, comma-separated",
+                            API_STREAM_CHATS);
+            return false;
+        }
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        if (tgh_int_parse(tok, INT64_MIN + 1, INT64_MAX, &st->chats[st->nchats]) != TGH_OK ||
+            st->chats[st->nchats] == 0) {
+            api_reply_error(r, 400, "bad_parameter", "chat: '%s' is not a chat id", tok);
+            return false;
+        }
+        st->nchats++;
+        p += len + (p[len] == ',');
+    }
+    if (kinds != NULL) {
+        st->kinds = 0;
+        for (const char *p = kinds; *p != '\0';) {
+            size_t len = strcspn(p, ",");
+
+            if (len == 3 && strncmp(p, "new", 3) == 0)
+                st->kinds |= 1u;
+            else if (len == 4 && strncmp(p, "edit", 4) == 0)
+                st->kinds |= 2u;
+            else if (len == 6 && strncmp(p, "delete", 6) == 0)
+                st->kinds |= 4u;
+            else {
+                api_reply_error(r, 400, "bad_parameter",
+                                "kinds: a comma-separated list of new, edit, delete");
+                return false;
+            }
+            p += len + (p[len] == ',');
+        }
+    }
+    return true;
+}
+
+void
+api_h_stream(struct api_req *r)
+{
+    struct api_server *s = r->srv;
+    struct stream *st = tgh_calloc(1, sizeof(*st));
+    const char *last = api_header(r, "Last-Event-ID");
+    struct MHD_Response *resp;
+
+    st->srv = s;
+    st->keepalive_s = s->cfg->http_timeout / 2 < API_SSE_KEEPALIVE
+                          ? (int)(s->cfg->http_timeout / 2 > 0 ? s->cfg->http_timeout / 2 : 1)
+                          : API_SSE_KEEPALIVE;
+    if (last == NULL || *last == '\0')
+        last = api_param(r, "last_event_id");
+    if (!stream_filters(r, st))
+        goto fail;
+    out_add(st, "retry: 2000\n\n", 13);
+    if (last != NULL && *last != '\0') {
+        struct tgh_feed_id id;
+
+        if (tgh_feed_id_parse(last, &id) != TGH_OK) {
+            api_reply_error(r, 400, "bad_parameter", "Last-Event-ID: %s", tgh_errmsg());
+            goto fail;
+        }
+        if (!tgh_feed_pos_after(s->feed, &id, &st->pos)) {
+            char buf[48];
+
+            tgh_feed_id_format(&id, buf, sizeof(buf));
+            out_gap(st, buf);
+        }
+    } else {
+        tgh_feed_pos_tail(s->feed, &st->pos);
+    }
+    if (atomic_fetch_add(&s->streams, 1) >= s->cfg->stream_max_clients) {
+        atomic_fetch_sub(&s->streams, 1);
+        api_reply_error(r, 503, "unavailable", "%" PRId64 " stream clients already",
+                        s->cfg->stream_max_clients);
+        goto fail;
+    }
+    st->last_write = (int64_t)time(NULL);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, st, stream_free);
+    if (resp == NULL) {
+        stream_free(st);
+        api_reply_error(r, 500, "internal", "cannot start the stream");
+        return;
+    }
+    (void)MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+    (void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+    (void)MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    r->resp = resp;
+    r->status = 200;
+    return;
+fail:
+    tgh_free(st->out);
+    tgh_free(st);
+}
+
+/* ---- the Redis subscriber (serve) ---- */
+
+static int
+sub_item(void *arg, const char *id, int64_t chat_id, const char *kind, const char *data, size_t len)
+{
+    struct api_server *s = arg;
+    struct tgh_feed_id fid;
+
+    if (tgh_feed_id_parse(id, &fid) != TGH_OK)
+        return 0;
+    /* An id at or below the last one is a repeat after a reconnect: the feed refuses it. */
+    if (tgh_feed_append(s->feed, &fid, chat_id, kind, data, len, NULL) != TGH_OK)
+        log_debug("stream: %s not appended: %s", id, tgh_errmsg());
+    return 0;
+}
+
+static void *
+sub_main(void *arg)
+{
+    struct api_server *s = arg;
+    struct cache *c = NULL;
+    char last[48] = "$";
+    bool was_up = false;
+
+    if (cache_open(s->cfg->cache_url, &c) != TGH_OK) {
+        log_error("stream: %s", tgh_errmsg());
+        return NULL;
+    }
+    /* Start with what Redis holds, so a client can resume across a restart of this server. */
+    if (cache_events_tail(c, (size_t)s->cfg->stream_buffer, sub_item, s, last, sizeof(last)) ==
+        TGH_OK)
+        atomic_store(&s->sub_up, true);
+    while (!atomic_load(&s->stopping)) {
+        tgh_err rc = cache_events_read(c, last, SUB_BLOCK_MS, sub_item, s, last, sizeof(last));
+        bool up = rc == TGH_OK;
+
+        atomic_store(&s->sub_up, up);
+        if (up && !was_up)
+            log_info("stream: following Redis");
+        else if (!up && was_up)
+            log_warn("stream: Redis unreachable: %s", tgh_errmsg());
+        was_up = up;
+        if (!up)
+            (void)usleep(200 * 1000);
+    }
+    cache_close(c);
+    return NULL;
+}
+
+tgh_err
+api_sub_start(struct api_server *s)
+{
+    if (pthread_create(&s->sub_thread, NULL, sub_main, s) != 0)
+        return tgh_errf(TGH_EAGAIN, "cannot start the stream subscriber thread");
+    s->has_sub = true;
+    return TGH_OK;
+}
+
+void
+api_sub_stop(struct api_server *s)
+{
+    if (!s->has_sub)
+        return;
+    (void)pthread_join(s->sub_thread, NULL);
+    s->has_sub = false;
+}

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_status.c - health and state for machines and people: /healthz (the
+ * process answers), /readyz (store, queue and cache reachable, each named),
+ * /metrics (the registry in Prometheus text) and /status (one JSON document
+ * for the dashboard and operators). The HTTP metrics are counted here.
+ */
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+#include "cache/cache.h"
+#include "core/alloc.h"
+#include "core/metrics.h"
+#include "core/msg.h"
+#include "core/url.h"
+#include "queue/queue.h"
+#include "store/store.h"
+
+#define TGH_LOG_SUB "api"
+#include "core/log.h"
+
+static struct tgh_metric *m_requests, *m_duration, *m_streams;
+
+static const double duration_bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,    0.25,  0.5,   1,     2.5,  5,     10 };
+
+void
+api_metrics_init(void)
+{
+    m_requests = tgh_metric_counter("tgh_http_requests_total",
+                                    "HTTP requests answered, by route, method and status",
+                                    "route,method,status");
+    m_duration = tgh_metric_histogram(
+        "tgh_http_request_duration_seconds",
+        "time from a request's headers to its answer queued, by route (streams excluded)", "route",
+        duration_bounds, sizeof(duration_bounds) / sizeof(duration_bounds[0]));
+    m_streams = tgh_metric_gauge("tgh_http_streams", "live-stream clients connected", NULL);
+}
+
+void
+api_metrics_request(const struct api_req *r, double seconds)
+{
+    const char *route = r->route != NULL ? r->route->name : "unmatched";
+    char status[8];
+    const char *method = r->method;
+    const char *vals[3];
+
+    /* Methods are the client's bytes: only the ones routes use become labels. */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 && strcmp(method, "HEAD") != 0)
+        method = "other";
+    (void)snprintf(status, sizeof(status), "%u", r->status);
+    vals[0] = route;
+    vals[1] = method;
+    vals[2] = status;
+    tgh_metric_inc(m_requests, vals);
+    if (r->route == NULL || strcmp(r->route->name, "stream") != 0)
+        tgh_metric_observe(m_duration, vals, seconds);
+}
+
+void
+api_h_healthz(struct api_req *r)
+{
+    api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Is the store reachable? A primary-key lookup that needs no row. */
+static bool
+store_ok(struct api_req *r, char *why, size_t cap)
+{
+    struct api_conn *c;
+    struct store_cursor cur;
+    tgh_err rc;
+    bool ok;
+
+    if (!api_conn_get(r, &c)) {
+        (void)snprintf(why, cap, "no store connection");
+        /* api_conn_get answered; the caller answers again with the full picture */
+        return false;
+    }
+    rc = store_cursor_get(c->st, 0, 0, &cur);
+    ok = rc == TGH_OK || rc == TGH_ENOTFOUND;
+    if (!ok)
+        (void)snprintf(why, cap, "%s", tgh_errmsg());
+    api_conn_put(r->srv, c, !ok);
+    return ok;
+}
+
+void
+api_h_readyz(struct api_req *r)
+{
+    struct api_server *s = r->srv;
+    char why[512] = "";
+    bool st_ok = store_ok(r, why, sizeof(why)), q_ok, c_ok = true, all;
+    json_t *checks = json_object(), *j;
+
+    (void)json_object_set_new(checks, "store",
+                              st_ok ? json_pack("{s:b}", "ok", 1)
+                                    : json_pack("{s:b,s:s}", "ok", 0, "error", why));
+    (void)api_queue_depth(s, &q_ok);
+    if (queue_url_is_amqp(s->cfg->queue_url))
+        (void)json_object_set_new(checks, "queue", json_pack("{s:b}", "ok", q_ok));
+    if (cache_url_is_redis(s->cfg->cache_url)) {
+        struct api_conn *c = NULL;
+
+        c_ok = false;
+        if (api_conn_get(r, &c)) {
+            struct cache_item probe = { .chat_id = 0, .message_id = 0, .state = "" };
+            bool seen;
+
+            c_ok = c->cache != NULL && cache_seen(c->cache, &probe, 1, &seen) == TGH_OK;
+            api_conn_put(s, c, false);
+        }
+        (void)json_object_set_new(checks, "cache", json_pack("{s:b}", "ok", c_ok));
+    }
+    all = st_ok && q_ok && c_ok && !atomic_load(&s->stopping);
+    j = json_pack("{s:s,s:o}", "status", all ? "ready" : "unavailable", "checks", checks);
+    api_reply_json(r, all ? 200 : 503, j);
+}
+
+static int
+lag_row(void *arg, const struct store_chat_row *c)
+{
+    const int64_t *now = arg;
+    char id[24];
+    const char *v[1] = { id };
+
+    if (c->last_date <= 0)
+        return 0;
+    (void)snprintf(id, sizeof(id), "%" PRId64, c->chat_id);
+    tgh_metric_set(tgh_metric_gauge("tgh_chat_freshness_lag_seconds",
+                                    "now minus the date of the chat's newest stored message",
+                                    "chat"),
+                   v, (double)(*now - c->last_date));
+    return 0;
+}
+
+/*
+ * Gauges read from the store and the broker, at most every few seconds
+ * (a scrape must stay cheap): per-chat freshness, open dead letters, queue
+ * depth. Only one request refreshes them at a time.
+ */
+static void
+refresh_gauges(struct api_req *r)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t at;
+    int64_t now = (int64_t)time(NULL), depth;
+    struct api_conn *c;
+    struct store_totals t;
+    bool ok;
+
+    if (pthread_mutex_trylock(&mu) != 0)
+        return;
+    if (now - at < 5)
+        goto out;
+    at = now;
+    depth = api_queue_depth(r->srv, &ok);
+    if (depth >= 0) {
+        const char *v[1] = { QUEUE_NAME };
+
+        tgh_metric_set(
+            tgh_metric_gauge("tgh_queue_depth", "messages ready in the broker queue", "queue"), v,
+            (double)depth);
+    }
+    if (!api_conn_get(r, &c)) {
+        r->status = 0; /* the scrape still answers, without these */
+        tgh_free(r->text);
+        r->text = NULL;
+        goto out;
+    }
+    if (store_totals_get(c->st, &t) == TGH_OK)
+        tgh_metric_set(tgh_metric_gauge("tgh_dead_letters_open", "dead letters not resolved", NULL),
+                       NULL, (double)t.dead_letters);
+    if (store_chats_each(c->st, lag_row, &now) != TGH_OK)
+        log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
+    api_conn_put(r->srv, c, false);
+out:
+    (void)pthread_mutex_unlock(&mu);
+}
+
+void
+api_h_metrics(struct api_req *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    refresh_gauges(r);
+    tgh_metric_set(m_streams, NULL, (double)atomic_load(&r->srv->streams));
+    if (tgh_metrics_render(&text, &len) != TGH_OK) {
+        api_reply_err(r, TGH_EIO, "metrics");
+        return;
+    }
+    api_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    tgh_free(text);
+}
+
+/* ---- /status ---- */
+
+struct chat_join {
+    json_t *by_id; /* chat id (text) -> object */
+    json_t *list;
+    int64_t now;
+};
+
+static int
+status_chat(void *arg, const struct store_chat_row *c)
+{
+    struct chat_join *cj = arg;
+    char key[24];
+    json_t *o = json_pack("{s:I,s:s,s:s?,s:s?,s:I,s:I}", "chat_id", (json_int_t)c->chat_id, "type",
+                          c->type, "title", c->title, "username", c->username, "messages",
+                          (json_int_t)c->message_count, "deleted", (json_int_t)c->deleted_count);
+
+    if (o == NULL)
+        return 0; /* a title that is not UTF-8 cannot come from the store; skip it */
+    if (c->last_date > 0) {
+        (void)json_object_set_new(o, "last_message_at", json_integer(c->last_date));
+        (void)json_object_set_new(o, "lag_s", json_integer(cj->now - c->last_date));
+    } else {
+        (void)json_object_set_new(o, "last_message_at", json_null());
+        (void)json_object_set_new(o, "lag_s", json_null());
+    }
+    (void)snprintf(key, sizeof(key), "%" PRId64, c->chat_id);
+    (void)json_object_set(cj->by_id, key, o);
+    (void)json_array_append_new(cj->list, o);
+    return 0;
+}
+
+static int
+status_tracked(void *arg, const struct store_tracked *t)
+{
+    struct chat_join *cj = arg;
+    char key[24];
+    json_t *o = NULL, *tr;
+
+    if (t->chat_id != 0) {
+        (void)snprintf(key, sizeof(key), "%" PRId64, t->chat_id);
+        o = json_object_get(cj->by_id, key);
+    }
+    if (o == NULL) { /* tracked but without messages yet, or not resolved */
+        o = json_pack("{s:I,s:s?,s:s?,s:I,s:I,s:n,s:n}", "chat_id", (json_int_t)t->chat_id, "type",
+                      t->type, "title", t->title, "messages", (json_int_t)0, "deleted",
+                      (json_int_t)0, "last_message_at", "lag_s");
+        if (o == NULL)
+            return 0;
+        (void)json_array_append_new(cj->list, o);
+    }
+    tr = json_pack("{s:I,s:s,s:s?,s:b,s:s,s:s?,s:I}", "id", (json_int_t)t->id, "spec", t->spec,
+                   "account", t->account, "enabled", t->enabled, "status", t->status, "error",
+                   t->error, "added_at", (json_int_t)t->added_at);
+    if (tr == NULL)
+        return 0;
+    (void)json_object_set_new(tr, "last_collected_at",
+                              t->last_collected_at > 0 ? json_integer(t->last_collected_at)
+                                                       : json_null());
+    (void)json_object_set_new(o, "tracked", tr);
+    return 0;
+}
+
+static int
+status_run(void *arg, const struct store_run_row *run)
+{
+    json_t *o = arg;
+    json_t *j = json_pack(
+        "{s:I,s:I,s:s?,s:I,s:s,s:I,s:I,s:I,s:s?}", "id", (json_int_t)run->id, "chat_id",
+        (json_int_t)run->chat_id, "origin", run->origin, "started_at", (json_int_t)run->started_at,
+        "status", run->status, "messages_seen", (json_int_t)run->messages_seen, "inserted",
+        (json_int_t)run->stats.inserted, "errors", (json_int_t)run->errors, "error", run->error);
+
+    if (j == NULL)
+        return 0;
+    (void)json_object_set_new(j, "finished_at",
+                              run->finished_at > 0 ? json_integer(run->finished_at) : json_null());
+    (void)json_object_set_new(o, run->kind, j);
+    return 0;
+}
+
+static json_t *
+status_stream(struct api_server *s)
+{
+    struct tgh_feed_stats fs;
+    const char *source = s->own_feed ? (s->has_sub ? "redis" : "none") : "in-process";
+
+    tgh_feed_stats_get(s->feed, &fs);
+    return json_pack("{s:s,s:b,s:i,s:I,s:I,s:I}", "source", source, "connected",
+                     s->own_feed ? (s->has_sub && atomic_load(&s->sub_up)) : 1, "clients",
+                     atomic_load(&s->streams), "buffered", (json_int_t)fs.held, "appended",
+                     (json_int_t)fs.appended, "dropped", (json_int_t)fs.dropped);
+}
+
+void
+api_h_status(struct api_req *r)
+{
+    struct api_server *s = r->srv;
+    struct api_conn *c;
+    struct chat_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
+    struct store_totals t;
+    json_t *st, *runs = json_object(), *o;
+    char redacted[512];
+    bool q_ok;
+    int64_t depth;
+    tgh_err rc;
+
+    if (!api_conn_get(r, &c))
+        goto out;
+    rc = store_totals_get(c->st, &t);
+    if (rc == TGH_OK)
+        rc = store_chats_each(c->st, status_chat, &cj);
+    if (rc == TGH_OK)
+        rc = store_tracked_each(c->st, status_tracked, &cj);
+    if (rc == TGH_OK)
+        rc = store_runs_last_each(c->st, status_run, runs);
+    api_conn_put(s, c, rc != TGH_OK && tgh_err_is_transient(rc));
+    if (rc != TGH_OK) {
+        api_reply_err(r, rc, "status");
+        goto out;
+    }
+    tgh_url_redact(s->store_url, redacted, sizeof(redacted));
+    st = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "url", redacted, "chats", (json_int_t)t.chats,
+                   "messages", (json_int_t)t.messages, "deleted", (json_int_t)t.deleted, "versions",
+                   (json_int_t)t.versions, "runs", (json_int_t)t.runs, "size_bytes",
+                   (json_int_t)t.size_bytes);
+    depth = api_queue_depth(s, &q_ok);
+    tgh_url_redact(s->cfg->queue_url, redacted, sizeof(redacted));
+    o = json_pack(
+        "{s:s,s:s,s:s,s:I,s:I,s:o,s:{s:s,s:b,s:o},s:o,s:{s:I},s:o,s:o}", "version", TGH_VERSION,
+        "mode", s->mode, "schema_version", "1", "started_at", (json_int_t)(s->started_ms / 1000),
+        "uptime_s", (json_int_t)((int64_t)time(NULL) - s->started_ms / 1000), "store", st, "queue",
+        "url", redacted, "ok", q_ok, "depth", depth >= 0 ? json_integer(depth) : json_null(),
+        "cache", json_pack("{s:b}", "configured", cache_url_is_redis(s->cfg->cache_url)),
+        "dead_letters", "open", (json_int_t)t.dead_letters, "stream", status_stream(s), "last_runs",
+        runs);
+    runs = NULL;
+    if (o == NULL) {
+        api_reply_error(r, 500, "internal", "cannot build the status");
+        goto out;
+    }
+    (void)json_object_set(o, "chats", cj.list);
+    if (s->status_fill != NULL)
+        s->status_fill(s->status_arg, o);
+    api_reply_json(r, 200, o);
+out:
+    json_decref(runs);
+    json_decref(cj.by_id);
+    json_decref(cj.list);
+}
