@@ -10,6 +10,8 @@ WORK=$(mktemp -d /tmp/tgh-cli-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export TGH_STORE="sqlite://$WORK/test.db"
 export TGH_ENV_FILE=/dev/null
+# `run` serves HTTP by default; tests that want it set their own address.
+export TGH_HTTP_ADDR=off TGH_DATA_DIR=$WORK/data
 DB=$WORK/test.db
 unset TGH_IMPORT_TZ TGH_BATCH_SIZE
 

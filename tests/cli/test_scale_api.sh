@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The API of the scale-out deployment: workers commit into PostgreSQL and
+# append each change to the Redis stream; two `serve` processes follow it.
+# A client of either sees every new, edited and deleted message once, with
+# the same ids, and can resume on the other server; polling from the
+# PostgreSQL store agrees; /readyz checks the broker and Redis, and fails
+# when Redis is gone.
+. "$(dirname "$0")/scale_lib.sh"
+. "$(dirname "$0")/api_lib.sh"
+
+use_shared
+# 60 messages in 2 chats, every 10th edited, every 15th deleted: 60 + 6 + 4 changes.
+gen 60 2 10 15 0 >"$WORK/stream.jsonl"
+# The worker creates the schema; the API servers open an existing store only.
+start_worker w1 --drain 60
+for _ in $(seq 100); do pg "SELECT 1 FROM schema_version LIMIT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+start_http a serve
+PIDS+=("$(cat "$WORK/a.pid")")
+A=$BASE
+stream_start s1 /api/v1/stream
+expect 200 /readyz
+assert_eq "readyz checks" "true true true" "$(jb '[.checks.store.ok, .checks.queue.ok, .checks.cache.ok] | map(tostring) | join(" ")')"
+ok "serve against PostgreSQL, RabbitMQ and Redis is ready"
+
+publish "$WORK/stream.jsonl" 7
+stream_wait s1 70 60
+stream_data s1 | jq -r .kind | sort | uniq -c | awk '{print $2 "=" $1}' | paste -sd' ' >"$WORK/kinds"
+assert_eq "changes by kind" "delete=4 edit=6 new=60" "$(cat "$WORK/kinds")"
+assert_eq "each change once" 70 "$(stream_data s1 | jq -r '"\(.chat_id):\(.message_id):\(.kind)"' | sort -u | wc -l)"
+stream_ids s1 | grep -qv '^[0-9]*-[0-9]*$' && fail "ids are not Redis stream ids"
+ok "every change of the workers reaches the stream once"
+
+# A second API server: resume there after the 50th id of the first.
+start_http b serve
+PIDS+=("$(cat "$WORK/b.pid")")
+mid=$(stream_ids s1 | sed -n 50p)
+stream_start s2 /api/v1/stream "Last-Event-ID: $mid"
+stream_wait s2 20
+assert_eq "same ids on the other server" "$(stream_ids s1 | sed -n '51,70p' | paste -sd' ')" \
+    "$(stream_ids s2 | paste -sd' ')"
+ok "a client resumes on another API server with the same ids"
+
+# Redelivering everything changes nothing, so nothing more is streamed.
+publish "$WORK/stream.jsonl" 7
+for _ in $(seq 100); do [ "$(depth tg.messages.v2)" = 0 ] && break; sleep 0.1; done
+sleep 1
+assert_eq "no frame for redeliveries" 70 "$(grep -c '^event: message' "$WORK/s1.sse")"
+ok "redelivered events are not streamed again"
+
+BASE=$A
+chat=-1009000000000
+expect 200 "/api/v1/chats/$chat/messages?limit=1000"
+assert_eq "polled ids" "$(pg "SELECT string_agg(message_id::text, ' ' ORDER BY message_id) FROM messages WHERE chat_id = $chat AND deleted_at IS NULL")" \
+    "$(jb '[.messages[].message_id] | map(tostring) | join(" ")')"
+expect 200 /status
+assert_eq "stream follows redis" "redis true" "$(jb '"\(.stream.source) \(.stream.connected)"')"
+assert_eq "queue depth known" 0 "$(jb .queue.depth)"
+ok "polling from PostgreSQL; status shows the stream's source and the queue"
+
+stop_http b
+stop_http a
+ok "both API servers stop on SIGTERM"
