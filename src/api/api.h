@@ -75,5 +75,24 @@ size_t api_keys_count(const struct api_keys *k);
 /* The role of key (len bytes), API_ROLE_NONE when it is not one of them. */
 enum api_role api_keys_role(const struct api_keys *k, const char *key, size_t len);
 const char *api_role_name(enum api_role r);
+/* The same as api_keys_load's parser on text: lines (a key file) or a comma list. */
+TGH_MUSTCHECK tgh_err api_keys_parse(const char *text, size_t len, bool lines,
+                                     struct api_keys **out);
+
+/*
+ * Request parts clients send, parsed without a server (the handlers and the
+ * fuzz target tests/fuzz/fuzz_http.c use the same functions).
+ */
+#define API_STREAM_CHATS 64 /* chats one stream may filter on */
+struct api_stream_filter {
+    int64_t chats[API_STREAM_CHATS];
+    size_t nchats;  /* 0: every chat */
+    unsigned kinds; /* bit 0 new, 1 edit, 2 delete */
+};
+/* chat=ID[,ID...] and kinds=new,edit,delete (either may be NULL: all). TGH_EINVAL naming it. */
+TGH_MUSTCHECK tgh_err api_stream_filter_parse(const char *chats, const char *kinds,
+                                              struct api_stream_filter *out);
+/* The name of the route for method and path (its {} numbers in args), or NULL. */
+const char *api_route_name(const char *method, const char *path, int64_t args[2]);
 
 #endif

@@ -160,6 +160,20 @@ read_file(const char *path, char **out, size_t *len)
 }
 
 tgh_err
+api_keys_parse(const char *text, size_t len, bool lines, struct api_keys **out)
+{
+    struct api_keys *ks = tgh_calloc(1, sizeof(*ks));
+    tgh_err rc = parse_entries(ks, text, len, lines ? "\n" : ",", lines ? "key file" : "key list");
+
+    if (rc != TGH_OK) {
+        api_keys_free(ks);
+        return rc;
+    }
+    *out = ks;
+    return TGH_OK;
+}
+
+tgh_err
 api_keys_load(const char *list, const char *file, struct api_keys **out)
 {
     struct api_keys *ks = tgh_calloc(1, sizeof(*ks));

@@ -74,9 +74,8 @@ api_reply_json(struct api_req *r, unsigned status, json_t *j)
         return;
     }
     tgh_free(r->text);
+    r->text = s; /* jansson allocates with malloc, as tgh_free expects */
     r->text_len = strlen(s);
-    r->text = tgh_strndup(s, r->text_len);
-    free(s); /* jansson's allocator */
     r->ctype = "application/json";
     r->status = status;
 }
@@ -338,6 +337,15 @@ route_find(const char *method, const char *path, int64_t arg[2], char *allow, si
         }
     }
     return NULL;
+}
+
+const char *
+api_route_name(const char *method, const char *path, int64_t args[2])
+{
+    char allow[64];
+    const struct api_route *rt = route_find(method, path, args, allow, sizeof(allow));
+
+    return rt != NULL ? rt->name : NULL;
 }
 
 /* ---- the request's life ---- */

@@ -34,10 +34,8 @@
 struct stream {
     struct api_server *srv;
     struct tgh_feed_pos pos;
-    int64_t chats[API_STREAM_CHATS];
-    size_t nchats;
-    unsigned kinds; /* bit 0 new, 1 edit, 2 delete */
-    char *out;      /* formatted, not yet sent */
+    struct api_stream_filter f;
+    char *out; /* formatted, not yet sent */
     size_t out_len, out_off, out_cap;
     int64_t last_write;
     int keepalive_s;
@@ -63,12 +61,12 @@ wanted(const struct stream *st, const struct tgh_feed_item *it)
 {
     unsigned bit = strcmp(it->kind, "new") == 0 ? 1u : strcmp(it->kind, "edit") == 0 ? 2u : 4u;
 
-    if ((st->kinds & bit) == 0)
+    if ((st->f.kinds & bit) == 0)
         return false;
-    if (st->nchats == 0)
+    if (st->f.nchats == 0)
         return true;
-    for (size_t i = 0; i < st->nchats; i++)
-        if (st->chats[i] == it->chat_id)
+    for (size_t i = 0; i < st->f.nchats; i++)
+        if (st->f.chats[i] == it->chat_id)
             return true;
     return false;
 }
@@ -161,52 +159,46 @@ stream_free(void *cls)
     tgh_free(st);
 }
 
-/* chat=ID[,ID...] and kinds=new,edit,delete; false after answering 400. */
-static bool
-stream_filters(struct api_req *r, struct stream *st)
+tgh_err
+api_stream_filter_parse(const char *chats, const char *kinds, struct api_stream_filter *out)
 {
-    const char *chats = api_param(r, "chat"), *kinds = api_param(r, "kinds");
     char tok[32];
 
-    st->kinds = KINDS_ALL;
+    memset(out, 0, sizeof(*out));
+    out->kinds = KINDS_ALL;
     for (const char *p = chats; p != NULL && *p != '\0';) {
         size_t len = strcspn(p, ",");
 
-        if (len == 0 || len >= sizeof(tok) || st->nchats == API_STREAM_CHATS) {
-            api_reply_error(r, 400, "bad_parameter", "chat: up to %d chat ids, comma-separated",
+        if (len == 0 || len >= sizeof(tok) || out->nchats == API_STREAM_CHATS)
+            return tgh_errf(TGH_EINVAL, "chat: up to %d chat ids, comma-separated",
                             API_STREAM_CHATS);
-            return false;
-        }
         memcpy(tok, p, len);
         tok[len] = '\0';
-        if (tgh_int_parse(tok, INT64_MIN + 1, INT64_MAX, &st->chats[st->nchats]) != TGH_OK ||
-            st->chats[st->nchats] == 0) {
-            api_reply_error(r, 400, "bad_parameter", "chat: '%s' is not a chat id", tok);
-            return false;
-        }
-        st->nchats++;
+        if (tgh_int_parse(tok, INT64_MIN + 1, INT64_MAX, &out->chats[out->nchats]) != TGH_OK ||
+            out->chats[out->nchats] == 0)
+            return tgh_errf(TGH_EINVAL, "chat: '%s' is not a chat id", tok);
+        out->nchats++;
         p += len + (p[len] == ',');
     }
-    if (kinds != NULL) {
-        st->kinds = 0;
-        for (const char *p = kinds; *p != '\0';) {
-            size_t len = strcspn(p, ",");
+    if (kinds == NULL)
+        return TGH_OK;
+    out->kinds = 0;
+    for (const char *p = kinds; *p != '\0';) {
+        size_t len = strcspn(p, ",");
 
-            if (len == 3 && strncmp(p, "new", 3) == 0)
-                st->kinds |= 1u;
-            else if (len == 4 && strncmp(p, "edit", 4) == 0)
-                st->kinds |= 2u;
-            else if (len == 6 && strncmp(p, "delete", 6) == 0)
-                st->kinds |= 4u;
-            else {
-                api_reply_error(r, 400, "bad_parameter",
-                                "kinds: a comma-separated list of new, edit, delete");
-                return false;
-            }
-            p += len + (p[len] == ',');
-        }
+        if (len == 3 && strncmp(p, "new", 3) == 0)
+            out->kinds |= 1u;
+        else if (len == 4 && strncmp(p, "edit", 4) == 0)
+            out->kinds |= 2u;
+        else if (len == 6 && strncmp(p, "delete", 6) == 0)
+            out->kinds |= 4u;
+        else
+            return tgh_errf(TGH_EINVAL, "kinds: a comma-separated list of new, edit, delete");
+        p += len + (p[len] == ',');
     }
-    return true;
+    if (out->kinds == 0)
+        return tgh_errf(TGH_EINVAL, "kinds: a comma-separated list of new, edit, delete");
+    return TGH_OK;
 }
 
 void
@@ -223,8 +215,10 @@ api_h_stream(struct api_req *r)
                           : API_SSE_KEEPALIVE;
     if (last == NULL || *last == '\0')
         last = api_param(r, "last_event_id");
-    if (!stream_filters(r, st))
+    if (api_stream_filter_parse(api_param(r, "chat"), api_param(r, "kinds"), &st->f) != TGH_OK) {
+        api_reply_error(r, 400, "bad_parameter", "%s", tgh_errmsg());
         goto fail;
+    }
     out_add(st, "retry: 2000\n\n", 13);
     if (last != NULL && *last != '\0') {
         struct tgh_feed_id id;
