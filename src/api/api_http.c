@@ -120,6 +120,38 @@ api_reply_err(struct api_req *r, tgh_err rc, const char *what)
     }
 }
 
+void
+api_text_add(struct api_text *t, const char *s, size_t len)
+{
+    if (t->len + len + 1 > t->cap) {
+        t->cap = (t->len + len + 1) * 2;
+        t->p = tgh_realloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->len, s, len);
+    t->len += len;
+    t->p[t->len] = '\0';
+}
+
+void
+api_text_fini(struct api_text *t)
+{
+    tgh_free(t->p);
+    t->p = NULL;
+    t->len = t->cap = 0;
+}
+
+void
+api_reply_text_json(struct api_req *r, struct api_text *t)
+{
+    tgh_free(r->text);
+    r->text = t->p != NULL ? t->p : tgh_strdup("");
+    r->text_len = t->len;
+    r->ctype = "application/json";
+    r->status = 200;
+    t->p = NULL;
+    t->len = t->cap = 0;
+}
+
 /* ---- parameters ---- */
 
 const char *
@@ -741,6 +773,9 @@ api_server_start(const struct api_opts *o, struct api_server **out)
     }
     info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : 0;
+    rc = api_gauges_start(s);
+    if (rc != TGH_OK)
+        goto fail;
     if (s->own_feed && !s->metrics_only && cache_url_is_redis(o->cfg->cache_url)) {
         rc = api_sub_start(s);
         if (rc != TGH_OK)
@@ -749,6 +784,8 @@ api_server_start(const struct api_opts *o, struct api_server **out)
     *out = s;
     return TGH_OK;
 fail:
+    atomic_store(&s->stopping, true);
+    api_gauges_stop(s);
     if (s->d != NULL)
         MHD_stop_daemon(s->d);
     server_free(s);
@@ -779,6 +816,7 @@ api_server_stop(struct api_server *s)
     if (s->own_feed)
         tgh_feed_close(s->feed);
     api_sub_stop(s);
+    api_gauges_stop(s);
     if (s->d != NULL)
         MHD_stop_daemon(s->d);
     server_free(s);

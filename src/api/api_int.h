@@ -63,6 +63,8 @@ struct api_server {
     struct api_conn *idle;
     int n_open; /* connections made and not closed */
 
+    pthread_t gauges_thread; /* store and broker gauges for /metrics */
+    bool has_gauges;
     pthread_t sub_thread; /* Redis stream subscriber, when own_feed and TGH_CACHE */
     bool has_sub;
     atomic_bool sub_up; /* the subscriber is connected */
@@ -122,6 +124,16 @@ void api_reply_text(struct api_req *r, unsigned status, const char *ctype, const
 /* Answer 503/500/404/400 from a failed call's tgh_err and tgh_errmsg(). */
 void api_reply_err(struct api_req *r, tgh_err rc, const char *what);
 
+/* A growing text (an answer spliced from stored JSON, a stream's pending frames). */
+struct api_text {
+    char *p;
+    size_t len, cap;
+};
+void api_text_add(struct api_text *t, const char *s, size_t len);
+void api_text_fini(struct api_text *t);
+/* Answer 200 with t as the JSON body (taken: t is left empty). */
+void api_reply_text_json(struct api_req *r, struct api_text *t);
+
 /* A query parameter, or NULL. */
 const char *api_param(struct api_req *r, const char *name);
 /* A request header, or NULL. */
@@ -156,6 +168,8 @@ void api_h_metrics(struct api_req *r);
 void api_h_status(struct api_req *r);
 void api_metrics_init(void);
 void api_metrics_request(const struct api_req *r, double seconds);
+TGH_MUSTCHECK tgh_err api_gauges_start(struct api_server *s);
+void api_gauges_stop(struct api_server *s);
 
 /* api_routes.c */
 void api_h_chats(struct api_req *r);

@@ -410,50 +410,55 @@ event_json(const char *text, size_t len)
     return text != NULL ? json_loadb(text, len, 0, &err) : NULL;
 }
 
+/*
+ * A page of messages. The stored events are the codec's canonical JSON, so
+ * they are spliced into the answer as they are, not parsed and printed
+ * again: that is most of the cost of a poll.
+ */
 struct page {
-    json_t *messages;
-    json_t *deleted; /* include_deleted: id -> deleted_at */
+    struct api_text out; /* "ev,ev,..." */
+    json_t *deleted;     /* include_deleted: id -> deleted_at */
     int64_t last_id;
     size_t n;
     bool bad;
 };
 
+static void
+page_add(struct page *p, int64_t message_id, const char *event, size_t len)
+{
+    if (event == NULL || len == 0 || event[0] != '{') {
+        p->bad = true; /* not an event the codec wrote */
+        return;
+    }
+    if (p->n > 0)
+        api_text_add(&p->out, ",", 1);
+    api_text_add(&p->out, event, len);
+    p->last_id = message_id;
+    p->n++;
+}
+
 static int
 page_row(void *arg, const struct store_message_row *m)
 {
     struct page *p = arg;
-    json_t *ev = event_json(m->event, m->event != NULL ? strlen(m->event) : 0);
 
-    if (ev == NULL) {
-        p->bad = true;
-        return 1;
-    }
-    (void)json_array_append_new(p->messages, ev);
+    page_add(p, m->message_id, m->event, m->event != NULL ? strlen(m->event) : 0);
     if (m->deleted_at > 0 && p->deleted != NULL) {
         char key[24];
 
         (void)snprintf(key, sizeof(key), "%" PRId64, m->message_id);
         (void)json_object_set_new(p->deleted, key, json_integer(m->deleted_at));
     }
-    p->last_id = m->message_id;
-    p->n++;
-    return 0;
+    return p->bad;
 }
 
 static int
 page_cached(void *arg, int64_t message_id, const char *event, size_t len)
 {
     struct page *p = arg;
-    json_t *ev = event_json(event, len);
 
-    if (ev == NULL) {
-        p->bad = true;
-        return 1;
-    }
-    (void)json_array_append_new(p->messages, ev);
-    p->last_id = message_id;
-    p->n++;
-    return 0;
+    page_add(p, message_id, event, len);
+    return p->bad;
 }
 
 /*
@@ -470,7 +475,7 @@ messages_from_cache(struct api_conn *c, const struct store_query *q, struct page
     if (cache_recent(c->cache, q->chat_id, q->after_id, q->before_id, (size_t)q->limit,
                      q->newest_first, page_cached, p, &complete) != TGH_OK ||
         !complete || p->bad) {
-        json_array_clear(p->messages);
+        p->out.len = 0;
         p->n = 0;
         p->bad = false;
         return false;
@@ -494,16 +499,72 @@ live_row(void *arg, const struct store_message_row *m)
     return page_row(f->p, m);
 }
 
+/* The store's rows, tombstones filtered: a page may need more rows than limit. */
+static tgh_err
+messages_from_store(struct api_conn *c, const struct store_query *q, struct page *p,
+                    bool include_deleted)
+{
+    struct live_filter f = { p, include_deleted };
+    struct store_query sq = *q;
+    tgh_err rc;
+
+    for (;;) {
+        size_t before = p->n;
+
+        rc = store_messages_each(c->st, &sq, live_row, &f);
+        if (rc != TGH_OK || p->bad || include_deleted)
+            return rc;
+        if (p->n >= (size_t)q->limit || p->n == before)
+            return TGH_OK;
+        /* Rows remained but some were tombstones: go on after the last one we got. */
+        if (q->newest_first)
+            sq.before_id = p->last_id;
+        else
+            sq.after_id = p->last_id;
+        sq.limit = q->limit - (int64_t)p->n;
+    }
+}
+
+/* {"chat_id":..,"order":..,"source":..,"messages":[..],"next":..[,"deleted":{..}]} */
+static void
+reply_page(struct api_req *r, const struct store_query *q, const char *order, bool cached,
+           struct page *p)
+{
+    struct api_text t = { 0 };
+    char head[160];
+    int n;
+
+    n = snprintf(head, sizeof(head),
+                 "{\"chat_id\":%" PRId64 ",\"order\":\"%s\",\"source\":\"%s\",\"messages\":[",
+                 q->chat_id, order, cached ? "cache" : "store");
+    api_text_add(&t, head, (size_t)n);
+    api_text_add(&t, p->out.p != NULL ? p->out.p : "", p->out.len);
+    if (p->n == (size_t)q->limit)
+        n = snprintf(head, sizeof(head), "],\"next\":{\"%s\":%" PRId64 "}",
+                     q->newest_first ? "before_id" : "after_id", p->last_id);
+    else
+        n = snprintf(head, sizeof(head), "],\"next\":null");
+    api_text_add(&t, head, (size_t)n);
+    if (p->deleted != NULL) {
+        char *d = json_dumps(p->deleted, JSON_COMPACT);
+
+        api_text_add(&t, ",\"deleted\":", 11);
+        api_text_add(&t, d, strlen(d));
+        tgh_free(d); /* jansson allocates with malloc */
+    }
+    api_text_add(&t, "}", 1);
+    api_reply_text_json(r, &t);
+}
+
 void
 api_h_messages(struct api_req *r)
 {
     static const char *const orders[] = { "asc", "desc", NULL };
     struct store_query q = { .chat_id = r->arg[0], .since = MSG_UNSET, .until = MSG_UNSET };
-    struct page p = { json_array(), NULL, 0, 0, false };
+    struct page p = { 0 };
     struct api_conn *c = NULL;
     bool include_deleted = false, cached;
     int order = 0;
-    json_t *next = json_null(), *o;
     tgh_err rc = TGH_OK;
 
     if (!api_param_int(r, "after_id", 0, INT64_MAX, &q.after_id) ||
@@ -511,10 +572,10 @@ api_h_messages(struct api_req *r)
         !api_param_date(r, "since", &q.since) || !api_param_date(r, "until", &q.until) ||
         !api_param_limit(r, &q.limit) || !api_param_enum(r, "order", orders, &order) ||
         !api_param_bool(r, "include_deleted", &include_deleted))
-        goto out;
+        return;
     if (q.chat_id == 0) {
         api_reply_error(r, 404, "not_found", "chat 0 is not a chat");
-        goto out;
+        return;
     }
     q.by_id = true;
     q.newest_first = order == 1;
@@ -523,51 +584,17 @@ api_h_messages(struct api_req *r)
     if (!api_conn_get(r, &c))
         goto out;
     cached = messages_from_cache(c, &q, &p);
-    if (!cached) {
-        struct live_filter f = { &p, include_deleted };
-        struct store_query sq = q;
-
-        /*
-         * Tombstones are filtered here, so a page may need more rows than
-         * limit: ask again after the last row seen until the page is full.
-         */
-        for (;;) {
-            size_t before = p.n;
-
-            rc = store_messages_each(c->st, &sq, live_row, &f);
-            if (rc != TGH_OK || p.bad || include_deleted)
-                break;
-            if (p.n >= (size_t)q.limit || p.n == before)
-                break;
-            /* Rows remained but some were tombstones: go on after the last one we got. */
-            if (q.newest_first)
-                sq.before_id = p.last_id;
-            else
-                sq.after_id = p.last_id;
-            sq.limit = q.limit - (int64_t)p.n;
-        }
-    }
+    if (!cached)
+        rc = messages_from_store(c, &q, &p, include_deleted);
     api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
-    if (rc != TGH_OK) {
+    if (rc != TGH_OK)
         api_reply_err(r, rc, "messages");
-        goto out;
-    }
-    if (p.bad) {
+    else if (p.bad)
         api_reply_error(r, 500, "internal", "a stored event is not JSON");
-        goto out;
-    }
-    if (p.n == (size_t)q.limit)
-        next = q.newest_first ? json_pack("{s:I}", "before_id", (json_int_t)p.last_id)
-                              : json_pack("{s:I}", "after_id", (json_int_t)p.last_id);
-    o = json_pack("{s:I,s:s,s:s,s:O,s:o}", "chat_id", (json_int_t)q.chat_id, "order", orders[order],
-                  "source", cached ? "cache" : "store", "messages", p.messages, "next", next);
-    next = NULL;
-    if (p.deleted != NULL)
-        (void)json_object_set(o, "deleted", p.deleted);
-    api_reply_json(r, 200, o);
+    else
+        reply_page(r, &q, orders[order], cached, &p);
 out:
-    json_decref(next);
-    json_decref(p.messages);
+    api_text_fini(&p.out);
     json_decref(p.deleted);
 }
 

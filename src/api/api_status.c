@@ -140,26 +140,21 @@ lag_row(void *arg, const struct store_chat_row *c)
 }
 
 /*
- * Gauges read from the store and the broker, at most every few seconds
- * (a scrape must stay cheap): per-chat freshness, open dead letters, queue
- * depth. Only one request refreshes them at a time.
+ * Gauges read from the store and the broker: per-chat freshness, open dead
+ * letters, queue depth. Reading them can take a while on a large archive,
+ * so a thread of the server refreshes them every GAUGES_S seconds with a
+ * store connection of its own, and a scrape only renders.
  */
+#define GAUGES_S 15
+
 static void
-refresh_gauges(struct api_req *r)
+refresh_gauges(struct api_server *s, struct store **st)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t at;
     int64_t now = (int64_t)time(NULL), depth;
-    struct api_conn *c;
     struct store_totals t;
     bool ok;
 
-    if (pthread_mutex_trylock(&mu) != 0)
-        return;
-    if (now - at < 5)
-        goto out;
-    at = now;
-    depth = api_queue_depth(r->srv, &ok);
+    depth = api_queue_depth(s, &ok);
     if (depth >= 0) {
         const char *v[1] = { QUEUE_NAME };
 
@@ -167,20 +162,52 @@ refresh_gauges(struct api_req *r)
             tgh_metric_gauge("tgh_queue_depth", "messages ready in the broker queue", "queue"), v,
             (double)depth);
     }
-    if (!api_conn_get(r, &c)) {
-        r->status = 0; /* the scrape still answers, without these */
-        tgh_free(r->text);
-        r->text = NULL;
-        goto out;
-    }
-    if (store_totals_get(c->st, &t) == TGH_OK)
+    if (*st == NULL && store_open_existing(s->store_url, st) != TGH_OK)
+        return; /* /readyz says why */
+    if (store_totals_get(*st, &t) == TGH_OK)
         tgh_metric_set(tgh_metric_gauge("tgh_dead_letters_open", "dead letters not resolved", NULL),
                        NULL, (double)t.dead_letters);
-    if (store_chats_each(c->st, lag_row, &now) != TGH_OK)
+    if (store_chats_each(*st, lag_row, &now) != TGH_OK) {
         log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
-    api_conn_put(r->srv, c, false);
-out:
-    (void)pthread_mutex_unlock(&mu);
+        store_close(*st);
+        *st = NULL;
+    }
+}
+
+static void *
+gauges_main(void *arg)
+{
+    struct api_server *s = arg;
+    struct store *st = NULL;
+    struct timespec tick = { 0, 200 * 1000 * 1000 };
+    int64_t next = 0;
+
+    while (!atomic_load(&s->stopping)) {
+        if ((int64_t)time(NULL) >= next) {
+            refresh_gauges(s, &st);
+            next = (int64_t)time(NULL) + GAUGES_S;
+        }
+        (void)nanosleep(&tick, NULL);
+    }
+    store_close(st);
+    return NULL;
+}
+
+tgh_err
+api_gauges_start(struct api_server *s)
+{
+    if (pthread_create(&s->gauges_thread, NULL, gauges_main, s) != 0)
+        return tgh_errf(TGH_EAGAIN, "cannot start the metrics thread");
+    s->has_gauges = true;
+    return TGH_OK;
+}
+
+void
+api_gauges_stop(struct api_server *s)
+{
+    if (s->has_gauges)
+        (void)pthread_join(s->gauges_thread, NULL);
+    s->has_gauges = false;
 }
 
 void
@@ -189,7 +216,6 @@ api_h_metrics(struct api_req *r)
     char *text = NULL;
     size_t len = 0;
 
-    refresh_gauges(r);
     tgh_metric_set(m_streams, NULL, (double)atomic_load(&r->srv->streams));
     if (tgh_metrics_render(&text, &len) != TGH_OK) {
         api_reply_err(r, TGH_EIO, "metrics");

@@ -230,6 +230,8 @@ grep -q 'tgh_http_requests_total{route="messages",method="GET",status="400"}' "$
     fail "400s of the messages route not counted"
 grep -q '^tgh_http_request_duration_seconds_bucket{route="messages",le="+Inf"}' "$WORK/body" ||
     fail "no latency histogram"
+grep -q "^tgh_chat_freshness_lag_seconds{chat=\"$C\"} [0-9]" "$WORK/body" || fail "no freshness lag of $C"
+grep -q '^tgh_dead_letters_open [0-9]' "$WORK/body" || fail "no open dead letters gauge"
 expect 200 -k "" /api/v1/openapi.json
 assert_eq "openapi" 3 "$(jb '.openapi | split(".")[0]')"
 # Every route is documented, and nothing else: the OpenAPI paths are the route table's.

@@ -89,6 +89,19 @@ assert_eq "stream source" in-process "$(jb .stream.source)"
 assert_eq "accounts" true "$(jb '.accounts[0].logged_in')"
 ok "status shows the stream and the accounts"
 
+# What the pipeline counted, on this process's /metrics.
+expect 200 /metrics
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$WORK/body"; }
+[ "$(metric 'tgh_pipeline_messages_ingested_total{source="tdlib",chat_type="channel"}')" -ge 22 ] ||
+    fail "ingested by source and chat type: $(grep ingested "$WORK/body")"
+assert_eq "versions" 1 "$(metric tgh_store_versions_total)"
+assert_eq "deletions" 1 "$(metric tgh_store_deletions_total)"
+[ "$(metric tgh_pipeline_ingest_latency_seconds_count)" -ge 16 ] || fail "no ingest latency of live messages"
+[ "$(metric tgh_pipeline_commit_seconds_count)" -ge 1 ] || fail "no commit latency"
+grep -q '^tgh_pipeline_bytes_total{source="tdlib"} [1-9]' "$WORK/body" || fail "no bytes"
+grep -q '^tgh_pipeline_duplicates_skipped_total{stage="store"} [1-9]' "$WORK/body" || fail "no unchanged"
+ok "metrics: ingested by source and chat type, versions, deletions, latencies, bytes"
+
 # A backfill asked for over the API runs on the next rescan and is then cleared.
 expect 202 -k "$ADMIN_KEY" -X POST "/api/v1/chats/$C/backfill"
 for _ in $(seq 100); do

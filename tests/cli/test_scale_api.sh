@@ -13,7 +13,7 @@ use_shared
 # 60 messages in 2 chats, every 10th edited, every 15th deleted: 60 + 6 + 4 changes.
 gen 60 2 10 15 0 >"$WORK/stream.jsonl"
 # The worker creates the schema; the API servers open an existing store only.
-start_worker w1 --drain 60
+TGH_METRICS_ADDR=127.0.0.1:0 start_worker w1 --drain 60
 for _ in $(seq 100); do pg "SELECT 1 FROM schema_version LIMIT 1" >/dev/null 2>&1 && break; sleep 0.1; done
 start_http a serve
 PIDS+=("$(cat "$WORK/a.pid")")
@@ -58,6 +58,21 @@ assert_eq "stream follows redis" "redis true" "$(jb '"\(.stream.source) \(.strea
 assert_eq "queue depth known" 0 "$(jb .queue.depth)"
 ok "polling from PostgreSQL; status shows the stream's source and the queue"
 
+# The worker's own /metrics (TGH_METRICS_ADDR).
+wport=$(sed -n 's|^http: listening on http://127.0.0.1:\([0-9]*\)/ (metrics)|\1|p' "$WORK/w1.err")
+[ -n "$wport" ] || fail "the worker did not serve its metrics"
+BASE=http://127.0.0.1:$wport
+expect 200 /metrics
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$WORK/body"; }
+assert_eq "worker: new" 60 "$(metric 'tgh_pipeline_events_committed_total{outcome="new"}')"
+assert_eq "worker: edits" 6 "$(metric 'tgh_pipeline_events_committed_total{outcome="edit"}')"
+[ "$(metric 'tgh_pipeline_duplicates_skipped_total{stage="cache"}')" -ge 60 ] || fail "no Redis skips counted"
+assert_eq "worker: breaker closed" 0 "$(metric tgh_pipeline_breaker_state)"
+[ "$(metric tgh_pipeline_batch_events_count)" -ge 1 ] || fail "no batch sizes"
+expect_error 404 not_found /api/v1/chats
+ok "the worker serves its own metrics, and nothing else"
+
+BASE=$A
 stop_http b
 stop_http a
 ok "both API servers stop on SIGTERM"
