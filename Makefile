@@ -70,6 +70,7 @@ bench: build
 	$(BUILD)/bench/bench_store_insert
 	$(BUILD)/bench/bench_codec
 	$(BUILD)/bench/bench_collect
+	$(BUILD)/bench/bench_api
 	@bash scripts/services.sh start $(BENCH_SVC) $(BENCH_PORT)
 	$(BENCH_ENV) $(BUILD)/bench/bench_store_pg; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_cache; \
