@@ -40,8 +40,9 @@ test-asan: deps
 
 # The threaded parts under ThreadSanitizer: the writer thread and the import
 # job, and the collector (its loop, the writer, the TDLib stand-in's thread)
-# through live updates and kill -9 restarts, and the publishing writer
-# (sharded collectors into RabbitMQ) in the scale-out scenario.
+# through live updates and kill -9 restarts, the publishing writer (sharded
+# collectors into RabbitMQ) in the scale-out scenario, the live feed, and the
+# HTTP server's threads (a thread per connection, streams, the store pool).
 test-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
@@ -50,7 +51,7 @@ test-tsan: deps
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline test_feed tgharvest fake_tdjson \
 		gen_events qtool
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure \
-		-R '^(test_pipeline|test_feed|cli_test_collect_live|cli_test_collect_kill|cli_test_scale_pipeline)$$'
+		-R '^(test_pipeline|test_feed|cli_test_collect_live|cli_test_collect_kill|cli_test_scale_pipeline|cli_test_api|cli_test_api_stream)$$'
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null

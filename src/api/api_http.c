@@ -546,6 +546,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages, into our log; it formats them like printf. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) TGH_PRINTF(2, 0);
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
