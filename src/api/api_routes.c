@@ -421,20 +421,58 @@ struct page {
     int64_t last_id;
     size_t n;
     bool bad;
+    /* where each event is in out, to warm the recent cache with */
+    int64_t ids[API_LIMIT_MAX];
+    size_t off[API_LIMIT_MAX], len[API_LIMIT_MAX];
 };
 
 static void
 page_add(struct page *p, int64_t message_id, const char *event, size_t len)
 {
-    if (event == NULL || len == 0 || event[0] != '{') {
+    if (event == NULL || len == 0 || event[0] != '{' || p->n >= API_LIMIT_MAX) {
         p->bad = true; /* not an event the codec wrote */
         return;
     }
     if (p->n > 0)
         api_text_add(&p->out, ",", 1);
+    p->ids[p->n] = message_id;
+    p->off[p->n] = p->out.len;
+    p->len[p->n] = len;
     api_text_add(&p->out, event, len);
     p->last_id = message_id;
     p->n++;
+}
+
+/*
+ * After a store answer that holds every message of the chat above after_id
+ * (not a full page, no date bounds, no tombstones asked for), hand it to
+ * the recent cache, so the next polls of that window are answered there.
+ * warm_begin came before the store read; a worker's change in between
+ * cancels the write (cache.h).
+ */
+static void
+warm_cache(struct api_conn *c, const struct store_query *q, const struct page *p)
+{
+    struct cache_warm_item *items = tgh_calloc(p->n > 0 ? p->n : 1, sizeof(*items));
+    bool applied = false;
+
+    for (size_t i = 0; i < p->n; i++) {
+        size_t k = q->newest_first ? p->n - 1 - i : i; /* oldest first */
+
+        items[i].message_id = p->ids[k];
+        items[i].event = p->out.p + p->off[k];
+        items[i].event_len = p->len[k];
+    }
+    if (cache_warm_commit(c->cache, q->chat_id, q->after_id + 1, items, p->n, &applied) != TGH_OK)
+        log_debug("recent cache of %" PRId64 " not warmed: %s", q->chat_id, tgh_errmsg());
+    tgh_free(items);
+}
+
+static bool
+warmable(const struct api_conn *c, const struct store_query *q, bool include_deleted)
+{
+    return c->cache != NULL && q->since == MSG_UNSET && q->until == MSG_UNSET &&
+           q->before_id == 0 && !include_deleted;
 }
 
 static int
@@ -584,8 +622,16 @@ api_h_messages(struct api_req *r)
     if (!api_conn_get(r, &c))
         goto out;
     cached = messages_from_cache(c, &q, &p);
-    if (!cached)
+    if (!cached) {
+        bool warm =
+            warmable(c, &q, include_deleted) && cache_warm_begin(c->cache, q.chat_id) == TGH_OK;
+
         rc = messages_from_store(c, &q, &p, include_deleted);
+        if (warm && rc == TGH_OK && !p.bad && p.n < (size_t)q.limit)
+            warm_cache(c, &q, &p);
+        else if (warm)
+            cache_warm_abort(c->cache);
+    }
     api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
     if (rc != TGH_OK)
         api_reply_err(r, rc, "messages");

@@ -72,10 +72,12 @@ struct cache_item {
     const char *state; /* the de-duplication value: same state, same string; NULL: none */
     const char *event; /* committed event JSON for the recent cache; NULL: not cached */
     size_t event_len;
-    int64_t date; /* Unix seconds */
-    bool deleted; /* a tombstone: drop it from the recent cache; state is the tombstone's */
-    bool changed; /* cache_check said CACHE_CHANGED */
-    bool is_new;  /* newer than anything the store held for the chat */
+    int64_t date;    /* Unix seconds */
+    bool deleted;    /* a tombstone: drop it from the recent cache; state is the tombstone's */
+    bool changed;    /* cache_check said CACHE_CHANGED */
+    bool is_new;     /* newer than anything the store held for the chat */
+    bool dedup_only; /* write the dedup key only; leave the recent cache alone (an event
+                        that was skipped, not committed: the store's copy may differ) */
 };
 
 /* What Redis holds under an item's dedup key. */
@@ -167,6 +169,30 @@ TGH_MUSTCHECK tgh_err cache_events_tail(struct cache *c, size_t n, cache_event_f
  */
 TGH_MUSTCHECK tgh_err cache_events_read(struct cache *c, const char *after, int block_ms,
                                         cache_event_fn fn, void *arg, char *last, size_t cap);
+
+/*
+ * Warming the recent cache from the store (the API's cache-aside, after it
+ * answered a poll from the store). cache_warm_begin WATCHes the chat's
+ * generation key (telegram:channel:{chat}:gen, bumped by cache_mark whenever
+ * an id's cached state changes or goes: edits, refreshes, deletions) and its
+ * floor; the caller then reads the store; cache_warm_commit writes, in one
+ * MULTI/EXEC, items (every message of the chat with id >= from_id that the
+ * store held, not deleted, oldest first), their ids into the sorted set, and
+ * from_id as the floor unless a lower one stands. When a worker changed the
+ * chat between the two calls, EXEC does nothing and *applied is false: the
+ * cache never holds a version older than the store's. cache_warm_abort
+ * drops the WATCH when the caller will not commit.
+ */
+struct cache_warm_item {
+    int64_t message_id;
+    const char *event; /* the stored event JSON */
+    size_t event_len;
+};
+TGH_MUSTCHECK tgh_err cache_warm_begin(struct cache *c, int64_t chat_id);
+TGH_MUSTCHECK tgh_err cache_warm_commit(struct cache *c, int64_t chat_id, int64_t from_id,
+                                        const struct cache_warm_item *items, size_t n,
+                                        bool *applied);
+void cache_warm_abort(struct cache *c);
 
 /* Counters since open. */
 struct cache_stats {

@@ -408,6 +408,7 @@ struct chat_acc {
     int64_t chat_id;
     bool touched;    /* the sorted set changed: trim it, refresh its TTL */
     bool has_hole;   /* an upsert without event: the floor cannot stand */
+    bool has_change; /* an id's cached state changed or went: bump the generation */
     bool has_new;    /* min_new is set */
     int64_t min_new; /* lowest is_new id */
 };
@@ -464,10 +465,13 @@ mark_item(struct cache *c, const struct cache_item *it, struct chat_acc *a, size
     if (it->state != NULL)
         append(c, queued, "SET %s %s %s EX %d", dedup, it->state, it->changed ? "XX" : "NX",
                CACHE_DEDUP_TTL);
+    if (it->dedup_only)
+        return;
     if (it->deleted) {
         append(c, queued, "DEL %s", msg);
         append(c, queued, "ZREM %s %s", zset, id);
         a->touched = true;
+        a->has_change = true;
     } else if (it->event != NULL) {
         append(c, queued, "SET %s %b EX %d", msg, it->event, it->event_len, CACHE_MSG_TTL);
         append(c, queued, "ZADD %s %s %s", zset, id, id);
@@ -480,6 +484,7 @@ mark_item(struct cache *c, const struct cache_item *it, struct chat_acc *a, size
         /* Committed but not cached: an older version must not be served. */
         append(c, queued, "DEL %s", msg);
         a->has_hole = true;
+        a->has_change = true;
     }
 }
 
@@ -491,6 +496,14 @@ mark_chat(struct cache *c, const struct chat_acc *a, size_t *queued)
 
     key_chat(zset, a->chat_id, "recent");
     key_chat(floor, a->chat_id, "floor");
+    if (a->has_change) {
+        char gen[KEY_MAX];
+
+        /* An API server warming this chat from the store must not write over it. */
+        key_chat(gen, a->chat_id, "gen");
+        append(c, queued, "INCR %s", gen);
+        append(c, queued, "EXPIRE %s %d", gen, CACHE_MSG_TTL);
+    }
     if (a->touched) {
         append(c, queued, "ZREMRANGEBYRANK %s 0 %d", zset, -(CACHE_RECENT_MAX + 1));
         append(c, queued, "EXPIRE %s %d", zset, CACHE_MSG_TTL);
@@ -885,4 +898,95 @@ cache_events_read(struct cache *c, const char *after, int block_ms, cache_event_
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* --- warming the recent cache from the store (the API) ------------------- */
+
+tgh_err
+cache_warm_begin(struct cache *c, int64_t chat_id)
+{
+    char gen[KEY_MAX], floor[KEY_MAX];
+    const char *argv[3] = { "WATCH", gen, floor };
+    tgh_err rc = cache_ensure(c);
+
+    if (rc != TGH_OK)
+        return rc;
+    key_chat(gen, chat_id, "gen");
+    key_chat(floor, chat_id, "floor");
+    return command(c, "WATCH", 3, argv);
+}
+
+void
+cache_warm_abort(struct cache *c)
+{
+    redisReply *r;
+
+    if (c->ctx == NULL)
+        return;
+    r = redisCommand(c->ctx, "UNWATCH");
+    if (r == NULL) {
+        (void)broke(c, "UNWATCH");
+        return;
+    }
+    freeReplyObject(r);
+}
+
+/* The chat's floor now (under WATCH), or 0 when it has none. */
+static tgh_err
+floor_get(struct cache *c, const char *floor, int64_t *out)
+{
+    redisReply *r = redisCommand(c->ctx, "GET %s", floor);
+
+    *out = 0;
+    if (r == NULL)
+        return broke(c, "GET floor");
+    if (!reply_int64(r, out))
+        *out = 0;
+    freeReplyObject(r);
+    return TGH_OK;
+}
+
+tgh_err
+cache_warm_commit(struct cache *c, int64_t chat_id, int64_t from_id,
+                  const struct cache_warm_item *items, size_t n, bool *applied)
+{
+    char zset[KEY_MAX], floor[KEY_MAX], msg[KEY_MAX], id[24];
+    size_t queued = 0;
+    int64_t f;
+    redisReply *r = NULL;
+    tgh_err rc;
+
+    *applied = false;
+    if (c->ctx == NULL)
+        return tgh_errf(TGH_EUNAVAIL, "redis at %s: not connected", c->where);
+    key_chat(zset, chat_id, "recent");
+    key_chat(floor, chat_id, "floor");
+    rc = floor_get(c, floor, &f);
+    if (rc != TGH_OK)
+        return rc;
+    append(c, &queued, "MULTI");
+    for (size_t i = 0; i < n; i++) {
+        key_msg(msg, chat_id, items[i].message_id);
+        (void)snprintf(id, sizeof(id), "%" PRId64, items[i].message_id);
+        append(c, &queued, "SET %s %b EX %d", msg, items[i].event, items[i].event_len,
+               CACHE_MSG_TTL);
+        append(c, &queued, "ZADD %s %s %s", zset, id, id);
+    }
+    append(c, &queued, "ZREMRANGEBYRANK %s 0 %d", zset, -(CACHE_RECENT_MAX + 1));
+    append(c, &queued, "EXPIRE %s %d", zset, CACHE_MSG_TTL);
+    /* A lower floor still holds (the set only grew): keep it. */
+    if (f == 0 || from_id < f)
+        append(c, &queued, "SET %s %" PRId64 " EX %d", floor, from_id, CACHE_MSG_TTL);
+    append(c, &queued, "EXEC");
+    /* MULTI and the queued commands answer OK / QUEUED; EXEC answers last. */
+    for (size_t i = 0; i < queued; i++) {
+        freeReplyObject(r);
+        r = NULL;
+        if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK)
+            return broke(c, "warming the recent cache");
+    }
+    /* nil: a worker changed the chat (or its floor) since WATCH: nothing was written. */
+    *applied = r != NULL && r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    return TGH_OK;
 }

@@ -544,6 +544,7 @@ prepare(struct worker *wk, struct stage *sg, size_t from, size_t k)
         sg->ci[i].changed = sg->verdict[i] == CACHE_CHANGED;
         /* deletions always reach the store */
         if (sg->verdict[i] == CACHE_SAME && b->ev[i].op != MSG_OP_DELETE) {
+            sg->ci[i].dedup_only = true; /* not committed: the store's copy stands */
             sg->skipped++;
             continue;
         }

@@ -95,6 +95,26 @@ rinteger(const char *fmt, ...)
     return v;
 }
 
+/* A string reply read as a number (GET); 0 when there is none. */
+static long long
+rnumber(const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    long long v = 0;
+
+    va_start(ap, fmt);
+    r = redisvCommand(raw, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_STRING)
+        v = strtoll(r->str, NULL, 10);
+    else
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    return v;
+}
+
 /* Commands and read events the server processed so far (one INFO). */
 struct counts {
     long long cmds, reads;
@@ -405,6 +425,92 @@ test_recent_windows(void **state)
     tgh_free(g);
 }
 
+/* n warm items ids from..from+n-1 with events "e<id>". */
+static struct cache_warm_item *
+warm_items(int64_t from, size_t n, char (*ev)[32])
+{
+    struct cache_warm_item *w = tgh_calloc(n, sizeof(*w));
+
+    for (size_t i = 0; i < n; i++) {
+        w[i].message_id = from + (int64_t)i;
+        (void)snprintf(ev[i], sizeof(ev[i]), "e%lld", (long long)w[i].message_id);
+        w[i].event = ev[i];
+        w[i].event_len = strlen(ev[i]);
+    }
+    return w;
+}
+
+/*
+ * The API warms a chat from a store answer: then the cache answers windows
+ * from the floor up. A worker's edit, refresh or deletion between the
+ * WATCH and the write cancels it; a new message does not.
+ */
+static void
+test_warm(void **state)
+{
+    struct cache *c = *state, *worker = NULL;
+    struct got *g = tgh_calloc(1, sizeof(*g));
+    char ev[10][32];
+    struct cache_warm_item *w = warm_items(11, 10, ev);
+    struct cache_item edit = item(CHAT, 15, "v2", false, false),
+                      fresh = item(CHAT, 21, "s1", true, false);
+    bool applied = false;
+
+    assert_int_equal(cache_open(url, &worker), TGH_OK);
+    assert_false(recent(c, CHAT, 10, 0, 100, false, g));
+    /* An edit committed while the API read the store: nothing is written. */
+    assert_int_equal(cache_warm_begin(c, CHAT), TGH_OK);
+    assert_int_equal(cache_mark(worker, &edit, 1), TGH_OK);
+    assert_int_equal(cache_warm_commit(c, CHAT, 11, w, 10, &applied), TGH_OK);
+    assert_false(applied);
+    assert_false(recent(c, CHAT, 10, 0, 100, false, g));
+    assert_int_equal(rinteger("EXISTS telegram:msg:%lld:11", (long long)CHAT), 0);
+    /* A new message meanwhile: the warm stands, and the new one is in it. */
+    assert_int_equal(cache_warm_begin(c, CHAT), TGH_OK);
+    assert_int_equal(cache_mark(worker, &fresh, 1), TGH_OK);
+    assert_int_equal(cache_warm_commit(c, CHAT, 11, w, 10, &applied), TGH_OK);
+    assert_true(applied);
+    assert_true(recent(c, CHAT, 10, 0, 100, false, g));
+    assert_ids(g, 11, 1, 11);
+    assert_true(recent(c, CHAT, 0, 0, 5, true, g));
+    assert_ids(g, 21, -1, 5);
+    assert_false(recent(c, CHAT, 5, 0, 100, false, g)); /* below the floor */
+    /* A lower floor stands after a warm from higher up. */
+    assert_int_equal(cache_warm_begin(c, CHAT), TGH_OK);
+    assert_int_equal(cache_warm_commit(c, CHAT, 16, w + 5, 5, &applied), TGH_OK);
+    assert_true(applied);
+    assert_int_equal(rnumber("GET telegram:channel:%lld:floor", (long long)CHAT), 11);
+    /* A deletion by a worker: out of the set, and the generation moved. */
+    {
+        struct cache_item del = {
+            .chat_id = CHAT, .message_id = 12, .state = "t", .deleted = true
+        };
+        long long gen = rnumber("GET telegram:channel:%lld:gen", (long long)CHAT);
+
+        assert_int_equal(cache_mark(worker, &del, 1), TGH_OK);
+        assert_int_equal(rnumber("GET telegram:channel:%lld:gen", (long long)CHAT), gen + 1);
+        assert_true(recent(c, CHAT, 10, 0, 100, false, g));
+        assert_int_equal(g->n, 10);
+        assert_int_equal(g->ids[1], 13);
+    }
+    /* A skipped redelivery (dedup_only) leaves the recent cache alone. */
+    {
+        struct cache_item skip = item(CHAT, 13, "s1", true, false);
+        long long gen = rnumber("GET telegram:channel:%lld:gen", (long long)CHAT);
+
+        skip.dedup_only = true;
+        skip.event = "other";
+        skip.event_len = 5;
+        assert_int_equal(cache_mark(worker, &skip, 1), TGH_OK);
+        assert_int_equal(rnumber("GET telegram:channel:%lld:gen", (long long)CHAT), gen);
+        assert_true(recent(c, CHAT, 10, 0, 100, false, g)); /* events still "e<id>" */
+    }
+    cache_warm_abort(c);
+    cache_close(worker);
+    tgh_free(w);
+    tgh_free(g);
+}
+
 /* The floor: below it, or below the trimmed range, the store must answer. */
 static void
 test_recent_floor_and_trim(void **state)
@@ -645,6 +751,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_trim_keeps_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recent_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recent_floor_and_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
         cmocka_unit_test(test_fail_open),
