@@ -319,6 +319,17 @@ status_stream(struct api_server *s)
                      (json_int_t)fs.appended, "dropped", (json_int_t)fs.dropped);
 }
 
+static int
+worker_row(void *arg, const char *json, size_t len)
+{
+    json_error_t err;
+    json_t *w = json_loadb(json, len, 0, &err);
+
+    if (w != NULL)
+        (void)json_array_append_new(arg, w);
+    return 0;
+}
+
 void
 api_h_status(struct api_req *r)
 {
@@ -326,7 +337,7 @@ api_h_status(struct api_req *r)
     struct api_conn *c;
     struct chat_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
     struct store_totals t;
-    json_t *st, *runs = json_object(), *o;
+    json_t *st, *runs = json_object(), *o, *workers = json_array();
     char redacted[512];
     bool q_ok;
     int64_t depth;
@@ -341,6 +352,11 @@ api_h_status(struct api_req *r)
         rc = store_tracked_each(c->st, status_tracked, &cj);
     if (rc == TGH_OK)
         rc = store_runs_last_each(c->st, status_run, runs);
+    /* The workers' heartbeats (their breakers) when they share our Redis. */
+    if (c->cache != NULL && cache_workers_each(c->cache, worker_row, workers) != TGH_OK) {
+        json_decref(workers);
+        workers = json_null();
+    }
     api_conn_put(s, c, rc != TGH_OK && tgh_err_is_transient(rc));
     if (rc != TGH_OK) {
         api_reply_err(r, rc, "status");
@@ -367,10 +383,13 @@ api_h_status(struct api_req *r)
         goto out;
     }
     (void)json_object_set(o, "chats", cj.list);
+    /* Breakers are the workers'; `run` commits in-process and has none. */
+    (void)json_object_set(o, "workers", workers);
     if (s->status_fill != NULL)
         s->status_fill(s->status_arg, o);
     api_reply_json(r, 200, o);
 out:
+    json_decref(workers);
     json_decref(runs);
     json_decref(cj.by_id);
     json_decref(cj.list);

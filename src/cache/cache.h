@@ -194,6 +194,17 @@ TGH_MUSTCHECK tgh_err cache_warm_commit(struct cache *c, int64_t chat_id, int64_
                                         bool *applied);
 void cache_warm_abort(struct cache *c);
 
+/*
+ * Worker heartbeats, for the API's /status: each worker writes its state as
+ * JSON under telegram:worker:{id} with a TTL (a worker that stops beating
+ * disappears). cache_workers_each calls fn with each one's JSON.
+ */
+#define CACHE_WORKER_TTL 15 /* seconds */
+TGH_MUSTCHECK tgh_err cache_worker_beat(struct cache *c, const char *id, const char *json,
+                                        size_t len);
+typedef int (*cache_worker_fn)(void *arg, const char *json, size_t len);
+TGH_MUSTCHECK tgh_err cache_workers_each(struct cache *c, cache_worker_fn fn, void *arg);
+
 /* Counters since open. */
 struct cache_stats {
     uint64_t hits;       /* seen[i] set */

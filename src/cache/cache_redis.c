@@ -990,3 +990,59 @@ cache_warm_commit(struct cache *c, int64_t chat_id, int64_t from_id,
     freeReplyObject(r);
     return TGH_OK;
 }
+
+/* --- worker heartbeats ----------------------------------------------------- */
+
+tgh_err
+cache_worker_beat(struct cache *c, const char *id, const char *json, size_t len)
+{
+    char key[160];
+    size_t queued = 0;
+    tgh_err rc = cache_ensure(c);
+
+    if (rc != TGH_OK)
+        return rc;
+    (void)snprintf(key, sizeof(key), "telegram:worker:%.128s", id);
+    append(c, &queued, "SET %s %b EX %d", key, json, len, CACHE_WORKER_TTL);
+    return drain(c, queued, "heartbeat");
+}
+
+tgh_err
+cache_workers_each(struct cache *c, cache_worker_fn fn, void *arg)
+{
+    char cursor[32] = "0";
+    tgh_err rc = cache_ensure(c);
+
+    if (rc != TGH_OK)
+        return rc;
+    do {
+        redisReply *r = redisCommand(c->ctx, "SCAN %s MATCH telegram:worker:* COUNT 100", cursor);
+        const redisReply *keys;
+
+        if (r == NULL)
+            return broke(c, "SCAN");
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return tgh_errf(TGH_EPROTO, "redis at %s: SCAN: unexpected reply", c->where);
+        }
+        (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *v;
+
+            if (keys->element[i]->type != REDIS_REPLY_STRING)
+                continue;
+            v = redisCommand(c->ctx, "GET %s", keys->element[i]->str);
+            if (v == NULL) {
+                freeReplyObject(r);
+                return broke(c, "GET");
+            }
+            if (v->type == REDIS_REPLY_STRING) /* gone since the SCAN: skip */
+                (void)fn(arg, v->str, v->len);
+            freeReplyObject(v);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return TGH_OK;
+}

@@ -31,7 +31,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cache/cache.h"
 #include "core/alloc.h"
@@ -99,8 +102,12 @@ struct stage {
     int64_t ms_commit;
 };
 
+#define BEAT_MS 5000 /* heartbeats to Redis for /status */
+
 struct worker {
     const struct pipeline_work_opts *o;
+    int64_t next_beat;  /* monotonic ms */
+    int64_t started_at; /* Unix seconds */
     struct pipeline_work_totals *t;
     struct store *st;      /* committer's, once started */
     struct queue_pub *pub; /* dead letters: committer's, once started */
@@ -786,6 +793,33 @@ batch_due(const struct worker *wk, size_t f, int64_t now)
     return 0;
 }
 
+/*
+ * The worker's state for the API's /status (cache_worker_beat): breaker,
+ * what it committed, whether the store is down. A beat that cannot be
+ * written is dropped; the worker just disappears from /status meanwhile.
+ */
+static void
+beat(struct worker *wk, int64_t now)
+{
+    char host[64] = "", id[160];
+    json_t *j;
+    char *s;
+
+    (void)gethostname(host, sizeof(host) - 1);
+    (void)snprintf(id, sizeof(id), "%s:%ld", host, (long)getpid());
+    j = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "id", id, "breaker",
+                  pipeline_breaker_state_name(pipeline_breaker_state(&wk->breaker, now)),
+                  "store_down", wk->store_down, "held", (json_int_t)wk->n, "committed",
+                  (json_int_t)wk->t->events, "batches", (json_int_t)wk->t->batches, "dead_letters",
+                  (json_int_t)wk->t->dead_letters, "retries", (json_int_t)wk->t->retries,
+                  "started_at", (json_int_t)wk->started_at, "beat_at", (json_int_t)time(NULL));
+    s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (s != NULL && cache_worker_beat(wk->cache, id, s, strlen(s)) != TGH_OK)
+        wk->t->cache_failures++;
+    tgh_free(s); /* jansson allocates with malloc */
+    json_decref(j);
+}
+
 static void
 worker_fini(struct worker *wk)
 {
@@ -812,7 +846,7 @@ worker_fini(struct worker *wk)
 tgh_err
 pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_totals *t)
 {
-    struct worker wk = { .o = o, .t = t };
+    struct worker wk = { .o = o, .t = t, .started_at = (int64_t)time(NULL) };
     int64_t idle_since = pipeline_now_ms();
     tgh_err rc;
 
@@ -844,6 +878,11 @@ pipeline_work_run(const struct pipeline_work_opts *o, struct pipeline_work_total
     log_info("consuming %s (batch %zu, prefetch %u)", QUEUE_NAME, o->batch_size, o->prefetch);
     for (;;) {
         int64_t now = pipeline_now_ms();
+
+        if (wk.cache != NULL && now >= wk.next_beat) {
+            beat(&wk, now);
+            wk.next_beat = now + BEAT_MS;
+        }
         struct stage *head = &wk.stg[wk.head], *next = &wk.stg[wk.head ^ 1];
         struct queue_delivery d;
         size_t f, k;

@@ -88,6 +88,8 @@ ok "polling from PostgreSQL warms the Redis recent cache; both give the same ans
 expect 200 /status
 assert_eq "stream follows redis" "redis true" "$(jb '"\(.stream.source) \(.stream.connected)"')"
 assert_eq "queue depth known" 0 "$(jb .queue.depth)"
+assert_eq "the worker's heartbeat: breaker" "closed false" "$(jb '.workers[0] | "\(.breaker) \(.store_down)"')"
+[ "$(jb '.workers[0].committed')" -ge 70 ] || fail "the worker's heartbeat lacks its counts"
 ok "polling from PostgreSQL; status shows the stream's source and the queue"
 
 # The worker's own /metrics (TGH_METRICS_ADDR).
