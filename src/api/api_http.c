@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api_int.h"
 #include "cache/cache.h"
@@ -329,7 +330,7 @@ route_match(const char *pattern, const char *path, int64_t arg[2])
                 return false;
             memcpy(num, path, len);
             num[len] = '\0';
-            if (tgh_int_parse(num, INT64_MIN + 1, INT64_MAX, &arg[n]) != TGH_OK ||
+            if (tgh_int_parse(num, INT64_MIN + 1, INT64_MAX - 1, &arg[n]) != TGH_OK ||
                 (num[0] == '0' && len > 1) || num[0] == '+')
                 return false;
             n++;
@@ -738,6 +739,8 @@ api_server_start(const struct api_opts *o, struct api_server **out)
     s->started_ms = wall_ms();
     s->status_fill = o->status_fill;
     s->metrics_only = o->metrics_only;
+    s->cache_polling = strcmp(s->mode, "serve") == 0 && queue_url_is_amqp(o->cfg->queue_url) &&
+                       cache_url_is_redis(o->cfg->cache_url);
     s->status_arg = o->status_arg;
     s->depth = -1;
     (void)pthread_mutex_init(&s->pool_mu, NULL);
@@ -759,7 +762,9 @@ api_server_start(const struct api_opts *o, struct api_server **out)
         s->feed = tgh_feed_new((size_t)o->cfg->stream_buffer);
         s->own_feed = true;
     }
-    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* ITC: MHD_quiesce_daemon needs it to stop the listening thread cleanly. */
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first: libmicrohttpd logs its own way until it sees it. */
@@ -810,11 +815,13 @@ api_server_generated_key(const struct api_server *s)
 void
 api_server_stop(struct api_server *s)
 {
+    MHD_socket listening = MHD_INVALID_SOCKET;
+
     if (s == NULL)
         return;
     atomic_store(&s->stopping, true);
     if (s->d != NULL)
-        (void)MHD_quiesce_daemon(s->d);
+        listening = MHD_quiesce_daemon(s->d); /* ours to close from now on */
     /* Streams wake and end; only then can the connection threads be joined. */
     if (s->own_feed)
         tgh_feed_close(s->feed);
@@ -822,5 +829,7 @@ api_server_stop(struct api_server *s)
     api_gauges_stop(s);
     if (s->d != NULL)
         MHD_stop_daemon(s->d);
+    if (listening != MHD_INVALID_SOCKET)
+        (void)close(listening);
     server_free(s);
 }

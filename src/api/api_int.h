@@ -45,6 +45,11 @@ struct api_server {
     char *store_url;
     char mode[16];
     bool metrics_only;
+    /*
+     * Polls may use (and warm) the Redis recent cache: only in `serve` with
+     * RabbitMQ, where workers are the only writers and mark every commit.
+     */
+    bool cache_polling;
     struct MHD_Daemon *d;
     uint16_t port;
     struct api_keys *keys;
@@ -66,7 +71,7 @@ struct api_server {
     pthread_t gauges_thread; /* store and broker gauges for /metrics */
     bool has_gauges;
     pthread_t sub_thread; /* Redis stream subscriber, when own_feed and TGH_CACHE */
-    bool has_sub;
+    atomic_bool has_sub;
     atomic_bool sub_up; /* the subscriber is connected */
 
     pthread_mutex_t depth_mu; /* queue depth, asked of the broker at most once a second */

@@ -469,10 +469,11 @@ warm_cache(struct api_conn *c, const struct store_query *q, const struct page *p
 }
 
 static bool
-warmable(const struct api_conn *c, const struct store_query *q, bool include_deleted)
+warmable(const struct api_req *r, const struct api_conn *c, const struct store_query *q,
+         bool include_deleted)
 {
-    return c->cache != NULL && q->since == MSG_UNSET && q->until == MSG_UNSET &&
-           q->before_id == 0 && !include_deleted;
+    return r->srv->cache_polling && c->cache != NULL && q->since == MSG_UNSET &&
+           q->until == MSG_UNSET && q->before_id == 0 && !include_deleted;
 }
 
 static int
@@ -504,11 +505,13 @@ page_cached(void *arg, int64_t message_id, const char *event, size_t len)
  * deleted rows, which it does not keep). false: ask the store.
  */
 static bool
-messages_from_cache(struct api_conn *c, const struct store_query *q, struct page *p)
+messages_from_cache(struct api_req *r, struct api_conn *c, const struct store_query *q,
+                    struct page *p)
 {
     bool complete = false;
 
-    if (c->cache == NULL || q->since != MSG_UNSET || q->until != MSG_UNSET || p->deleted != NULL)
+    if (!r->srv->cache_polling || c->cache == NULL || q->since != MSG_UNSET ||
+        q->until != MSG_UNSET || p->deleted != NULL)
         return false;
     if (cache_recent(c->cache, q->chat_id, q->after_id, q->before_id, (size_t)q->limit,
                      q->newest_first, page_cached, p, &complete) != TGH_OK ||
@@ -525,6 +528,8 @@ messages_from_cache(struct api_conn *c, const struct store_query *q, struct page
 struct live_filter {
     struct page *p;
     bool include_deleted;
+    size_t scanned;       /* rows the store gave, tombstones included */
+    int64_t last_scanned; /* the last one's id */
 };
 
 static int
@@ -532,33 +537,43 @@ live_row(void *arg, const struct store_message_row *m)
 {
     struct live_filter *f = arg;
 
+    f->scanned++;
+    f->last_scanned = m->message_id;
     if (m->deleted_at > 0 && !f->include_deleted)
         return 0;
     return page_row(f->p, m);
 }
 
-/* The store's rows, tombstones filtered: a page may need more rows than limit. */
+/*
+ * The store's rows, tombstones filtered: a page may need more rows than
+ * limit. Asks again after the last row scanned (live or not) for as long as
+ * the store filled its batch, so a run of deleted messages never ends a page
+ * early. *exhausted: the store has nothing more in the window.
+ */
 static tgh_err
 messages_from_store(struct api_conn *c, const struct store_query *q, struct page *p,
-                    bool include_deleted)
+                    bool include_deleted, bool *exhausted)
 {
-    struct live_filter f = { p, include_deleted };
+    struct live_filter f = { p, include_deleted, 0, 0 };
     struct store_query sq = *q;
     tgh_err rc;
 
+    *exhausted = false;
     for (;;) {
-        size_t before = p->n;
-
+        f.scanned = 0;
         rc = store_messages_each(c->st, &sq, live_row, &f);
-        if (rc != TGH_OK || p->bad || include_deleted)
+        if (rc != TGH_OK || p->bad)
             return rc;
-        if (p->n >= (size_t)q->limit || p->n == before)
+        if (f.scanned < (size_t)sq.limit) {
+            *exhausted = true;
             return TGH_OK;
-        /* Rows remained but some were tombstones: go on after the last one we got. */
+        }
+        if (p->n >= (size_t)q->limit)
+            return TGH_OK;
         if (q->newest_first)
-            sq.before_id = p->last_id;
+            sq.before_id = f.last_scanned;
         else
-            sq.after_id = p->last_id;
+            sq.after_id = f.last_scanned;
         sq.limit = q->limit - (int64_t)p->n;
     }
 }
@@ -601,12 +616,12 @@ api_h_messages(struct api_req *r)
     struct store_query q = { .chat_id = r->arg[0], .since = MSG_UNSET, .until = MSG_UNSET };
     struct page p = { 0 };
     struct api_conn *c = NULL;
-    bool include_deleted = false, cached;
+    bool include_deleted = false, cached, exhausted = false;
     int order = 0;
     tgh_err rc = TGH_OK;
 
-    if (!api_param_int(r, "after_id", 0, INT64_MAX, &q.after_id) ||
-        !api_param_int(r, "before_id", 0, INT64_MAX, &q.before_id) ||
+    if (!api_param_int(r, "after_id", 0, INT64_MAX - 1, &q.after_id) ||
+        !api_param_int(r, "before_id", 0, INT64_MAX - 1, &q.before_id) ||
         !api_param_date(r, "since", &q.since) || !api_param_date(r, "until", &q.until) ||
         !api_param_limit(r, &q.limit) || !api_param_enum(r, "order", orders, &order) ||
         !api_param_bool(r, "include_deleted", &include_deleted))
@@ -621,13 +636,13 @@ api_h_messages(struct api_req *r)
         p.deleted = json_object();
     if (!api_conn_get(r, &c))
         goto out;
-    cached = messages_from_cache(c, &q, &p);
+    cached = messages_from_cache(r, c, &q, &p);
     if (!cached) {
         bool warm =
-            warmable(c, &q, include_deleted) && cache_warm_begin(c->cache, q.chat_id) == TGH_OK;
+            warmable(r, c, &q, include_deleted) && cache_warm_begin(c->cache, q.chat_id) == TGH_OK;
 
-        rc = messages_from_store(c, &q, &p, include_deleted);
-        if (warm && rc == TGH_OK && !p.bad && p.n < (size_t)q.limit)
+        rc = messages_from_store(c, &q, &p, include_deleted, &exhausted);
+        if (warm && rc == TGH_OK && !p.bad && exhausted)
             warm_cache(c, &q, &p);
         else if (warm)
             cache_warm_abort(c->cache);

@@ -34,6 +34,7 @@
 struct stream {
     struct api_server *srv;
     struct tgh_feed_pos pos;
+    struct tgh_feed_id last; /* the newest id this client has (sent, or its Last-Event-ID) */
     struct api_stream_filter f;
     char *out; /* formatted, not yet sent */
     size_t out_len, out_off, out_cap;
@@ -106,14 +107,21 @@ fill(struct stream *st)
 
     rc = tgh_feed_read(st->srv->feed, &st->pos, 0, items, READ_MAX, WAIT_MS, &n);
     if (rc == TGH_ECONFLICT) {
-        out_gap(st, "reader-behind");
+        char id[48];
+
+        tgh_feed_id_format(&st->last, id, sizeof(id));
+        out_gap(st, id);
         return true;
     }
     if (rc != TGH_OK)
         return false;
     for (size_t i = 0; i < n; i++) {
-        if (wanted(st, &items[i]))
-            out_item(st, &items[i]);
+        /* Ids only grow: a server behind the client's Last-Event-ID sends nothing twice. */
+        if (tgh_feed_id_cmp(&items[i].id, &st->last) > 0) {
+            if (wanted(st, &items[i]))
+                out_item(st, &items[i]);
+            st->last = items[i].id;
+        }
         tgh_feed_item_fini(&items[i]);
     }
     return true;
@@ -227,6 +235,7 @@ api_h_stream(struct api_req *r)
             api_reply_error(r, 400, "bad_parameter", "Last-Event-ID: %s", tgh_errmsg());
             goto fail;
         }
+        st->last = id;
         if (!tgh_feed_pos_after(s->feed, &id, &st->pos)) {
             char buf[48];
 
@@ -262,43 +271,77 @@ fail:
 
 /* ---- the Redis subscriber (serve) ---- */
 
+struct sub {
+    struct api_server *srv;
+    bool has_first; /* the tail's oldest entry, the feed's horizon */
+    struct tgh_feed_id first;
+};
+
 static int
 sub_item(void *arg, const char *id, int64_t chat_id, const char *kind, const char *data, size_t len)
 {
-    struct api_server *s = arg;
+    struct sub *sb = arg;
     struct tgh_feed_id fid;
 
     if (tgh_feed_id_parse(id, &fid) != TGH_OK)
         return 0;
+    if (!sb->has_first) {
+        sb->first = fid;
+        sb->has_first = true;
+    }
     /* An id at or below the last one is a repeat after a reconnect: the feed refuses it. */
-    if (tgh_feed_append(s->feed, &fid, chat_id, kind, data, len, NULL) != TGH_OK)
+    if (tgh_feed_append(sb->srv->feed, &fid, chat_id, kind, data, len, NULL) != TGH_OK)
         log_debug("stream: %s not appended: %s", id, tgh_errmsg());
     return 0;
+}
+
+/*
+ * Load what Redis holds first, so a client can resume across a restart of
+ * this server; until that worked nothing is read (reading from 0-0 would
+ * replay the whole stream as new).
+ */
+static bool
+sub_load(struct sub *sb, struct cache *c, char *last, size_t cap)
+{
+    struct api_server *s = sb->srv;
+    struct tgh_feed_id zero = { 0, 0 };
+
+    while (!atomic_load(&s->stopping)) {
+        if (cache_events_tail(c, (size_t)s->cfg->stream_buffer, sub_item, sb, last, cap) ==
+            TGH_OK) {
+            tgh_feed_set_horizon(s->feed, sb->has_first ? &sb->first : &zero);
+            return true;
+        }
+        (void)usleep(500 * 1000);
+    }
+    return false;
 }
 
 static void *
 sub_main(void *arg)
 {
     struct api_server *s = arg;
+    struct sub sb = { .srv = s };
     struct cache *c = NULL;
-    char last[48] = "$";
+    char last[48] = "0-0";
     bool was_up = false;
 
     if (cache_open(s->cfg->cache_url, &c) != TGH_OK) {
         log_error("stream: %s", tgh_errmsg());
         return NULL;
     }
-    /* Start with what Redis holds, so a client can resume across a restart of this server. */
-    if (cache_events_tail(c, (size_t)s->cfg->stream_buffer, sub_item, s, last, sizeof(last)) ==
-        TGH_OK)
+    if (sub_load(&sb, c, last, sizeof(last))) {
         atomic_store(&s->sub_up, true);
+        was_up = true;
+        log_info("stream: following Redis");
+    }
     while (!atomic_load(&s->stopping)) {
-        tgh_err rc = cache_events_read(c, last, SUB_BLOCK_MS, sub_item, s, last, sizeof(last));
+        tgh_err rc = cache_events_read(c, last, SUB_BLOCK_MS, sub_item, &sb, last, sizeof(last));
         bool up = rc == TGH_OK;
 
         atomic_store(&s->sub_up, up);
         if (up && !was_up)
-            log_info("stream: following Redis");
+            log_info("stream: following Redis again");
         else if (!up && was_up)
             log_warn("stream: Redis unreachable: %s", tgh_errmsg());
         was_up = up;
@@ -312,17 +355,19 @@ sub_main(void *arg)
 tgh_err
 api_sub_start(struct api_server *s)
 {
-    if (pthread_create(&s->sub_thread, NULL, sub_main, s) != 0)
+    atomic_store(&s->has_sub, true);
+    if (pthread_create(&s->sub_thread, NULL, sub_main, s) != 0) {
+        atomic_store(&s->has_sub, false);
         return tgh_errf(TGH_EAGAIN, "cannot start the stream subscriber thread");
-    s->has_sub = true;
+    }
     return TGH_OK;
 }
 
 void
 api_sub_stop(struct api_server *s)
 {
-    if (!s->has_sub)
+    if (!atomic_load(&s->has_sub))
         return;
     (void)pthread_join(s->sub_thread, NULL);
-    s->has_sub = false;
+    atomic_store(&s->has_sub, false);
 }

@@ -310,11 +310,12 @@ static json_t *
 status_stream(struct api_server *s)
 {
     struct tgh_feed_stats fs;
-    const char *source = s->own_feed ? (s->has_sub ? "redis" : "none") : "in-process";
+    bool sub = atomic_load(&s->has_sub);
+    const char *source = s->own_feed ? (sub ? "redis" : "none") : "in-process";
 
     tgh_feed_stats_get(s->feed, &fs);
     return json_pack("{s:s,s:b,s:i,s:I,s:I,s:I}", "source", source, "connected",
-                     s->own_feed ? (s->has_sub && atomic_load(&s->sub_up)) : 1, "clients",
+                     s->own_feed ? (sub && atomic_load(&s->sub_up)) : 1, "clients",
                      atomic_load(&s->streams), "buffered", (json_int_t)fs.held, "appended",
                      (json_int_t)fs.appended, "dropped", (json_int_t)fs.dropped);
 }

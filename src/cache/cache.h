@@ -196,8 +196,10 @@ void cache_warm_abort(struct cache *c);
 
 /*
  * Worker heartbeats, for the API's /status: each worker writes its state as
- * JSON under telegram:worker:{id} with a TTL (a worker that stops beating
- * disappears). cache_workers_each calls fn with each one's JSON.
+ * JSON into the hash telegram:workers and its beat time into the sorted set
+ * telegram:workers:beats; cache_workers_each calls fn with the JSON of each
+ * worker that beat within CACHE_WORKER_TTL seconds (one that stops beating
+ * disappears).
  */
 #define CACHE_WORKER_TTL 15 /* seconds */
 TGH_MUSTCHECK tgh_err cache_worker_beat(struct cache *c, const char *id, const char *json,

@@ -993,56 +993,67 @@ cache_warm_commit(struct cache *c, int64_t chat_id, int64_t from_id,
 
 /* --- worker heartbeats ----------------------------------------------------- */
 
+/*
+ * telegram:workers (hash: id -> JSON) and telegram:workers:beats (sorted
+ * set: id by the Unix time of its last beat): the reader takes the ids that
+ * beat within CACHE_WORKER_TTL, without scanning the keyspace. Both keys
+ * expire an hour after the last beat of any worker.
+ */
+#define WORKERS_KEY "telegram:workers"
+#define BEATS_KEY   "telegram:workers:beats"
+
 tgh_err
 cache_worker_beat(struct cache *c, const char *id, const char *json, size_t len)
 {
-    char key[160];
+    char now[24], old[24];
     size_t queued = 0;
     tgh_err rc = cache_ensure(c);
 
     if (rc != TGH_OK)
         return rc;
-    (void)snprintf(key, sizeof(key), "telegram:worker:%.128s", id);
-    append(c, &queued, "SET %s %b EX %d", key, json, len, CACHE_WORKER_TTL);
+    (void)snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    (void)snprintf(old, sizeof(old), "%lld", (long long)time(NULL) - 3600);
+    append(c, &queued, "HSET %s %s %b", WORKERS_KEY, id, json, len);
+    append(c, &queued, "ZADD %s %s %s", BEATS_KEY, now, id);
+    append(c, &queued, "ZREMRANGEBYSCORE %s -inf %s", BEATS_KEY, old);
+    append(c, &queued, "EXPIRE %s 3600", WORKERS_KEY);
+    append(c, &queued, "EXPIRE %s 3600", BEATS_KEY);
     return drain(c, queued, "heartbeat");
 }
 
 tgh_err
 cache_workers_each(struct cache *c, cache_worker_fn fn, void *arg)
 {
-    char cursor[32] = "0";
+    char since[24];
+    redisReply *ids, *vals;
+    const char **argv;
     tgh_err rc = cache_ensure(c);
 
     if (rc != TGH_OK)
         return rc;
-    do {
-        redisReply *r = redisCommand(c->ctx, "SCAN %s MATCH telegram:worker:* COUNT 100", cursor);
-        const redisReply *keys;
-
-        if (r == NULL)
-            return broke(c, "SCAN");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            return tgh_errf(TGH_EPROTO, "redis at %s: SCAN: unexpected reply", c->where);
-        }
-        (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *v;
-
-            if (keys->element[i]->type != REDIS_REPLY_STRING)
-                continue;
-            v = redisCommand(c->ctx, "GET %s", keys->element[i]->str);
-            if (v == NULL) {
-                freeReplyObject(r);
-                return broke(c, "GET");
-            }
-            if (v->type == REDIS_REPLY_STRING) /* gone since the SCAN: skip */
-                (void)fn(arg, v->str, v->len);
-            freeReplyObject(v);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    (void)snprintf(since, sizeof(since), "%lld", (long long)time(NULL) - CACHE_WORKER_TTL);
+    ids = redisCommand(c->ctx, "ZRANGEBYSCORE %s %s +inf", BEATS_KEY, since);
+    if (ids == NULL)
+        return broke(c, "ZRANGEBYSCORE");
+    if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0) {
+        freeReplyObject(ids);
+        return TGH_OK;
+    }
+    argv = tgh_calloc(ids->elements + 2, sizeof(*argv));
+    argv[0] = "HMGET";
+    argv[1] = WORKERS_KEY;
+    for (size_t i = 0; i < ids->elements; i++)
+        argv[i + 2] = ids->element[i]->type == REDIS_REPLY_STRING ? ids->element[i]->str : "";
+    vals = redisCommandArgv(c->ctx, (int)ids->elements + 2, argv, NULL);
+    tgh_free(argv);
+    if (vals == NULL) {
+        freeReplyObject(ids);
+        return broke(c, "HMGET");
+    }
+    for (size_t i = 0; vals->type == REDIS_REPLY_ARRAY && i < vals->elements; i++)
+        if (vals->element[i]->type == REDIS_REPLY_STRING)
+            (void)fn(arg, vals->element[i]->str, vals->element[i]->len);
+    freeReplyObject(vals);
+    freeReplyObject(ids);
     return TGH_OK;
 }

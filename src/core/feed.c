@@ -33,9 +33,12 @@ struct tgh_feed {
     uint64_t first, end;        /* held: [first, end) */
     struct tgh_feed_id last;    /* id of item end - 1 (or of the last dropped) */
     struct tgh_feed_id dropped; /* id of the newest dropped item, {0,0} when none */
+    struct tgh_feed_id horizon; /* held: every change from here on (resumes below it are gaps) */
     uint64_t appended, n_dropped;
     bool closed;
 };
+
+static struct tgh_feed_id next_id(const struct tgh_feed *f);
 
 struct tgh_feed *
 tgh_feed_new(size_t capacity)
@@ -45,6 +48,7 @@ tgh_feed_new(size_t capacity)
 
     f->cap = capacity > 0 ? capacity : 1;
     f->ring = tgh_calloc(f->cap, sizeof(*f->ring));
+    f->horizon = next_id(f);
     (void)pthread_mutex_init(&f->mu, NULL);
     (void)pthread_condattr_init(&ca);
     (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -132,6 +136,14 @@ tgh_feed_append(struct tgh_feed *f, const struct tgh_feed_id *id, int64_t chat_i
     return TGH_OK;
 }
 
+void
+tgh_feed_set_horizon(struct tgh_feed *f, const struct tgh_feed_id *id)
+{
+    (void)pthread_mutex_lock(&f->mu);
+    f->horizon = *id;
+    (void)pthread_mutex_unlock(&f->mu);
+}
+
 struct tgh_feed_id
 tgh_feed_last_id(struct tgh_feed *f)
 {
@@ -172,7 +184,8 @@ tgh_feed_pos_after(struct tgh_feed *f, const struct tgh_feed_id *after, struct t
     }
     pos->next = lo;
     pos->started = true;
-    complete = f->n_dropped == 0 || tgh_feed_id_cmp(after, &f->dropped) >= 0;
+    complete = (f->n_dropped == 0 || tgh_feed_id_cmp(after, &f->dropped) >= 0) &&
+               tgh_feed_id_cmp(after, &f->horizon) >= 0;
     (void)pthread_mutex_unlock(&f->mu);
     return complete;
 }

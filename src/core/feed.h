@@ -44,8 +44,18 @@ struct tgh_feed_pos {
     bool started;
 };
 
-/* A feed holding at most capacity items (at least 1). */
+/*
+ * A feed holding at most capacity items (at least 1). Its horizon starts at
+ * the clock's id of now: the feed cannot vouch for what came before it
+ * existed (tgh_feed_pos_after).
+ */
 struct tgh_feed *tgh_feed_new(size_t capacity);
+
+/*
+ * Move the horizon: the feed holds every change from id on (a feed loaded
+ * from a Redis stream's tail sets it to the first entry it loaded).
+ */
+void tgh_feed_set_horizon(struct tgh_feed *f, const struct tgh_feed_id *id);
 void tgh_feed_free(struct tgh_feed *f); /* NULL is fine; readers must be gone */
 
 /*
@@ -67,8 +77,9 @@ void tgh_feed_pos_tail(struct tgh_feed *f, struct tgh_feed_pos *pos);
 /*
  * Position pos just after the item with id after (a client's Last-Event-ID).
  * Returns true when everything after it is still in the ring; false when
- * items after it were already dropped (the reader then starts at the oldest
- * item held and should be told of the gap).
+ * items after it were already dropped, or after is older than the horizon
+ * (the reader then starts at the oldest item held and should be told of the
+ * gap).
  */
 bool tgh_feed_pos_after(struct tgh_feed *f, const struct tgh_feed_id *after,
                         struct tgh_feed_pos *pos);

@@ -29,12 +29,14 @@ tgh decode --from tdlib "$WORK/a.td" >"$WORK/a.jsonl"
 echo '{"schema_version": 1, "op": "upsert"' >>"$WORK/a.jsonl"
 echo '{"schema_version": 9}' >>"$WORK/a.jsonl"
 tgh import --from event "$WORK/a.jsonl" >/dev/null 2>&1 || true # it reports the two bad lines
-# Message 7 edited twice: two earlier versions. Message 9 deleted.
+# Message 7 edited twice: two earlier versions. Message 9 deleted, and 12..23
+# (more than a page of 10 in a row).
 {
     td $C 7 $((T0 + 420)) "harbour note 7, edited" $((T0 + 5000))
     td $C 7 $((T0 + 420)) "harbour note 7, edited again" $((T0 + 6000))
-    jq -cn --argjson c $C --argjson id $((9 << 20)) '{"@type": "updateDeleteMessages",
-        chat_id: $c, message_ids: [$id], is_permanent: true, from_cache: false}'
+    jq -cn --argjson c $C --argjson ids "[$(for i in 9 $(seq 12 23); do printf '%s,' $((i << 20)); done | sed 's/,$//')]" \
+        '{"@type": "updateDeleteMessages", chat_id: $c, message_ids: $ids, is_permanent: true,
+          from_cache: false}'
 } >"$WORK/b.td"
 tgh decode --from tdlib "$WORK/b.td" >"$WORK/b.jsonl"
 assert_status 0 tgh import --from event "$WORK/b.jsonl"
@@ -63,11 +65,11 @@ ok "health open; keys by header or bearer; 401 and 403"
 # ---- chats, stats, status ----
 expect 200 /api/v1/chats
 assert_eq "chats" "$C $D" "$(jb '[.chats[].chat_id] | sort | reverse | map(tostring) | join(" ")')"
-assert_eq "messages of C (one deleted)" 29 "$(jb ".chats[] | select(.chat_id == $C) | .messages")"
-assert_eq "deleted of C" 1 "$(jb ".chats[] | select(.chat_id == $C) | .deleted")"
+assert_eq "messages of C (13 deleted)" 17 "$(jb ".chats[] | select(.chat_id == $C) | .messages")"
+assert_eq "deleted of C" 13 "$(jb ".chats[] | select(.chat_id == $C) | .deleted")"
 assert_eq "last message time" $((T0 + 1800)) "$(jb ".chats[] | select(.chat_id == $C) | .last_message_at")"
 expect 200 /api/v1/stats
-assert_eq "stats messages" 34 "$(jb .messages)"
+assert_eq "stats messages" 22 "$(jb .messages)"
 assert_eq "stats versions" 2 "$(jb .versions)"
 assert_eq "stats dead letters" 2 "$(jb .dead_letters)"
 expect 200 /status
@@ -87,7 +89,11 @@ assert_eq "next" 11 "$(jb .next.after_id)"
 assert_eq "source" store "$(jb .source)"
 assert_eq "edited text is current" "harbour note 7, edited again" "$(jb '.messages[6].text')"
 expect 200 "/api/v1/chats/$C/messages?limit=10&after_id=11"
-assert_eq "second page" 12 "$(jb '.messages[0].message_id')"
+assert_eq "second page, past 12 deleted in a row" "24 25 26 27 28 29 30" \
+    "$(jb '[.messages[].message_id] | map(tostring) | join(" ")')"
+expect 200 "/api/v1/chats/$C/messages?limit=5&order=desc&before_id=24"
+assert_eq "newest first, past the deleted run" "11 10 8 7 6" \
+    "$(jb '[.messages[].message_id] | map(tostring) | join(" ")')"
 expect 200 "/api/v1/chats/$C/messages?after_id=25"
 assert_eq "last page" "26 27 28 29 30" "$(jb '[.messages[].message_id] | map(tostring) | join(" ")')"
 assert_eq "no next after the last page" null "$(jb .next)"

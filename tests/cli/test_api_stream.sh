@@ -113,6 +113,13 @@ assert_eq "request cleared" null "$(jb ".chats[] | select(.chat_id == $C) | .tra
 grep -q "backfill pass asked for" "$WORK/run.err" || fail "the collector did not start the pass"
 ok "a backfill requested over the API is run by the collector"
 
+# An id from before this process started (a client of an earlier run): a gap too.
+stream_start ancient /api/v1/stream "Last-Event-ID: 1000-0"
+for _ in $(seq 100); do grep -q '^event: gap' "$WORK/ancient.sse" && break; sleep 0.05; done
+grep -q '^data: {"missed_after":"1000-0"}' "$WORK/ancient.sse" || fail "no gap for an id older than the server"
+stream_stop ancient
+ok "a resume from before the server started is a gap"
+
 stop_http run
 for s in all onlyc resumed late; do
     pid=$(cat "$WORK/$s.spid")
