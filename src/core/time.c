@@ -57,6 +57,9 @@ tgh_time_parse(const char *s, int64_t *out)
         t = timegm(&tm);
         if (tm.tm_mday != want.tm_mday || tm.tm_mon != want.tm_mon)
             return tgh_errf(TGH_EINVAL, "'%.64s' is not a date of the calendar", s);
+        /* Year 4 parses too, and Unix seconds before 1970 are nothing we keep. */
+        if ((int64_t)t < 0 || (int64_t)t > TGH_TIME_MAX)
+            return tgh_errf(TGH_EINVAL, "'%.64s' is outside 1970-01-01..9999-12-31", s);
         *out = (int64_t)t;
         return TGH_OK;
     }

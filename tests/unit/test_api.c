@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "core/time.h"
 
 #define K1 "first-key-0123456789"
 #define K2 "second-key-0123456789"
@@ -126,6 +127,27 @@ test_stream_filters(void **state)
     assert_int_equal(api_stream_filter_parse(NULL, "", &f), TGH_EINVAL);
 }
 
+/* Dates of query parameters: strict, in 1970..9999 (a fuzzer found year 4). */
+static void
+test_dates(void **state)
+{
+    int64_t t = -1;
+
+    (void)state;
+    assert_int_equal(tgh_time_parse("2024-02-29T10:00Z", &t), TGH_OK);
+    assert_int_equal(t, 1709200800);
+    assert_int_equal(tgh_time_parse("1970-01-01", &t), TGH_OK);
+    assert_int_equal(t, 0);
+    assert_int_equal(tgh_time_parse("1732442400", &t), TGH_OK);
+    assert_int_equal(t, 1732442400);
+    assert_int_equal(tgh_time_parse("2024-02-30", &t), TGH_EINVAL);
+    assert_int_equal(tgh_time_parse("4-02-29T10:00Z", &t), TGH_EINVAL);
+    assert_int_equal(tgh_time_parse("1969-12-31T23:59:59", &t), TGH_EINVAL);
+    assert_int_equal(tgh_time_parse("-5", &t), TGH_EINVAL);
+    assert_int_equal(tgh_time_parse("", &t), TGH_EINVAL);
+    assert_int_equal(tgh_time_parse("2024-01-01 junk", &t), TGH_EINVAL);
+}
+
 int
 main(void)
 {
@@ -135,6 +157,7 @@ main(void)
         cmocka_unit_test(test_bad_keys_refused_without_quoting),
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_stream_filters),
+        cmocka_unit_test(test_dates),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
