@@ -77,6 +77,7 @@ bench: build
 	$(BENCH_ENV) $(BUILD)/bench/bench_cache; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_queue; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_pipeline; \
+	$(BENCH_ENV) $(BUILD)/bench/bench_stream; \
 	rc=$$?; bash scripts/services.sh stop $(BENCH_SVC); exit $$rc
 
 clean:

@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 
 #include "api/api.h"
 #include "common/bench_pg.h"
+#include "common/bench_sse.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/codec.h"
@@ -39,15 +39,6 @@
 
 #define KEY         "bench-key-0123456789abcdef"
 #define STREAM_CHAT -1009990000001LL
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- wrk ---- */
 
@@ -131,107 +122,24 @@ bench_http(uint16_t port, int64_t chat, int64_t after_id, int seconds)
 
 /* ---- the live stream ---- */
 
-struct follower {
-    FILE *curl;
-    int64_t *lat_ns; /* by sequence number */
-    size_t n, got;
-    pthread_t thread;
-};
-
-/* Each message's text is "seq submit_ns": the arrival time minus submit_ns. */
-static void *
-follow(void *arg)
-{
-    struct follower *f = arg;
-    char *line = NULL;
-    size_t cap = 0;
-
-    while (f->got < f->n && getline(&line, &cap, f->curl) > 0) {
-        json_error_t err;
-        json_t *j;
-        const char *text;
-        unsigned long long seq, sent;
-
-        if (strncmp(line, "data: ", 6) != 0)
-            continue;
-        j = json_loads(line + 6, 0, &err);
-        text = json_string_value(json_object_get(json_object_get(j, "event"), "text"));
-        if (text != NULL && sscanf(text, "%llu %llu", &seq, &sent) == 2 && seq < f->n) {
-            f->lat_ns[seq] = now_ns() - (int64_t)sent;
-            f->got++;
-        }
-        json_decref(j);
-    }
-    free(line); /* getline's buffer */
-    return NULL;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-struct pace {
-    int64_t start, step;
-};
-
-static void
-pace_wait(const struct pace *p, size_t i)
-{
-    int64_t due = p->start + (int64_t)i * p->step, now = now_ns();
-
-    if (due > now) {
-        struct timespec ts = { (due - now) / 1000000000, (due - now) % 1000000000 };
-
-        (void)nanosleep(&ts, NULL);
-    }
-}
-
-static void
-event_at(struct msg_event *ev, struct tgh_arena *a, size_t seq, int64_t message_id)
-{
-    char text[64];
-
-    msg_event_init(ev);
-    ev->source = MSG_SOURCE_TDLIB;
-    ev->chat_id = STREAM_CHAT;
-    ev->chat_type = MSG_CHAT_CHANNEL;
-    ev->message_id = message_id;
-    ev->date = (int64_t)time(NULL);
-    (void)snprintf(text, sizeof(text), "%zu %" PRId64, seq, now_ns());
-    ev->text = tgh_arena_strdup(a, text);
-}
-
 /* RATE messages/s for SECONDS; through the writer, or into the feed alone. */
 static void
 bench_stream(uint16_t port, struct tgh_feed *feed, struct pipeline_writer *w, int rate, int seconds,
              int64_t first_id, const char *what)
 {
-    struct follower f = { .n = (size_t)rate * (size_t)seconds };
-    struct pace pace = { 0, 1000000000 / rate };
+    size_t n = (size_t)rate * (size_t)seconds;
+    struct bench_sse *sse = bench_sse_start(port, KEY, STREAM_CHAT, n);
     struct msg_batch b;
-    char cmd[512];
-    int64_t p50, p99, max;
+    int64_t start;
 
-    f.lat_ns = tgh_calloc(f.n, sizeof(*f.lat_ns));
-    (void)snprintf(cmd, sizeof(cmd),
-                   "curl -sN -H 'X-API-Key: " KEY "' 'http://127.0.0.1:%u/api/v1/stream?chat=%lld'",
-                   port, (long long)STREAM_CHAT);
-    f.curl = popen(cmd, "r");
-    if (f.curl == NULL || pthread_create(&f.thread, NULL, follow, &f) != 0)
-        bench_die("curl", "cannot follow the stream");
-    (void)usleep(300 * 1000); /* connected and at the feed's tail */
     msg_batch_init(&b, 1);
-    pace.start = now_ns();
-    for (size_t i = 0; i < f.n; i++) {
+    start = bench_sse_now_ns();
+    for (size_t i = 0; i < n; i++) {
         struct msg_event *ev;
 
-        pace_wait(&pace, i);
+        bench_sse_pace(start, rate, i);
         ev = msg_batch_push(&b);
-        event_at(ev, &b.arena, i, first_id + (int64_t)i);
+        bench_sse_event(ev, &b.arena, STREAM_CHAT, first_id + (int64_t)i, i);
         if (codec_event_finalize(ev) != TGH_OK)
             bench_die("finalize", tgh_errmsg());
         if (w != NULL) {
@@ -244,23 +152,8 @@ bench_stream(uint16_t port, struct tgh_feed *feed, struct pipeline_writer *w, in
             msg_batch_reset(&b);
         }
     }
-    for (int i = 0; i < 100 && f.got < f.n; i++)
-        (void)usleep(50 * 1000);
     msg_batch_fini(&b);
-    (void)system("pkill -f 'api/v1/stream?chat=-1009990000001' 2>/dev/null");
-    (void)pthread_join(f.thread, NULL);
-    (void)pclose(f.curl);
-    if (f.got < f.n) {
-        fprintf(stderr, "%s: only %zu of %zu arrived\n", what, f.got, f.n);
-        exit(1);
-    }
-    qsort(f.lat_ns, f.n, sizeof(*f.lat_ns), cmp_i64);
-    p50 = f.lat_ns[f.n / 2];
-    p99 = f.lat_ns[f.n * 99 / 100];
-    max = f.lat_ns[f.n - 1];
-    printf("%-34s %6zu msgs %8.3f %8.3f %8.3f\n", what, f.n, (double)p50 / 1e6, (double)p99 / 1e6,
-           (double)max / 1e6);
-    tgh_free(f.lat_ns);
+    bench_sse_finish(sse, what, 5);
 }
 
 /* ---- setup ---- */
@@ -323,7 +216,7 @@ main(int argc, char **argv)
     /* Poll chat 0's newest 50: after_id = its message count - 50. */
     bench_http(api_server_port(srv), BENCH_PG_CHAT_ID, (int64_t)(n / 10) - 50, seconds);
 
-    printf("\nlive stream at %d msg/s for %d s   %14s %8s %8s %8s\n", rate, seconds, "", "p50 ms",
+    printf("\nlive stream at %d msg/s for %d s   %18s %8s %8s %8s\n", rate, seconds, "", "p50 ms",
            "p99 ms", "max ms");
     bench_stream(api_server_port(srv), feed, NULL, rate, seconds, 1, "feed -> SSE (baseline)");
     if (store_open(url, &wst) != TGH_OK || pipeline_writer_start(wst, 1, 64, &w) != TGH_OK)
