@@ -2525,10 +2525,51 @@ each_run(const PGresult *r, store_run_fn fn, void *arg, bool *stopped)
     }
 }
 
+/*
+ * A listing in pages keyed on the id, newest (highest id) first: sql builds
+ * one page's query, rows hands its rows on. Each page's query is finished
+ * before rows runs, so a callback may use the store.
+ */
+typedef void (*page_sql_fn)(const void *q, int64_t before, int64_t page, struct qbuf *b);
+typedef void (*page_rows_fn)(void *ctx, const PGresult *r, bool *stopped);
+
+TGH_MUSTCHECK static tgh_err
+pages_by_id(struct pg *pg, const void *q, int64_t before_id, int64_t limit, int64_t page_max,
+            page_sql_fn sql, page_rows_fn rows, void *ctx, const char *what)
+{
+    int64_t before = before_id != 0 ? before_id : INT64_MAX;
+    int64_t left = limit > 0 ? limit : INT64_MAX;
+    bool stopped = false;
+    tgh_err rc = conn_ready(pg);
+
+    while (rc == TGH_OK && !stopped && left > 0) {
+        struct qbuf b = { .len = 0 };
+        int64_t page = left < page_max ? left : page_max;
+        PGresult *r = NULL;
+        int n;
+
+        sql(q, before, page, &b);
+        rc = q_exec(pg, &b, &r, what);
+        if (rc != TGH_OK)
+            break;
+        n = PQntuples(r);
+        rows(ctx, r, &stopped);
+        if (n > 0)
+            before = v_i64(r, n - 1, 0);
+        PQclear(r);
+        left -= n;
+        if (n < page)
+            break;
+    }
+    return rc;
+}
+
 /* One page of runs_each(): only the filters that are set (chat 0: runs without one). */
 static void
-runs_sql(const struct store_runs_query *q, int64_t before, int64_t page, struct qbuf *b)
+runs_sql(const void *query, int64_t before, int64_t page, struct qbuf *b)
 {
+    const struct store_runs_query *q = query;
+
     q_int(b, "SELECT " RUN_COLUMNS " FROM collection_runs WHERE id < ", before);
     if (q->chat_id == 0)
         q_add(b, " AND chat_id IS NULL");
@@ -2541,37 +2582,26 @@ runs_sql(const struct store_runs_query *q, int64_t before, int64_t page, struct 
     q_int(b, " ORDER BY id DESC LIMIT ", page);
 }
 
-/* Newest first, in pages keyed on the id; each page's query is finished before fn runs. */
+struct run_cb {
+    store_run_fn fn;
+    void *arg;
+};
+
+static void
+run_rows(void *ctx, const PGresult *r, bool *stopped)
+{
+    const struct run_cb *cb = ctx;
+
+    each_run(r, cb->fn, cb->arg, stopped);
+}
+
 TGH_MUSTCHECK static tgh_err
 pg_runs_each(void *impl, const struct store_runs_query *q, store_run_fn fn, void *arg)
 {
-    struct pg *pg = impl;
-    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
-    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
-    bool stopped = false;
-    tgh_err rc;
-    int n = 0;
+    struct run_cb cb = { fn, arg };
 
-    rc = conn_ready(pg);
-    while (rc == TGH_OK && !stopped && left > 0) {
-        struct qbuf b = { .len = 0 };
-        int64_t page = left < RUN_PAGE ? left : RUN_PAGE;
-        PGresult *r = NULL;
-
-        runs_sql(q, before, page, &b);
-        rc = q_exec(pg, &b, &r, "list runs");
-        if (rc != TGH_OK)
-            break;
-        n = PQntuples(r);
-        each_run(r, fn, arg, &stopped);
-        if (n > 0)
-            before = v_i64(r, n - 1, 0);
-        PQclear(r);
-        left -= n;
-        if (n < page)
-            break;
-    }
-    return rc;
+    return pages_by_id(impl, q, q->before_id, q->limit, RUN_PAGE, runs_sql, run_rows, &cb,
+                       "list runs");
 }
 
 /* Pages of kinds, keyed on the last kind (a copy: the page's result is cleared). */
@@ -2634,8 +2664,10 @@ each_dead_letter(const PGresult *r, store_dead_letter_fn fn, void *arg, bool *st
 
 /* One page of dead_letters_each(): only the filters that are set. */
 static void
-dead_letters_sql(const struct store_dl_query *q, int64_t before, int64_t page, struct qbuf *b)
+dead_letters_sql(const void *query, int64_t before, int64_t page, struct qbuf *b)
 {
+    const struct store_dl_query *q = query;
+
     q_int(b, "SELECT " DL_COLUMNS " FROM ingestion_errors WHERE id < ", before);
     if (q->state == STORE_DL_OPEN)
         q_add(b, " AND resolved_at IS NULL");
@@ -2646,37 +2678,26 @@ dead_letters_sql(const struct store_dl_query *q, int64_t before, int64_t page, s
     q_int(b, " ORDER BY id DESC LIMIT ", page);
 }
 
-/* Newest first, in pages keyed on the id, as pg_runs_each(). */
+struct dl_cb {
+    store_dead_letter_fn fn;
+    void *arg;
+};
+
+static void
+dl_rows(void *ctx, const PGresult *r, bool *stopped)
+{
+    const struct dl_cb *cb = ctx;
+
+    each_dead_letter(r, cb->fn, cb->arg, stopped);
+}
+
 TGH_MUSTCHECK static tgh_err
 pg_dead_letters_each(void *impl, const struct store_dl_query *q, store_dead_letter_fn fn, void *arg)
 {
-    struct pg *pg = impl;
-    int64_t before = q->before_id != 0 ? q->before_id : INT64_MAX;
-    int64_t left = q->limit > 0 ? q->limit : INT64_MAX;
-    bool stopped = false;
-    tgh_err rc;
-    int n = 0;
+    struct dl_cb cb = { fn, arg };
 
-    rc = conn_ready(pg);
-    while (rc == TGH_OK && !stopped && left > 0) {
-        struct qbuf b = { .len = 0 };
-        int64_t page = left < DL_PAGE ? left : DL_PAGE;
-        PGresult *r = NULL;
-
-        dead_letters_sql(q, before, page, &b);
-        rc = q_exec(pg, &b, &r, "list dead letters");
-        if (rc != TGH_OK)
-            break;
-        n = PQntuples(r);
-        each_dead_letter(r, fn, arg, &stopped);
-        if (n > 0)
-            before = v_i64(r, n - 1, 0);
-        PQclear(r);
-        left -= n;
-        if (n < page)
-            break;
-    }
-    return rc;
+    return pages_by_id(impl, q, q->before_id, q->limit, DL_PAGE, dead_letters_sql, dl_rows, &cb,
+                       "list dead letters");
 }
 
 TGH_MUSTCHECK static tgh_err
