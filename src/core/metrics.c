@@ -125,28 +125,13 @@ is_same_bounds(const struct tgh_metric *m, const double *bounds, size_t nbounds)
 /*
  * in as a label value: at most TGH_METRIC_VALUE_MAX bytes of valid UTF-8,
  * '?' for every other byte, so a value cut at the limit ends in '?' rather
- * than half a character. This is tgh_utf8_printable() into the caller's
- * buffer instead of the heap, because it runs on every update.
+ * than half a character. Into the caller's buffer, not the heap: it runs on
+ * every update.
  */
 static void
 clean_value(const char *in, char out[static TGH_METRIC_VALUE_MAX + 1])
 {
-    const unsigned char *s = (const unsigned char *)in;
-    size_t len = strnlen(in, TGH_METRIC_VALUE_MAX), i = 0, o = 0;
-
-    while (i < len) {
-        size_t n = tgh_utf8_seq_len(s + i, len - i);
-
-        if (n == 0) {
-            out[o++] = '?';
-            i++;
-            continue;
-        }
-        memcpy(out + o, s + i, n);
-        o += n;
-        i += n;
-    }
-    out[o] = '\0';
+    (void)tgh_utf8_printable_into(in, strnlen(in, TGH_METRIC_VALUE_MAX), out, TGH_METRIC_VALUE_MAX);
 }
 
 /* Hash: FNV-1a over the values, each followed by 0xff, a byte UTF-8 never uses. */

@@ -39,10 +39,9 @@ tgh_utf8_seq_len(const unsigned char *s, size_t left)
     return n;
 }
 
-char *
-tgh_utf8_printable(const char *s, size_t len, size_t max, size_t *out_len)
+size_t
+tgh_utf8_printable_into(const char *s, size_t len, char *out, size_t max)
 {
-    char *out = tgh_malloc((len < max ? len : max) + 1);
     size_t i = 0, o = 0;
 
     while (i < len && o < max) {
@@ -58,6 +57,15 @@ tgh_utf8_printable(const char *s, size_t len, size_t max, size_t *out_len)
         i += n;
     }
     out[o] = '\0';
+    return o;
+}
+
+char *
+tgh_utf8_printable(const char *s, size_t len, size_t max, size_t *out_len)
+{
+    char *out = tgh_malloc((len < max ? len : max) + 1);
+    size_t o = tgh_utf8_printable_into(s, len, out, max);
+
     if (out_len != NULL)
         *out_len = o;
     return out;

@@ -21,5 +21,7 @@ size_t tgh_utf8_seq_len(const unsigned char *s, size_t left);
  * would cross max. Malloc'd; *out_len (if not NULL) is its length.
  */
 char *tgh_utf8_printable(const char *s, size_t len, size_t max, size_t *out_len);
+/* The same into out (max + 1 bytes, NUL-terminated); returns the length written. */
+size_t tgh_utf8_printable_into(const char *s, size_t len, char *out, size_t max);
 
 #endif
