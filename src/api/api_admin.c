@@ -29,10 +29,9 @@ struct list {
     size_t payload_max; /* dead letters: 0 whole */
 };
 
-static int
-run_row(void *arg, const struct store_run_row *run)
+json_t *
+api_run_json(const struct store_run_row *run)
 {
-    struct list *l = arg;
     json_t *o = json_pack(
         "{s:I,s:I,s:s,s:s?,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "id", (json_int_t)run->id,
         "chat_id", (json_int_t)run->chat_id, "kind", run->kind, "origin", run->origin, "started_at",
@@ -42,13 +41,21 @@ run_row(void *arg, const struct store_run_row *run)
         "refreshed", (json_int_t)run->stats.refreshed, "deleted", (json_int_t)run->stats.deleted,
         "errors", (json_int_t)run->errors, "error", run->error);
 
-    l->last_id = run->id;
-    l->n++;
     if (o == NULL)
-        return 0;
+        return json_null();
     (void)json_object_set_new(o, "finished_at",
                               run->finished_at > 0 ? json_integer(run->finished_at) : json_null());
-    (void)json_array_append_new(l->items, o);
+    return o;
+}
+
+static int
+run_row(void *arg, const struct store_run_row *run)
+{
+    struct list *l = arg;
+
+    l->last_id = run->id;
+    l->n++;
+    (void)json_array_append_new(l->items, api_run_json(run));
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "core/feed.h"
 
 struct store;
+struct store_run_row;
 struct cache;
 
 #define API_BODY_MAX      (64 * 1024) /* request body bytes */
@@ -177,6 +178,8 @@ TGH_MUSTCHECK tgh_err api_gauges_start(struct api_server *s);
 void api_gauges_stop(struct api_server *s);
 
 /* api_routes.c */
+/* Every chat the store has or tracks, as /api/v1/chats and /status list them. */
+TGH_MUSTCHECK tgh_err api_chats_list(struct store *st, json_t **out);
 void api_h_chats(struct api_req *r);
 void api_h_chat_add(struct api_req *r);
 void api_h_chat_enable(struct api_req *r);
@@ -189,6 +192,7 @@ void api_h_stats(struct api_req *r);
 void api_h_activity(struct api_req *r);
 
 /* api_admin.c */
+json_t *api_run_json(const struct store_run_row *run); /* never NULL */
 void api_h_runs(struct api_req *r);
 void api_h_dead_letters(struct api_req *r);
 void api_h_dead_letter(struct api_req *r);

@@ -136,27 +136,38 @@ tracked_row(void *arg, const struct store_tracked *t)
     return 0;
 }
 
+tgh_err
+api_chats_list(struct store *st, json_t **out)
+{
+    struct chats_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
+    tgh_err rc = store_chats_each(st, chat_row, &cj);
+
+    if (rc == TGH_OK)
+        rc = store_tracked_each(st, tracked_row, &cj);
+    json_decref(cj.by_id);
+    if (rc != TGH_OK) {
+        json_decref(cj.list);
+        return rc;
+    }
+    *out = cj.list;
+    return TGH_OK;
+}
+
 void
 api_h_chats(struct api_req *r)
 {
-    struct chats_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
     struct api_conn *c;
+    json_t *list = NULL;
     tgh_err rc;
 
     if (!api_conn_get(r, &c))
-        goto out;
-    rc = store_chats_each(c->st, chat_row, &cj);
-    if (rc == TGH_OK)
-        rc = store_tracked_each(c->st, tracked_row, &cj);
+        return;
+    rc = api_chats_list(c->st, &list);
     api_conn_put(r->srv, c, rc != TGH_OK && tgh_err_is_transient(rc));
-    if (rc != TGH_OK) {
+    if (rc != TGH_OK)
         api_reply_err(r, rc, "chats");
-        goto out;
-    }
-    api_reply_json(r, 200, json_pack("{s:O}", "chats", cj.list));
-out:
-    json_decref(cj.by_id);
-    json_decref(cj.list);
+    else
+        api_reply_json(r, 200, json_pack("{s:o}", "chats", list));
 }
 
 /* The JSON object body of a POST, or NULL after answering 400. */

@@ -36,25 +36,21 @@ struct stream {
     struct tgh_feed_pos pos;
     struct tgh_feed_id last; /* the newest id this client has (sent, or its Last-Event-ID) */
     struct api_stream_filter f;
-    char *out; /* formatted, not yet sent */
-    size_t out_len, out_off, out_cap;
+    struct api_text out; /* formatted frames */
+    size_t out_off;      /* bytes of out already sent */
     int64_t last_write;
     int keepalive_s;
 };
 
+/* Frames go after what is pending; the buffer starts over once all was sent. */
 static void
 out_add(struct stream *st, const char *s, size_t len)
 {
-    if (st->out_off > 0 && st->out_off == st->out_len) {
+    if (st->out_off > 0 && st->out_off == st->out.len) {
         st->out_off = 0;
-        st->out_len = 0;
+        st->out.len = 0;
     }
-    if (st->out_len + len > st->out_cap) {
-        st->out_cap = (st->out_len + len) * 2;
-        st->out = tgh_realloc(st->out, st->out_cap);
-    }
-    memcpy(st->out + st->out_len, s, len);
-    st->out_len += len;
+    api_text_add(&st->out, s, len);
 }
 
 static bool
@@ -133,7 +129,7 @@ reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct stream *st = cls;
 
     (void)pos;
-    while (st->out_off == st->out_len) {
+    while (st->out_off == st->out.len) {
         int64_t now = (int64_t)time(NULL);
 
         if (atomic_load(&st->srv->stopping))
@@ -146,11 +142,11 @@ reader(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
     }
     {
-        size_t n = st->out_len - st->out_off;
+        size_t n = st->out.len - st->out_off;
 
         if (n > max)
             n = max;
-        memcpy(buf, st->out + st->out_off, n);
+        memcpy(buf, st->out.p + st->out_off, n);
         st->out_off += n;
         st->last_write = (int64_t)time(NULL);
         return (ssize_t)n;
@@ -163,7 +159,7 @@ stream_free(void *cls)
     struct stream *st = cls;
 
     atomic_fetch_sub(&st->srv->streams, 1);
-    tgh_free(st->out);
+    api_text_fini(&st->out);
     tgh_free(st);
 }
 
@@ -265,7 +261,7 @@ api_h_stream(struct api_req *r)
     r->status = 200;
     return;
 fail:
-    tgh_free(st->out);
+    api_text_fini(&st->out);
     tgh_free(st);
 }
 

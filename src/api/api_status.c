@@ -227,82 +227,11 @@ api_h_metrics(struct api_req *r)
 
 /* ---- /status ---- */
 
-struct chat_join {
-    json_t *by_id; /* chat id (text) -> object */
-    json_t *list;
-    int64_t now;
-};
-
-static int
-status_chat(void *arg, const struct store_chat_row *c)
-{
-    struct chat_join *cj = arg;
-    char key[24];
-    json_t *o = json_pack("{s:I,s:s,s:s?,s:s?,s:I,s:I}", "chat_id", (json_int_t)c->chat_id, "type",
-                          c->type, "title", c->title, "username", c->username, "messages",
-                          (json_int_t)c->message_count, "deleted", (json_int_t)c->deleted_count);
-
-    if (o == NULL)
-        return 0; /* a title that is not UTF-8 cannot come from the store; skip it */
-    if (c->last_date > 0) {
-        (void)json_object_set_new(o, "last_message_at", json_integer(c->last_date));
-        (void)json_object_set_new(o, "lag_s", json_integer(cj->now - c->last_date));
-    } else {
-        (void)json_object_set_new(o, "last_message_at", json_null());
-        (void)json_object_set_new(o, "lag_s", json_null());
-    }
-    (void)snprintf(key, sizeof(key), "%" PRId64, c->chat_id);
-    (void)json_object_set(cj->by_id, key, o);
-    (void)json_array_append_new(cj->list, o);
-    return 0;
-}
-
-static int
-status_tracked(void *arg, const struct store_tracked *t)
-{
-    struct chat_join *cj = arg;
-    char key[24];
-    json_t *o = NULL, *tr;
-
-    if (t->chat_id != 0) {
-        (void)snprintf(key, sizeof(key), "%" PRId64, t->chat_id);
-        o = json_object_get(cj->by_id, key);
-    }
-    if (o == NULL) { /* tracked but without messages yet, or not resolved */
-        o = json_pack("{s:I,s:s?,s:s?,s:I,s:I,s:n,s:n}", "chat_id", (json_int_t)t->chat_id, "type",
-                      t->type, "title", t->title, "messages", (json_int_t)0, "deleted",
-                      (json_int_t)0, "last_message_at", "lag_s");
-        if (o == NULL)
-            return 0;
-        (void)json_array_append_new(cj->list, o);
-    }
-    tr = json_pack("{s:I,s:s,s:s?,s:b,s:s,s:s?,s:I}", "id", (json_int_t)t->id, "spec", t->spec,
-                   "account", t->account, "enabled", t->enabled, "status", t->status, "error",
-                   t->error, "added_at", (json_int_t)t->added_at);
-    if (tr == NULL)
-        return 0;
-    (void)json_object_set_new(tr, "last_collected_at",
-                              t->last_collected_at > 0 ? json_integer(t->last_collected_at)
-                                                       : json_null());
-    (void)json_object_set_new(o, "tracked", tr);
-    return 0;
-}
-
+/* The newest run of each kind, by kind. */
 static int
 status_run(void *arg, const struct store_run_row *run)
 {
-    json_t *o = arg;
-    json_t *j = json_pack(
-        "{s:I,s:I,s:s?,s:I,s:s,s:I,s:I,s:I,s:s?}", "id", (json_int_t)run->id, "chat_id",
-        (json_int_t)run->chat_id, "origin", run->origin, "started_at", (json_int_t)run->started_at,
-        "status", run->status, "messages_seen", (json_int_t)run->messages_seen, "inserted",
-        (json_int_t)run->stats.inserted, "errors", (json_int_t)run->errors, "error", run->error);
-
-    if (j == NULL)
-        return 0;
-    (void)json_object_set_new(j, "finished_at",
-                              run->finished_at > 0 ? json_integer(run->finished_at) : json_null());
-    (void)json_object_set_new(o, run->kind, j);
+    (void)json_object_set_new(arg, run->kind, api_run_json(run));
     return 0;
 }
 
@@ -336,7 +265,7 @@ api_h_status(struct api_req *r)
 {
     struct api_server *s = r->srv;
     struct api_conn *c;
-    struct chat_join cj = { json_object(), json_array(), (int64_t)time(NULL) };
+    json_t *chats = NULL;
     struct store_totals t;
     json_t *st, *runs = json_object(), *o, *workers = json_array();
     char redacted[512];
@@ -348,9 +277,7 @@ api_h_status(struct api_req *r)
         goto out;
     rc = store_totals_get(c->st, &t);
     if (rc == TGH_OK)
-        rc = store_chats_each(c->st, status_chat, &cj);
-    if (rc == TGH_OK)
-        rc = store_tracked_each(c->st, status_tracked, &cj);
+        rc = api_chats_list(c->st, &chats);
     if (rc == TGH_OK)
         rc = store_runs_last_each(c->st, status_run, runs);
     /* The workers' heartbeats (their breakers) when they share our Redis. */
@@ -383,7 +310,7 @@ api_h_status(struct api_req *r)
         api_reply_error(r, 500, "internal", "cannot build the status");
         goto out;
     }
-    (void)json_object_set(o, "chats", cj.list);
+    (void)json_object_set(o, "chats", chats);
     /* Breakers are the workers'; `run` commits in-process and has none. */
     (void)json_object_set(o, "workers", workers);
     if (s->status_fill != NULL)
@@ -392,6 +319,5 @@ api_h_status(struct api_req *r)
 out:
     json_decref(workers);
     json_decref(runs);
-    json_decref(cj.by_id);
-    json_decref(cj.list);
+    json_decref(chats);
 }
