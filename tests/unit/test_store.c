@@ -1470,22 +1470,34 @@ collect_run(void *arg, const struct store_run_row *r)
     return l->stop_after != 0 && l->n == l->stop_after;
 }
 
-/* The rows of l as indexes into ids[] ("5,4,1"), so both backends' ids compare. */
+/* Row ids as indexes into ids[] ("5,4,1"), so both backends' ids compare. */
 static void
-assert_run_ids(const struct runs *l, const int64_t *ids, size_t n_ids, const char *want)
+assert_ids_as_indexes(const int64_t *got_ids, size_t n, const int64_t *ids, size_t n_ids,
+                      const char *want)
 {
     char got[256] = "";
     size_t len = 0;
 
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t j = 0;
 
-        while (j < n_ids && ids[j] != l->row[i].id)
+        while (j < n_ids && ids[j] != got_ids[i])
             j++;
         assert_true(j < n_ids);
         len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%zu", i > 0 ? "," : "", j);
     }
     assert_string_equal(got, want);
+}
+
+/* The rows of l as indexes into ids[]. */
+static void
+assert_run_ids(const struct runs *l, const int64_t *ids, size_t n_ids, const char *want)
+{
+    int64_t got[sizeof(l->row) / sizeof(l->row[0])];
+
+    for (size_t i = 0; i < l->n; i++)
+        got[i] = l->row[i].id;
+    assert_ids_as_indexes(got, l->n, ids, n_ids, want);
 }
 
 static void
@@ -1774,18 +1786,11 @@ dl_add(struct store_fx *fx, const char *source, const char *origin, const char *
 static void
 assert_dl_ids(const struct dls *l, const int64_t *ids, size_t n_ids, const char *want)
 {
-    char got[256] = "";
-    size_t len = 0;
+    int64_t got[sizeof(l->row) / sizeof(l->row[0])];
 
-    for (size_t i = 0; i < l->n; i++) {
-        size_t j = 0;
-
-        while (j < n_ids && ids[j] != l->row[i].id)
-            j++;
-        assert_true(j < n_ids);
-        len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%zu", i > 0 ? "," : "", j);
-    }
-    assert_string_equal(got, want);
+    for (size_t i = 0; i < l->n; i++)
+        got[i] = l->row[i].id;
+    assert_ids_as_indexes(got, l->n, ids, n_ids, want);
 }
 
 static void
