@@ -835,18 +835,16 @@ count_message(void *arg, const struct store_message_row *row)
     return 0;
 }
 
-/* An archive written before 004 (built from the released 001..003 files) gains the tables. */
+/* An archive as the released migrations 001..n left it (SQLite only). */
 static void
-test_migrate_003_archive(void **state)
+old_archive(struct store_fx *fx, size_t n)
 {
-    struct store_fx *fx = *state;
-    const char *names[] = { "001_init.sql", "002_dead_letter_once.sql", "003_tombstones.sql" };
-    struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
-    size_t n = 0;
+    static const char *const names[] = { "001_init.sql", "002_dead_letter_once.sql",
+                                         "003_tombstones.sql", "004_collect.sql" };
 
     sql_exec(fx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                  " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < n; i++) {
         char rel[128], sql[160];
         char *text;
 
@@ -858,6 +856,17 @@ test_migrate_003_archive(void **state)
                        i + 1, names[i]);
         sql_exec(fx, sql);
     }
+}
+
+/* An archive written before 004 (built from the released 001..003 files) gains the tables. */
+static void
+test_migrate_003_archive(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_query q = { .chat_id = MSG_UNSET, .since = MSG_UNSET, .until = MSG_UNSET };
+    size_t n = 0;
+
+    old_archive(fx, 3);
     sql_exec(fx, "INSERT INTO chats (chat_id, type, title, created_at, updated_at)"
                  " VALUES (-1001006503122, 'channel', 'Old', 1, 1)");
     sql_exec(fx, "INSERT INTO messages (chat_id, message_id, date, text, source, content_hash,"
@@ -898,22 +907,7 @@ test_migrate_004_archive_tracked_row(void **state)
     struct store_fx *fx = *state;
     struct store_tracked got;
 
-    sql_exec(fx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
-                 " name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-    for (size_t i = 0; i < 4; i++) {
-        const char *names[] = { "001_init.sql", "002_dead_letter_once.sql", "003_tombstones.sql",
-                                "004_collect.sql" };
-        char rel[128], sql[160];
-        char *text;
-
-        (void)snprintf(rel, sizeof(rel), "src/store/migrations/sqlite/%s", names[i]);
-        text = read_source(rel);
-        sql_exec(fx, text);
-        tgh_free(text);
-        (void)snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, '%s', 1)",
-                       i + 1, names[i]);
-        sql_exec(fx, sql);
-    }
+    old_archive(fx, 4);
     sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
                  " VALUES ('@durov', -1001006503122, 1, 1)");
     reopen(fx);
