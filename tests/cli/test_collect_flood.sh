@@ -42,3 +42,21 @@ jq -s -e --argjson n "$span" '[.[] | select(.req["@type"] == "getChatHistory") |
     | (last - first) >= (($n - 5) / 2 - 0.2)' "$TGH_FAKE_TD_LOG" >/dev/null ||
     fail "$span history requests were not paced at 2/s"
 ok "history requests paced by the token bucket ($span requests)"
+
+# The same flood waits on run's /metrics (per account: how many, how long).
+. "$(dirname "$0")/api_lib.sh"
+sql "DELETE FROM cursors; DELETE FROM messages;" >/dev/null
+jq '.accounts[0].flood = [{methods: ["history"], every: 4, seconds: 1}]' "$TGH_FAKE_TD_WORLD" >"$WORK/w" &&
+    mv "$WORK/w" "$TGH_FAKE_TD_WORLD"
+: >"$TGH_FAKE_TD_LOG"
+TGH_BACKFILL_LIMIT=0 start_http run run
+trap 'kill -9 $(cat "$WORK/run.pid") 2>/dev/null || true; rm -rf "$WORK"' EXIT
+wait_sql "SELECT count(*) FROM messages" 1000 60
+floods=$(jq -s '[.[] | select(.flood)] | length' "$TGH_FAKE_TD_LOG")
+expect 200 /metrics
+assert_eq "flood waits on /metrics" "$floods" \
+    "$(awk '$1 == "tgh_collect_flood_waits_total{account=\"default\"}" { print $2 }' "$WORK/body")"
+assert_eq "their seconds" "$floods" \
+    "$(awk '$1 == "tgh_collect_flood_wait_seconds_total{account=\"default\"}" { print $2 }' "$WORK/body")"
+stop_http run
+ok "flood waits and their seconds counted per account on /metrics"
