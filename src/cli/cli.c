@@ -91,6 +91,24 @@ cli_finish_output(const char *cmd, int rc)
     return rc;
 }
 
+json_t *
+cli_summary_new(tgh_err rc)
+{
+    json_t *o = json_object();
+
+    (void)json_object_set_new(o, "status", json_string(rc == TGH_OK ? "ok" : "failed"));
+    return o;
+}
+
+int
+cli_summary_print(const char *cmd, json_t *summary, bool ok)
+{
+    (void)json_dumpf(summary, stdout, JSON_COMPACT);
+    (void)fputc('\n', stdout);
+    json_decref(summary);
+    return cli_finish_output(cmd, ok ? CLI_EXIT_OK : CLI_EXIT_FAIL);
+}
+
 int
 cli_bad_option(const struct cli_cmd *cmd, char **argv)
 {

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "core/config.h"
 #include "core/err.h"
 
@@ -68,6 +70,17 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) TGH_PRINTF(
  * return CLI_EXIT_FAIL, else rc.
  */
 int cli_finish_output(const char *cmd, int rc);
+
+/*
+ * The JSON summary a one-shot step prints on stdout: an object whose
+ * "status" is "ok" or "failed" as rc says; the caller adds its figures.
+ */
+json_t *cli_summary_new(tgh_err rc);
+/*
+ * Print summary (taken) as one compact line, then cli_finish_output() with
+ * CLI_EXIT_OK when ok, else CLI_EXIT_FAIL.
+ */
+int cli_summary_print(const char *cmd, json_t *summary, bool ok);
 
 /* getopt's '?': names the offending argument; returns CLI_EXIT_USAGE. */
 int cli_bad_option(const struct cli_cmd *cmd, char **argv);

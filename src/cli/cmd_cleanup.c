@@ -52,14 +52,10 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     store_close(st);
     if (rc != TGH_OK)
         cli_error("cleanup", "%s", tgh_errmsg());
-    summary = json_object();
-    (void)json_object_set_new(summary, "status", json_string(rc == TGH_OK ? "ok" : "failed"));
+    summary = cli_summary_new(rc);
     (void)json_object_set_new(summary, "retention_days", json_integer(days));
     (void)json_object_set_new(summary, "messages_removed", json_integer(removed));
-    (void)json_dumpf(summary, stdout, JSON_COMPACT);
-    (void)fputc('\n', stdout);
-    json_decref(summary);
-    return cli_finish_output("cleanup", rc == TGH_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL);
+    return cli_summary_print("cleanup", summary, rc == TGH_OK);
 }
 
 const struct cli_cmd cli_cmd_cleanup = {

@@ -185,16 +185,11 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     }
     if (rc != TGH_OK)
         cli_error("replay", "%s", tgh_errmsg());
-    summary = json_object();
-    (void)json_object_set_new(summary, "status", json_string(rc == TGH_OK ? "ok" : "failed"));
+    summary = cli_summary_new(rc);
     (void)json_object_set_new(summary, "published", json_integer((json_int_t)t.published));
     (void)json_object_set_new(summary, "invalid", json_integer((json_int_t)t.invalid));
     (void)json_object_set_new(summary, "files", json_integer((json_int_t)t.files));
-    (void)json_dumpf(summary, stdout, JSON_COMPACT);
-    (void)fputc('\n', stdout);
-    json_decref(summary);
-    return cli_finish_output("replay",
-                             rc == TGH_OK && t.invalid == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL);
+    return cli_summary_print("replay", summary, rc == TGH_OK && t.invalid == 0);
 }
 
 const struct cli_cmd cli_cmd_replay = {

@@ -16,11 +16,9 @@
 #include "pipeline/pipeline.h"
 #include "queue/queue.h"
 
-static json_t *
-totals_json(const struct pipeline_work_totals *t)
+static void
+totals_json(json_t *o, const struct pipeline_work_totals *t)
 {
-    json_t *o = json_object();
-
     (void)json_object_set_new(o, "received", json_integer((json_int_t)t->received));
     (void)json_object_set_new(o, "committed", json_integer((json_int_t)t->events));
     (void)json_object_set_new(o, "new", json_integer((json_int_t)t->stats.inserted));
@@ -35,7 +33,6 @@ totals_json(const struct pipeline_work_totals *t)
     (void)json_object_set_new(o, "breaker_opens", json_integer((json_int_t)t->breaker_opens));
     (void)json_object_set_new(o, "broker_reconnects", json_integer((json_int_t)t->reconnects));
     (void)json_object_set_new(o, "cache_failures", json_integer((json_int_t)t->cache_failures));
-    return o;
 }
 
 static const struct option longopts[] = {
@@ -102,16 +99,13 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     }
     rc = pipeline_work_run(&o, &t);
     api_server_stop(srv);
-    summary = totals_json(&t);
-    (void)json_object_set_new(summary, "status", json_string(rc == TGH_OK ? "ok" : "failed"));
+    summary = cli_summary_new(rc);
+    totals_json(summary, &t);
     (void)json_object_set_new(summary, "error",
                               rc == TGH_OK ? json_null() : json_string(tgh_errmsg()));
     if (rc != TGH_OK)
         cli_error("work", "%s", tgh_errmsg());
-    (void)json_dumpf(summary, stdout, JSON_COMPACT);
-    (void)fputc('\n', stdout);
-    json_decref(summary);
-    return cli_finish_output("work", rc == TGH_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL);
+    return cli_summary_print("work", summary, rc == TGH_OK);
 }
 
 const struct cli_cmd cli_cmd_work = {
