@@ -32,7 +32,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "hr:s:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r':
-            if (cli_parse_int(optarg, 0, 365 * 100, &days) != TGH_OK)
+            if (cli_parse_int(optarg, 0, TGH_RETENTION_DAYS_MAX, &days) != TGH_OK)
                 return cli_usage_error(&cli_cmd_cleanup, "--retention-days: %s", tgh_errmsg());
             break;
         case 's':

@@ -83,7 +83,7 @@ static const struct cfg_param params[] = {
     { "TGH_RECONCILE_INTERVAL", CFG_INT, offsetof(struct tgh_config, reconcile_interval), "21600",
       10, 86400 * 7, "seconds between reconcile sweeps" },
     { "TGH_RETENTION_DAYS", CFG_INT, offsetof(struct tgh_config, retention_days), "0", 0,
-      365 * 1000, "days of messages kept, in whole months (0: keep forever)" },
+      TGH_RETENTION_DAYS_MAX, "days of messages kept, in whole months (0: keep forever)" },
     { "TGH_STORE", CFG_STR, offsetof(struct tgh_config, store_url), "sqlite://data/tgharvest.db", 0,
       0, "message store URL" },
     { "TGH_STREAM_BUFFER", CFG_INT, offsetof(struct tgh_config, stream_buffer), "10000", 16,

@@ -15,6 +15,8 @@
 #include "core/log.h"
 
 #define TGH_ENV_FILE_MAX (1 << 20) /* a .env file larger than this is refused */
+/* TGH_RETENTION_DAYS, `cleanup --retention-days` and store_retention_apply() at most. */
+#define TGH_RETENTION_DAYS_MAX (365 * 1000)
 
 struct tgh_config {
     char *store_url;              /* TGH_STORE */

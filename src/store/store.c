@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
+#include "core/config.h"
 #include "core/url.h"
 #include "store/store_int.h"
 
@@ -535,7 +536,7 @@ store_retention_apply(struct store *st, int64_t retention_days, int64_t now, int
     *removed = 0;
     if (retention_days <= 0)
         return TGH_OK;
-    if (retention_days > 365 * 1000)
+    if (retention_days > TGH_RETENTION_DAYS_MAX)
         return tgh_errf(TGH_EINVAL, "retention of %" PRId64 " days", retention_days);
     /* Whole months only: what a PostgreSQL store can drop as a partition. */
     return st->be->retention_apply(st->impl, store_month_start(now - retention_days * 86400),

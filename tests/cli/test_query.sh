@@ -141,3 +141,15 @@ assert_eq "other database untouched" "notes" "$(sqlite3 "$WORK/other.db" "SELECT
 assert_status 2 tgh import -xq "$WORK/all"
 assert_contains "clustered short option named" "-x" "$WORK/err"
 ok "foreign databases, clustered options"
+
+# Retention: the option and TGH_RETENTION_DAYS accept the same range.
+assert_status 0 tgh cleanup --retention-days 365000
+assert_eq "longest retention keeps everything" 0 "$(jq .messages_removed "$WORK/out")"
+assert_status 0 env TGH_RETENTION_DAYS=365000 "$TGHARVEST" cleanup
+assert_eq "summary status" '"ok"' "$(jq .status "$WORK/out")"
+assert_status 2 tgh cleanup --retention-days 365001
+assert_contains "cap named" "--retention-days" "$WORK/err"
+assert_status 1 env TGH_RETENTION_DAYS=365001 "$TGHARVEST" cleanup
+assert_contains "config cap named" "TGH_RETENTION_DAYS" "$WORK/err"
+assert_eq "messages kept" "$n" "$(tgh messages --chat "$chat" --json | wc -l)"
+ok "retention caps agree"
