@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/api_req_int.h"
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/time.h"

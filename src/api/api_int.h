@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api_int.h - what the files of the API share: the server, its helpers and
- * the handlers; one request and its answers are in api_req_int.h. Private
- * to src/api.
+ * api_int.h - the server and what its core (api_http.c) shares with its
+ * helpers: the store pool, authentication, the gauges thread and the
+ * stream's subscriber. Private to src/api.
+ *
+ * The private headers of src/api, and who includes them:
+ *   api_req_int.h     one request, its answers, the store connection it
+ *                     borrows, the route table's type: every file
+ *   api_int.h         the server: api_http.c, api_pool.c, api_auth.c,
+ *                     api_status.c and api_sse.c (handlers and helpers), and
+ *                     the routes that read the server's settings
+ *                     (api_routes.c, api_admin.c)
+ *   api_routes_int.h  the handlers: the route table (api_routes.c) and the
+ *                     files that define them; never api_http.c, which
+ *                     reaches a handler only through api_routes[]
  */
 #ifndef TGH_API_API_INT_H
 #define TGH_API_API_INT_H
@@ -17,14 +28,12 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
-#include "api/api_req_int.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/feed.h"
 
-struct store;
-struct store_run_row;
-struct cache;
+struct api_conn;
+struct api_req;
 
 #define API_BODY_MAX      (64 * 1024) /* request body bytes */
 #define API_URL_MAX       2048        /* path plus query */
@@ -76,49 +85,17 @@ struct api_server {
 /* Queue depth of tg.messages.v2 (-1 when not using RabbitMQ or unknown); ok: reachable. */
 int64_t api_queue_depth(struct api_server *s, bool *ok);
 
-/* ---- the parts ---- */
+/* ---- the server's helpers ---- */
 
-/* api_status.c */
-void api_h_healthz(struct api_req *r);
-void api_h_readyz(struct api_req *r);
-void api_h_metrics(struct api_req *r);
-void api_h_status(struct api_req *r);
+/* api_status.c: the HTTP metrics, and the thread that refreshes the store and broker gauges. */
 void api_metrics_init(void);
 void api_metrics_request(const struct api_req *r, double seconds);
 TGH_MUSTCHECK tgh_err api_gauges_start(struct api_server *s);
 void api_gauges_stop(struct api_server *s);
 
-/* api_routes.c */
-/* Every chat the store has or tracks, as /api/v1/chats and /status list them. */
-TGH_MUSTCHECK tgh_err api_chats_list(struct store *st, json_t **out);
-void api_h_chats(struct api_req *r);
-void api_h_chat_add(struct api_req *r);
-void api_h_chat_enable(struct api_req *r);
-void api_h_chat_disable(struct api_req *r);
-void api_h_chat_backfill(struct api_req *r);
-void api_h_messages(struct api_req *r);
-void api_h_message(struct api_req *r);
-void api_h_search(struct api_req *r);
-void api_h_stats(struct api_req *r);
-void api_h_activity(struct api_req *r);
-
-/* api_admin.c */
-json_t *api_run_json(const struct store_run_row *run); /* never NULL */
-void api_h_runs(struct api_req *r);
-void api_h_dead_letters(struct api_req *r);
-void api_h_dead_letter(struct api_req *r);
-void api_h_dead_letter_retry(struct api_req *r);
-void api_h_dead_letter_resolve(struct api_req *r);
-
-/* api_sse.c */
-void api_h_stream(struct api_req *r);
-/* Start the Redis stream subscriber that feeds s->feed (TGH_CACHE set, own feed). */
+/* api_sse.c: start the Redis stream subscriber that feeds s->feed (TGH_CACHE set, own feed). */
 TGH_MUSTCHECK tgh_err api_sub_start(struct api_server *s);
 void api_sub_stop(struct api_server *s);
-
-/* api_assets.c */
-void api_h_asset(struct api_req *r);
-void api_h_openapi(struct api_req *r);
 
 /* api_auth.c: the role of this request (key, or loopback), API_ROLE_NONE when none. */
 enum api_role api_auth_role(struct api_req *r, bool *bad_key);

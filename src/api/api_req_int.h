@@ -3,7 +3,8 @@
  * api_req_int.h - one request and what a handler answers it with: the
  * request, the route it matched, replies, typed query parameters
  * (api_req.c) and the store connection it borrows (api_pool.c). Both the
- * server core and the routes use it; it knows neither. Private to src/api.
+ * server core and the routes use it; it includes neither. Private to
+ * src/api (the folder's include graph is in api_int.h).
  */
 #ifndef TGH_API_API_REQ_INT_H
 #define TGH_API_API_REQ_INT_H
