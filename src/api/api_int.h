@@ -10,7 +10,7 @@
  *   api_int.h         the server: api_http.c, api_pool.c, api_auth.c,
  *                     api_status.c and api_sse.c (handlers and helpers), and
  *                     the routes that read the server's settings
- *                     (api_routes.c, api_admin.c)
+ *                     (api_messages.c, api_admin.c)
  *   api_routes_int.h  the handlers: the route table (api_routes.c) and the
  *                     files that define them; never api_http.c, which
  *                     reaches a handler only through api_routes[]

@@ -22,7 +22,7 @@ void api_h_readyz(struct api_req *r);
 void api_h_metrics(struct api_req *r);
 void api_h_status(struct api_req *r);
 
-/* api_routes.c */
+/* api_chats.c */
 /* Every chat the store has or tracks, as /api/v1/chats and /status list them. */
 TGH_MUSTCHECK tgh_err api_chats_list(struct store *st, json_t **out);
 void api_h_chats(struct api_req *r);
@@ -30,6 +30,8 @@ void api_h_chat_add(struct api_req *r);
 void api_h_chat_enable(struct api_req *r);
 void api_h_chat_disable(struct api_req *r);
 void api_h_chat_backfill(struct api_req *r);
+
+/* api_messages.c */
 void api_h_messages(struct api_req *r);
 void api_h_message(struct api_req *r);
 void api_h_search(struct api_req *r);
