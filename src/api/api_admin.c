@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/api_req_int.h"
+#include "api/api_routes_int.h"
 #include "core/alloc.h"
 #include "core/msg.h"
 #include "core/utf8.h"

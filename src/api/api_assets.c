@@ -9,7 +9,8 @@
 
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/api_req_int.h"
+#include "api/api_routes_int.h"
 #include "core/embed.h"
 
 /* cmake/embed.cmake: src/api/assets/ and docs/openapi.json. */

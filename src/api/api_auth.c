@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "api/api_int.h"
+#include "api/api_req_int.h"
 #include "core/alloc.h"
 
 #define TGH_LOG_SUB "api"

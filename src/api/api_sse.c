@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/api_req_int.h"
+#include "api/api_routes_int.h"
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/time.h"

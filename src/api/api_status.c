@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/api_req_int.h"
+#include "api/api_routes_int.h"
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/metrics.h"
