@@ -40,7 +40,6 @@ struct api_req;
 #define API_POOL_MAX      16          /* store connections kept for handlers */
 #define API_POOL_WAIT_MS  5000        /* a handler waits this long for one, then 503 */
 #define API_SSE_KEEPALIVE 15          /* seconds between comments on an idle stream */
-#define API_STREAM_CHATS  64          /* chats one stream may filter on */
 
 struct api_server {
     const struct tgh_config *cfg;
