@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * collect_engine_int.h - the collection engine's state: the engine, its
- * tracked chats and the functions collect.c (the engine, live updates) and
- * collect_chat.c (a chat's walk) share (private to src/collect/).
+ * tracked chats and the functions collect.c (the engine), collect_chat.c (a
+ * chat's walk) and collect_live.c (events and live updates) share (private
+ * to src/collect/).
  */
 #ifndef TGH_COLLECT_COLLECT_ENGINE_INT_H
 #define TGH_COLLECT_COLLECT_ENGINE_INT_H
@@ -121,9 +122,6 @@ struct engine {
 int64_t now_unix(void);
 /* Stop the engine; the first error (and its message) is the run's. */
 void engine_fatal(struct engine *e, tgh_err rc);
-/* Map one message into b; false when it became a dead letter instead. */
-bool map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat,
-              const json_t *msg, struct msg_batch *b);
 
 /* collect_chat.c */
 /* Decide and send this chat's next request, or finish its pass. */
@@ -136,5 +134,14 @@ void on_resolved(void *arg, struct resolve *r);
 void begin_backfill(struct cchat *c);
 /* Comment threads: remember posts whose replies are newer than what we have. */
 void note_thread(struct cchat *c, const json_t *msg);
+
+/* collect_live.c */
+/* Map one message into b; false when it became a dead letter instead. */
+bool map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat,
+              const json_t *msg, struct msg_batch *b);
+/* Hand the live batch (when not empty) to the writer. */
+void live_flush(struct engine *e);
+/* hub->on_update (daemon): new, edited and deleted messages of tracked chats. */
+void on_update(void *arg, struct td_acct *a, json_t *u);
 
 #endif
