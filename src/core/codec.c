@@ -15,8 +15,7 @@
 #include <openssl/evp.h>
 
 #include "core/alloc.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "core/util.h"
 
 enum kind {
     K_INT,       /* int64_t, MSG_UNSET when absent */
@@ -127,11 +126,11 @@ struct group {
 };
 
 static const struct group groups[] = {
-    { "chat", chat_fields, NELEM(chat_fields) },
-    { "sender", sender_fields, NELEM(sender_fields) },
-    { "reply_to", reply_fields, NELEM(reply_fields) },
-    { "forward", forward_fields, NELEM(forward_fields) },
-    { "action", action_fields, NELEM(action_fields) },
+    { "chat", chat_fields, TGH_NELEM(chat_fields) },
+    { "sender", sender_fields, TGH_NELEM(sender_fields) },
+    { "reply_to", reply_fields, TGH_NELEM(reply_fields) },
+    { "forward", forward_fields, TGH_NELEM(forward_fields) },
+    { "action", action_fields, TGH_NELEM(action_fields) },
 };
 
 enum { G_CHAT, G_SENDER, G_REPLY, G_FORWARD, G_ACTION };
@@ -552,15 +551,16 @@ check_parts(const struct msg_event *ev, bool utf8)
     const struct msg_poll *p = ev->poll;
     tgh_err rc;
 
-    if ((rc = check_part(utf8, "media", ev->media, media_fields, NELEM(media_fields))) ||
+    if ((rc = check_part(utf8, "media", ev->media, media_fields, TGH_NELEM(media_fields))) ||
+        (rc = check_part(utf8, "location", ev->location, location_fields,
+                         TGH_NELEM(location_fields))) ||
         (rc =
-             check_part(utf8, "location", ev->location, location_fields, NELEM(location_fields))) ||
-        (rc = check_part(utf8, "contact", ev->contact, contact_fields, NELEM(contact_fields))) ||
-        (rc = check_part(utf8, "poll", p, poll_fields, NELEM(poll_fields))))
+             check_part(utf8, "contact", ev->contact, contact_fields, TGH_NELEM(contact_fields))) ||
+        (rc = check_part(utf8, "poll", p, poll_fields, TGH_NELEM(poll_fields))))
         return rc;
     if (p != NULL)
         return check_array(utf8, "poll.answers", p->answers, p->n_answers, MSG_MAX_POLL_ANSWERS,
-                           sizeof(*p->answers), answer_fields, NELEM(answer_fields));
+                           sizeof(*p->answers), answer_fields, TGH_NELEM(answer_fields));
     return TGH_OK;
 }
 
@@ -570,14 +570,14 @@ check_body(const struct msg_event *ev, bool utf8)
     tgh_err rc;
 
     rc = check_array(utf8, "entities", ev->entities, ev->n_entities, MSG_MAX_ENTITIES,
-                     sizeof(*ev->entities), entity_fields, NELEM(entity_fields));
+                     sizeof(*ev->entities), entity_fields, TGH_NELEM(entity_fields));
     if (rc == TGH_OK)
         rc = check_entity_bounds(ev);
     if (rc == TGH_OK && ev->n_reactions > 0 && !ev->has_reactions)
         rc = fail(TGH_EINVAL, NULL, -1, "reactions", "items but has_reactions is false");
     if (rc == TGH_OK)
         rc = check_array(utf8, "reactions", ev->reactions, ev->n_reactions, MSG_MAX_REACTIONS,
-                         sizeof(*ev->reactions), reaction_fields, NELEM(reaction_fields));
+                         sizeof(*ev->reactions), reaction_fields, TGH_NELEM(reaction_fields));
     if (rc == TGH_OK)
         rc = check_parts(ev, utf8);
     return rc;
@@ -623,9 +623,9 @@ check_event(const struct msg_event *ev, bool utf8, bool hash)
     if (ev->schema_version != MSG_SCHEMA_VERSION)
         return fail(TGH_EINVAL, NULL, -1, "schema_version", "unsupported version %d (expected %d)",
                     ev->schema_version, MSG_SCHEMA_VERSION);
-    if ((rc = check_fields(&top, ev, top_fields, NELEM(top_fields))) != TGH_OK)
+    if ((rc = check_fields(&top, ev, top_fields, TGH_NELEM(top_fields))) != TGH_OK)
         return rc;
-    for (size_t i = 0; i < NELEM(groups); i++) {
+    for (size_t i = 0; i < TGH_NELEM(groups); i++) {
         const struct group *g = &groups[i];
         struct vctx c = { g->key, -1, utf8, group_set(ev, g->f, g->n) };
 
@@ -759,10 +759,10 @@ put_poll(json_t *o, const struct msg_poll *p, bool hash_only, bool *ok)
 
     if (p == NULL)
         return;
-    po = fields_json(p, poll_fields, NELEM(poll_fields), hash_only, ok);
+    po = fields_json(p, poll_fields, TGH_NELEM(poll_fields), hash_only, ok);
     if (!hash_only) {
         put_array(po, "answers", p->answers, p->n_answers, sizeof(*p->answers), answer_fields,
-                  NELEM(answer_fields), false, ok);
+                  TGH_NELEM(answer_fields), false, ok);
     } else if (p->n_answers > 0) {
         /* Vote counts change while the poll runs; the options are the content. */
         a = json_array();
@@ -784,11 +784,11 @@ content_json(const struct msg_event *ev, bool *ok)
         return o;
     put_str(o, "text", ev->text, ok);
     put_array(o, "entities", ev->entities, ev->n_entities, sizeof(*ev->entities), entity_fields,
-              NELEM(entity_fields), true, ok);
-    put_part(o, "media", ev->media, media_fields, NELEM(media_fields), true, ok);
+              TGH_NELEM(entity_fields), true, ok);
+    put_part(o, "media", ev->media, media_fields, TGH_NELEM(media_fields), true, ok);
     put_poll(o, ev->poll, true, ok);
-    put_part(o, "location", ev->location, location_fields, NELEM(location_fields), true, ok);
-    put_part(o, "contact", ev->contact, contact_fields, NELEM(contact_fields), true, ok);
+    put_part(o, "location", ev->location, location_fields, TGH_NELEM(location_fields), true, ok);
+    put_part(o, "contact", ev->contact, contact_fields, TGH_NELEM(contact_fields), true, ok);
     put_group(o, ev, G_ACTION, true, ok);
     put_json(o, "buttons", ev->buttons, ok);
     return o;
@@ -817,7 +817,7 @@ codec_event_to_json(const struct msg_event *ev)
     put_str(o, "author_signature", ev->author_signature, &ok);
     put_str(o, "text", ev->text, &ok);
     put_array(o, "entities", ev->entities, ev->n_entities, sizeof(*ev->entities), entity_fields,
-              NELEM(entity_fields), false, &ok);
+              TGH_NELEM(entity_fields), false, &ok);
     put_group(o, ev, G_REPLY, false, &ok);
     put_int(o, "thread_id", ev->thread_id, &ok);
     put_int(o, "album_id", ev->album_id, &ok);
@@ -831,11 +831,11 @@ codec_event_to_json(const struct msg_event *ev)
         set(o, "reactions", json_array(), &ok); /* known to have none */
     else if (ev->has_reactions)
         put_array(o, "reactions", ev->reactions, ev->n_reactions, sizeof(*ev->reactions),
-                  reaction_fields, NELEM(reaction_fields), false, &ok);
-    put_part(o, "media", ev->media, media_fields, NELEM(media_fields), false, &ok);
+                  reaction_fields, TGH_NELEM(reaction_fields), false, &ok);
+    put_part(o, "media", ev->media, media_fields, TGH_NELEM(media_fields), false, &ok);
     put_poll(o, ev->poll, false, &ok);
-    put_part(o, "location", ev->location, location_fields, NELEM(location_fields), false, &ok);
-    put_part(o, "contact", ev->contact, contact_fields, NELEM(contact_fields), false, &ok);
+    put_part(o, "location", ev->location, location_fields, TGH_NELEM(location_fields), false, &ok);
+    put_part(o, "contact", ev->contact, contact_fields, TGH_NELEM(contact_fields), false, &ok);
     put_group(o, ev, G_ACTION, false, &ok);
     put_json(o, "buttons", ev->buttons, &ok);
     if (ev->content_hash[0] != '\0')
@@ -1284,12 +1284,12 @@ read_poll(struct rd *r, struct msg_event *ev)
     if ((rc = open_obj(r, "poll", "poll", &sub)) != TGH_OK || sub.obj == NULL)
         return rc;
     p = ev->poll = tgh_arena_alloc(r->a, sizeof(*p));
-    if ((rc = get_fields(&sub, p, poll_fields, NELEM(poll_fields))) != TGH_OK)
+    if ((rc = get_fields(&sub, p, poll_fields, TGH_NELEM(poll_fields))) != TGH_OK)
         return rc;
     rc = read_array(&sub, "answers", "poll.answers", sizeof(*p->answers), answer_fields,
-                    NELEM(answer_fields), MSG_MAX_POLL_ANSWERS, &p->n_answers, &arr);
+                    TGH_NELEM(answer_fields), MSG_MAX_POLL_ANSWERS, &p->n_answers, &arr);
     p->answers = arr;
-    return rc != TGH_OK ? rc : check_unknown(&sub, poll_fields, NELEM(poll_fields));
+    return rc != TGH_OK ? rc : check_unknown(&sub, poll_fields, TGH_NELEM(poll_fields));
 }
 
 /* schema_version first, so a newer event says so rather than "unknown key". */
@@ -1333,7 +1333,7 @@ read_body(struct rd *r, struct msg_event *ev)
     void *p;
     tgh_err rc;
 
-    for (size_t i = 0; i < NELEM(groups); i++) {
+    for (size_t i = 0; i < TGH_NELEM(groups); i++) {
         struct rd sub;
 
         if ((rc = open_obj(r, groups[i].key, groups[i].key, &sub)) != TGH_OK)
@@ -1342,26 +1342,26 @@ read_body(struct rd *r, struct msg_event *ev)
             return rc;
     }
     rc = read_array(r, "entities", "entities", sizeof(*ev->entities), entity_fields,
-                    NELEM(entity_fields), MSG_MAX_ENTITIES, &ev->n_entities, &p);
+                    TGH_NELEM(entity_fields), MSG_MAX_ENTITIES, &ev->n_entities, &p);
     ev->entities = p;
     if (rc != TGH_OK)
         return rc;
     ev->has_reactions = json_object_get(r->obj, "reactions") != NULL &&
                         !json_is_null(json_object_get(r->obj, "reactions"));
     rc = read_array(r, "reactions", "reactions", sizeof(*ev->reactions), reaction_fields,
-                    NELEM(reaction_fields), MSG_MAX_REACTIONS, &ev->n_reactions, &p);
+                    TGH_NELEM(reaction_fields), MSG_MAX_REACTIONS, &ev->n_reactions, &p);
     ev->reactions = p;
     if (rc != TGH_OK)
         return rc;
-    if ((rc = read_part(r, "media", sizeof(*ev->media), media_fields, NELEM(media_fields), &p)))
+    if ((rc = read_part(r, "media", sizeof(*ev->media), media_fields, TGH_NELEM(media_fields), &p)))
         return rc;
     ev->media = p;
     if ((rc = read_part(r, "location", sizeof(*ev->location), location_fields,
-                        NELEM(location_fields), &p)))
+                        TGH_NELEM(location_fields), &p)))
         return rc;
     ev->location = p;
-    if ((rc = read_part(r, "contact", sizeof(*ev->contact), contact_fields, NELEM(contact_fields),
-                        &p)))
+    if ((rc = read_part(r, "contact", sizeof(*ev->contact), contact_fields,
+                        TGH_NELEM(contact_fields), &p)))
         return rc;
     ev->contact = p;
     return read_poll(r, ev);
@@ -1387,9 +1387,9 @@ read_event(const json_t *root, struct tgh_arena *a, struct msg_event *ev, bool f
         goto out;
     }
     if ((rc = read_head(&r, ev, &key)) != TGH_OK ||
-        (rc = get_fields(&r, ev, top_fields, NELEM(top_fields))) != TGH_OK ||
+        (rc = get_fields(&r, ev, top_fields, TGH_NELEM(top_fields))) != TGH_OK ||
         (rc = read_body(&r, ev)) != TGH_OK ||
-        (rc = check_unknown(&r, top_fields, NELEM(top_fields))) != TGH_OK)
+        (rc = check_unknown(&r, top_fields, TGH_NELEM(top_fields))) != TGH_OK)
         goto out;
     /* jansson checked the UTF-8 of what it parsed; a borrowed tree may hold anything. */
     if ((rc = check_event(ev, !from_text, true)) != TGH_OK)
@@ -1499,23 +1499,23 @@ codec_event_equal(const struct msg_event *a, const struct msg_event *b)
     if (a == NULL || b == NULL || a->schema_version != b->schema_version ||
         a->has_reactions != b->has_reactions ||
         strncmp(a->content_hash, b->content_hash, sizeof(a->content_hash)) != 0 ||
-        !fields_eq(a, b, top_fields, NELEM(top_fields)))
+        !fields_eq(a, b, top_fields, TGH_NELEM(top_fields)))
         return false;
-    for (size_t i = 0; i < NELEM(groups); i++)
+    for (size_t i = 0; i < TGH_NELEM(groups); i++)
         if (!fields_eq(a, b, groups[i].f, groups[i].n))
             return false;
     if (!array_eq(a->entities, a->n_entities, b->entities, b->n_entities, sizeof(*a->entities),
-                  entity_fields, NELEM(entity_fields)) ||
+                  entity_fields, TGH_NELEM(entity_fields)) ||
         !array_eq(a->reactions, a->n_reactions, b->reactions, b->n_reactions, sizeof(*a->reactions),
-                  reaction_fields, NELEM(reaction_fields)) ||
-        !part_eq(a->media, b->media, media_fields, NELEM(media_fields)) ||
-        !part_eq(a->location, b->location, location_fields, NELEM(location_fields)) ||
-        !part_eq(a->contact, b->contact, contact_fields, NELEM(contact_fields)) ||
-        !part_eq(a->poll, b->poll, poll_fields, NELEM(poll_fields)))
+                  reaction_fields, TGH_NELEM(reaction_fields)) ||
+        !part_eq(a->media, b->media, media_fields, TGH_NELEM(media_fields)) ||
+        !part_eq(a->location, b->location, location_fields, TGH_NELEM(location_fields)) ||
+        !part_eq(a->contact, b->contact, contact_fields, TGH_NELEM(contact_fields)) ||
+        !part_eq(a->poll, b->poll, poll_fields, TGH_NELEM(poll_fields)))
         return false;
     return a->poll == NULL ||
            array_eq(a->poll->answers, a->poll->n_answers, b->poll->answers, b->poll->n_answers,
-                    sizeof(*a->poll->answers), answer_fields, NELEM(answer_fields));
+                    sizeof(*a->poll->answers), answer_fields, TGH_NELEM(answer_fields));
 }
 
 tgh_err
@@ -1584,7 +1584,7 @@ is_content_key(const char *key)
     static const char *const content[] = { "text",     "entities", "media",  "poll",
                                            "location", "contact",  "action", "buttons" };
 
-    for (size_t i = 0; i < NELEM(content); i++)
+    for (size_t i = 0; i < TGH_NELEM(content); i++)
         if (strcmp(key, content[i]) == 0)
             return true;
     return false;
@@ -1625,7 +1625,7 @@ codec_event_merge(const char *older, size_t older_len, const struct msg_event *n
             (void)json_object_set(merged, key, v);
             continue;
         }
-        for (size_t i = 0; i < NELEM(merge_nested); i++) {
+        for (size_t i = 0; i < TGH_NELEM(merge_nested); i++) {
             const char *k;
             json_t *sv;
 

@@ -73,7 +73,7 @@ entity_map(const json_t *te, const struct at *at, struct tgh_arena *a, struct ms
         (rc = need_obj(te, at, "type", &type)) != TGH_OK ||
         (rc = need_type(type, tat, &tname)) != TGH_OK)
         return rc;
-    et = lookup(tname, entity_types, NELEM(entity_types), sizeof(*entity_types));
+    et = lookup(tname, entity_types, TGH_NELEM(entity_types), sizeof(*entity_types));
     if (et == NULL) {
         e->type = snake(tname, "textEntityType", a); /* a newer type: named after TDLib's */
         return TGH_OK;
@@ -805,7 +805,7 @@ params_call(const json_t *c, const struct at *at, json_t **out)
     *out = json_object();
     if (duration != 0)
         (void)json_object_set_new(*out, "duration_seconds", json_integer((json_int_t)duration));
-    r = lookup(type_of(reason), call_reasons, NELEM(call_reasons), sizeof(*call_reasons));
+    r = lookup(type_of(reason), call_reasons, TGH_NELEM(call_reasons), sizeof(*call_reasons));
     if (r != NULL)
         (void)json_object_set_new(*out, "discard_reason", json_string(r->ours));
     if (json_object_size(*out) == 0) {
@@ -866,13 +866,13 @@ source_tdlib_content_map(const json_t *msg, struct tgh_arena *a, struct msg_even
     if ((rc = need_obj(msg, TDL_ROOT, "content", &c)) != TGH_OK ||
         (rc = need_type(c, cat, &type)) != TGH_OK)
         return rc;
-    if ((ct = lookup(type, content_types, NELEM(content_types), sizeof(*ct))) != NULL) {
+    if ((ct = lookup(type, content_types, TGH_NELEM(content_types), sizeof(*ct))) != NULL) {
         if (ct->kind != NULL)
             (void)media_of(a, ev, ct->kind);
         return ct->fn != NULL ? ct->fn(c, cat, a, ev) : TGH_OK;
     }
     /* Every other content type is a service message, known or newer than this table. */
-    if ((st = lookup(type, service_types, NELEM(service_types), sizeof(*st))) != NULL) {
+    if ((st = lookup(type, service_types, TGH_NELEM(service_types), sizeof(*st))) != NULL) {
         ev->action = st->action;
         return st->params(c, cat, &ev->action_params);
     }

@@ -22,10 +22,9 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/msg.h"
+#include "core/util.h"
 #include "source/source.h"
 #include "source/source_int.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* td/telegram/MessageId.h: server message ids are shifted left by 20 bits. */
 #define SERVER_ID_SHIFT 20

@@ -211,7 +211,7 @@ reaction_map(const json_t *r, const struct at *at, struct tgh_arena *a, struct m
         (rc = opt_str(type, tat, "emoji", &mr->emoji)) != TGH_OK ||
         (rc = opt_id_text(type, tat, "custom_emoji_id", a, &mr->custom_emoji_id)) != TGH_OK)
         return rc;
-    n = lookup(tname, reaction_types, NELEM(reaction_types), sizeof(*reaction_types));
+    n = lookup(tname, reaction_types, TGH_NELEM(reaction_types), sizeof(*reaction_types));
     mr->type = n != NULL ? n->ours : snake(tname, "reactionType", a);
     return TGH_OK;
 }
@@ -370,7 +370,7 @@ button_map(const json_t *b, const struct at *at, struct tgh_arena *a, json_t **o
     if ((rc = opt_str(b, at, "text", &text)) != TGH_OK ||
         (rc = need_obj(b, at, "type", &t)) != TGH_OK || (rc = need_type(t, tat, &tname)) != TGH_OK)
         return rc;
-    bt = lookup(tname, button_types, NELEM(button_types), sizeof(*button_types));
+    bt = lookup(tname, button_types, TGH_NELEM(button_types), sizeof(*button_types));
     *out = json_object();
     (void)json_object_set_new(
         *out, "type", json_string(bt ? bt->ours : snake(tname, "inlineKeyboardButtonType", a)));
