@@ -9,12 +9,12 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "core/alloc.h"
+#include "core/jpath.h"
 #include "core/util.h"
 
 enum kind {
@@ -217,26 +217,20 @@ static tgh_err fail(tgh_err code, const char *path, long idx, const char *key, c
 /*
  * Record "path[idx].key: message". path is the enclosing object ("chat",
  * "poll.answers") or NULL at the top; idx is the array index or -1; key is
- * the field or NULL for the object itself.
+ * the field or NULL for the object itself. That is a place of at most two
+ * steps (the object, then the element) for tgh_jpath_verrf().
  */
 static tgh_err
 fail(tgh_err code, const char *path, long idx, const char *key, const char *fmt, ...)
 {
-    char where[128];
-    char what[384];
+    struct tgh_jpath obj = { NULL, path, -1 }, elem = { &obj, NULL, idx };
     va_list ap;
+    tgh_err rc;
 
-    if (path == NULL)
-        (void)snprintf(where, sizeof(where), "%s", key != NULL ? key : "event");
-    else if (idx < 0)
-        (void)snprintf(where, sizeof(where), "%s%s%s", path, key ? "." : "", key ? key : "");
-    else
-        (void)snprintf(where, sizeof(where), "%s[%ld]%s%s", path, idx, key ? "." : "",
-                       key ? key : "");
     va_start(ap, fmt);
-    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    rc = tgh_jpath_verrf(code, path == NULL ? NULL : idx < 0 ? &obj : &elem, key, "event", fmt, ap);
     va_end(ap);
-    return tgh_errf(code, "%s: %s", where, what);
+    return rc;
 }
 
 static const char *
