@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/jpath.h"
+#include "core/time.h"
 #include "core/util.h"
 
 enum kind {
@@ -33,9 +34,6 @@ enum kind {
 };
 
 enum rule { R_ANY, R_POS, R_NONNEG, R_NONZERO, R_LAT, R_LON, R_TIME };
-
-/* Unix seconds of 9999-12-31T23:59:59Z: later dates are corrupt input. */
-#define TIME_MAX INT64_C(253402300799)
 
 #define F_REQ      0x01 /* required (in a group: once any of its fields is set) */
 #define F_NONEMPTY 0x02 /* a string that may not be "" */
@@ -399,8 +397,8 @@ check_int(const struct vctx *c, const struct field *f, int64_t v)
     case R_NONZERO:
         bad = v == 0, want = "!= 0";
         break;
-    case R_TIME:
-        bad = v < 0 || v > TIME_MAX, want = "a Unix time in 0..253402300799 (year 9999)";
+    case R_TIME: /* a later date is corrupt input */
+        bad = v < 0 || v > TGH_TIME_MAX, want = "a Unix time in 0..253402300799 (year 9999)";
         break;
     default:
         bad = false, want = "";
