@@ -326,4 +326,12 @@ group_set(const void *base, const struct field *fs, size_t n)
     return false;
 }
 
+/* ---- shared between the codec files ------------------------------------------ */
+
+/*
+ * Every struct-level rule (codec_validate.c). utf8: also check string
+ * encoding; hash: also check content_hash.
+ */
+TGH_MUSTCHECK tgh_err codec_event_check(const struct msg_event *ev, bool utf8, bool hash);
+
 #endif
