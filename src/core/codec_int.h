@@ -334,4 +334,8 @@ group_set(const void *base, const struct field *fs, size_t n)
  */
 TGH_MUSTCHECK tgh_err codec_event_check(const struct msg_event *ev, bool utf8, bool hash);
 
+/* SHA-256 of the canonical content object as hex (codec_encode.c). */
+TGH_MUSTCHECK tgh_err codec_content_hash(const struct msg_event *ev,
+                                         char hex[MSG_HASH_HEX_LEN + 1]);
+
 #endif
