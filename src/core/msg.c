@@ -10,14 +10,13 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 
 static const char *const op_names[] = { "upsert", "delete" };
 static const char *const source_names[] = { "export", "tdlib", "botapi" };
 static const char *const chat_type_names[] = { "unknown", "private",    "bot",    "saved",
                                                "group",   "supergroup", "channel" };
 static const char *const peer_type_names[] = { NULL, "user", "chat", "channel" };
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 void
 msg_event_init(struct msg_event *ev)
@@ -66,25 +65,25 @@ parse_name(const char *const *names, size_t n, const char *s, int *out)
 const char *
 msg_op_name(enum msg_op op)
 {
-    return (unsigned)op < NELEM(op_names) ? op_names[op] : "upsert";
+    return (unsigned)op < TGH_NELEM(op_names) ? op_names[op] : "upsert";
 }
 
 const char *
 msg_source_name(enum msg_source s)
 {
-    return (unsigned)s < NELEM(source_names) ? source_names[s] : "export";
+    return (unsigned)s < TGH_NELEM(source_names) ? source_names[s] : "export";
 }
 
 const char *
 msg_chat_type_name(enum msg_chat_type t)
 {
-    return (unsigned)t < NELEM(chat_type_names) ? chat_type_names[t] : "unknown";
+    return (unsigned)t < TGH_NELEM(chat_type_names) ? chat_type_names[t] : "unknown";
 }
 
 const char *
 msg_peer_type_name(enum msg_peer_type t)
 {
-    return (unsigned)t < NELEM(peer_type_names) ? peer_type_names[t] : NULL;
+    return (unsigned)t < TGH_NELEM(peer_type_names) ? peer_type_names[t] : NULL;
 }
 
 bool
@@ -92,7 +91,7 @@ msg_op_parse(const char *s, enum msg_op *out)
 {
     int v;
 
-    if (!parse_name(op_names, NELEM(op_names), s, &v))
+    if (!parse_name(op_names, TGH_NELEM(op_names), s, &v))
         return false;
     *out = (enum msg_op)v;
     return true;
@@ -103,7 +102,7 @@ msg_source_parse(const char *s, enum msg_source *out)
 {
     int v;
 
-    if (!parse_name(source_names, NELEM(source_names), s, &v))
+    if (!parse_name(source_names, TGH_NELEM(source_names), s, &v))
         return false;
     *out = (enum msg_source)v;
     return true;
@@ -114,7 +113,7 @@ msg_chat_type_parse(const char *s, enum msg_chat_type *out)
 {
     int v;
 
-    if (!parse_name(chat_type_names, NELEM(chat_type_names), s, &v))
+    if (!parse_name(chat_type_names, TGH_NELEM(chat_type_names), s, &v))
         return false;
     *out = (enum msg_chat_type)v;
     return true;
@@ -125,7 +124,7 @@ msg_peer_type_parse(const char *s, enum msg_peer_type *out)
 {
     int v;
 
-    if (!parse_name(peer_type_names, NELEM(peer_type_names), s, &v))
+    if (!parse_name(peer_type_names, TGH_NELEM(peer_type_names), s, &v))
         return false;
     *out = (enum msg_peer_type)v;
     return true;

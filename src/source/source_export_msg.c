@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/util.h"
 
 /* Desktop's texts for files it did not save (export_output_json.cpp, pushPath). */
 static const char *const placeholders[] = {
@@ -37,8 +38,6 @@ static const char *const service_common[] = {
     "id",    "type",     "date",   "date_unixtime", "edited",        "edited_unixtime",
     "actor", "actor_id", "action", "text",          "text_entities",
 };
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *
 source_json_kind(const json_t *v)
@@ -206,7 +205,7 @@ peer_of(const json_t *v, enum msg_peer_type *type, int64_t *bare)
         return false;
     s = json_string_value(v);
     *type = MSG_PEER_USER;
-    for (size_t i = 0; i < NELEM(kinds); i++) {
+    for (size_t i = 0; i < TGH_NELEM(kinds); i++) {
         size_t n = strlen(kinds[i].prefix);
 
         if (strncmp(s, kinds[i].prefix, n) == 0) {
@@ -238,7 +237,7 @@ get_peer(const json_t *o, const char *key, enum msg_peer_type *type, int64_t *id
 static bool
 is_placeholder(const char *s)
 {
-    for (size_t i = 0; i < NELEM(placeholders); i++) {
+    for (size_t i = 0; i < TGH_NELEM(placeholders); i++) {
         if (strncmp(s, placeholders[i], strlen(placeholders[i])) == 0)
             return true;
     }
@@ -391,7 +390,7 @@ media_kind(const char *media_type)
 {
     if (media_type == NULL)
         return "document";
-    for (size_t i = 0; i < NELEM(media_kinds); i++) {
+    for (size_t i = 0; i < TGH_NELEM(media_kinds); i++) {
         if (strcmp(media_type, media_kinds[i].media_type) == 0)
             return media_kinds[i].kind;
     }
@@ -569,11 +568,11 @@ action_params(json_t *o)
     json_object_foreach (o, key, v) {
         size_t i;
 
-        for (i = 0; i < NELEM(service_common); i++) {
+        for (i = 0; i < TGH_NELEM(service_common); i++) {
             if (strcmp(key, service_common[i]) == 0)
                 break;
         }
-        if (i == NELEM(service_common))
+        if (i == TGH_NELEM(service_common))
             (void)json_object_set(params, key, v);
     }
     if (json_object_size(params) == 0) {

@@ -11,9 +11,9 @@
 
 #include "core/arena.h"
 
-typedef tgh_err (*content_fn)(const json_t *c, const struct at *at, struct tgh_arena *a,
+typedef tgh_err (*content_fn)(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a,
                               struct msg_event *ev);
-typedef tgh_err (*params_fn)(const json_t *c, const struct at *at, json_t **out);
+typedef tgh_err (*params_fn)(const json_t *c, const struct tgh_jpath *at, json_t **out);
 
 /* ---- text ------------------------------------------------------------------- */
 
@@ -56,9 +56,9 @@ static const struct entity_type {
 
 /* One textEntity into e; e->type stays NULL for an entity that is dropped. */
 static TGH_MUSTCHECK tgh_err
-entity_map(const json_t *te, const struct at *at, struct tgh_arena *a, struct msg_entity *e)
+entity_map(const json_t *te, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_entity *e)
 {
-    const struct at *tat = AT_KEY(at, "type");
+    const struct tgh_jpath *tat = TGH_JPATH_KEY(at, "type");
     const struct entity_type *et;
     const json_t *type = NULL;
     const char *tname;
@@ -73,7 +73,7 @@ entity_map(const json_t *te, const struct at *at, struct tgh_arena *a, struct ms
         (rc = need_obj(te, at, "type", &type)) != TGH_OK ||
         (rc = need_type(type, tat, &tname)) != TGH_OK)
         return rc;
-    et = lookup(tname, entity_types, NELEM(entity_types), sizeof(*entity_types));
+    et = lookup(tname, entity_types, TGH_NELEM(entity_types), sizeof(*entity_types));
     if (et == NULL) {
         e->type = snake(tname, "textEntityType", a); /* a newer type: named after TDLib's */
         return TGH_OK;
@@ -106,7 +106,8 @@ entity_map(const json_t *te, const struct at *at, struct tgh_arena *a, struct ms
 }
 
 static TGH_MUSTCHECK tgh_err
-entities_map(const json_t *arr, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+entities_map(const json_t *arr, const struct tgh_jpath *at, struct tgh_arena *a,
+             struct msg_event *ev)
 {
     size_t n = json_array_size(arr), i;
     json_t *te;
@@ -120,7 +121,7 @@ entities_map(const json_t *arr, const struct at *at, struct tgh_arena *a, struct
     json_array_foreach (arr, i, te) {
         struct msg_entity *e = &ev->entities[ev->n_entities];
 
-        if ((rc = entity_map(te, AT_IDX(at, i), a, e)) != TGH_OK)
+        if ((rc = entity_map(te, TGH_JPATH_IDX(at, i), a, e)) != TGH_OK)
             return rc;
         if (e->type != NULL)
             ev->n_entities++;
@@ -134,10 +135,10 @@ entities_map(const json_t *arr, const struct at *at, struct tgh_arena *a, struct
  * when ev is not NULL.
  */
 static TGH_MUSTCHECK tgh_err
-formatted(const json_t *o, const struct at *at, const char *key, bool allow_string,
+formatted(const json_t *o, const struct tgh_jpath *at, const char *key, bool allow_string,
           bool allow_empty, struct tgh_arena *a, const char **text, struct msg_event *ev)
 {
-    const struct at *fat = AT_KEY(at, key);
+    const struct tgh_jpath *fat = TGH_JPATH_KEY(at, key);
     const json_t *v = get(o, key), *ents = NULL;
     tgh_err rc;
 
@@ -159,12 +160,12 @@ formatted(const json_t *o, const struct at *at, const char *key, bool allow_stri
     if (rc == TGH_OK && **text == '\0' && !allow_empty)
         *text = NULL;
     if (rc == TGH_OK && ev != NULL && ents != NULL)
-        rc = entities_map(ents, AT_KEY(fat, "entities"), a, ev);
+        rc = entities_map(ents, TGH_JPATH_KEY(fat, "entities"), a, ev);
     return rc;
 }
 
 static TGH_MUSTCHECK tgh_err
-caption_map(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+caption_map(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return formatted(c, at, "caption", false, false, a, &ev->text, ev);
 }
@@ -198,9 +199,9 @@ media_dims(struct msg_media *m, int64_t duration, int64_t width, int64_t height)
 
 /* A `file`: its size and the remote unique id, the same for every user and over time. */
 static TGH_MUSTCHECK tgh_err
-file_map(const json_t *holder, const struct at *at, const char *key, struct msg_media *m)
+file_map(const json_t *holder, const struct tgh_jpath *at, const char *key, struct msg_media *m)
 {
-    const struct at *fat = AT_KEY(at, key);
+    const struct tgh_jpath *fat = TGH_JPATH_KEY(at, key);
     const json_t *f = NULL, *remote = NULL;
     int64_t size = 0, expected = 0;
     tgh_err rc;
@@ -213,15 +214,16 @@ file_map(const json_t *holder, const struct at *at, const char *key, struct msg_
         return rc;
     if (size != 0 || expected != 0)
         m->size_bytes = size != 0 ? size : expected;
-    return remote == NULL ? TGH_OK
-                          : opt_str(remote, AT_KEY(fat, "remote"), "unique_id", &m->file_unique_id);
+    return remote == NULL
+               ? TGH_OK
+               : opt_str(remote, TGH_JPATH_KEY(fat, "remote"), "unique_id", &m->file_unique_id);
 }
 
 /* The largest size of a `photo`, as Desktop picks it (largest area, first of equals). */
 static TGH_MUSTCHECK tgh_err
-photo_map(const json_t *photo, const struct at *at, struct msg_media *m)
+photo_map(const json_t *photo, const struct tgh_jpath *at, struct msg_media *m)
 {
-    const struct at *sat = AT_KEY(at, "sizes");
+    const struct tgh_jpath *sat = TGH_JPATH_KEY(at, "sizes");
     const json_t *sizes = NULL, *best = NULL;
     int64_t best_w = 0, best_h = 0, best_area = 0;
     size_t i, best_i = 0;
@@ -231,7 +233,7 @@ photo_map(const json_t *photo, const struct at *at, struct msg_media *m)
     if ((rc = opt_arr(photo, at, "sizes", &sizes)) != TGH_OK)
         return rc;
     json_array_foreach (sizes, i, ps) {
-        const struct at *pat = AT_IDX(sat, i);
+        const struct tgh_jpath *pat = TGH_JPATH_IDX(sat, i);
         int64_t w = 0, h = 0;
 
         if (!json_is_object(ps))
@@ -250,11 +252,11 @@ photo_map(const json_t *photo, const struct at *at, struct msg_media *m)
     if (best == NULL)
         return TGH_OK;
     media_dims(m, 0, best_w, best_h);
-    return file_map(best, AT_IDX(sat, best_i), "photo", m);
+    return file_map(best, TGH_JPATH_IDX(sat, best_i), "photo", m);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_photo(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_photo(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     struct msg_media *m = media_of(a, ev, "photo");
     const json_t *photo = NULL;
@@ -262,7 +264,7 @@ fn_photo(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_e
 
     if ((rc = opt_bool(c, at, "has_spoiler", &m->has_spoiler)) != TGH_OK ||
         (rc = opt_obj(c, at, "photo", &photo)) != TGH_OK ||
-        (photo != NULL && (rc = photo_map(photo, AT_KEY(at, "photo"), m)) != TGH_OK))
+        (photo != NULL && (rc = photo_map(photo, TGH_JPATH_KEY(at, "photo"), m)) != TGH_OK))
         return rc;
     return caption_map(c, at, a, ev);
 }
@@ -278,9 +280,10 @@ struct doc_fields {
 };
 
 static TGH_MUSTCHECK tgh_err
-doc_map(const json_t *c, const struct at *at, const struct doc_fields *df, struct msg_media *m)
+doc_map(const json_t *c, const struct tgh_jpath *at, const struct doc_fields *df,
+        struct msg_media *m)
 {
-    const struct at *dat = AT_KEY(at, df->key);
+    const struct tgh_jpath *dat = TGH_JPATH_KEY(at, df->key);
     int64_t duration = 0, w = 0, h = 0;
     const json_t *d = NULL;
     tgh_err rc;
@@ -324,8 +327,8 @@ static const struct doc_fields doc_sticker = {
 };
 
 static TGH_MUSTCHECK tgh_err
-doc_content(const json_t *c, const struct at *at, const struct doc_fields *df, const char *kind,
-            bool has_caption, struct tgh_arena *a, struct msg_event *ev)
+doc_content(const json_t *c, const struct tgh_jpath *at, const struct doc_fields *df,
+            const char *kind, bool has_caption, struct tgh_arena *a, struct msg_event *ev)
 {
     struct msg_media *m = media_of(a, ev, kind);
     tgh_err rc;
@@ -337,50 +340,51 @@ doc_content(const json_t *c, const struct at *at, const struct doc_fields *df, c
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_video(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_video(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_video, "video", true, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_animation(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_animation(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_animation, "animation", true, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_audio(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_audio(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_audio, "audio", true, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_document(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_document(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_document, "document", true, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_voice(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_voice(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_voice, "voice", true, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_video_note(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_video_note(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a,
+              struct msg_event *ev)
 {
     return doc_content(c, at, &doc_video_note, "video_note", false, a, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_sticker(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_sticker(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return doc_content(c, at, &doc_sticker, "sticker", false, a, ev);
 }
 
 /* Media TDLib knows and this mapper does not describe further: the kind and the caption. */
 static TGH_MUSTCHECK tgh_err
-fn_caption(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_caption(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     return caption_map(c, at, a, ev);
 }
@@ -392,7 +396,7 @@ fn_caption(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg
  * stays in raw.
  */
 static TGH_MUSTCHECK tgh_err
-fn_dice(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_dice(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     (void)a;
     return opt_str(c, at, "emoji", &ev->media->sticker_emoji);
@@ -400,14 +404,15 @@ fn_dice(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_ev
 
 /* On the server a text of one emoji; TDLib shows it animated. The export has the text. */
 static TGH_MUSTCHECK tgh_err
-fn_animated_emoji(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_animated_emoji(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a,
+                  struct msg_event *ev)
 {
     (void)a;
     return opt_str(c, at, "emoji", &ev->text);
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_text(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_text(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     if (get(c, "text") == NULL)
         return bad(at, "text", "required");
@@ -417,7 +422,7 @@ fn_text(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_ev
 /* ---- structured content ----------------------------------------------------- */
 
 static TGH_MUSTCHECK tgh_err
-latlon(const json_t *loc, const struct at *at, struct msg_location *l)
+latlon(const json_t *loc, const struct tgh_jpath *at, struct msg_location *l)
 {
     json_t *lat = get(loc, "latitude"), *lon = get(loc, "longitude");
 
@@ -443,7 +448,7 @@ location_new(struct tgh_arena *a, struct msg_event *ev)
 
 /* messageLocation; before messageLiveLocation existed it also carried live_period. */
 static TGH_MUSTCHECK tgh_err
-fn_location(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_location(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     struct msg_location *l = location_new(a, ev);
     const json_t *loc = NULL;
@@ -451,7 +456,7 @@ fn_location(const json_t *c, const struct at *at, struct tgh_arena *a, struct ms
     tgh_err rc;
 
     if ((rc = need_obj(c, at, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, AT_KEY(at, "location"), l)) != TGH_OK ||
+        (rc = latlon(loc, TGH_JPATH_KEY(at, "location"), l)) != TGH_OK ||
         (rc = opt_int(c, at, "live_period", &period)) != TGH_OK)
         return rc;
     if (period != 0)
@@ -460,9 +465,10 @@ fn_location(const json_t *c, const struct at *at, struct tgh_arena *a, struct ms
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_live_location(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_live_location(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a,
+                 struct msg_event *ev)
 {
-    const struct at *lat = AT_KEY(at, "location");
+    const struct tgh_jpath *lat = TGH_JPATH_KEY(at, "location");
     struct msg_location *l = location_new(a, ev);
     const json_t *live = NULL, *loc = NULL;
     int64_t period = 0;
@@ -470,7 +476,7 @@ fn_live_location(const json_t *c, const struct at *at, struct tgh_arena *a, stru
 
     if ((rc = need_obj(c, at, "location", &live)) != TGH_OK ||
         (rc = need_obj(live, lat, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, AT_KEY(lat, "location"), l)) != TGH_OK ||
+        (rc = latlon(loc, TGH_JPATH_KEY(lat, "location"), l)) != TGH_OK ||
         (rc = opt_int(live, lat, "live_period", &period)) != TGH_OK)
         return rc;
     if (period != 0)
@@ -479,16 +485,16 @@ fn_live_location(const json_t *c, const struct at *at, struct tgh_arena *a, stru
 }
 
 static TGH_MUSTCHECK tgh_err
-fn_venue(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_venue(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *vat = AT_KEY(at, "venue");
+    const struct tgh_jpath *vat = TGH_JPATH_KEY(at, "venue");
     struct msg_location *l = location_new(a, ev);
     const json_t *venue = NULL, *loc = NULL;
     tgh_err rc;
 
     if ((rc = need_obj(c, at, "venue", &venue)) != TGH_OK ||
         (rc = need_obj(venue, vat, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, AT_KEY(vat, "location"), l)) != TGH_OK ||
+        (rc = latlon(loc, TGH_JPATH_KEY(vat, "location"), l)) != TGH_OK ||
         (rc = opt_str(venue, vat, "title", &l->venue_title)) != TGH_OK)
         return rc;
     return opt_str(venue, vat, "address", &l->address);
@@ -496,9 +502,9 @@ fn_venue(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_e
 
 /* The vCard is its text here; an export holds the path of the file Desktop wrote instead. */
 static TGH_MUSTCHECK tgh_err
-fn_contact(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_contact(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *cat = AT_KEY(at, "contact");
+    const struct tgh_jpath *cat = TGH_JPATH_KEY(at, "contact");
     struct msg_contact *ct = ev->contact = tgh_arena_alloc(a, sizeof(*ct));
     const json_t *contact = NULL;
     int64_t user_id = 0;
@@ -519,9 +525,9 @@ fn_contact(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg
 
 /* Poll questions and options are formattedText in current TDLib, strings in older ones. */
 static TGH_MUSTCHECK tgh_err
-fn_poll(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+fn_poll(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *pat = AT_KEY(at, "poll"), *oat = AT_KEY(pat, "options");
+    const struct tgh_jpath *pat = TGH_JPATH_KEY(at, "poll"), *oat = TGH_JPATH_KEY(pat, "options");
     const json_t *p = NULL, *opts = NULL;
     struct msg_poll *poll;
     size_t i;
@@ -546,7 +552,7 @@ fn_poll(const json_t *c, const struct at *at, struct tgh_arena *a, struct msg_ev
     poll->answers = tgh_arena_alloc(a, (poll->n_answers + 1) * sizeof(*poll->answers));
     json_array_foreach (opts, i, o) {
         struct msg_poll_answer *pa = &poll->answers[i];
-        const struct at *iat = AT_IDX(oat, i);
+        const struct tgh_jpath *iat = TGH_JPATH_IDX(oat, i);
 
         pa->voters = MSG_UNSET;
         if (!json_is_object(o))
@@ -638,7 +644,7 @@ scrub(json_t *v)
 }
 
 static TGH_MUSTCHECK tgh_err
-params_content(const json_t *c, const struct at *at, json_t **out)
+params_content(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     json_t *o = json_object(), *v;
     const char *key;
@@ -657,7 +663,7 @@ params_content(const json_t *c, const struct at *at, json_t **out)
 }
 
 static TGH_MUSTCHECK tgh_err
-params_none(const json_t *c, const struct at *at, json_t **out)
+params_none(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     (void)c;
     (void)at;
@@ -667,8 +673,8 @@ params_none(const json_t *c, const struct at *at, json_t **out)
 
 /* One key of the export's params from one integer of the content; 0 is "none". */
 static TGH_MUSTCHECK tgh_err
-params_int(const json_t *c, const struct at *at, const char *from, const char *to, bool is_msg,
-           json_t **out)
+params_int(const json_t *c, const struct tgh_jpath *at, const char *from, const char *to,
+           bool is_msg, json_t **out)
 {
     int64_t v = 0;
     tgh_err rc = is_msg ? opt_msg_id(c, at, from, &v) : opt_int(c, at, from, &v);
@@ -678,13 +684,13 @@ params_int(const json_t *c, const struct at *at, const char *from, const char *t
 }
 
 static TGH_MUSTCHECK tgh_err
-params_pin(const json_t *c, const struct at *at, json_t **out)
+params_pin(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_int(c, at, "message_id", "message_id", true, out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_ttl(const json_t *c, const struct at *at, json_t **out)
+params_ttl(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     int64_t v = 0;
     tgh_err rc = opt_int(c, at, "message_auto_delete_time", &v);
@@ -694,26 +700,27 @@ params_ttl(const json_t *c, const struct at *at, json_t **out)
 }
 
 static TGH_MUSTCHECK tgh_err
-params_duration(const json_t *c, const struct at *at, json_t **out)
+params_duration(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_int(c, at, "duration", "duration", false, out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_boost(const json_t *c, const struct at *at, json_t **out)
+params_boost(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_int(c, at, "boost_count", "boosts", false, out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_scheduled(const json_t *c, const struct at *at, json_t **out)
+params_scheduled(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_int(c, at, "start_date", "schedule_date", false, out);
 }
 
 /* One string of the content under the export's key. */
 static TGH_MUSTCHECK tgh_err
-params_str(const json_t *c, const struct at *at, const char *from, const char *to, json_t **out)
+params_str(const json_t *c, const struct tgh_jpath *at, const char *from, const char *to,
+           json_t **out)
 {
     const char *s = NULL;
     tgh_err rc = opt_str(c, at, from, &s);
@@ -723,25 +730,25 @@ params_str(const json_t *c, const struct at *at, const char *from, const char *t
 }
 
 static TGH_MUSTCHECK tgh_err
-params_title(const json_t *c, const struct at *at, json_t **out)
+params_title(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_str(c, at, "title", "title", out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_topic_created(const json_t *c, const struct at *at, json_t **out)
+params_topic_created(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_str(c, at, "name", "title", out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_custom(const json_t *c, const struct at *at, json_t **out)
+params_custom(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     return params_str(c, at, "text", "information_text", out);
 }
 
 static TGH_MUSTCHECK tgh_err
-params_topic_edit(const json_t *c, const struct at *at, json_t **out)
+params_topic_edit(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     const char *name = NULL;
     bool is_icon = false;
@@ -766,7 +773,7 @@ params_topic_edit(const json_t *c, const struct at *at, json_t **out)
 }
 
 static TGH_MUSTCHECK tgh_err
-params_game_score(const json_t *c, const struct at *at, json_t **out)
+params_game_score(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     int64_t msg = 0, score = 0;
     tgh_err rc;
@@ -791,7 +798,7 @@ static const struct name call_reasons[] = {
 };
 
 static TGH_MUSTCHECK tgh_err
-params_call(const json_t *c, const struct at *at, json_t **out)
+params_call(const json_t *c, const struct tgh_jpath *at, json_t **out)
 {
     const json_t *reason = NULL;
     const struct name *r;
@@ -805,7 +812,7 @@ params_call(const json_t *c, const struct at *at, json_t **out)
     *out = json_object();
     if (duration != 0)
         (void)json_object_set_new(*out, "duration_seconds", json_integer((json_int_t)duration));
-    r = lookup(type_of(reason), call_reasons, NELEM(call_reasons), sizeof(*call_reasons));
+    r = lookup(type_of(reason), call_reasons, TGH_NELEM(call_reasons), sizeof(*call_reasons));
     if (r != NULL)
         (void)json_object_set_new(*out, "discard_reason", json_string(r->ours));
     if (json_object_size(*out) == 0) {
@@ -856,7 +863,7 @@ static const struct service_type {
 tgh_err
 source_tdlib_content_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *cat = AT_KEY(TDL_ROOT, "content");
+    const struct tgh_jpath *cat = TGH_JPATH_KEY(TDL_ROOT, "content");
     const struct content_type *ct;
     const struct service_type *st;
     const json_t *c = NULL;
@@ -866,13 +873,13 @@ source_tdlib_content_map(const json_t *msg, struct tgh_arena *a, struct msg_even
     if ((rc = need_obj(msg, TDL_ROOT, "content", &c)) != TGH_OK ||
         (rc = need_type(c, cat, &type)) != TGH_OK)
         return rc;
-    if ((ct = lookup(type, content_types, NELEM(content_types), sizeof(*ct))) != NULL) {
+    if ((ct = lookup(type, content_types, TGH_NELEM(content_types), sizeof(*ct))) != NULL) {
         if (ct->kind != NULL)
             (void)media_of(a, ev, ct->kind);
         return ct->fn != NULL ? ct->fn(c, cat, a, ev) : TGH_OK;
     }
     /* Every other content type is a service message, known or newer than this table. */
-    if ((st = lookup(type, service_types, NELEM(service_types), sizeof(*st))) != NULL) {
+    if ((st = lookup(type, service_types, TGH_NELEM(service_types), sizeof(*st))) != NULL) {
         ev->action = st->action;
         return st->params(c, cat, &ev->action_params);
     }

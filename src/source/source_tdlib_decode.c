@@ -335,7 +335,7 @@ handle_object(struct dec *d, const json_t *o, const char *path)
     }
     if (strcmp(type, "updateDeleteMessages") == 0)
         return map_deletes(d, o, path);
-    partial = lookup(type, partial_updates, NELEM(partial_updates), sizeof(*partial_updates));
+    partial = lookup(type, partial_updates, TGH_NELEM(partial_updates), sizeof(*partial_updates));
     if (partial != NULL)
         (void)snprintf(why, sizeof(why),
                        "%s, not a whole message: the collector fetches the message "

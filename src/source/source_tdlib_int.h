@@ -21,29 +21,18 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/jpath.h"
 #include "core/msg.h"
+#include "core/util.h"
 #include "source/source.h"
 #include "source/source_int.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* td/telegram/MessageId.h: server message ids are shifted left by 20 bits. */
 #define SERVER_ID_SHIFT 20
 #define SERVER_ID_MASK  ((INT64_C(1) << SERVER_ID_SHIFT) - 1)
 
-/*
- * Where a value is, for error messages: a chain of keys and array indices up
- * to the message (TDL_ROOT), formatted only when an error is reported.
- */
-struct at {
-    const struct at *up; /* enclosing value; TDL_ROOT for a key of the message */
-    const char *key;     /* key of this value in up, or NULL */
-    long idx;            /* index when this value is an array element, else -1 */
-};
-
-#define TDL_ROOT          ((const struct at *)NULL)
-#define AT_KEY(parent, k) (&(struct at){ (parent), (k), -1 })
-#define AT_IDX(parent, i) (&(struct at){ (parent), NULL, (long)(i) })
+/* The place of the message itself, where every path of a value starts. */
+#define TDL_ROOT ((const struct tgh_jpath *)NULL)
 
 /*
  * The message's content (text, media, poll, location, contact, service
@@ -54,44 +43,20 @@ TGH_MUSTCHECK tgh_err source_tdlib_content_map(const json_t *msg, struct tgh_are
 
 /* ---- errors and typed access ------------------------------------------------ */
 
-static inline size_t
-path_put(const struct at *at, char *buf, size_t size)
-{
-    size_t n;
-    int k = 0;
-
-    if (at == NULL)
-        return 0;
-    n = path_put(at->up, buf, size);
-    if (n >= size)
-        return n;
-    if (at->key != NULL)
-        k = snprintf(buf + n, size - n, "%s%s", n > 0 ? "." : "", at->key);
-    else if (at->idx >= 0)
-        k = snprintf(buf + n, size - n, "[%ld]", at->idx);
-    return n + (k > 0 ? (size_t)k : 0);
-}
-
-static inline tgh_err fail(tgh_err code, const struct at *at, const char *key, const char *fmt, ...)
-    TGH_PRINTF(4, 5);
+static inline tgh_err fail(tgh_err code, const struct tgh_jpath *at, const char *key,
+                           const char *fmt, ...) TGH_PRINTF(4, 5);
 
 /* Record "path.key: message". key may be NULL (the value itself). */
 static inline tgh_err
-fail(tgh_err code, const struct at *at, const char *key, const char *fmt, ...)
+fail(tgh_err code, const struct tgh_jpath *at, const char *key, const char *fmt, ...)
 {
-    char where[192], what[256];
-    size_t n = path_put(at, where, sizeof(where));
     va_list ap;
+    tgh_err rc;
 
-    if (n >= sizeof(where))
-        n = sizeof(where) - 1;
-    where[n] = '\0';
     va_start(ap, fmt);
-    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    rc = tgh_jpath_verrf(code, at, key, "message", fmt, ap);
     va_end(ap);
-    if (key == NULL)
-        return tgh_errf(code, "%s: %s", n > 0 ? where : "message", what);
-    return tgh_errf(code, "%s%s%s: %s", where, n > 0 ? "." : "", key, what);
+    return rc;
 }
 
 /* A value that breaks TDLib's schema. */
@@ -113,7 +78,7 @@ type_of(const json_t *o)
 }
 
 static inline TGH_MUSTCHECK tgh_err
-need_type(const json_t *o, const struct at *at, const char **out)
+need_type(const json_t *o, const struct tgh_jpath *at, const char **out)
 {
     if ((*out = type_of(o)) == NULL)
         return bad(at, "@type", "expected a string");
@@ -125,7 +90,7 @@ need_type(const json_t *o, const struct at *at, const char **out)
  * fail naming the field when it has another JSON type.
  */
 static inline TGH_MUSTCHECK tgh_err
-opt_obj(const json_t *o, const struct at *at, const char *key, const json_t **out)
+opt_obj(const json_t *o, const struct tgh_jpath *at, const char *key, const json_t **out)
 {
     json_t *v = get(o, key);
 
@@ -138,7 +103,7 @@ opt_obj(const json_t *o, const struct at *at, const char *key, const json_t **ou
 }
 
 static inline TGH_MUSTCHECK tgh_err
-need_obj(const json_t *o, const struct at *at, const char *key, const json_t **out)
+need_obj(const json_t *o, const struct tgh_jpath *at, const char *key, const json_t **out)
 {
     tgh_err rc = opt_obj(o, at, key, out);
 
@@ -148,7 +113,7 @@ need_obj(const json_t *o, const struct at *at, const char *key, const json_t **o
 }
 
 static inline TGH_MUSTCHECK tgh_err
-opt_arr(const json_t *o, const struct at *at, const char *key, const json_t **out)
+opt_arr(const json_t *o, const struct tgh_jpath *at, const char *key, const json_t **out)
 {
     json_t *v = get(o, key);
 
@@ -161,7 +126,7 @@ opt_arr(const json_t *o, const struct at *at, const char *key, const json_t **ou
 }
 
 static inline TGH_MUSTCHECK tgh_err
-opt_int(const json_t *o, const struct at *at, const char *key, int64_t *out)
+opt_int(const json_t *o, const struct tgh_jpath *at, const char *key, int64_t *out)
 {
     json_t *v = get(o, key);
 
@@ -174,7 +139,7 @@ opt_int(const json_t *o, const struct at *at, const char *key, int64_t *out)
 }
 
 static inline TGH_MUSTCHECK tgh_err
-need_int(const json_t *o, const struct at *at, const char *key, int64_t *out)
+need_int(const json_t *o, const struct tgh_jpath *at, const char *key, int64_t *out)
 {
     if (get(o, key) == NULL)
         return bad(at, key, "required");
@@ -182,7 +147,7 @@ need_int(const json_t *o, const struct at *at, const char *key, int64_t *out)
 }
 
 static inline TGH_MUSTCHECK tgh_err
-opt_bool(const json_t *o, const struct at *at, const char *key, bool *out)
+opt_bool(const json_t *o, const struct tgh_jpath *at, const char *key, bool *out)
 {
     json_t *v = get(o, key);
 
@@ -195,7 +160,7 @@ opt_bool(const json_t *o, const struct at *at, const char *key, bool *out)
 }
 
 static inline TGH_MUSTCHECK tgh_err
-str_val(const json_t *v, const struct at *at, const char *key, const char **out)
+str_val(const json_t *v, const struct tgh_jpath *at, const char *key, const char **out)
 {
     const char *s = NULL;
 
@@ -210,7 +175,7 @@ str_val(const json_t *v, const struct at *at, const char *key, const char **out)
 
 /* A string; "" is TDLib's "none" and leaves *out alone, like an absent key. */
 static inline TGH_MUSTCHECK tgh_err
-opt_str(const json_t *o, const struct at *at, const char *key, const char **out)
+opt_str(const json_t *o, const struct tgh_jpath *at, const char *key, const char **out)
 {
     json_t *v = get(o, key);
     const char *s = NULL;
@@ -225,7 +190,7 @@ opt_str(const json_t *o, const struct at *at, const char *key, const char **out)
 
 /* TDLib writes int64 as a JSON string of digits (int53 as numbers); a number is accepted too. */
 static inline TGH_MUSTCHECK tgh_err
-opt_int64(const json_t *o, const struct at *at, const char *key, int64_t *out)
+opt_int64(const json_t *o, const struct tgh_jpath *at, const char *key, int64_t *out)
 {
     json_t *v = get(o, key);
     const char *s = NULL;
@@ -252,7 +217,7 @@ opt_int64(const json_t *o, const struct at *at, const char *key, int64_t *out)
 
 /* An int64 id kept as its decimal text (custom emoji ids); 0 leaves *out alone. */
 static inline TGH_MUSTCHECK tgh_err
-opt_id_text(const json_t *o, const struct at *at, const char *key, struct tgh_arena *a,
+opt_id_text(const json_t *o, const struct tgh_jpath *at, const char *key, struct tgh_arena *a,
             const char **out)
 {
     json_t *v = get(o, key);
@@ -273,7 +238,7 @@ opt_id_text(const json_t *o, const struct at *at, const char *key, struct tgh_ar
 
 /* A TDLib message id that must be a server message's; 0 (unknown) leaves *out alone. */
 static inline TGH_MUSTCHECK tgh_err
-opt_msg_id(const json_t *o, const struct at *at, const char *key, int64_t *out)
+opt_msg_id(const json_t *o, const struct tgh_jpath *at, const char *key, int64_t *out)
 {
     int64_t id = 0;
     tgh_err rc = opt_int(o, at, key, &id);
@@ -291,7 +256,7 @@ opt_msg_id(const json_t *o, const struct at *at, const char *key, int64_t *out)
 
 /* A chat id in TDLib's signed convention; peer type from its range. */
 static inline TGH_MUSTCHECK tgh_err
-chat_id_val(int64_t id, const struct at *at, const char *key, enum msg_peer_type *type)
+chat_id_val(int64_t id, const struct tgh_jpath *at, const char *key, enum msg_peer_type *type)
 {
     if (id == 0 || msg_chat_id_from_bare(MSG_CHAT_UNKNOWN, id) != id)
         return bad(at, key, "%" PRId64 " is not a chat id", id);
@@ -303,7 +268,7 @@ chat_id_val(int64_t id, const struct at *at, const char *key, enum msg_peer_type
 }
 
 static inline TGH_MUSTCHECK tgh_err
-user_id_val(int64_t id, const struct at *at, const char *key)
+user_id_val(int64_t id, const struct tgh_jpath *at, const char *key)
 {
     if (id <= 0 || msg_chat_id_from_peer(MSG_PEER_USER, id) != id)
         return bad(at, key, "%" PRId64 " is not a user id", id);

@@ -39,7 +39,7 @@ source_tdlib_server_id(int64_t tdlib_id)
 static TGH_MUSTCHECK tgh_err
 sender_map(const json_t *msg, struct msg_event *ev)
 {
-    const struct at *sat = AT_KEY(TDL_ROOT, "sender_id");
+    const struct tgh_jpath *sat = TGH_JPATH_KEY(TDL_ROOT, "sender_id");
     const json_t *s = NULL;
     const char *type;
     int64_t id = 0;
@@ -70,7 +70,7 @@ sender_map(const json_t *msg, struct msg_event *ev)
  * messageForwardOrigin*; messageForwardOriginMessageImport has a name only.
  */
 static TGH_MUSTCHECK tgh_err
-origin_map(const json_t *o, const struct at *oat, struct msg_event *ev)
+origin_map(const json_t *o, const struct tgh_jpath *oat, struct msg_event *ev)
 {
     const char *type;
     int64_t id = 0;
@@ -108,7 +108,7 @@ origin_map(const json_t *o, const struct at *oat, struct msg_event *ev)
 static TGH_MUSTCHECK tgh_err
 forward_map(const json_t *msg, struct msg_event *ev)
 {
-    const struct at *fat = AT_KEY(TDL_ROOT, "forward_info");
+    const struct tgh_jpath *fat = TGH_JPATH_KEY(TDL_ROOT, "forward_info");
     const json_t *f = NULL, *origin = NULL;
     int64_t date = 0;
     tgh_err rc;
@@ -117,7 +117,7 @@ forward_map(const json_t *msg, struct msg_event *ev)
         return rc;
     if ((rc = opt_obj(f, fat, "origin", &origin)) != TGH_OK ||
         (rc = opt_int(f, fat, "date", &date)) != TGH_OK ||
-        (origin != NULL && (rc = origin_map(origin, AT_KEY(fat, "origin"), ev)) != TGH_OK))
+        (origin != NULL && (rc = origin_map(origin, TGH_JPATH_KEY(fat, "origin"), ev)) != TGH_OK))
         return rc;
     if (date != 0)
         ev->forward_date = date;
@@ -128,9 +128,9 @@ forward_map(const json_t *msg, struct msg_event *ev)
 static TGH_MUSTCHECK tgh_err
 reply_map(const json_t *msg, struct msg_event *ev)
 {
-    const struct at *rat = AT_KEY(TDL_ROOT, "reply_to");
+    const struct tgh_jpath *rat = TGH_JPATH_KEY(TDL_ROOT, "reply_to");
     const json_t *r = NULL, *holder = msg;
-    const struct at *hat = TDL_ROOT;
+    const struct tgh_jpath *hat = TDL_ROOT;
     const char *type, *chat_key = "reply_in_chat_id", *msg_key = "reply_to_message_id";
     enum msg_peer_type pt = MSG_PEER_NONE;
     int64_t chat_id = 0;
@@ -166,7 +166,7 @@ reply_map(const json_t *msg, struct msg_event *ev)
 static TGH_MUSTCHECK tgh_err
 thread_map(const json_t *msg, struct msg_event *ev)
 {
-    const struct at *tat = AT_KEY(TDL_ROOT, "topic_id");
+    const struct tgh_jpath *tat = TGH_JPATH_KEY(TDL_ROOT, "topic_id");
     const json_t *t = NULL;
     const char *type;
     int64_t id = 0;
@@ -194,9 +194,10 @@ static const struct name reaction_types[] = {
 };
 
 static TGH_MUSTCHECK tgh_err
-reaction_map(const json_t *r, const struct at *at, struct tgh_arena *a, struct msg_reaction *mr)
+reaction_map(const json_t *r, const struct tgh_jpath *at, struct tgh_arena *a,
+             struct msg_reaction *mr)
 {
-    const struct at *tat = AT_KEY(at, "type");
+    const struct tgh_jpath *tat = TGH_JPATH_KEY(at, "type");
     const json_t *type = NULL;
     const struct name *n;
     const char *tname;
@@ -211,15 +212,16 @@ reaction_map(const json_t *r, const struct at *at, struct tgh_arena *a, struct m
         (rc = opt_str(type, tat, "emoji", &mr->emoji)) != TGH_OK ||
         (rc = opt_id_text(type, tat, "custom_emoji_id", a, &mr->custom_emoji_id)) != TGH_OK)
         return rc;
-    n = lookup(tname, reaction_types, NELEM(reaction_types), sizeof(*reaction_types));
+    n = lookup(tname, reaction_types, TGH_NELEM(reaction_types), sizeof(*reaction_types));
     mr->type = n != NULL ? n->ours : snake(tname, "reactionType", a);
     return TGH_OK;
 }
 
 static TGH_MUSTCHECK tgh_err
-reactions_map(const json_t *rs, const struct at *at, struct tgh_arena *a, struct msg_event *ev)
+reactions_map(const json_t *rs, const struct tgh_jpath *at, struct tgh_arena *a,
+              struct msg_event *ev)
 {
-    const struct at *lat = AT_KEY(at, "reactions");
+    const struct tgh_jpath *lat = TGH_JPATH_KEY(at, "reactions");
     const json_t *list = NULL;
     size_t i;
     json_t *r;
@@ -233,7 +235,7 @@ reactions_map(const json_t *rs, const struct at *at, struct tgh_arena *a, struct
                     MSG_MAX_REACTIONS);
     ev->reactions = tgh_arena_alloc(a, (json_array_size(list) + 1) * sizeof(*ev->reactions));
     json_array_foreach (list, i, r) {
-        if ((rc = reaction_map(r, AT_IDX(lat, i), a, &ev->reactions[i])) != TGH_OK)
+        if ((rc = reaction_map(r, TGH_JPATH_IDX(lat, i), a, &ev->reactions[i])) != TGH_OK)
             return rc;
         ev->n_reactions++;
     }
@@ -244,7 +246,7 @@ reactions_map(const json_t *rs, const struct at *at, struct tgh_arena *a, struct
 static TGH_MUSTCHECK tgh_err
 interaction_map(const json_t *msg, bool is_post, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *iat = AT_KEY(TDL_ROOT, "interaction_info");
+    const struct tgh_jpath *iat = TGH_JPATH_KEY(TDL_ROOT, "interaction_info");
     const json_t *ii = NULL, *ri = NULL, *rs = NULL;
     int64_t views = 0, forwards = 0;
     tgh_err rc;
@@ -255,14 +257,14 @@ interaction_map(const json_t *msg, bool is_post, struct tgh_arena *a, struct msg
         (rc = opt_int(ii, iat, "forward_count", &forwards)) != TGH_OK ||
         (rc = opt_obj(ii, iat, "reply_info", &ri)) != TGH_OK ||
         (rc = opt_obj(ii, iat, "reactions", &rs)) != TGH_OK ||
-        (ri != NULL &&
-         (rc = opt_int(ri, AT_KEY(iat, "reply_info"), "reply_count", &ev->replies)) != TGH_OK))
+        (ri != NULL && (rc = opt_int(ri, TGH_JPATH_KEY(iat, "reply_info"), "reply_count",
+                                     &ev->replies)) != TGH_OK))
         return rc;
     if (is_post || views != 0)
         ev->views = views;
     if (is_post || forwards != 0)
         ev->forwards = forwards;
-    return rs != NULL ? reactions_map(rs, AT_KEY(iat, "reactions"), a, ev) : TGH_OK;
+    return rs != NULL ? reactions_map(rs, TGH_JPATH_KEY(iat, "reactions"), a, ev) : TGH_OK;
 }
 
 enum btn_data { B_NONE, B_URL, B_LOGIN, B_CALLBACK, B_SWITCH, B_USER, B_COPY };
@@ -303,7 +305,7 @@ base64url(const char *s)
 }
 
 static TGH_MUSTCHECK tgh_err
-button_data(const json_t *t, const struct at *tat, const struct button_type *bt, json_t *o)
+button_data(const json_t *t, const struct tgh_jpath *tat, const struct button_type *bt, json_t *o)
 {
     const json_t *target = NULL;
     const char *s = NULL, *fwd = NULL;
@@ -356,9 +358,9 @@ button_data(const json_t *t, const struct at *tat, const struct button_type *bt,
 
 /* One inlineKeyboardButton as Desktop exports it: {type, text, data|dataBase64, ...}. */
 static TGH_MUSTCHECK tgh_err
-button_map(const json_t *b, const struct at *at, struct tgh_arena *a, json_t **out)
+button_map(const json_t *b, const struct tgh_jpath *at, struct tgh_arena *a, json_t **out)
 {
-    const struct at *tat = AT_KEY(at, "type");
+    const struct tgh_jpath *tat = TGH_JPATH_KEY(at, "type");
     const struct button_type *bt;
     const json_t *t = NULL;
     const char *text = NULL, *tname;
@@ -370,7 +372,7 @@ button_map(const json_t *b, const struct at *at, struct tgh_arena *a, json_t **o
     if ((rc = opt_str(b, at, "text", &text)) != TGH_OK ||
         (rc = need_obj(b, at, "type", &t)) != TGH_OK || (rc = need_type(t, tat, &tname)) != TGH_OK)
         return rc;
-    bt = lookup(tname, button_types, NELEM(button_types), sizeof(*button_types));
+    bt = lookup(tname, button_types, TGH_NELEM(button_types), sizeof(*button_types));
     *out = json_object();
     (void)json_object_set_new(
         *out, "type", json_string(bt ? bt->ours : snake(tname, "inlineKeyboardButtonType", a)));
@@ -383,7 +385,8 @@ button_map(const json_t *b, const struct at *at, struct tgh_arena *a, json_t **o
 static TGH_MUSTCHECK tgh_err
 buttons_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct at *mat = AT_KEY(TDL_ROOT, "reply_markup"), *rat = AT_KEY(mat, "rows");
+    const struct tgh_jpath *mat = TGH_JPATH_KEY(TDL_ROOT, "reply_markup"),
+                           *rat = TGH_JPATH_KEY(mat, "rows");
     const json_t *m = NULL, *rows = NULL;
     json_t *row, *b, *out = NULL;
     size_t i, j;
@@ -396,7 +399,7 @@ buttons_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
         return rc;
     out = json_array();
     json_array_foreach (rows, i, row) {
-        const struct at *iat = AT_IDX(rat, i);
+        const struct tgh_jpath *iat = TGH_JPATH_IDX(rat, i);
         json_t *orow;
 
         if (!json_is_array(row)) {
@@ -407,7 +410,7 @@ buttons_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
         json_array_foreach (row, j, b) {
             json_t *ob = NULL;
 
-            if ((rc = button_map(b, AT_IDX(iat, j), a, &ob)) != TGH_OK) {
+            if ((rc = button_map(b, TGH_JPATH_IDX(iat, j), a, &ob)) != TGH_OK) {
                 json_decref(ob);
                 break;
             }
@@ -544,7 +547,7 @@ tgh_err
 source_tdlib_map_deletes(const json_t *update, const struct source_tdlib_chat *chat,
                          int64_t observed_at, struct msg_batch *b, size_t *n)
 {
-    const struct at *iat = AT_KEY(TDL_ROOT, "message_ids");
+    const struct tgh_jpath *iat = TGH_JPATH_KEY(TDL_ROOT, "message_ids");
     bool is_permanent = false, from_cache = false;
     const json_t *ids = NULL;
     size_t i, count = 0;
@@ -571,7 +574,8 @@ source_tdlib_map_deletes(const json_t *update, const struct source_tdlib_chat *c
     /* Check everything before pushing anything. Local (never sent) messages were never archived. */
     json_array_foreach (ids, i, v) {
         if (!json_is_integer(v))
-            return bad(AT_IDX(iat, i), NULL, "expected an integer, got %s", source_json_kind(v));
+            return bad(TGH_JPATH_IDX(iat, i), NULL, "expected an integer, got %s",
+                       source_json_kind(v));
         count += source_tdlib_server_id(json_integer_value(v)) != 0;
     }
     if (!is_permanent || from_cache)
