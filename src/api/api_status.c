@@ -25,6 +25,7 @@
 
 #define TGH_LOG_SUB "api"
 #include "core/log.h"
+#include "core/util.h"
 
 static struct tgh_metric *m_requests, *m_duration, *m_streams;
 
@@ -40,7 +41,7 @@ api_metrics_init(void)
     m_duration = tgh_metric_histogram(
         "tgh_http_request_duration_seconds",
         "time from a request's headers to its answer queued, by route (streams excluded)", "route",
-        duration_bounds, sizeof(duration_bounds) / sizeof(duration_bounds[0]));
+        duration_bounds, TGH_NELEM(duration_bounds));
     m_streams = tgh_metric_gauge("tgh_http_streams", "live-stream clients connected", NULL);
 }
 

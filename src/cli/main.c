@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/util.h"
 
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_run,    &cli_cmd_login,   &cli_cmd_logout,  &cli_cmd_accounts,
@@ -19,7 +20,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_work,   &cli_cmd_replay,  &cli_cmd_cleanup, &cli_cmd_serve,
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define NCOMMANDS TGH_NELEM(commands)
 
 static void
 usage(FILE *out)

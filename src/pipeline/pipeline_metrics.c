@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/metrics.h"
+#include "core/util.h"
 
 #define FRESH_S 3600 /* only messages dated within this are "live" for the latency */
 
@@ -20,8 +21,6 @@ static const double commit_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 static const double latency_bounds[] = {
     0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600
 };
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
 count_event(const struct msg_event *ev, enum store_change change, int64_t now)
@@ -52,7 +51,7 @@ count_event(const struct msg_event *ev, enum store_change change, int64_t now)
                 tgh_metric_histogram("tgh_pipeline_ingest_latency_seconds",
                                      "from a new message's Telegram date to its commit, for "
                                      "messages dated within the last hour",
-                                     NULL, latency_bounds, N(latency_bounds)),
+                                     NULL, latency_bounds, TGH_NELEM(latency_bounds)),
                 NULL, (double)(now - ev->date));
     } else if (change == STORE_CHANGE_EDIT) {
         tgh_metric_inc(tgh_metric_counter("tgh_store_versions_total",
@@ -83,11 +82,11 @@ pipeline_metrics_commit(const struct msg_event *ev, const enum store_change *cha
         count_event(&ev[i], changes != NULL ? changes[i] : STORE_CHANGE_NONE, now);
     tgh_metric_observe(tgh_metric_histogram("tgh_pipeline_batch_events",
                                             "events per committed batch", NULL, batch_bounds,
-                                            N(batch_bounds)),
+                                            TGH_NELEM(batch_bounds)),
                        NULL, (double)n);
     tgh_metric_observe(tgh_metric_histogram("tgh_pipeline_commit_seconds",
                                             "time one batch took to commit", NULL, commit_bounds,
-                                            N(commit_bounds)),
+                                            TGH_NELEM(commit_bounds)),
                        NULL, commit_s);
 }
 

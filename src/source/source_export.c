@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/codec.h"
+#include "core/util.h"
 #include "source/source_int.h"
 
 #define RD_BUF_BYTES     (64 * 1024)
@@ -596,7 +597,7 @@ chat_type_of(const char *s)
         { "private_channel", MSG_CHAT_CHANNEL },       { "public_channel", MSG_CHAT_CHANNEL },
     };
 
-    for (size_t i = 0; s != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
+    for (size_t i = 0; s != NULL && i < TGH_NELEM(types); i++) {
         if (strcmp(s, types[i].name) == 0)
             return types[i].type;
     }

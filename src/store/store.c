@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/url.h"
+#include "core/util.h"
 #include "store/store_int.h"
 
 struct store {
@@ -53,7 +54,7 @@ open_url(const char *url, bool must_exist, struct store **out)
     rc = tgh_url_parse(url, &u);
     if (rc != TGH_OK)
         return rc;
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+    for (size_t i = 0; i < TGH_NELEM(backends); i++) {
         struct store *st;
         void *impl;
 
