@@ -37,13 +37,13 @@
 #define WRITER_DEPTH  8
 
 int64_t
-now_unix(void)
+collect_now(void)
 {
     return (int64_t)time(NULL);
 }
 
 void
-engine_fatal(struct engine *e, tgh_err rc)
+collect_engine_fatal(struct engine *e, tgh_err rc)
 {
     if (e->fatal == TGH_OK) {
         e->fatal = rc;
@@ -109,7 +109,7 @@ load_chat(void *arg, const struct store_tracked *t)
             c->res.error[0] = '\0';
             if (!c->busy && c->a != NULL) {
                 c->step = STEP_RESOLVE;
-                chat_next(c);
+                collect_chat_next(c);
             }
         }
         return 0;
@@ -141,7 +141,7 @@ load_chat(void *arg, const struct store_tracked *t)
                        t->username);
     c->res_state.want_linked = t->comments;
     c->reconcile_hours = e->o->reconcile_hours > 0 ? e->o->reconcile_hours : 0;
-    c->res_state.done = on_resolved;
+    c->res_state.done = collect_on_resolved;
     c->res_state.arg = c;
     c->res_state.counts = &c->counts;
     c->res.chat_id = t->chat_id;
@@ -219,7 +219,7 @@ start_chats(struct engine *e)
         c->a = account_for(e, c->account, &rc);
         if (c->a == NULL && (rc == TGH_ECONFLICT || rc == TGH_EAGAIN) && e->o->daemon) {
             /* Another process has the session: a daemon that cannot collect must say so. */
-            engine_fatal(e, rc);
+            collect_engine_fatal(e, rc);
             return;
         }
         if (c->a == NULL) {
@@ -231,7 +231,7 @@ start_chats(struct engine *e)
         }
         c->res_state.acct = c->a;
         c->step = STEP_RESOLVE;
-        chat_next(c);
+        collect_chat_next(c);
     }
 }
 
@@ -252,10 +252,10 @@ resume_waiting(struct engine *e)
         struct cchat *c = e->chats[i];
 
         if (c->waiting_commit && atomic_load(&c->uncommitted) == 0)
-            chat_next(c);
+            collect_chat_next(c);
         if (c->pass_done && !c->gone && atomic_load(&c->uncommitted) == 0) {
             c->pass_done = false;
-            if (store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
+            if (store_tracked_set_status(e->meta, c->row_id, "ok", NULL, collect_now()) != TGH_OK)
                 log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
         }
     }
@@ -278,8 +278,9 @@ fail_offline(struct engine *e, double now)
         td_forget(e->hub, c);
         td_forget(e->hub, &c->res_state);
         c->busy = false;
-        chat_fail(c, 503, "no connection to Telegram for %" PRId64 " s (TGH_OFFLINE_TIMEOUT)",
-                  e->cfg->offline_timeout);
+        collect_chat_fail(c, 503,
+                          "no connection to Telegram for %" PRId64 " s (TGH_OFFLINE_TIMEOUT)",
+                          e->cfg->offline_timeout);
     }
 }
 
@@ -308,7 +309,7 @@ trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hou
         /* A transient failure (retries ran out): the next pass tries again. */
         c->res.error[0] = '\0';
         c->step = STEP_RESOLVE;
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     if (c->run_id == 0)
@@ -321,13 +322,13 @@ trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hou
         c->reconcile_hours = reconcile_hours;
     if (c->step == STEP_IDLE) {
         if (backfill && !c->want_catchup)
-            begin_backfill(c);
+            collect_begin_backfill(c);
         else
             c->step = STEP_CATCHUP;
     }
     if (backfill && c->step != STEP_BACKFILL && c->step != STEP_FLOOR)
         c->pending_backfill = true; /* busy with another step: after it */
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 static void
@@ -370,7 +371,7 @@ finish_runs(struct engine *e)
     tgh_err rc = pipeline_writer_drain(e->w, &unused);
 
     if (rc != TGH_OK)
-        engine_fatal(e, rc);
+        collect_engine_fatal(e, rc);
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
         struct store_run_result rr = { 0 };
@@ -400,7 +401,7 @@ finish_runs(struct engine *e)
             c->run_id = 0;
         }
         if (c->step == STEP_IDLE && !c->gone &&
-            store_tracked_set_status(e->meta, c->row_id, "ok", NULL, now_unix()) != TGH_OK)
+            store_tracked_set_status(e->meta, c->row_id, "ok", NULL, collect_now()) != TGH_OK)
             log_error("chat %s: status not recorded: %s", c->spec, tgh_errmsg());
         if (!c->reported && e->o->on_chat != NULL) {
             c->reported = true;
@@ -483,7 +484,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         engine_free(&e);
         return rc;
     }
-    e.hub->on_update = on_update;
+    e.hub->on_update = collect_on_update;
     e.hub->on_update_arg = &e;
     /* Into the store, or (TGH_QUEUE=amqp://) to the broker for the workers. */
     if (queue_url_is_amqp(o->queue_url != NULL ? o->queue_url : cfg->queue_url))
@@ -508,7 +509,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         tgh_err arc = TGH_OK;
 
         if (account_for(&e, cfg->account, &arc) == NULL && e.nchats == 0)
-            engine_fatal(&e, arc);
+            collect_engine_fatal(&e, arc);
     }
     start_chats(&e);
     next_gapfill = td_now() + (double)cfg->gapfill_interval;
@@ -538,13 +539,13 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
                 tgh_err werr = pipeline_writer_error(e.w);
 
                 if (werr != TGH_OK) {
-                    engine_fatal(&e, werr);
+                    collect_engine_fatal(&e, werr);
                     break;
                 }
             }
             resume_waiting(&e);
             if (e.live.n > 0 && (!got || now - e.live_since >= LIVE_FLUSH_S))
-                live_flush(&e);
+                collect_live_flush(&e);
             if (!o->daemon) {
                 fail_offline(&e, now);
                 continue;
@@ -589,7 +590,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         tgh_free(epochs);
     }
     e.stopping = true;
-    live_flush(&e);
+    collect_live_flush(&e);
     finish_runs(&e);
     /* Answers still in flight are dropped: their cursors never moved. */
     e.hub->on_update = NULL;
@@ -599,7 +600,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         tgh_err wrc = pipeline_writer_stop(e.w, &unused);
 
         if (wrc != TGH_OK && e.fatal == TGH_OK)
-            engine_fatal(&e, wrc);
+            collect_engine_fatal(&e, wrc);
     }
     td_hub_close(e.hub, 10);
     result_take(&e, res, started);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * collect_chat.c - one tracked chat's walk through its history: the state
- * machine (chat_next) and the answers to the requests it sends.
+ * machine (collect_chat_next) and the answers to the requests it sends.
  *
  * A chat goes through steps: resolve (getChat, or searchPublicChat when
  * TDLib forgot it), open (daemon), catch-up (from the newest message down
@@ -44,7 +44,7 @@ submit(struct engine *e, struct cchat *c, struct msg_batch *b, const struct stor
     }
     rc = pipeline_writer_submit_note(e->w, b, &note);
     if (rc != TGH_OK)
-        engine_fatal(e, rc);
+        collect_engine_fatal(e, rc);
 }
 
 static void
@@ -64,7 +64,7 @@ queue_thread(struct cchat *c, int64_t id, int64_t last, bool topic)
 
 /* Comment threads: remember posts whose replies are newer than what we have. */
 void
-note_thread(struct cchat *c, const json_t *msg)
+collect_note_thread(struct cchat *c, const json_t *msg)
 {
     const json_t *ri = json_object_get(json_object_get(msg, "interaction_info"), "reply_info");
     int64_t count = 0, last = 0, id = 0;
@@ -92,7 +92,7 @@ note_thread(struct cchat *c, const json_t *msg)
 }
 
 void
-chat_fail(struct cchat *c, int code, const char *fmt, ...)
+collect_chat_fail(struct cchat *c, int code, const char *fmt, ...)
 {
     va_list ap;
     bool permanent = resolve_error_is_permanent(code);
@@ -121,12 +121,12 @@ page_messages(struct cchat *c, json_t *ans, const char *what)
 
     c->busy = false;
     if (td_is_error(ans, &code, &msg)) {
-        chat_fail(c, code, "%s: %d %s", what, code, msg);
+        collect_chat_fail(c, code, "%s: %d %s", what, code, msg);
         return NULL;
     }
     msgs = json_object_get(ans, "messages");
     if (!json_is_array(msgs)) {
-        chat_fail(c, 400, "%s: answer without messages (%s)", what, td_type(ans));
+        collect_chat_fail(c, 400, "%s: answer without messages (%s)", what, td_type(ans));
         return NULL;
     }
     c->res.fetched += (int64_t)json_array_size(msgs);
@@ -181,7 +181,7 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
 
     (void)a;
     if (msgs == NULL) {
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     n = json_array_size(msgs);
@@ -198,8 +198,8 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
             low_date = date;
         }
         if (id > c->cur.newest_id || date >= c->reconcile_floor) {
-            note_thread(c, m);
-            (void)map_into(e, c, &c->map_chat, m, &e->page);
+            collect_note_thread(c, m);
+            (void)collect_map_into(e, c, &c->map_chat, m, &e->page);
         }
     }
     done = n == 0 || (low != 0 && low <= c->cur.newest_id && low_date < c->reconcile_floor);
@@ -221,7 +221,7 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
         c->from = from_td;
     }
     submit(e, c, &e->page, &c->cur);
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 /* Backfill: from the oldest cursor down, within this pass's bounds. */
@@ -237,7 +237,7 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
 
     (void)a;
     if (msgs == NULL) {
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     n = json_array_size(msgs);
@@ -256,8 +256,8 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
             top = id;
         if (low == 0 || id < low)
             low = id;
-        note_thread(c, m);
-        (void)map_into(e, c, &c->map_chat, m, &e->page);
+        collect_note_thread(c, m);
+        (void)collect_map_into(e, c, &c->map_chat, m, &e->page);
         if (c->budget > 0)
             c->budget--;
     }
@@ -277,7 +277,7 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
             c->want_backfill = false;
     }
     submit(e, c, &e->page, &c->cur);
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 static void
@@ -292,15 +292,15 @@ on_floor(void *ctx, struct td_acct *a, json_t *ans)
     c->busy = false;
     if (td_is_error(ans, &code, &msg)) {
         if (code != 404) {
-            chat_fail(c, code, "getChatMessageByDate: %d %s", code, msg);
-            chat_next(c);
+            collect_chat_fail(c, code, "getChatMessageByDate: %d %s", code, msg);
+            collect_chat_next(c);
             return;
         }
     } else if (td_int(ans, "id", &id)) {
         c->floor_id = source_tdlib_server_id(id);
     }
     c->step = STEP_BACKFILL;
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 /* Comment threads: each post's replies, from the newest down to what we had. */
@@ -323,13 +323,13 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
                  c->thread.topic ? "forum topic" : "comments of post", c->thread.post_id, code,
                  emsg);
         c->thread.post_id = 0;
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     msgs =
         page_messages(c, ans, c->thread.topic ? "getForumTopicHistory" : "getMessageThreadHistory");
     if (msgs == NULL) {
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     n = json_array_size(msgs);
@@ -343,7 +343,7 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
             c->thread_max = id;
         if (low == 0 || id < low)
             low = id;
-        (void)map_into(e, c, c->thread.topic ? &c->map_chat : &c->map_linked, m, &e->page);
+        (void)collect_map_into(e, c, c->thread.topic ? &c->map_chat : &c->map_linked, m, &e->page);
     }
     if (n == 0 || (low != 0 && low <= c->thread_cur.newest_id)) {
         if (c->thread_max > c->thread_cur.newest_id)
@@ -355,7 +355,7 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
         submit(e, c, &e->page, NULL);
         c->from = from_td;
     }
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 static void
@@ -395,7 +395,7 @@ on_topics(void *ctx, struct td_acct *a, json_t *ans)
     if (td_is_error(ans, &code, &msg)) {
         log_warn("chat %s: getForumTopics: %d %s (topics not read separately)", c->spec, code, msg);
         c->step = STEP_THREADS;
-        chat_next(c);
+        collect_chat_next(c);
         return;
     }
     json_array_foreach (topics, i, t) {
@@ -417,11 +417,11 @@ on_topics(void *ctx, struct td_acct *a, json_t *ans)
     if (json_array_size(topics) == 0 ||
         (c->topic_off_date == 0 && c->topic_off_msg == 0 && c->topic_off_id == 0))
         c->step = STEP_THREADS;
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 void
-on_resolved(void *arg, struct resolve *r)
+collect_on_resolved(void *arg, struct resolve *r)
 {
     struct cchat *c = arg;
     struct engine *e = c->e;
@@ -430,8 +430,8 @@ on_resolved(void *arg, struct resolve *r)
 
     c->busy = false;
     if (r->error[0] != '\0') {
-        chat_fail(c, r->error_code, "%s", r->error);
-        chat_next(c);
+        collect_chat_fail(c, r->error_code, "%s", r->error);
+        collect_chat_next(c);
         return;
     }
     c->map_chat.chat_id = r->chat_id;
@@ -465,20 +465,20 @@ on_resolved(void *arg, struct resolve *r)
         rc = store_chat_upsert(e->meta, r->linked_chat_id, MSG_CHAT_SUPERGROUP, c->map_linked.title,
                                NULL);
     if (rc != TGH_OK) {
-        engine_fatal(e, rc);
+        collect_engine_fatal(e, rc);
         return;
     }
     if (c->run_id == 0) {
         rc = store_run_begin(e->meta, r->chat_id, e->o->daemon ? "collect" : "collect-once",
                              c->account, &c->run_id);
         if (rc != TGH_OK) {
-            engine_fatal(e, rc);
+            collect_engine_fatal(e, rc);
             return;
         }
     }
     rc = store_cursor_get(e->meta, r->chat_id, 0, &c->cur);
     if (rc != TGH_OK && rc != TGH_ENOTFOUND) {
-        engine_fatal(e, rc);
+        collect_engine_fatal(e, rc);
         return;
     }
     c->res.complete = c->cur.complete;
@@ -486,7 +486,7 @@ on_resolved(void *arg, struct resolve *r)
     c->step = e->o->daemon && (r->type == MSG_CHAT_CHANNEL || r->type == MSG_CHAT_SUPERGROUP)
                   ? STEP_OPEN
                   : STEP_CATCHUP;
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 static void
@@ -502,11 +502,11 @@ on_opened(void *ctx, struct td_acct *a, json_t *ans)
     else
         c->opened = true;
     c->step = STEP_CATCHUP;
-    chat_next(c);
+    collect_chat_next(c);
 }
 
 void
-begin_backfill(struct cchat *c)
+collect_begin_backfill(struct cchat *c)
 {
     struct engine *e = c->e;
 
@@ -520,7 +520,7 @@ begin_backfill(struct cchat *c)
 
 /* Decide and send this chat's next request, or finish its pass. */
 void
-chat_next(struct cchat *c)
+collect_chat_next(struct cchat *c)
 {
     struct engine *e = c->e;
 
@@ -540,7 +540,7 @@ chat_next(struct cchat *c)
     case STEP_OPEN:
         if (c->opened) {
             c->step = STEP_CATCHUP;
-            chat_next(c);
+            collect_chat_next(c);
             return;
         }
         c->busy = true;
@@ -558,18 +558,18 @@ chat_next(struct cchat *c)
         if (!c->want_catchup) {
             if (!e->o->daemon || c->pending_backfill || c->passes == 0) {
                 c->pending_backfill = false;
-                begin_backfill(c);
+                collect_begin_backfill(c);
             } else {
                 c->step = c->topics && c->res_state.is_forum ? STEP_TOPICS : STEP_THREADS;
                 c->topic_off_date = c->topic_off_msg = c->topic_off_id = 0;
             }
             c->passes++;
-            chat_next(c);
+            collect_chat_next(c);
             return;
         }
         if (c->cur.gap_hi == 0 || c->reconcile_floor == 0)
             c->reconcile_floor =
-                c->reconcile_hours > 0 ? now_unix() - c->reconcile_hours * 3600 : INT64_MAX;
+                c->reconcile_hours > 0 ? collect_now() - c->reconcile_hours * 3600 : INT64_MAX;
         c->from = c->cur.gap_hi != 0 ? source_tdlib_msg_id(c->cur.gap_from) : 0;
         send_history(c, on_catchup_page);
         return;
@@ -584,7 +584,7 @@ chat_next(struct cchat *c)
         if (!c->want_backfill) {
             c->step = c->topics && c->res_state.is_forum ? STEP_TOPICS : STEP_THREADS;
             c->topic_off_date = c->topic_off_msg = c->topic_off_id = 0;
-            chat_next(c);
+            collect_chat_next(c);
             return;
         }
         send_history(c, on_backfill_page);
@@ -603,7 +603,7 @@ chat_next(struct cchat *c)
         if (c->thread.post_id == 0) {
             if (c->nthreads == 0) {
                 c->step = STEP_IDLE;
-                chat_next(c);
+                collect_chat_next(c);
                 return;
             }
             c->thread = c->threads[--c->nthreads];
@@ -617,7 +617,7 @@ chat_next(struct cchat *c)
             }
             if (c->thread_cur.newest_id >= c->thread.last_reply) {
                 c->thread.post_id = 0;
-                chat_next(c);
+                collect_chat_next(c);
                 return;
             }
         }
@@ -630,7 +630,7 @@ chat_next(struct cchat *c)
             c->catchup_again = false;
             c->want_catchup = true;
             c->step = STEP_CATCHUP;
-            chat_next(c);
+            collect_chat_next(c);
         }
         return;
     case STEP_FAILED:

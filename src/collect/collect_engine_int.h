@@ -119,29 +119,29 @@ struct engine {
 };
 
 /* collect.c */
-int64_t now_unix(void);
+int64_t collect_now(void);
 /* Stop the engine; the first error (and its message) is the run's. */
-void engine_fatal(struct engine *e, tgh_err rc);
+void collect_engine_fatal(struct engine *e, tgh_err rc);
 
 /* collect_chat.c */
 /* Decide and send this chat's next request, or finish its pass. */
-void chat_next(struct cchat *c);
+void collect_chat_next(struct cchat *c);
 /* Fail the chat; a permanent error (resolve_error_is_permanent) is also its status. */
-void chat_fail(struct cchat *c, int code, const char *fmt, ...) TGH_PRINTF(3, 4);
+void collect_chat_fail(struct cchat *c, int code, const char *fmt, ...) TGH_PRINTF(3, 4);
 /* res_state.done: record the resolved chat, begin its run, go on with its walk. */
-void on_resolved(void *arg, struct resolve *r);
+void collect_on_resolved(void *arg, struct resolve *r);
 /* Set up a backfill pass from the oldest cursor, within the run's bounds. */
-void begin_backfill(struct cchat *c);
+void collect_begin_backfill(struct cchat *c);
 /* Comment threads: remember posts whose replies are newer than what we have. */
-void note_thread(struct cchat *c, const json_t *msg);
+void collect_note_thread(struct cchat *c, const json_t *msg);
 
 /* collect_live.c */
 /* Map one message into b; false when it became a dead letter instead. */
-bool map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat,
-              const json_t *msg, struct msg_batch *b);
+bool collect_map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat,
+                      const json_t *msg, struct msg_batch *b);
 /* Hand the live batch (when not empty) to the writer. */
-void live_flush(struct engine *e);
+void collect_live_flush(struct engine *e);
 /* hub->on_update (daemon): new, edited and deleted messages of tracked chats. */
-void on_update(void *arg, struct td_acct *a, json_t *u);
+void collect_on_update(void *arg, struct td_acct *a, json_t *u);
 
 #endif

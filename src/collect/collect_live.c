@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * collect_live.c - TDLib messages into events for the writer, and the
- * daemon's live updates. map_into turns one message into an event of a
+ * daemon's live updates. collect_map_into turns one message into an event of a
  * chat's page (collect_chat.c) or of the live batch, or into a dead letter
- * when it cannot be mapped; on_update takes new, edited and deleted messages
+ * when it cannot be mapped; collect_on_update takes new, edited and deleted messages
  * of tracked chats into the live batch, which goes to the writer when it is
  * full or when the engine's loop (collect.c) finds it waited long enough.
  */
@@ -73,13 +73,13 @@ dead_letter(struct engine *e, struct cchat *c, const json_t *msg, const char *re
 
 /* Map one message into b; false when it became a dead letter instead. */
 bool
-map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat, const json_t *msg,
-         struct msg_batch *b)
+collect_map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat,
+                 const json_t *msg, struct msg_batch *b)
 {
     struct msg_event *ev = msg_batch_push(b);
     tgh_err rc;
 
-    rc = source_tdlib_map_message(msg, chat, now_unix(), &b->arena, ev);
+    rc = source_tdlib_map_message(msg, chat, collect_now(), &b->arena, ev);
     if (rc == TGH_OK)
         rc = codec_event_finalize(ev);
     if (rc != TGH_OK) {
@@ -91,7 +91,7 @@ map_into(struct engine *e, struct cchat *c, const struct source_tdlib_chat *chat
 }
 
 void
-live_flush(struct engine *e)
+collect_live_flush(struct engine *e)
 {
     struct pipeline_commit_note note = { 0 };
     tgh_err rc;
@@ -101,14 +101,14 @@ live_flush(struct engine *e)
     note.tag = &e->live;
     rc = pipeline_writer_submit_note(e->w, &e->live, &note);
     if (rc != TGH_OK)
-        engine_fatal(e, rc);
+        collect_engine_fatal(e, rc);
 }
 
 static struct msg_batch *
 live_batch(struct engine *e)
 {
     if (e->live.n == e->live.cap)
-        live_flush(e);
+        collect_live_flush(e);
     if (e->live.n == 0)
         e->live_since = td_now();
     return &e->live;
@@ -130,12 +130,12 @@ on_refreshed(void *ctx, struct td_acct *a, json_t *ans)
     (void)td_int(ans, "chat_id", &chat_id);
     if (chat_by_id(e, chat_id, &linked) != c)
         return;
-    if (map_into(e, c, linked ? &c->map_linked : &c->map_chat, ans, live_batch(e)))
+    if (collect_map_into(e, c, linked ? &c->map_linked : &c->map_chat, ans, live_batch(e)))
         e->live_events++;
 }
 
 void
-on_update(void *arg, struct td_acct *a, json_t *u)
+collect_on_update(void *arg, struct td_acct *a, json_t *u)
 {
     struct engine *e = arg;
     const char *t = td_type(u);
@@ -153,8 +153,8 @@ on_update(void *arg, struct td_acct *a, json_t *u)
         if (c == NULL || c->a != a)
             return; /* chats nobody tracks are not collected */
         if (!linked)
-            note_thread(c, m);
-        if (map_into(e, c, linked ? &c->map_linked : &c->map_chat, m, live_batch(e)))
+            collect_note_thread(c, m);
+        if (collect_map_into(e, c, linked ? &c->map_linked : &c->map_chat, m, live_batch(e)))
             e->live_events++;
     } else if (strcmp(t, "updateMessageContent") == 0 || strcmp(t, "updateMessageEdited") == 0 ||
                strcmp(t, "updateMessageInteractionInfo") == 0) {
@@ -182,10 +182,11 @@ on_update(void *arg, struct td_acct *a, json_t *u)
             return;
         b = live_batch(e);
         if (b->cap - b->n < json_array_size(ids)) {
-            live_flush(e);
+            collect_live_flush(e);
             b = live_batch(e);
         }
-        rc = source_tdlib_map_deletes(u, linked ? &c->map_linked : &c->map_chat, now_unix(), b, &n);
+        rc = source_tdlib_map_deletes(u, linked ? &c->map_linked : &c->map_chat, collect_now(), b,
+                                      &n);
         if (rc != TGH_OK)
             dead_letter(e, c, u, tgh_errmsg());
         else if (n == 0)
