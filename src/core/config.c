@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 
 #define TGH_LOG_SUB "config"
 
@@ -106,7 +107,7 @@ static const struct cfg_param params[] = {
       "phone number for login, international format" },
 };
 
-#define NPARAMS (sizeof(params) / sizeof(params[0]))
+#define NPARAMS (TGH_NELEM(params))
 
 const char *const *
 tgh_config_keys(void)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 #define TGH_LOG_SUB "core"
 
@@ -66,7 +67,7 @@ tgh_err_name(tgh_err code)
         [TGH_ENOTFOUND] = "ENOTFOUND",
     };
 
-    if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || names[code] == NULL)
+    if ((unsigned)code >= TGH_NELEM(names) || names[code] == NULL)
         return "EUNKNOWN";
     return names[code];
 }

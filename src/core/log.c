@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 static _Atomic int cur_level = TGH_LOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -31,7 +33,7 @@ tgh_log_get_level(void)
 tgh_err
 tgh_log_level_parse(const char *s, enum tgh_log_level *out)
 {
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+    for (size_t i = 0; i < TGH_NELEM(level_names); i++) {
         if (strcmp(s, level_names[i]) == 0) {
             *out = (enum tgh_log_level)i;
             return TGH_OK;

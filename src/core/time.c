@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
+
 tgh_err
 tgh_int_parse(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -40,7 +42,7 @@ tgh_time_parse(const char *s, int64_t *out)
         digits = digits && isdigit((unsigned char)*p);
     if (digits)
         return tgh_int_parse(s, 0, TGH_TIME_MAX, out);
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+    for (size_t i = 0; i < TGH_NELEM(formats); i++) {
         struct tm tm, want;
         const char *end;
         time_t t;

@@ -465,7 +465,7 @@ link_path(const char *key)
         p += 8;
     else if (strncasecmp(p, "http://", 7) == 0)
         p += 7;
-    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+    for (size_t i = 0; i < TGH_NELEM(hosts); i++)
         if (strncasecmp(p, hosts[i], strlen(hosts[i])) == 0)
             return p + strlen(hosts[i]);
     return NULL;

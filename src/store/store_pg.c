@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 /*
  * Staging tables, one set per connection: rows live until the end of the
@@ -463,7 +464,7 @@ pg_open(const struct tgh_url *url, bool must_exist, void **impl)
 
         for (int i = -MONTHS_AROUND; i <= MONTHS_AROUND; i++)
             times[i + MONTHS_AROUND] = now + (int64_t)i * 30 * 86400;
-        rc = pg_partitions_ensure(pg, times, sizeof(times) / sizeof(times[0]));
+        rc = pg_partitions_ensure(pg, times, TGH_NELEM(times));
     }
 out:
     if (rc != TGH_OK) {

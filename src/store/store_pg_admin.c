@@ -8,6 +8,8 @@
 
 #include <time.h>
 
+#include "core/util.h"
+
 /* ---- single writes ---- */
 
 TGH_MUSTCHECK tgh_err
@@ -566,7 +568,7 @@ tracked_get(struct pg *pg, enum stmt_id id, const struct params *p, struct store
     *found = rc == TGH_OK && PQntuples(r) > 0;
     if (*found) {
         tracked_row(r, 0, out);
-        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        for (size_t i = 0; i < TGH_NELEM(strs); i++)
             if (*strs[i] != NULL)
                 *strs[i] = tgh_arena_strdup(&pg->found, *strs[i]);
     }

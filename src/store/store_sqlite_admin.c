@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/msg.h"
+#include "core/util.h"
 
 /* ---- runs and dead letters ---- */
 
@@ -126,7 +127,7 @@ runs_page(struct sq *sq, sqlite3_stmt *s, struct store_run_row *page, struct tgh
         const char **strs[] = { &r->kind, &r->origin, &r->status, &r->error };
 
         run_row(s, r);
-        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        for (size_t i = 0; i < TGH_NELEM(strs); i++)
             if (*strs[i] != NULL)
                 *strs[i] = tgh_arena_strdup(a, *strs[i]);
     }
@@ -249,7 +250,7 @@ dead_letters_page(struct sq *sq, sqlite3_stmt *s, struct store_dead_letter_row *
         const char **strs[] = { &d->source, &d->origin, &d->position, &d->reason };
 
         dead_letter_row(s, d);
-        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        for (size_t i = 0; i < TGH_NELEM(strs); i++)
             if (*strs[i] != NULL)
                 *strs[i] = tgh_arena_strdup(a, *strs[i]);
         if (d->payload != NULL) /* (ptr, len): it may hold any byte */
@@ -426,7 +427,7 @@ tracked_keep(struct tgh_arena *a, struct store_tracked *t)
     const char **strs[] = { &t->spec, &t->account, &t->status,  &t->error,
                             &t->type, &t->title,   &t->username };
 
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+    for (size_t i = 0; i < TGH_NELEM(strs); i++)
         if (*strs[i] != NULL)
             *strs[i] = tgh_arena_strdup(a, *strs[i]);
 }
