@@ -3,7 +3,8 @@
 # Source rules of the house style that a compiler cannot check:
 # banned calls, raw allocation outside core/alloc.c, stdout outside the CLI,
 # SPDX lines, header guards, private headers across subsystems, TODOs without
-# an issue number. Prints each violation as file:line: rule; exits 1 on any.
+# an issue number, the layers and public headers of docs/ARCHITECTURE.md, and
+# the size of a file. Prints each violation as file:line: rule; exits 1 on any.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
@@ -48,13 +49,51 @@ for f in "${files[@]}"; do
     done < <(grep -nE '\b(TODO|FIXME|XXX)\b' "$f" | grep -vE 'TODO\(#?[0-9]+\)')
 done
 
-# Dependency direction: store, source never include cli; core includes only core.
-for f in "${files[@]}"; do
-    case "$f" in
-    src/core/*) grep -nE '#include "(store|source|cli|queue|pipeline|cache|media|api|sched)/' "$f" | sed "s|^|$f:|" | while read -r l; do echo "$l: core must not depend on other subsystems"; done ;;
-    src/store/* | src/source/*) grep -nE '#include "cli/' "$f" | sed "s|^|$f:|" | while read -r l; do echo "$l: only cli may include cli"; done ;;
+# Layers (docs/ARCHITECTURE.md): a folder includes only headers of its own
+# folder and of folders in a lower layer; outside its folder, a subsystem is
+# seen through its public header X/X.h alone (core: any header but *_int.h).
+layer() {
+    case "$1" in
+    core) echo 0 ;;
+    cache | queue | source | store | media) echo 1 ;;
+    pipeline) echo 2 ;;
+    collect | api) echo 3 ;;
+    sched | bot) echo 4 ;;
+    cli) echo 5 ;;
+    *) echo "" ;;
     esac
-done | { if read -r first; then echo "$first"; cat; exit 1; fi; } || status=1
+}
+for f in "${files[@]}"; do
+    sub=$(echo "$f" | cut -d/ -f2)
+    mine=$(layer "$sub")
+    if [ -z "$mine" ]; then
+        report "$f" "folder src/$sub has no layer in scripts/checksrc.sh (and docs/ARCHITECTURE.md)"
+        continue
+    fi
+    while IFS=: read -r line inc; do
+        dir=${inc%%/*}
+        [ "$dir" = "$sub" ] && continue
+        theirs=$(layer "$dir")
+        if [ -z "$theirs" ] || [ "$theirs" -ge "$mine" ]; then
+            report "$f:$line" "src/$sub (layer $mine) must not include $inc (layer ${theirs:-?})"
+        elif [ "$dir" != core ] && [ "$inc" != "$dir/$dir.h" ]; then
+            report "$f:$line" "outside src/$dir only its public header $dir/$dir.h may be included, not $inc"
+        fi
+    done < <(grep -nE '^#include "[a-z]+/[a-z_]+\.h"' "$f" | sed -E 's/^([0-9]+):#include "([^"]+)".*/\1:\2/')
+done
+
+# Size: a file in src/ over 1,500 lines needs a written reason here
+# ("path: why"), so that a long file is a decision, never an accident.
+long_ok=()
+for f in "${files[@]}"; do
+    n=$(wc -l <"$f")
+    [ "$n" -le 1500 ] && continue
+    why=""
+    for entry in "${long_ok[@]}"; do
+        [ "${entry%%:*}" = "$f" ] && why=${entry#*:}
+    done
+    [ -n "$why" ] || report "$f" "$n lines, over 1,500: split it by concern or give the reason in long_ok"
+done
 
 [ $status -eq 0 ] && echo "checksrc: ${#files[@]} files clean"
 exit $status
