@@ -144,6 +144,7 @@ struct store_query {
     int64_t after_id;  /* 0, or only message_id > after_id (needs a chat_id, else TGH_EINVAL) */
     int64_t before_id; /* 0, or only message_id < before_id (needs a chat_id, else TGH_EINVAL) */
     bool by_id;        /* order by message_id (then chat_id) instead of (date, message_id) */
+    bool media_only;   /* only messages that carry media (media_kind set) */
 };
 
 struct store_message_row {
@@ -377,5 +378,158 @@ TGH_MUSTCHECK tgh_err store_cursor_put(struct store *st, const struct store_curs
 /* Cursors of one chat (or all: MSG_UNSET), by chat then thread. */
 TGH_MUSTCHECK tgh_err store_cursors_each(struct store *st, int64_t chat_id, store_cursor_fn fn,
                                          void *arg);
+
+/*
+ * Media jobs (job_history, kind "media"): one row per file of a message that
+ * the media archive keeps or decided not to keep, and the content index
+ * (dedup_index) of what is stored. Written by the media downloader and the
+ * importer, never by the message commit, so media never slows the messages.
+ */
+enum store_job_state {
+    STORE_JOB_QUEUED = 0,  /* waiting (next_at: not before) */
+    STORE_JOB_DOWNLOADING, /* claimed; next_at is the lease: past it, claimable again */
+    STORE_JOB_STORED,      /* the bytes are in the media store (sha256, storage_key) */
+    STORE_JOB_FAILED,      /* gave up after attempts, or a permanent error; retry re-queues */
+    STORE_JOB_SKIPPED,     /* the policy said no (error says why) */
+    STORE_JOB_STATES
+};
+const char *store_job_state_name(enum store_job_state s); /* "queued", ... */
+/* "queued" ... into *out; false for anything else. */
+bool store_job_state_parse(const char *s, enum store_job_state *out);
+
+struct store_media_job {
+    int64_t id; /* assigned by the store */
+    int64_t chat_id;
+    int64_t message_id;
+    const char *media_key;      /* the file within the message: file_unique_id, or "idx:N" */
+    int64_t date;               /* the message's date */
+    const char *media_kind;     /* photo, video, voice, document, ... */
+    const char *file_unique_id; /* Telegram's, NULL when unknown (exports) */
+    const char *file_name;      /* as the source named it, NULL when none */
+    const char *mime_type;      /* NULL when unknown */
+    int64_t size;               /* expected bytes, 0 when unknown */
+    const char *origin;         /* "tdlib", "export", "bot" */
+    const char *source_path;    /* export: the file beside the export (absolute), else NULL */
+    int priority;               /* 1..32, higher first (downloadFile's priority) */
+    enum store_job_state state;
+    int attempts;            /* claims so far */
+    const char *error;       /* the last error, or why skipped; NULL when none */
+    int64_t next_at;         /* see enum store_job_state; 0: now */
+    int64_t downloaded;      /* bytes downloaded so far */
+    const char *sha256;      /* stored: hex SHA-256 of the bytes */
+    const char *storage_key; /* stored: the object's key in the media store */
+    const char *upload_id;   /* an unfinished multipart upload to resume, NULL when none */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t finished_at; /* stored, failed or skipped at; 0 otherwise */
+};
+
+typedef int (*store_media_job_fn)(void *arg, const struct store_media_job *j);
+
+/*
+ * Add a job for (chat_id, message_id, media_key) unless one exists: *added
+ * says which, *id (may be NULL) receives the row id either way. state is
+ * QUEUED or SKIPPED (with error); the other fields as given (attempts 0).
+ */
+TGH_MUSTCHECK tgh_err store_media_job_add(struct store *st, const struct store_media_job *j,
+                                          int64_t *id, bool *added);
+
+struct store_media_claim {
+    int64_t now;        /* Unix seconds */
+    int64_t lease_s;    /* a claimed job is claimable again after now + lease_s */
+    size_t max;         /* at most this many */
+    const char *origin; /* only jobs of this origin; NULL: any */
+    int64_t chat_id;    /* only this chat; MSG_UNSET: any */
+};
+
+/*
+ * Claim due jobs, highest priority first, then oldest: QUEUED ones with
+ * next_at <= now and DOWNLOADING ones whose lease ran out (their claimer
+ * died). Each becomes DOWNLOADING with next_at = now + lease_s and attempts
+ * + 1, in one transaction, so two claimers never get the same job; fn sees
+ * each claimed job (after the commit: it may use the store).
+ */
+TGH_MUSTCHECK tgh_err store_media_jobs_claim(struct store *st, const struct store_media_claim *c,
+                                             store_media_job_fn fn, void *arg);
+
+/* Progress of a DOWNLOADING job: bytes so far, and the lease extended to lease_until. */
+TGH_MUSTCHECK tgh_err store_media_job_progress(struct store *st, int64_t id, int64_t downloaded,
+                                               int64_t lease_until);
+
+/* Record (or, NULL, forget) the multipart upload of a job's object. */
+TGH_MUSTCHECK tgh_err store_media_job_set_upload(struct store *st, int64_t id,
+                                                 const char *upload_id);
+
+/* How a claimed job ended. */
+struct store_media_end {
+    enum store_job_state state; /* STORED, FAILED, SKIPPED, or QUEUED (retry at next_at) */
+    const char *error;          /* FAILED, SKIPPED, QUEUED: why; NULL clears */
+    int64_t next_at;            /* QUEUED: not before */
+    const char *sha256;         /* STORED */
+    const char *storage_key;    /* STORED */
+    int64_t size;               /* STORED: the bytes stored */
+    int64_t at;                 /* now (Unix seconds) */
+};
+
+/* End job id as e says; upload_id is cleared. TGH_ENOTFOUND when there is no such job. */
+TGH_MUSTCHECK tgh_err store_media_job_end(struct store *st, int64_t id,
+                                          const struct store_media_end *e);
+
+struct store_media_jobs_query {
+    int state;          /* an enum store_job_state, or -1 for every state */
+    int64_t chat_id;    /* MSG_UNSET: every chat */
+    int64_t message_id; /* MSG_UNSET: every message (needs chat_id otherwise) */
+    int64_t before_id;  /* 0, or only id < before_id (paging) */
+    int64_t limit;      /* <= 0: no limit */
+};
+
+/* Jobs matching q, newest first, in pages finished before fn sees them (fn may use the store). */
+TGH_MUSTCHECK tgh_err store_media_jobs_each(struct store *st,
+                                            const struct store_media_jobs_query *q,
+                                            store_media_job_fn fn, void *arg);
+
+/*
+ * Queue job id again (FAILED or SKIPPED; others are left alone), or with id
+ * 0 every FAILED job: state QUEUED, next_at now, error kept until the next
+ * end. *n (may be NULL) is how many were queued. TGH_ENOTFOUND for an id
+ * that does not exist.
+ */
+TGH_MUSTCHECK tgh_err store_media_job_retry(struct store *st, int64_t id, int64_t now, int64_t *n);
+
+/* Jobs per state and media kind: fn(arg, state, kind, jobs, bytes (size of each job's file)). */
+typedef int (*store_media_count_fn)(void *arg, enum store_job_state state, const char *kind,
+                                    int64_t jobs, int64_t bytes);
+TGH_MUSTCHECK tgh_err store_media_counts_each(struct store *st, store_media_count_fn fn, void *arg);
+
+/* One stored content (dedup_index). */
+struct store_dedup {
+    const char *sha256; /* hex, 64 characters */
+    const char *storage_key;
+    const char *file_unique_id; /* NULL when unknown */
+    int64_t size;
+    const char *content_type; /* NULL when unknown */
+    int64_t created_at;
+};
+
+typedef int (*store_dedup_fn)(void *arg, const struct store_dedup *d);
+
+/*
+ * The stored content with this sha256, or else (sha256 NULL) with this
+ * file_unique_id; TGH_ENOTFOUND when none. Strings of *out live until the
+ * next call on st.
+ */
+TGH_MUSTCHECK tgh_err store_dedup_find(struct store *st, const char *sha256,
+                                       const char *file_unique_id, struct store_dedup *out);
+/* Record stored content; an existing sha256 is kept as it is (*added false). */
+TGH_MUSTCHECK tgh_err store_dedup_put(struct store *st, const struct store_dedup *d, bool *added);
+/* Every stored content, by sha256, in pages (fn may use the store). */
+TGH_MUSTCHECK tgh_err store_dedup_each(struct store *st, store_dedup_fn fn, void *arg);
+
+/*
+ * Where the media scanner stands in a chat: every message with media up to
+ * message id *last was considered (0: none). put only moves it forward.
+ */
+TGH_MUSTCHECK tgh_err store_media_scan_get(struct store *st, int64_t chat_id, int64_t *last);
+TGH_MUSTCHECK tgh_err store_media_scan_put(struct store *st, int64_t chat_id, int64_t last);
 
 #endif
