@@ -84,6 +84,77 @@ TGH_MUSTCHECK tgh_err media_layout_key(int64_t date, const char *slug, int64_t m
 /* Is key a relative key with only safe components (what the store accepts)? */
 bool media_key_valid(const char *key);
 
+/* ---- policy (media_policy.c): which files of which messages are kept ---- */
+
+/*
+ * Global from TGH_MEDIA_KINDS, TGH_MEDIA_MAX_SIZE, TGH_MEDIA_HISTORY and
+ * TGH_MEDIA_THUMBS; a tracked chat may override any of them with a spec
+ * "kinds=photo,voice;max=20M;history=all;thumbs=video" (`chats media`).
+ *
+ * kinds    photo video animation audio voice video_note sticker document
+ *          other (any kind not named here); "all"; "none"
+ * max      largest file kept, bytes with an optional K, M or G (1024-based);
+ *          0: no limit
+ * history  media of messages dated before the chat was added to tracking:
+ *          "all", "none", or "Nd": those at most N days older than that
+ * thumbs   kinds of which only the thumbnail is kept, not the file
+ */
+enum media_kind_bit {
+    MEDIA_K_PHOTO = 1u << 0,
+    MEDIA_K_VIDEO = 1u << 1,
+    MEDIA_K_ANIMATION = 1u << 2,
+    MEDIA_K_AUDIO = 1u << 3,
+    MEDIA_K_VOICE = 1u << 4,
+    MEDIA_K_VIDEO_NOTE = 1u << 5,
+    MEDIA_K_STICKER = 1u << 6,
+    MEDIA_K_DOCUMENT = 1u << 7,
+    MEDIA_K_OTHER = 1u << 8,
+    MEDIA_K_ALL = (1u << 9) - 1,
+};
+
+struct media_policy {
+    unsigned kinds;       /* media_kind_bit set */
+    int64_t max_size;     /* bytes, 0: no limit */
+    int64_t history_days; /* -1: all history, 0: none, N: N days before the chat was added */
+    unsigned thumbs;      /* kinds kept as thumbnails only */
+};
+
+/* The bit of a msg_media kind ("photo", ...); MEDIA_K_OTHER for any other. */
+unsigned media_kind_bit(const char *kind);
+
+/*
+ * The global policy from its four settings (any NULL: the default,
+ * MEDIA_POLICY_DEFAULT_*). TGH_EINVAL naming the setting and the bad word.
+ */
+#define MEDIA_POLICY_DEFAULT_KINDS   "photo,video,animation,audio,voice,video_note,document"
+#define MEDIA_POLICY_DEFAULT_MAX     "100M"
+#define MEDIA_POLICY_DEFAULT_HISTORY "7d"
+#define MEDIA_POLICY_DEFAULT_THUMBS  ""
+TGH_MUSTCHECK tgh_err media_policy_init(struct media_policy *p, const char *kinds,
+                                        const char *max_size, const char *history,
+                                        const char *thumbs);
+
+/* Apply a chat's spec ("kinds=...;max=...;history=...;thumbs=...", "" none) over *p. */
+TGH_MUSTCHECK tgh_err media_policy_apply(struct media_policy *p, const char *spec);
+
+/* The policy as a spec (all four keys), for status and `chats list`. */
+size_t media_policy_format(const struct media_policy *p, char *out, size_t cap);
+
+enum media_decision {
+    MEDIA_KEEP = 0, /* keep the file */
+    MEDIA_THUMB,    /* keep its thumbnail only */
+    MEDIA_SKIP,     /* keep nothing; *why says which rule */
+};
+
+/*
+ * What to keep of a file of kind and size (0: unknown, kept) in a message
+ * dated date of a chat added to tracking at added_at (0: not tracked, such
+ * as an import: history rules do not apply).
+ */
+enum media_decision media_policy_decide(const struct media_policy *p, const char *kind,
+                                        int64_t size, int64_t date, int64_t added_at,
+                                        const char **why);
+
 /* ---- the store (media.c, media_file.c, media_s3.c) ---- */
 
 /* TGH_MEDIA "off" (or "none", ""): no media store. */
