@@ -55,6 +55,13 @@ struct tgh_config {
     int64_t stream_buffer;        /* TGH_STREAM_BUFFER: feed items kept */
     int64_t stream_max_clients;   /* TGH_STREAM_MAX_CLIENTS */
     char *metrics_addr;           /* TGH_METRICS_ADDR: work's /metrics, "" none */
+    char *media_url;              /* TGH_MEDIA: file://..., s3://..., "off" */
+    char *media_kinds;            /* TGH_MEDIA_KINDS (media.h's policy) */
+    char *media_max_size;         /* TGH_MEDIA_MAX_SIZE */
+    char *media_history;          /* TGH_MEDIA_HISTORY */
+    char *media_thumbs;           /* TGH_MEDIA_THUMBS */
+    int64_t media_downloads;      /* TGH_MEDIA_DOWNLOADS: at once per account */
+    int64_t media_attempts;       /* TGH_MEDIA_ATTEMPTS: claims of a job before it fails */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */
