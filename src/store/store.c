@@ -23,6 +23,18 @@ struct store {
     void *impl;
 };
 
+const struct store_backend *
+store_be(struct store *st)
+{
+    return st->be;
+}
+
+void *
+store_impl(struct store *st)
+{
+    return st->impl;
+}
+
 /* URL scheme -> backend; "postgres" is the short form libpq accepts too. */
 static const struct {
     const char *scheme;

@@ -56,6 +56,25 @@ struct store_backend {
     tgh_err (*cursors_each)(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg);
     /* Remove every message dated before `before` (a month start, UTC). */
     tgh_err (*retention_apply)(void *impl, int64_t before, int64_t *removed);
+    /* Media jobs, the content index, the scan cursor: arguments already checked by store.c. */
+    tgh_err (*media_job_add)(void *impl, const struct store_media_job *j, int64_t now, int64_t *id,
+                             bool *added);
+    tgh_err (*media_jobs_claim)(void *impl, const struct store_media_claim *c,
+                                store_media_job_fn fn, void *arg);
+    tgh_err (*media_job_progress)(void *impl, int64_t id, int64_t downloaded, int64_t lease_until,
+                                  int64_t now);
+    tgh_err (*media_job_set_upload)(void *impl, int64_t id, const char *upload_id, int64_t now);
+    tgh_err (*media_job_end)(void *impl, int64_t id, const struct store_media_end *e);
+    tgh_err (*media_jobs_each)(void *impl, const struct store_media_jobs_query *q,
+                               store_media_job_fn fn, void *arg);
+    tgh_err (*media_job_retry)(void *impl, int64_t id, int64_t now, int64_t *n);
+    tgh_err (*media_counts_each)(void *impl, store_media_count_fn fn, void *arg);
+    tgh_err (*dedup_find)(void *impl, const char *sha256, const char *file_unique_id,
+                          struct store_dedup *out);
+    tgh_err (*dedup_put)(void *impl, const struct store_dedup *d, bool *added);
+    tgh_err (*dedup_each)(void *impl, store_dedup_fn fn, void *arg);
+    tgh_err (*media_scan_get)(void *impl, int64_t chat_id, int64_t *last);
+    tgh_err (*media_scan_put)(void *impl, int64_t chat_id, int64_t last, int64_t now);
 };
 
 /* What one event did, from the batch's counts before and after applying it. */
@@ -66,6 +85,36 @@ extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 
 /* ---- shared by the backends (store.c) ---- */
+
+/*
+ * The columns of a media job, in the order store_media_job_from() and the
+ * backends' readers use; state is its name (store_job_state_name()).
+ */
+#define JOB_COLUMNS                                                                     \
+    "id, chat_id, message_id, media_key, date, media_kind, file_unique_id, file_name,"  \
+    " mime_type, size, origin, source_path, priority, state, attempts, error, next_at," \
+    " downloaded, sha256, storage_key, upload_id, created_at, updated_at, finished_at"
+#define JOB_NCOLUMNS  24
+#define JOB_PAGE      128 /* rows per page of the job listings */
+#define DEDUP_COLUMNS "sha256, storage_key, file_unique_id, size_bytes, content_type, created_at"
+#define DEDUP_PAGE    256
+#define DEDUP_PAGE_S  "256"
+
+/*
+ * A job from its JOB_COLUMNS as strings (NULL for SQL NULL), the strings
+ * copied into a: both backends read rows this way. TGH_EPROTO for a state
+ * name the store does not know.
+ */
+struct tgh_arena;
+TGH_MUSTCHECK tgh_err store_media_job_from(const char *const col[JOB_NCOLUMNS], struct tgh_arena *a,
+                                           struct store_media_job *j);
+
+/* Claimed jobs in the order the claim promises: priority (highest first), then id. */
+void store_media_jobs_sort(struct store_media_job *jobs, size_t n);
+
+/* The backend and its handle behind st, for the front's other files (store_media.c). */
+const struct store_backend *store_be(struct store *st);
+void *store_impl(struct store *st);
 
 /* "001_init.sql" -> 1; -1 when the name does not start with digits and '_'. */
 int64_t store_migration_version(const char *name);

@@ -16,6 +16,7 @@
  *                       store_query), versions, totals, tombstones, buckets
  *   store_pg_admin.c    chat upsert, collection runs, dead letters, tracked
  *                       chats, cursors, retention
+ *   store_pg_media.c    media jobs, the content index, the media scan
  */
 #ifndef TGH_STORE_STORE_PG_INT_H
 #define TGH_STORE_STORE_PG_INT_H
@@ -411,5 +412,26 @@ TGH_MUSTCHECK tgh_err pg_cursor_get(void *impl, int64_t chat_id, int64_t thread_
 TGH_MUSTCHECK tgh_err pg_cursor_put(void *impl, const struct store_cursor *c);
 TGH_MUSTCHECK tgh_err pg_cursors_each(void *impl, int64_t chat_id, store_cursor_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err pg_retention_apply(void *impl, int64_t before, int64_t *removed);
+
+/* store_pg_media.c */
+TGH_MUSTCHECK tgh_err pg_media_job_add(void *impl, const struct store_media_job *j, int64_t now,
+                                       int64_t *id, bool *added);
+TGH_MUSTCHECK tgh_err pg_media_jobs_claim(void *impl, const struct store_media_claim *c,
+                                          store_media_job_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err pg_media_job_progress(void *impl, int64_t id, int64_t downloaded,
+                                            int64_t lease_until, int64_t now);
+TGH_MUSTCHECK tgh_err pg_media_job_set_upload(void *impl, int64_t id, const char *upload_id,
+                                              int64_t now);
+TGH_MUSTCHECK tgh_err pg_media_job_end(void *impl, int64_t id, const struct store_media_end *e);
+TGH_MUSTCHECK tgh_err pg_media_jobs_each(void *impl, const struct store_media_jobs_query *q,
+                                         store_media_job_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err pg_media_job_retry(void *impl, int64_t id, int64_t now, int64_t *n);
+TGH_MUSTCHECK tgh_err pg_media_counts_each(void *impl, store_media_count_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err pg_dedup_find(void *impl, const char *sha256, const char *file_unique_id,
+                                    struct store_dedup *out);
+TGH_MUSTCHECK tgh_err pg_dedup_put(void *impl, const struct store_dedup *d, bool *added);
+TGH_MUSTCHECK tgh_err pg_dedup_each(void *impl, store_dedup_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err pg_media_scan_get(void *impl, int64_t chat_id, int64_t *last);
+TGH_MUSTCHECK tgh_err pg_media_scan_put(void *impl, int64_t chat_id, int64_t last, int64_t now);
 
 #endif

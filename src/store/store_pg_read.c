@@ -141,6 +141,8 @@ messages_sql(const struct store_query *q, const struct msg_key *after, int64_t p
         q_int(b, " AND m.message_id > ", q->after_id);
     if (q->before_id != 0)
         q_int(b, " AND m.message_id < ", q->before_id);
+    if (q->media_only)
+        q_add(b, " AND m.media_kind IS NOT NULL");
     if (after != NULL && q->match == NULL)
         messages_after(q, after, b);
     q_add(b, " ORDER BY ");

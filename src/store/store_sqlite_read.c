@@ -121,6 +121,8 @@ sqlite_messages_each(void *impl, const struct store_query *q, store_message_fn f
         sql_add(sql, sizeof(sql), &len, " AND m.message_id > :after_id");
     if (q->before_id != 0)
         sql_add(sql, sizeof(sql), &len, " AND m.message_id < :before_id");
+    if (q->media_only)
+        sql_add(sql, sizeof(sql), &len, " AND m.media_kind IS NOT NULL");
     sql_add(sql, sizeof(sql), &len, " ORDER BY ");
     if (q->match != NULL)
         sql_add(sql, sizeof(sql), &len, "messages_fts.rank, ");

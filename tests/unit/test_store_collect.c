@@ -918,7 +918,10 @@ test_migrate_004_archive_tracked_row(void **state)
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
 }
 
-/* The same for a PostgreSQL database at version 1 (001_init.sql): 002 adds the column. */
+/*
+ * The same for a PostgreSQL database at version 1 (001_init.sql): 002 adds
+ * the column, 003 gives job_history its media shape.
+ */
 static void
 test_pg_migrate_001_database(void **state)
 {
@@ -934,7 +937,10 @@ test_pg_migrate_001_database(void **state)
     sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
                  " VALUES ('@durov', -1001006503122, 1, 1)");
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 2);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 3);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM information_schema.columns"
+                                 " WHERE table_name = 'job_history' AND column_name = 'media_key'"),
+                     1);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
                                  " WHERE version = 2 AND name = '002_backfill_request.sql'"),
                      1);
@@ -943,7 +949,7 @@ test_pg_migrate_001_database(void **state)
     assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 2);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 3);
 }
 
 /*
