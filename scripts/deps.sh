@@ -12,6 +12,7 @@ packages=(
     build-essential cmake pkg-config
     libsqlite3-dev sqlite3 libjansson-dev libssl-dev libcmocka-dev
     libpq-dev librabbitmq-dev libhiredis-dev libmicrohttpd-dev
+    libcurl4-openssl-dev libxml2-dev
     curl wrk chromium
     postgresql-15 rabbitmq-server redis-server redis-tools
     clang libclang-rt-14-dev clang-format
@@ -44,9 +45,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages, installed together (an install of one alone would prune the
-# other): TDLib, and playwright-core, which drives Debian's chromium in the
-# dashboard test (it never downloads a browser).
-npm_pkgs=("$tdlib_pkg@$tdlib_version" "playwright-core@1.65.1")
+# other): TDLib, playwright-core, which drives Debian's chromium in the
+# dashboard test (it never downloads a browser), and s3rver, the S3 server
+# the media tests store to.
+npm_pkgs=("$tdlib_pkg@$tdlib_version" "playwright-core@1.65.1" "s3rver@3.7.1")
 need_npm=0
 for spec in "${npm_pkgs[@]}"; do
     name=${spec%@*}

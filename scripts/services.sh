@@ -3,23 +3,26 @@
 # Start and stop the real servers the scale-out tests talk to, on 127.0.0.1,
 # with every byte of state under one folder:
 #
-#   services.sh start DIR BASE [pg] [redis] [amqp]   start (all three by default)
-#   services.sh stop DIR [pg|redis|amqp ...]          stop (all by default)
-#   services.sh up DIR pg|redis|amqp                  start one again (same data)
-#   services.sh down DIR pg|redis|amqp                stop one (chaos tests)
-#   services.sh kill DIR pg|redis|amqp                kill -9 one
+#   services.sh start DIR BASE [pg] [redis] [amqp] [s3]   start (all four by default)
+#   services.sh stop DIR [pg|redis|amqp|s3 ...]            stop (all by default)
+#   services.sh up DIR pg|redis|amqp|s3                    start one again (same data)
+#   services.sh down DIR pg|redis|amqp|s3                  stop one (chaos tests)
+#   services.sh kill DIR pg|redis|amqp|s3                  kill -9 one
 #
 # Ports: PostgreSQL BASE, Redis BASE+1, AMQP BASE+2, Erlang distribution
-# BASE+3, epmd BASE+4. DIR/env gets the URLs as shell assignments:
-#   TGH_TEST_PG_URL  TGH_TEST_REDIS_URL  TGH_TEST_AMQP_URL
+# BASE+3, epmd BASE+4, s3rver BASE+5 (bucket tgh-test, key and secret
+# S3RVER). DIR/env gets the URLs as shell assignments:
+#   TGH_TEST_PG_URL  TGH_TEST_REDIS_URL  TGH_TEST_AMQP_URL  TGH_TEST_S3_URL
 # A server that does not come up is an error naming its log: nothing here
 # ever skips.
 set -euo pipefail
 
 die() { echo "services.sh: $*" >&2; exit 1; }
 
+root=$(cd "$(dirname "$0")/.." && pwd)
 pgbin=/usr/lib/postgresql/15/bin
 rmqbin=/usr/lib/rabbitmq/bin
+s3rver=$root/.deps/npm/node_modules/s3rver/bin/s3rver.js
 
 wait_port() { # port seconds what log
     local i
@@ -132,12 +135,32 @@ epmd_down() {
     epmd -port $((base + 4)) -kill >/dev/null 2>&1 || true
 }
 
+s3_up() {
+    local d=$1 port=$2
+    [ -f "$s3rver" ] || die "s3rver is not installed (bash scripts/deps.sh)"
+    command -v node >/dev/null || die "node is not installed"
+    mkdir -p "$d/s3/data"
+    setsid node "$s3rver" -d "$d/s3/data" -a 127.0.0.1 -p "$port" --configure-bucket tgh-test \
+        >>"$d/s3/log" 2>&1 </dev/null &
+    echo $! >"$d/s3/pid"
+    wait_port "$port" 20 s3rver "$d/s3/log"
+}
+
+s3_down() {
+    local d=$1 sig=${2:-TERM} pid
+    pid=$(cat "$d/s3/pid" 2>/dev/null) || return 0
+    kill -"$sig" "$pid" 2>/dev/null || true
+    wait_closed "$(($(base_of "$d") + 5))" 20 || true
+    rm -f "$d/s3/pid"
+}
+
 write_env() {
     local d=$1 base=$2
     cat >"$d/env" <<EOF
 TGH_TEST_PG_URL=postgresql://postgres@127.0.0.1:$base/tgharvest
 TGH_TEST_REDIS_URL=redis://127.0.0.1:$((base + 1))
 TGH_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$((base + 2))/%2f
+TGH_TEST_S3_URL='s3://tgh-test?endpoint=http://127.0.0.1:$((base + 5))&region=us-east-1'
 TGH_TEST_SERVICES_DIR=$d
 EOF
 }
@@ -149,12 +172,15 @@ one() { # action dir name
     up:pg) pg_up "$d" "$base" ;;
     up:redis) redis_up "$d" $((base + 1)) ;;
     up:amqp) amqp_up "$d" "$base" ;;
+    up:s3) s3_up "$d" $((base + 5)) ;;
     down:pg) pg_down "$d" fast ;;
     down:redis) redis_down "$d" ;;
     down:amqp) amqp_down "$d" "$base" ;;
+    down:s3) s3_down "$d" ;;
     kill:pg) pg_down "$d" immediate ;;
     kill:redis) redis_down "$d" KILL ;;
     kill:amqp) amqp_down "$d" "$base" KILL ;;
+    kill:s3) s3_down "$d" KILL ;;
     *) die "unknown service or action: $act $name" ;;
     esac
 }
@@ -167,7 +193,7 @@ start)
     base=${3:?services.sh start DIR BASE}
     shift 3
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(pg redis amqp)
+    [ ${#names[@]} -gt 0 ] || names=(pg redis amqp s3)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ ! -f "$dir/base" ] || "$0" stop "$dir" >/dev/null 2>&1 || true
@@ -178,6 +204,7 @@ start)
         pg) pg_up "$dir" "$base" & ;;
         redis) redis_up "$dir" $((base + 1)) & ;;
         amqp) amqp_up "$dir" "$base" & ;;
+        s3) s3_up "$dir" $((base + 5)) & ;;
         *) die "unknown service $n" ;;
         esac
     done
@@ -191,12 +218,13 @@ stop)
     base=$(base_of "$dir")
     shift 2
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(pg redis amqp)
+    [ ${#names[@]} -gt 0 ] || names=(pg redis amqp s3)
     for n in "${names[@]}"; do
         case $n in
         pg) pg_down "$dir" fast ;;
         redis) redis_down "$dir" ;;
         amqp) amqp_down "$dir" "$base"; epmd_down "$base" ;;
+        s3) s3_down "$dir" ;;
         esac
     done
     ;;
