@@ -70,7 +70,10 @@ fake_auth_set_state(struct fake_client *cl, struct fake_req *r, enum fake_auth s
         fake_set(o, "user", fake_account_user_json(cl->acct));
         fake_update(cl, r, o);
     }
+    if (st == FAKE_ST_CLOSING || st == FAKE_ST_LOGGING_OUT)
+        fake_files_abort(cl, 500, "Request aborted"); /* downloads stop; partial files stay */
     if (st == FAKE_ST_CLOSED) {
+        fake_files_close(cl);
         cl->is_connected = false;
         if (cl->lock_fd >= 0)
             (void)close(cl->lock_fd);
@@ -141,6 +144,8 @@ session_remove(struct fake_client *cl)
     if (cl->db_dir == NULL)
         return;
     session_path(cl, FAKE_SESSION_FILE, path, sizeof(path));
+    (void)unlink(path);
+    session_path(cl, FAKE_FILES_STATE, path, sizeof(path)); /* the file database goes too */
     (void)unlink(path);
 }
 
@@ -246,9 +251,9 @@ static void
 h_set_tdlib_parameters(struct fake_req *r)
 {
     struct fake_client *cl = r->cl;
-    const char *hash, *dir, *key, *s;
+    const char *hash, *dir, *key, *s, *files_dir;
     int32_t api_id;
-    bool chat_db, msg_db;
+    bool chat_db, msg_db, file_db;
     char path[4096], msg[4300];
     json_t *session;
 
@@ -260,7 +265,9 @@ h_set_tdlib_parameters(struct fake_req *r)
         !fake_arg_str(r, "database_directory", &dir) ||
         !fake_arg_str(r, "database_encryption_key", &key) ||
         !fake_arg_bool(r, "use_chat_info_database", &chat_db) ||
-        !fake_arg_bool(r, "use_message_database", &msg_db))
+        !fake_arg_bool(r, "use_message_database", &msg_db) ||
+        !fake_arg_str(r, "files_directory", &files_dir) ||
+        !fake_arg_bool(r, "use_file_database", &file_db))
         return;
     if (api_id <= 0) {
         fake_answer_error(r, 400,
@@ -307,6 +314,11 @@ h_set_tdlib_parameters(struct fake_req *r)
         return;
     }
     json_decref(session);
+    if (!fake_files_open(r, files_dir, file_db)) {
+        (void)close(cl->lock_fd);
+        cl->lock_fd = -1;
+        return;
+    }
     if (cl->acct != NULL) {
         fake_auth_set_state(cl, r, FAKE_ST_READY);
         fake_answer(r, fake_obj("ok"));

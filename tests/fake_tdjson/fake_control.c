@@ -2,8 +2,9 @@
 /*
  * fake_control.c - commands a test appends to TGH_FAKE_TD_CONTROL, one JSON
  * object a line: world changes (messages added, edited, deleted, unloaded,
- * reacted to; access changed) and network events (disconnects, floods,
- * lost updates). Lines already in the file when the library starts replay
+ * reacted to; access changed; the download speed) and network events
+ * (disconnects, floods, lost updates, failed downloads, expired file
+ * references). Lines already in the file when the library starts replay
  * the world's history silently, so a restarted collector sees the same
  * world; network events are transient and are not replayed. Live changes
  * are pushed the way TDLib pushes them: channel and supergroup updates only
@@ -413,6 +414,8 @@ fake_control_apply(const char *line, bool live)
     }
     if (strcmp(name, "latency") == 0) {
         fake_g.w->latency_ms = (int)json_integer_value(json_object_get(cmd, "ms"));
+    } else if (strcmp(name, "download_speed") == 0) {
+        fake_files_inject(name, cmd, line);
     } else if (!live) {
         /* network events of an earlier process */
     } else if (strcmp(name, "disconnect") == 0) {
@@ -423,6 +426,9 @@ fake_control_apply(const char *line, bool live)
         cmd_flood(cmd, line);
     } else if (strcmp(name, "drop_next_updates") == 0) {
         cmd_drop(cmd);
+    } else if (strcmp(name, "download_fail") == 0 || strcmp(name, "download_truncate") == 0 ||
+               strcmp(name, "file_reference_expired") == 0) {
+        fake_files_inject(name, cmd, line);
     } else {
         control_error(line, "unknown cmd");
     }

@@ -135,16 +135,20 @@ collect(struct fake_chat *c, const struct hist_filter *f, int64_t from, int32_t 
     return short_page(c, f, from, offset, limit, n);
 }
 
+/* The page as cl sees it: its files with cl's ids and local state (fake_files.c). */
 static json_t *
-page_object(struct fake_chat *c, const int64_t *ids, size_t n)
+page_object(struct fake_client *cl, struct fake_chat *c, const int64_t *ids, size_t n,
+            struct fake_file_ids *files)
 {
     json_t *list = json_array(), *o;
 
     for (size_t i = 0; i < n; i++) {
         json_t *m = fake_chat_message_json(fake_g.w, c, ids[i]);
 
-        if (m != NULL)
-            json_array_append_new(list, m);
+        if (m != NULL) {
+            json_array_append_new(list, fake_files_patch_ids(cl, m, true, files));
+            json_decref(m);
+        }
     }
     o = fake_obj("messages");
     fake_set_int(o, "total_count", (int64_t)json_array_size(list));
@@ -160,8 +164,12 @@ page_object(struct fake_chat *c, const int64_t *ids, size_t n)
  * messages (MessagesManager::preload_older_messages). A page built ahead is
  * used only for exactly that request in an unchanged world, so answers are
  * the same with or without it; only their cost moves off the critical path.
+ * Pages carry the client's file ids and local state, so a page is built
+ * for one client, and used only while none of its files has local state
+ * (a download changes what a page shows).
  */
 struct page_key {
+    struct fake_client *cl;
     size_t chat;
     struct hist_filter f;
     int64_t from;
@@ -175,11 +183,12 @@ struct dump_buf {
 
 static struct {
     bool has_next;
-    struct page_key next; /* the page to build ahead */
-    char *text;           /* built: the answer dumped with JSON_EMBED, or NULL */
-    struct page_key key;  /* what text answers */
-    uint64_t version;     /* fake_g.world_version it was built in */
-    int64_t last_id;      /* its oldest message */
+    struct page_key next;       /* the page to build ahead */
+    char *text;                 /* built: the answer dumped with JSON_EMBED, or NULL */
+    struct page_key key;        /* what text answers */
+    uint64_t version;           /* fake_g.world_version it was built in */
+    int64_t last_id;            /* its oldest message */
+    struct fake_file_ids files; /* the files on it */
 } ahead;
 
 static int
@@ -220,9 +229,9 @@ dump_page(json_t *o)
 static bool
 same_key(const struct page_key *a, const struct page_key *b)
 {
-    return a->chat == b->chat && a->f.thread == b->f.thread && a->f.topic == b->f.topic &&
-           a->f.floor == b->f.floor && a->f.top == b->f.top && a->from == b->from &&
-           a->offset == b->offset && a->limit == b->limit;
+    return a->cl == b->cl && a->chat == b->chat && a->f.thread == b->f.thread &&
+           a->f.topic == b->f.topic && a->f.floor == b->f.floor && a->f.top == b->f.top &&
+           a->from == b->from && a->offset == b->offset && a->limit == b->limit;
 }
 
 bool
@@ -242,7 +251,9 @@ fake_prefetch_run(void)
 
     ahead.has_next = false;
     n = collect(c, &k.f, k.from, k.offset, k.limit, ids);
-    o = page_object(c, ids, n);
+    ahead.files.n = 0;
+    ahead.files.any_local = false;
+    o = page_object(k.cl, c, ids, n, &ahead.files);
     free(ahead.text);
     ahead.text = dump_page(o);
     json_decref(o);
@@ -256,16 +267,17 @@ page(struct fake_req *r, struct fake_chat *c, const struct hist_filter *f, int64
      int32_t offset, int32_t limit)
 {
     struct page_key k = {
-        .chat = c->index, .f = *f, .from = from, .offset = offset, .limit = limit
+        .cl = r->cl, .chat = c->index, .f = *f, .from = from, .offset = offset, .limit = limit
     };
     int64_t ids[MAX_GET_HISTORY], last;
 
-    if (ahead.text != NULL && same_key(&ahead.key, &k) && ahead.version == fake_g.world_version) {
+    if (ahead.text != NULL && same_key(&ahead.key, &k) && ahead.version == fake_g.world_version &&
+        !ahead.files.any_local && !fake_files_any_local(r->cl, &ahead.files)) {
         fake_answer_embedded(r, ahead.text);
         last = ahead.last_id;
     } else {
         size_t n = collect(c, f, from, offset, limit, ids);
-        json_t *o = page_object(c, ids, n);
+        json_t *o = page_object(r->cl, c, ids, n, NULL);
         char *text = dump_page(o);
 
         json_decref(o);
@@ -444,6 +456,37 @@ h_get_message(struct fake_req *r)
 }
 
 static void
+h_get_messages(struct fake_req *r)
+{
+    struct fake_chat *c = fake_req_chat(r, "chat_id");
+    const json_t *ids, *v;
+    json_t *list, *o;
+    size_t i;
+
+    if (c == NULL || !readable(r, c))
+        return;
+    ids = json_object_get(r->req, "message_ids");
+    if (ids != NULL && !json_is_array(ids) && !json_is_null(ids)) {
+        fake_answer_error(r, 400,
+                          "Failed to parse JSON object as TDLib request: Expected Array, but "
+                          "receive a scalar");
+        return;
+    }
+    list = json_array();
+    json_array_foreach (ids, i, v) {
+        int64_t id =
+            json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : json_integer_value(v);
+        json_t *m = server_id(id) != 0 ? fake_chat_message_json(fake_g.w, c, server_id(id)) : NULL;
+
+        json_array_append_new(list, m != NULL ? m : json_null());
+    }
+    o = fake_obj("messages");
+    fake_set_int(o, "total_count", (int64_t)json_array_size(list));
+    fake_set(o, "messages", list);
+    fake_answer(r, o);
+}
+
+static void
 h_get_chat_message_by_date(struct fake_req *r)
 {
     struct fake_chat *c = fake_req_chat(r, "chat_id");
@@ -611,6 +654,7 @@ const struct fake_method fake_history_methods[] = {
     { "getChatMessageCount", h_get_chat_message_count, NET },
     { "getForumTopicHistory", h_get_forum_topic_history, USER | NET | HIST },
     { "getMessage", h_get_message, NET },
+    { "getMessages", h_get_messages, NET },
     { "getMessageProperties", h_get_message_properties, 0 },
     { "getMessageThread", h_get_message_thread, NET },
     { "getMessageThreadHistory", h_get_message_thread_history, USER | NET | HIST },

@@ -24,6 +24,7 @@
 #define FAKE_MSG_SHIFT     20 /* TDLib message id = server id << 20 (MessageId.h) */
 #define FAKE_MAX_SERVER_ID INT64_C(2147483647)
 #define FAKE_SESSION_FILE  "fake-td-session.json"
+#define FAKE_FILES_STATE   "fake-td-files.json" /* the downloads (fake_files.c) */
 
 /* ---- td_json_client.h: the only symbols the library exports ---- */
 
@@ -60,11 +61,19 @@ enum fake_content {
     FAKE_KIND_ALBUM,
     FAKE_KIND_FORWARD,
     FAKE_KIND_REPLY,
+    FAKE_KIND_VIDEO,
+    FAKE_KIND_AUDIO,
+    FAKE_KIND_VOICE_NOTE,
+    FAKE_KIND_VIDEO_NOTE,
+    FAKE_KIND_ANIMATION,
+    FAKE_KIND_STICKER,
     FAKE_KIND_NMIX, /* the kinds above are the "mix" weights */
     FAKE_KIND_TOPIC_CREATED,
     FAKE_KIND_COMMENT,
     FAKE_KIND_ROOT, /* a channel post forwarded into its discussion group */
     FAKE_KIND_JSON,
+    FAKE_KIND_MEDIA, /* explicit "media": generated content of kind media */
+    FAKE_KIND_SAME,  /* explicit "same_file_as": the content of another message */
 };
 
 /*
@@ -77,7 +86,13 @@ struct fake_spec {
     int64_t sender_user_id; /* 0: sent on behalf of sender_chat_id */
     int64_t sender_chat_id;
     enum fake_content kind;
-    json_t *content;  /* FAKE_KIND_JSON: the MessageContent (owned by the world) */
+    json_t *content;         /* FAKE_KIND_JSON: the MessageContent (owned by the world);
+                                MEDIA and SAME: the caption (formattedText) or NULL */
+    enum fake_content media; /* FAKE_KIND_MEDIA: which content */
+    int64_t media_size;      /* FAKE_KIND_MEDIA: size of the main file, 0 generated */
+    const char *media_name;  /* FAKE_KIND_MEDIA: its file_name, NULL generated */
+    int64_t same_chat_id;    /* FAKE_KIND_SAME: the message whose content (files) it shares */
+    int64_t same_id;
     int64_t album_id; /* media_album_id, 0 none */
     int64_t reply_to; /* server id in the same chat, 0 none */
     int64_t thread;   /* message_thread_id (server id of the root), 0 none */
@@ -169,6 +184,8 @@ struct fake_user {
 struct fake_world {
     uint64_t seed;
     int latency_ms;
+    int64_t dl_speed; /* download bytes per second, 0 unlimited */
+    int64_t dl_chunk; /* bytes written (and one updateFile) per step */
     struct fake_account *accounts;
     size_t naccounts;
     struct fake_user *users;
@@ -214,6 +231,10 @@ json_t *fake_message_content(struct fake_world *w, struct fake_chat *c,
                              const struct fake_spec *spec, const struct fake_ovl *mods);
 json_t *fake_message_interaction(struct fake_world *w, struct fake_chat *c,
                                  const struct fake_spec *spec, const struct fake_ovl *mods);
+/* The remote id and unique id of the generated file of hash h (fake_files.c stores h alone). */
+#define FAKE_REMOTE_ID_LEN 40
+#define FAKE_UNIQUE_ID_LEN 17
+void fake_file_remote_ids(uint64_t h, char id[FAKE_REMOTE_ID_LEN], char uid[FAKE_UNIQUE_ID_LEN]);
 /* A message by id, or NULL. */
 json_t *fake_chat_message_json(struct fake_world *w, struct fake_chat *c, int64_t id);
 
@@ -294,6 +315,7 @@ struct fake_client {
     size_t nparked, capparked;
     struct fake_parked *preinit; /* getOption/setOption before setTdlibParameters */
     size_t npreinit, cappreinit;
+    struct fake_files *files; /* the client's files and downloads (fake_files.c) */
 };
 
 /* One request being answered: where its outputs go and when they are due. */
@@ -382,6 +404,39 @@ struct fake_method {
 extern const struct fake_method fake_auth_methods[];
 extern const struct fake_method fake_chat_methods[];
 extern const struct fake_method fake_history_methods[];
+extern const struct fake_method fake_file_methods[];
+
+/* ---- files and downloads (fake_files.c) ---- */
+
+/*
+ * obj (borrowed) as client cl sees it: every "file" object inside gets the
+ * client's file id and local state. A new reference (obj itself when
+ * nothing changes). refresh: the objects are messages read from the
+ * server, which renews their files' references. ids, when not NULL,
+ * collects the client's file indices met (fake_history.c's pages ahead).
+ */
+json_t *fake_files_patch(struct fake_client *cl, json_t *obj, bool refresh);
+struct fake_file_ids {
+    uint32_t *v;
+    size_t n, cap;
+    bool any_local; /* one of them had local state */
+};
+json_t *fake_files_patch_ids(struct fake_client *cl, json_t *obj, bool refresh,
+                             struct fake_file_ids *ids);
+/* Whether any file of ids has local state now. */
+bool fake_files_any_local(struct fake_client *cl, const struct fake_file_ids *ids);
+/* setTdlibParameters: the files directory (created) and the saved downloads; false answered. */
+bool fake_files_open(struct fake_req *r, const char *files_dir, bool use_file_database);
+/* The client closes: downloads stop, waiting requests get code/message. */
+void fake_files_abort(struct fake_client *cl, int code, const char *message);
+void fake_files_close(struct fake_client *cl);
+/*
+ * Run the download steps due by now (the worker, mutex held); returns the
+ * monotonic time of the next step, or 0 when none is waiting.
+ */
+double fake_files_run(double now);
+/* Control lines (fake_control.c): scripted download failures. */
+void fake_files_inject(const char *what, const json_t *cmd, const char *line);
 
 /* ---- control lines (fake_control.c) ---- */
 

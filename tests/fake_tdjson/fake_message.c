@@ -109,11 +109,20 @@ gen_text(struct fake_chat *c, const struct fake_spec *s, uint64_t h, const char 
     return tb_take(&t);
 }
 
+void
+fake_file_remote_ids(uint64_t h, char id[FAKE_REMOTE_ID_LEN], char uid[FAKE_UNIQUE_ID_LEN])
+{
+    (void)snprintf(id, FAKE_REMOTE_ID_LEN, "AgACAgQAAxkBAAI%016llx%08llx", (unsigned long long)h,
+                   (unsigned long long)(h >> 7) & 0xFFFFFFFFULL);
+    (void)snprintf(uid, FAKE_UNIQUE_ID_LEN, "AQAD%012llx",
+                   (unsigned long long)(h >> 11) & 0xFFFFFFFFFFFFULL);
+}
+
 static json_t *
 file_json(uint64_t h, int64_t size)
 {
     json_t *f = fake_obj("file"), *l = fake_obj("localFile"), *r = fake_obj("remoteFile");
-    char id[64], uid[32];
+    char id[FAKE_REMOTE_ID_LEN], uid[FAKE_UNIQUE_ID_LEN];
 
     fake_set_int(f, "id", (int64_t)(1 + h % 0x7FFFFFF0));
     fake_set_int(f, "size", size);
@@ -127,10 +136,7 @@ file_json(uint64_t h, int64_t size)
     fake_set_int(l, "downloaded_prefix_size", 0);
     fake_set_int(l, "downloaded_size", 0);
     fake_set(f, "local", l);
-    (void)snprintf(id, sizeof(id), "AgACAgQAAxkBAAI%016llx%08llx", (unsigned long long)h,
-                   (unsigned long long)(h >> 7) & 0xFFFFFFFFULL);
-    (void)snprintf(uid, sizeof(uid), "AQAD%012llx",
-                   (unsigned long long)(h >> 11) & 0xFFFFFFFFFFFFULL);
+    fake_file_remote_ids(h, id, uid);
     fake_set_str(r, "id", id);
     fake_set_str(r, "unique_id", uid);
     fake_set_bool(r, "is_uploading_active", false);
@@ -193,18 +199,186 @@ content_photo(struct fake_chat *c, const struct fake_spec *s, uint64_t h, bool a
 }
 
 static json_t *
-content_document(struct fake_chat *c, const struct fake_spec *s, uint64_t h)
+content_document(struct fake_chat *c, const struct fake_spec *s, uint64_t h, const char *name,
+                 int64_t size, json_t *cap)
 {
     json_t *m = fake_obj("messageDocument"), *d = fake_obj("document");
-    char name[64];
+    char buf[64];
 
-    (void)snprintf(name, sizeof(name), "manifest-%lld.pdf", (long long)s->id);
+    if (name == NULL) {
+        (void)snprintf(buf, sizeof(buf), "manifest-%lld.pdf", (long long)s->id);
+        name = buf;
+    }
     fake_set_str(d, "file_name", name);
     fake_set_str(d, "mime_type", "application/pdf");
-    fake_set(d, "document", file_json(fake_hash(h, 1, 13), (int64_t)(20000 + h % 5000000)));
+    fake_set(d, "document",
+             file_json(fake_hash(h, 1, 13), size > 0 ? size : (int64_t)(20000 + h % 5000000)));
     fake_set(m, "document", d);
-    fake_set(m, "caption", caption(c, s, h, (h >> 27) % 2 == 0));
+    fake_set(m, "caption", cap != NULL ? cap : caption(c, s, h, (h >> 27) % 2 == 0));
     return m;
+}
+
+static json_t *
+thumbnail_json(uint64_t h, const char *format, int width, int height)
+{
+    json_t *t = fake_obj("thumbnail");
+
+    fake_set(t, "format", fake_obj(format));
+    fake_set_int(t, "width", width);
+    fake_set_int(t, "height", height);
+    fake_set(t, "file", file_json(fake_hash(h, 2, 13), (int64_t)(1000 + h % 9000)));
+    return t;
+}
+
+/* The main file's size: explicit, else generated in lo .. lo + span. */
+static int64_t
+media_size(int64_t size, uint64_t h, int64_t lo, int64_t span)
+{
+    return size > 0 ? size : lo + (int64_t)((h >> 5) % (uint64_t)span);
+}
+
+static json_t *
+media_caption(json_t *cap)
+{
+    return cap != NULL ? cap : fake_formatted_text("", NULL);
+}
+
+/*
+ * Videos, audio, voice and video notes, animations and stickers: each with
+ * its main file and (but for voice notes) a thumbnail, every file's remote
+ * identity a function of h. name and size (0: generated) and the caption
+ * (stolen, NULL: empty) come from an explicit "media" message.
+ */
+static json_t *
+content_media(enum fake_content kind, const struct fake_spec *s, uint64_t h, const char *name,
+              int64_t size, json_t *cap)
+{
+    json_t *m, *o;
+    char buf[64];
+    int32_t duration = (int32_t)(2 + h % 300);
+
+    switch (kind) {
+    case FAKE_KIND_VIDEO:
+        m = fake_obj("messageVideo");
+        o = fake_obj("video");
+        (void)snprintf(buf, sizeof(buf), "harbour-%lld.mp4", (long long)s->id);
+        fake_set_int(o, "duration", duration);
+        fake_set_int(o, "width", 1280);
+        fake_set_int(o, "height", 720);
+        fake_set_str(o, "file_name", name != NULL ? name : buf);
+        fake_set_str(o, "mime_type", "video/mp4");
+        fake_set_bool(o, "has_stickers", false);
+        fake_set_bool(o, "supports_streaming", true);
+        fake_set(o, "thumbnail", thumbnail_json(h, "thumbnailFormatJpeg", 320, 180));
+        fake_set(o, "video", file_json(fake_hash(h, 1, 13), media_size(size, h, 200000, 4800000)));
+        fake_set(m, "video", o);
+        fake_set(m, "alternative_videos", fake_empty());
+        fake_set(m, "storyboards", fake_empty());
+        fake_set_int(m, "start_timestamp", 0);
+        fake_set(m, "caption", media_caption(cap));
+        fake_set_bool(m, "show_caption_above_media", false);
+        fake_set_bool(m, "has_spoiler", false);
+        fake_set_bool(m, "is_secret", false);
+        return m;
+    case FAKE_KIND_AUDIO:
+        m = fake_obj("messageAudio");
+        o = fake_obj("audio");
+        (void)snprintf(buf, sizeof(buf), "shanty-%lld.mp3", (long long)s->id);
+        fake_set_int(o, "duration", duration);
+        fake_set_str(o, "title", "Sea Shanty");
+        fake_set_str(o, "performer", "The Dockers");
+        fake_set_str(o, "file_name", name != NULL ? name : buf);
+        fake_set_str(o, "mime_type", "audio/mpeg");
+        fake_set(o, "album_cover_thumbnail", thumbnail_json(h, "thumbnailFormatJpeg", 300, 300));
+        fake_set(o, "external_album_covers", fake_empty());
+        fake_set(o, "audio", file_json(fake_hash(h, 1, 13), media_size(size, h, 100000, 2900000)));
+        fake_set(m, "audio", o);
+        fake_set(m, "caption", media_caption(cap));
+        return m;
+    case FAKE_KIND_VOICE_NOTE:
+        m = fake_obj("messageVoiceNote");
+        o = fake_obj("voiceNote");
+        fake_set_int(o, "duration", duration);
+        fake_set_str(o, "waveform", "AAAAAAAA");
+        fake_set_str(o, "mime_type", "audio/ogg");
+        fake_set(o, "voice", file_json(fake_hash(h, 1, 13), media_size(size, h, 5000, 195000)));
+        fake_set(m, "voice_note", o);
+        fake_set(m, "caption", media_caption(cap));
+        fake_set_bool(m, "is_listened", false);
+        return m;
+    case FAKE_KIND_VIDEO_NOTE:
+        m = fake_obj("messageVideoNote");
+        o = fake_obj("videoNote");
+        fake_set_int(o, "duration", duration % 60 + 1);
+        fake_set_str(o, "waveform", "");
+        fake_set_int(o, "length", 384);
+        fake_set(o, "thumbnail", thumbnail_json(h, "thumbnailFormatJpeg", 240, 240));
+        fake_set(o, "video", file_json(fake_hash(h, 1, 13), media_size(size, h, 50000, 950000)));
+        fake_set(m, "video_note", o);
+        fake_set_bool(m, "is_viewed", false);
+        fake_set_bool(m, "is_secret", false);
+        json_decref(cap);
+        return m;
+    case FAKE_KIND_ANIMATION:
+        m = fake_obj("messageAnimation");
+        o = fake_obj("animation");
+        (void)snprintf(buf, sizeof(buf), "gull-%lld.mp4", (long long)s->id);
+        fake_set_int(o, "duration", duration % 10 + 1);
+        fake_set_int(o, "width", 480);
+        fake_set_int(o, "height", 270);
+        fake_set_str(o, "file_name", name != NULL ? name : buf);
+        fake_set_str(o, "mime_type", "video/mp4");
+        fake_set_bool(o, "has_stickers", false);
+        fake_set(o, "thumbnail", thumbnail_json(h, "thumbnailFormatJpeg", 320, 180));
+        fake_set(o, "animation",
+                 file_json(fake_hash(h, 1, 13), media_size(size, h, 50000, 1950000)));
+        fake_set(m, "animation", o);
+        fake_set(m, "caption", media_caption(cap));
+        fake_set_bool(m, "show_caption_above_media", false);
+        fake_set_bool(m, "has_spoiler", false);
+        fake_set_bool(m, "is_secret", false);
+        return m;
+    case FAKE_KIND_STICKER:
+    default:
+        m = fake_obj("messageSticker");
+        o = fake_obj("sticker");
+        fake_set_i64(o, "id", (int64_t)(h >> 2));
+        fake_set_i64(o, "set_id", (int64_t)(1 + (h >> 40) % 8));
+        fake_set_int(o, "width", 512);
+        fake_set_int(o, "height", 512);
+        fake_set_str(o, "emoji", "⚓");
+        fake_set(o, "format", fake_obj("stickerFormatWebp"));
+        fake_set(o, "full_type", fake_obj("stickerFullTypeRegular"));
+        fake_set(o, "thumbnail", thumbnail_json(h, "thumbnailFormatWebp", 128, 128));
+        fake_set(o, "sticker", file_json(fake_hash(h, 1, 13), media_size(size, h, 10000, 50000)));
+        fake_set(m, "sticker", o);
+        fake_set_bool(m, "is_premium", false);
+        json_decref(cap);
+        return m;
+    }
+}
+
+/* An explicit message's "media": the generator of its kind, with its overrides. */
+static json_t *
+content_explicit_media(struct fake_chat *c, const struct fake_spec *s, uint64_t h)
+{
+    json_t *cap = s->content != NULL ? json_incref(s->content) : NULL;
+    json_t *m;
+
+    switch (s->media) {
+    case FAKE_KIND_PHOTO:
+        m = fake_obj("messagePhoto");
+        fake_set(m, "photo", photo_json(h));
+        fake_set(m, "caption", media_caption(cap));
+        fake_set_bool(m, "show_caption_above_media", false);
+        fake_set_bool(m, "has_spoiler", false);
+        fake_set_bool(m, "is_secret", false);
+        return m;
+    case FAKE_KIND_DOCUMENT:
+        return content_document(c, s, h, s->media_name, s->media_size, media_caption(cap));
+    default:
+        return content_media(s->media, s, h, s->media_name, s->media_size, cap);
+    }
 }
 
 static json_t *
@@ -321,6 +495,34 @@ content_text(struct fake_chat *c, const struct fake_spec *s, uint64_t h)
     return m;
 }
 
+/*
+ * "same_file_as": the other message's content, so its files (the same
+ * remote files, posted again) with their unique ids; the message's own text,
+ * if any, as the caption. A message that is gone leaves plain text.
+ */
+static json_t *
+content_same(struct fake_world *w, struct fake_chat *c, const struct fake_spec *s, uint64_t h)
+{
+    static int depth; /* a chain of messages sharing files, or a loop */
+    struct fake_chat *src = fake_world_chat(w, s->same_chat_id != 0 ? s->same_chat_id : c->id);
+    struct fake_spec ss;
+    const struct fake_ovl *sm;
+    json_t *m, *copy;
+
+    if (src == NULL || depth >= 8 || (src == c && s->same_id == s->id) ||
+        !fake_chat_message(w, src, s->same_id, &ss, &sm))
+        return content_text(c, s, h);
+    depth++;
+    m = fake_message_content(w, src, &ss, sm);
+    depth--;
+    if (s->content == NULL || json_object_get(m, "caption") == NULL)
+        return m;
+    copy = json_copy(m);
+    json_decref(m);
+    json_object_set(copy, "caption", s->content);
+    return copy;
+}
+
 json_t *
 fake_message_content(struct fake_world *w, struct fake_chat *c, const struct fake_spec *s,
                      const struct fake_ovl *mods)
@@ -337,7 +539,18 @@ fake_message_content(struct fake_world *w, struct fake_chat *c, const struct fak
     case FAKE_KIND_ALBUM:
         return content_photo(c, s, h, true);
     case FAKE_KIND_DOCUMENT:
-        return content_document(c, s, h);
+        return content_document(c, s, h, NULL, 0, NULL);
+    case FAKE_KIND_VIDEO:
+    case FAKE_KIND_AUDIO:
+    case FAKE_KIND_VOICE_NOTE:
+    case FAKE_KIND_VIDEO_NOTE:
+    case FAKE_KIND_ANIMATION:
+    case FAKE_KIND_STICKER:
+        return content_media(s->kind, s, h, NULL, 0, NULL);
+    case FAKE_KIND_MEDIA:
+        return content_explicit_media(c, s, h);
+    case FAKE_KIND_SAME:
+        return content_same(w, c, s, h);
     case FAKE_KIND_POLL:
         return content_poll(s, h);
     case FAKE_KIND_SERVICE:

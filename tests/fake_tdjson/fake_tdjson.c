@@ -109,14 +109,28 @@ queue_raw(int client_id, char *text, double due, int64_t hist_chat, double flood
     out_insert(o);
 }
 
+static struct fake_client *client_get(int id);
+
+/*
+ * obj as the client sees it: its files with the client's ids and local
+ * state (fake_files.c), but for the file objects fake_files.c makes itself.
+ */
 static void
 queue_text(int client_id, json_t *obj, double due, int64_t hist_chat, double flood_until)
 {
+    const char *type = json_string_value(json_object_get(obj, "@type"));
+    bool own = type != NULL && (strcmp(type, "file") == 0 || strcmp(type, "updateFile") == 0);
+    json_t *out = obj;
     char *text;
 
+    if (client_id != 0) {
+        /* a message read or pushed renews its files' references */
+        out = own ? json_incref(obj) : fake_files_patch(client_get(client_id), obj, true);
+        json_object_set_new(out, "@client_id", json_integer(client_id));
+    }
+    text = json_dumps(out, JSON_COMPACT);
     if (client_id != 0)
-        json_object_set_new(obj, "@client_id", json_integer(client_id));
-    text = json_dumps(obj, JSON_COMPACT);
+        json_decref(out);
     if (text == NULL)
         abort();
     queue_raw(client_id, text, due, hist_chat, flood_until);
@@ -373,7 +387,7 @@ static const struct fake_method *
 method_find(const char *name)
 {
     const struct fake_method *tables[] = { fake_auth_methods, fake_chat_methods,
-                                           fake_history_methods };
+                                           fake_history_methods, fake_file_methods };
 
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (const struct fake_method *m = tables[t]; m->name != NULL; m++)
@@ -900,7 +914,15 @@ worker(void *arg)
     for (;;) {
         struct fake_in *in;
 
-        while (in_head == NULL) {
+        for (;;) {
+            /* download steps due now, between requests (fake_files.c) */
+            double now = fake_now_mono(), wake = fake_files_run(now);
+            struct timespec ts;
+
+            if (in_head != NULL)
+                break;
+            if (wake != 0 && wake <= now)
+                continue;
             if (fake_prefetch_wanted()) {
                 /* build ahead while the collector reads what it got */
                 (void)pthread_mutex_unlock(&mu);
@@ -910,7 +932,13 @@ worker(void *arg)
                 (void)pthread_mutex_lock(&mu);
                 continue;
             }
-            (void)pthread_cond_wait(&in_cv, &mu);
+            if (wake == 0) {
+                (void)pthread_cond_wait(&in_cv, &mu);
+                continue;
+            }
+            ts.tv_sec = (time_t)wake;
+            ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
+            (void)pthread_cond_timedwait(&in_cv, &mu, &ts);
         }
         in = in_head;
         in_head = in->next;
@@ -966,6 +994,7 @@ control_poll(bool live)
             fake_g.world_version++;
             fake_control_apply(line, live);
             (void)pthread_rwlock_unlock(&world_rw);
+            (void)pthread_cond_signal(&in_cv); /* downloads may go on, or at another speed */
         }
         line = nl + 1;
     }

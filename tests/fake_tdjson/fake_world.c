@@ -639,15 +639,46 @@ fake_world_user(struct fake_world *w, int64_t user_id, struct fake_user *out)
 /* ---- loading ---- */
 
 static const char *const kind_names[FAKE_KIND_NMIX] = {
-    "text", "photo", "document", "poll", "service", "album", "forward", "reply",
+    "text",  "photo", "document", "poll",       "service",    "album",     "forward",
+    "reply", "video", "audio",    "voice_note", "video_note", "animation", "sticker",
 };
-static const int default_mix[FAKE_KIND_NMIX] = { 55, 12, 6, 3, 3, 6, 8, 7 };
+static const int default_mix[FAKE_KIND_NMIX] = { 55, 12, 6, 3, 3, 6, 8, 7, 0, 0, 0, 0, 0, 0 };
+
+/* "media" of an explicit message: a kind name, or {"kind", "size", "file_name"}. */
+static bool
+parse_media(const json_t *media, struct fake_spec *s, char *err, size_t errlen)
+{
+    static const enum fake_content kinds[] = {
+        FAKE_KIND_PHOTO,      FAKE_KIND_DOCUMENT,   FAKE_KIND_VIDEO,     FAKE_KIND_AUDIO,
+        FAKE_KIND_VOICE_NOTE, FAKE_KIND_VIDEO_NOTE, FAKE_KIND_ANIMATION, FAKE_KIND_STICKER,
+    };
+    const char *kind = json_is_string(media) ? json_string_value(media)
+                                             : json_string_value(json_object_get(media, "kind"));
+
+    for (size_t i = 0; kind != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kind, kind_names[kinds[i]]) != 0)
+            continue;
+        s->kind = FAKE_KIND_MEDIA;
+        s->media = kinds[i];
+        if (json_is_object(media)) {
+            INT_FIELD(media, "size", 0, s->media_size, "message media");
+            if (s->media_size < 0)
+                return fail(err, errlen, "message media: \"size\" must be >= 0");
+            s->media_name = jstrdup(media, "file_name", NULL);
+        }
+        return true;
+    }
+    return fail(err, errlen,
+                "message: \"media\" is photo, document, video, audio, voice_note, video_note, "
+                "animation or sticker (or {\"kind\": .., \"size\": .., \"file_name\": ..})");
+}
 
 bool
 fake_spec_parse(struct fake_chat *c, const json_t *j, struct fake_spec *s, char *err, size_t errlen)
 {
     const char *text = json_string_value(json_object_get(j, "text"));
     const json_t *content = json_object_get(j, "content");
+    const json_t *media = json_object_get(j, "media"), *same = json_object_get(j, "same_file_as");
     int64_t v;
 
     memset(s, 0, sizeof(*s));
@@ -680,7 +711,30 @@ fake_spec_parse(struct fake_chat *c, const json_t *j, struct fake_spec *s, char 
     s->forwards = (int32_t)v;
     s->author_signature = jstrdup(j, "author_signature", NULL);
     s->kind = FAKE_KIND_JSON;
-    if (json_is_object(content)) {
+    if ((media != NULL || same != NULL) && content != NULL)
+        return fail(err, errlen,
+                    "message: \"content\" goes with neither \"media\" nor "
+                    "\"same_file_as\"");
+    if (media != NULL && same != NULL)
+        return fail(err, errlen, "message: give \"media\" or \"same_file_as\", not both");
+    if (media != NULL && !parse_media(media, s, err, errlen))
+        return false;
+    if (same != NULL) {
+        if (!json_is_object(same))
+            return fail(err, errlen, "message: \"same_file_as\" is {\"chat\": .., \"id\": ..}");
+        INT_FIELD(same, "chat", c->id, s->same_chat_id, "same_file_as");
+        INT_FIELD(same, "id", 0, s->same_id, "same_file_as");
+        if (s->same_id <= 0)
+            return fail(err, errlen, "same_file_as: \"id\" must be a server id");
+        s->kind = FAKE_KIND_SAME;
+    }
+    if (s->kind != FAKE_KIND_JSON) {
+        const json_t *ents = json_object_get(j, "entities");
+
+        if (text != NULL)
+            s->content =
+                fake_formatted_text(text, json_is_array(ents) ? json_deep_copy(ents) : NULL);
+    } else if (json_is_object(content)) {
         s->content = json_deep_copy(content);
     } else {
         const json_t *ents = json_object_get(j, "entities");
@@ -994,6 +1048,7 @@ load_world(struct fake_world *w, const json_t *root, char *err, size_t errlen)
     const json_t *chats = json_object_get(root, "chats");
     const json_t *accounts = json_object_get(root, "accounts");
     const json_t *users = json_object_get(root, "users");
+    const json_t *downloads = json_object_get(root, "downloads");
     int64_t v;
 
     if (!json_is_object(root))
@@ -1004,6 +1059,10 @@ load_world(struct fake_world *w, const json_t *root, char *err, size_t errlen)
     if (v < 0 || v > 60000)
         return fail(err, errlen, "latency_ms is 0..60000");
     w->latency_ms = (int)v;
+    INT_FIELD(downloads, "speed", 50000000, w->dl_speed, "downloads");
+    INT_FIELD(downloads, "chunk", 131072, w->dl_chunk, "downloads");
+    if (w->dl_speed < 0 || w->dl_chunk < 1 || w->dl_chunk > 67108864)
+        return fail(err, errlen, "downloads: speed >= 0 (0: unlimited), chunk 1..67108864");
     w->nchats = json_array_size(chats);
     w->chats = fake_xcalloc(w->nchats, sizeof(*w->chats));
     for (size_t i = 0; i < w->nchats; i++) {
@@ -1050,6 +1109,8 @@ fake_world_load(const char *path, char *err, size_t errlen)
     json_t *root;
 
     w->seed = 1;
+    w->dl_speed = 50000000;
+    w->dl_chunk = 131072;
     if (path == NULL || *path == '\0')
         return w;
     root = json_load_file(path, 0, &je);
