@@ -59,12 +59,13 @@ fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The scale-out benchmarks need PostgreSQL, RabbitMQ and Redis: started here
-# on ports BENCH_PORT..BENCH_PORT+4 (scripts/services.sh) and stopped after.
+# (and s3rver) on ports BENCH_PORT..BENCH_PORT+5 (scripts/services.sh) and stopped after.
 BENCH_SVC  ?= build/bench-services
 BENCH_PORT ?= 24900
 BENCH_ENV   = TGH_BENCH_PG_URL=postgresql://postgres@127.0.0.1:$(BENCH_PORT)/tgharvest \
 	TGH_BENCH_REDIS_URL=redis://127.0.0.1:$(shell echo $$(($(BENCH_PORT)+1))) \
-	TGH_BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:$(shell echo $$(($(BENCH_PORT)+2)))/%2f
+	TGH_BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:$(shell echo $$(($(BENCH_PORT)+2)))/%2f \
+	TGH_BENCH_S3_URL='s3://tgh-test?endpoint=http://127.0.0.1:$(shell echo $$(($(BENCH_PORT)+5)))&region=us-east-1'
 
 bench: build
 	$(BUILD)/bench/bench_ingest $(BENCH_N)
@@ -74,6 +75,7 @@ bench: build
 	$(BUILD)/bench/bench_api
 	@bash scripts/services.sh start $(BENCH_SVC) $(BENCH_PORT)
 	$(BENCH_ENV) $(BUILD)/bench/bench_store_pg; \
+	$(BENCH_ENV) $(BUILD)/bench/bench_media; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_cache; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_queue; \
 	$(BENCH_ENV) $(BUILD)/bench/bench_pipeline; \

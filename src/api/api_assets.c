@@ -58,9 +58,10 @@ reply_asset(struct api_req *r, const struct tgh_embedded *a)
     }
     (void)MHD_add_response_header(resp, "Content-Type", content_type(a->name));
     (void)MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    (void)MHD_add_response_header(resp, "Content-Security-Policy",
-                                  "default-src 'self'; img-src 'self' data:; "
-                                  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    (void)MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     (void)MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     r->resp = resp;
     r->status = 200;

@@ -46,6 +46,10 @@ void api_h_dead_letter(struct api_req *r);
 void api_h_dead_letter_retry(struct api_req *r);
 void api_h_dead_letter_resolve(struct api_req *r);
 
+/* api_media.c */
+void api_h_message_media(struct api_req *r);
+void api_h_media(struct api_req *r);
+
 /* api_sse.c */
 void api_h_stream(struct api_req *r);
 

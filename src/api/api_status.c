@@ -142,9 +142,49 @@ lag_row(void *arg, const struct store_chat_row *c)
     return 0;
 }
 
+struct media_sums {
+    int64_t jobs[STORE_JOB_STATES], bytes[STORE_JOB_STATES];
+};
+
+static int
+media_sum(void *arg, enum store_job_state state, const char *kind, int64_t jobs, int64_t bytes)
+{
+    struct media_sums *m = arg;
+
+    (void)kind;
+    m->jobs[state] += jobs;
+    m->bytes[state] += bytes;
+    return 0;
+}
+
+/* Media jobs by state (every state, 0 included, so a drained state reads 0). */
+static void
+media_gauges(struct store *st)
+{
+    struct media_sums m;
+
+    memset(&m, 0, sizeof(m));
+    if (store_media_counts_each(st, media_sum, &m) != TGH_OK) {
+        log_warn("metrics: media jobs not read: %s", tgh_errmsg());
+        return;
+    }
+    for (int i = 0; i < STORE_JOB_STATES; i++) {
+        const char *v[1] = { store_job_state_name((enum store_job_state)i) };
+
+        tgh_metric_set(tgh_metric_gauge("tgh_media_jobs",
+                                        "media jobs by state: queued, downloading, stored, "
+                                        "failed, skipped",
+                                        "state"),
+                       v, (double)m.jobs[i]);
+        tgh_metric_set(tgh_metric_gauge("tgh_media_job_bytes",
+                                        "bytes of the files of the media jobs, by state", "state"),
+                       v, (double)m.bytes[i]);
+    }
+}
+
 /*
  * Gauges read from the store and the broker: per-chat freshness, open dead
- * letters, queue depth. Reading them can take a while on a large archive,
+ * letters, media jobs, queue depth. Reading them can take a while on a large archive,
  * so a thread of the server refreshes them every GAUGES_S seconds with a
  * store connection of its own, and a scrape only renders.
  */
@@ -170,6 +210,7 @@ refresh_gauges(struct api_server *s, struct store **st)
     if (store_totals_get(*st, &t) == TGH_OK)
         tgh_metric_set(tgh_metric_gauge("tgh_dead_letters_open", "dead letters not resolved", NULL),
                        NULL, (double)t.dead_letters);
+    media_gauges(*st);
     if (store_chats_each(*st, lag_row, &now) != TGH_OK) {
         log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
         store_close(*st);

@@ -137,6 +137,13 @@ collect_cli_print(const struct collect_result *r, bool as_json, bool daemon)
             json_pack("{s:I, s:I, s:I, s:I}", "new", (json_int_t)r->live.inserted, "edited",
                       (json_int_t)r->live.versioned, "deleted", (json_int_t)r->live.deleted,
                       "refreshed", (json_int_t)r->live.refreshed));
+        (void)json_object_set_new(
+            o, "media",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)r->media_queued,
+                      "skipped", (json_int_t)r->media_skipped, "stored",
+                      (json_int_t)r->media_stored, "dedup", (json_int_t)r->media_dedup, "bytes",
+                      (json_int_t)r->media_bytes, "retried", (json_int_t)r->media_retried, "failed",
+                      (json_int_t)r->media_failed));
         text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (text != NULL)
             puts(text);
@@ -147,6 +154,11 @@ collect_cli_print(const struct collect_result *r, bool as_json, bool daemon)
                " flood waits, %" PRId64 " live events%s\n",
                r->n, r->seconds, tot.inserted, tot.versioned, tot.deleted, r->flood_waits,
                r->live_events, ok ? "" : " (some chats failed)");
+        if (r->media_queued + r->media_stored + r->media_failed + r->media_retried > 0)
+            printf("media: %" PRId64 " queued, %" PRId64 " stored (%" PRId64
+                   " already stored), %.1f MB, %" PRId64 " to retry, %" PRId64 " failed\n",
+                   r->media_queued, r->media_stored, r->media_dedup, (double)r->media_bytes / 1e6,
+                   r->media_retried, r->media_failed);
         for (size_t i = 0; i < r->n; i++) {
             const struct collect_chat_result *c = &r->chats[i];
 
@@ -175,6 +187,7 @@ static const struct option longopts[] = {
     { "json", no_argument, NULL, 'j' },
     { "store", required_argument, NULL, 's' },
     { "shard", required_argument, NULL, 'H' },
+    { "no-media", no_argument, NULL, 'M' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -225,6 +238,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
             break;
         case 'j':
             as_json = true;
+            break;
+        case 'M':
+            o.no_media = true;
             break;
         case 's':
             o.store_url = optarg;
@@ -309,6 +325,8 @@ const struct cli_cmd cli_cmd_collect = {
     "  --full           the whole history\n"
     "  --reconcile H    also re-read the last H hours to catch unannounced edits\n"
     "  --json           the summary as one JSON object\n"
+    "  --no-media       do not download media (TGH_MEDIA, TGH_MEDIA_KINDS, ... say what\n"
+    "                   is downloaded otherwise; --once waits for those downloads)\n"
     "  --shard I/N      only the tracked chats whose row id modulo N is I, so that N\n"
     "                   collectors (each with its own accounts) split the chats\n"
     "\n"

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmd_import.h"
+#include "media/media.h"
 #include "pipeline/pipeline.h"
 
 struct progress {
@@ -48,27 +49,60 @@ on_error(const char *msg)
 }
 
 tgh_err
-import_run(const char *cmd, const char *store_url, enum pipeline_from from, char **paths,
-           int npaths, const char *tz, size_t batch_size, bool progress,
-           struct pipeline_import_totals *tot, double *seconds)
+import_run(const struct tgh_config *cfg, const char *cmd, const char *store_url,
+           enum pipeline_from from, char **paths, int npaths, const char *tz, size_t batch_size,
+           bool progress, bool media, struct pipeline_import_totals *tot, double *seconds)
 {
     struct progress p = { now_s() };
+    struct media_policy policy;
     struct pipeline_import_opts o = {
         .from = from,
         .tz = tz,
         .batch_size = batch_size,
         .progress = progress && isatty(STDERR_FILENO) ? on_progress : NULL,
         .progress_arg = &p,
+        .media_url = media ? cfg->media_url : NULL,
+        .media_policy = &policy,
+        .media_retry = { .max_attempts = (int)cfg->media_attempts,
+                         .base_s = cfg->media_retry_s,
+                         .cap_s = 3600 },
     };
     tgh_err rc;
 
     error_cmd = cmd;
+    *seconds = 0;
+    if (o.media_url != NULL && !media_url_is_off(o.media_url)) {
+        rc = media_policy_init(&policy, cfg->media_kinds, cfg->media_max_size, cfg->media_history,
+                               cfg->media_thumbs);
+        if (rc != TGH_OK)
+            return rc;
+    }
     rc = pipeline_import_paths(store_url, paths, (size_t)npaths, &o, on_error, tot);
 
     if (o.progress != NULL)
         (void)fputs("\r\033[K", stderr);
     *seconds = now_s() - p.started;
     return rc;
+}
+
+static bool
+media_any(const struct pipeline_import_totals *t)
+{
+    return t->media_stored + t->media_refused + t->media_missing + t->media_failed +
+               t->media_skipped >
+           0;
+}
+
+json_t *
+import_media_json(const struct pipeline_import_totals *t)
+{
+    if (!media_any(t))
+        return NULL;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "stored", (json_int_t)t->media_stored,
+                     "dedup", (json_int_t)t->media_dedup, "bytes", (json_int_t)t->media_bytes,
+                     "missing", (json_int_t)t->media_missing, "refused",
+                     (json_int_t)t->media_refused, "skipped", (json_int_t)t->media_skipped,
+                     "failed", (json_int_t)t->media_failed);
 }
 
 static void
@@ -84,7 +118,10 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
             "refreshed", (json_int_t)t->stats.refreshed, "errors", (json_int_t)t->dead_letters,
             "bytes", (json_int_t)t->bytes, "deleted",
             (json_int_t)(t->stats.deleted + t->stats.delete_unknown), "seconds", el);
+        json_t *media = import_media_json(t);
 
+        if (media != NULL)
+            (void)json_object_set_new(o, "media", media);
         (void)json_dumpf(o, stdout, JSON_COMPACT);
         (void)fputc('\n', stdout);
         json_decref(o);
@@ -102,13 +139,24 @@ print_summary(const struct pipeline_import_totals *t, double el, bool as_json)
         printf("; failed: %" PRIu64 " file(s), %" PRIu64 " chat(s)", t->failed_files,
                t->failed_chats);
     printf("\n");
+    if (media_any(t))
+        printf("media: %" PRIu64 " stored (%" PRIu64 " already stored), %.1f MB, %" PRIu64
+               " left for a TDLib download, %" PRIu64 " refused, %" PRIu64
+               " skipped by the policy, %" PRIu64 " failed\n",
+               t->media_stored, t->media_dedup, (double)t->media_bytes / 1e6, t->media_missing,
+               t->media_refused, t->media_skipped, t->media_failed);
 }
 
 static const struct option longopts[] = {
-    { "json", no_argument, NULL, 'j' },        { "tz", required_argument, NULL, 'z' },
-    { "store", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' },
-    { "quiet", no_argument, NULL, 'q' },       { "from", required_argument, NULL, 'f' },
-    { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    { "json", no_argument, NULL, 'j' },
+    { "tz", required_argument, NULL, 'z' },
+    { "store", required_argument, NULL, 's' },
+    { "batch", required_argument, NULL, 'b' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "from", required_argument, NULL, 'f' },
+    { "no-media", no_argument, NULL, 'M' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
 };
 
 static int
@@ -117,7 +165,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     struct pipeline_import_totals tot = { 0 };
     const char *store_url = cfg->store_url, *tz = cfg->import_tz;
     size_t batch = (size_t)cfg->batch_size;
-    bool as_json = false, progress = true, tz_given = false;
+    bool as_json = false, progress = true, tz_given = false, media = true;
     enum pipeline_from from = PIPELINE_FROM_EXPORT;
     double seconds;
     int64_t v;
@@ -149,6 +197,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'q':
             progress = false;
             break;
+        case 'M':
+            media = false;
+            break;
         case 'b':
             if (cli_parse_int(optarg, 1, 100000, &v) != TGH_OK)
                 return cli_usage_error(&cli_cmd_import, "--batch: %s", tgh_errmsg());
@@ -164,8 +215,8 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         return cli_usage_error(&cli_cmd_import, "no FILE given");
     if (from == PIPELINE_FROM_EVENTS && tz_given)
         return cli_usage_error(&cli_cmd_import, "--tz applies to exports; events carry UTC times");
-    rc = import_run("import", store_url, from, argv + optind, argc - optind, tz, batch, progress,
-                    &tot, &seconds);
+    rc = import_run(cfg, "import", store_url, from, argv + optind, argc - optind, tz, batch,
+                    progress, media, &tot, &seconds);
     if (rc != TGH_OK && tot.failed_files == 0)
         cli_error("import", "%s", tgh_errmsg()); /* not a file's error: the store's */
     print_summary(&tot, seconds, as_json);
@@ -187,6 +238,9 @@ const struct cli_cmd cli_cmd_import = {
     "nothing; a newer export of the same chat adds new messages and records edits.\n"
     "A message that cannot be read becomes a dead letter (see `tgharvest stats`)\n"
     "and the rest of the file is imported.\n"
+    "The photos, videos and files beside the export (photos/, files/, ...) go\n"
+    "into the media store (TGH_MEDIA) as TGH_MEDIA_KINDS and TGH_MEDIA_MAX_SIZE say;\n"
+    "a path that leads outside the export folder is refused, its message kept.\n"
     "\n"
     "  --from F     export (default): Telegram Desktop exports;\n"
     "               event: JSON lines of schema-v1 events, as written by\n"
@@ -198,6 +252,7 @@ const struct cli_cmd cli_cmd_import = {
     "               TGH_IMPORT_TZ or UTC. Example: --tz Europe/Berlin\n"
     "  --batch N    events per transaction (default TGH_BATCH_SIZE, 500)\n"
     "  --store URL  store to write (default TGH_STORE)\n"
+    "  --no-media   do not store the media files beside the export (TGH_MEDIA)\n"
     "  -q, --quiet  no progress line on a terminal\n"
     "\n"
     "Exit status is 1 when any file or chat failed (truncated, not JSON,\n"

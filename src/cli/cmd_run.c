@@ -179,15 +179,23 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         /* The import has its own connections; this one waits for the summary. */
         store_close(st);
         st = NULL;
-        if (import_run("run", store_url ? store_url : cfg->store_url, PIPELINE_FROM_EXPORT, imports,
-                       nimports, cfg->import_tz, (size_t)cfg->batch_size, true, &tot,
-                       &seconds) != TGH_OK ||
-            tot.failed_chats > 0)
+        tgh_err irc = import_run(cfg, "run", store_url ? store_url : cfg->store_url,
+                                 PIPELINE_FROM_EXPORT, imports, nimports, cfg->import_tz,
+                                 (size_t)cfg->batch_size, true, true, &tot, &seconds);
+
+        if (irc != TGH_OK && tot.failed_files == 0)
+            cli_error("run", "import: %s", tgh_errmsg()); /* not a file's error */
+        if (irc != TGH_OK || tot.failed_chats > 0)
             rc = CLI_EXIT_FAIL; /* the same rule as `import` */
         printf("import: %" PRIu64 " file(s), %" PRIu64 " messages: %zu new, %zu unchanged, "
                "%zu versioned, %zu refreshed, %" PRIu64 " dead letters\n",
                tot.files, tot.messages, tot.stats.inserted, tot.stats.unchanged,
                tot.stats.versioned, tot.stats.refreshed, tot.dead_letters);
+        if (tot.media_stored + tot.media_missing + tot.media_refused + tot.media_failed > 0)
+            printf("media: %" PRIu64 " stored (%" PRIu64 " already stored), %" PRIu64
+                   " left for a TDLib download, %" PRIu64 " refused, %" PRIu64 " failed\n",
+                   tot.media_stored, tot.media_dedup, tot.media_missing, tot.media_refused,
+                   tot.media_failed);
         if (cli_store_open(cfg, store_url, true, &st) != TGH_OK) {
             cli_error("run", "store: %s", tgh_errmsg());
             return CLI_EXIT_FAIL;

@@ -132,6 +132,7 @@ load_chat(void *arg, const struct store_tracked *t)
                    t->account != NULL ? t->account : e->cfg->account);
     c->comments = t->comments;
     c->topics = t->topics;
+    c->added_at = t->added_at;
     if (resolve_parse(t->spec, &c->res_state.spec) != TGH_OK)
         (void)snprintf(c->res_state.spec.text, sizeof(c->res_state.spec.text), "%s", t->spec);
     if (t->chat_id != 0)
@@ -435,6 +436,13 @@ result_take(struct engine *e, struct collect_result *res, double started)
     res->live_events = e->live_events;
     res->live = e->live_stats;
     res->seconds = td_now() - started;
+    res->media_queued = e->media_queued_n;
+    res->media_skipped = e->media_skipped_n;
+    res->media_stored = e->media_stored_n;
+    res->media_dedup = e->media_dedup_n;
+    res->media_failed = e->media_failed_n;
+    res->media_retried = e->media_retried_n;
+    res->media_bytes = e->media_bytes_n;
 }
 
 void
@@ -512,6 +520,9 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
             collect_engine_fatal(&e, arc);
     }
     start_chats(&e);
+    rc = collect_media_start(&e);
+    if (rc != TGH_OK)
+        collect_engine_fatal(&e, rc);
     next_gapfill = td_now() + (double)cfg->gapfill_interval;
     next_backfill = td_now() + (double)cfg->backfill_interval;
     next_reconcile = td_now() + (double)cfg->reconcile_interval;
@@ -529,7 +540,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
 
             if (o->stop != NULL && *o->stop)
                 break;
-            if (!o->daemon && all_idle(&e))
+            if (!o->daemon && all_idle(&e) && collect_media_idle(&e))
                 break;
             got = td_hub_poll(e.hub, any_waiting(&e) ? COMMIT_POLL_S
                                      : e.live.n > 0  ? LIVE_FLUSH_S
@@ -544,6 +555,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
                 }
             }
             resume_waiting(&e);
+            collect_media_tick(&e, now, !o->daemon && all_idle(&e));
             if (e.live.n > 0 && (!got || now - e.live_since >= LIVE_FLUSH_S))
                 collect_live_flush(&e);
             if (!o->daemon) {
@@ -590,6 +602,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
         tgh_free(epochs);
     }
     e.stopping = true;
+    collect_media_stop(&e);
     collect_live_flush(&e);
     finish_runs(&e);
     /* Answers still in flight are dropped: their cursors never moved. */

@@ -114,6 +114,10 @@ struct collect_result {
     int64_t live_events;     /* live updates turned into events */
     struct store_stats live; /* what they changed in the store */
     double seconds;
+    /* media (TGH_MEDIA on): jobs made by the scanner, and how downloads ended */
+    int64_t media_queued, media_skipped;
+    int64_t media_stored, media_dedup, media_failed, media_retried;
+    int64_t media_bytes; /* bytes of the files stored */
 };
 
 void collect_result_fini(struct collect_result *r);
@@ -129,6 +133,7 @@ struct collect_opts {
     const char *queue_url;       /* NULL: cfg->queue_url; amqp://: publish instead of store */
     unsigned shard, shards;      /* shards > 1: only tracked rows with id % shards == shard */
     struct tgh_feed *feed;       /* committed changes go here too (the API's stream); or NULL */
+    bool no_media;               /* do not download media even when TGH_MEDIA is on */
     /* called after each chat finished (collect --once progress); may be NULL */
     void (*on_chat)(void *arg, const struct collect_chat_result *c);
     void *on_chat_arg;

@@ -45,6 +45,7 @@ struct thread_job {
 };
 
 struct engine;
+struct collect_media;
 
 struct cchat {
     struct engine *e;
@@ -54,6 +55,8 @@ struct cchat {
     char spec[256];
     char account[COLLECT_ACCOUNT_NAME_MAX + 1];
     bool comments, topics;
+    int64_t added_at;         /* the chat's tracking began (media history rule) */
+    bool media_released;      /* its jobs left downloading by an earlier process were freed */
     struct resolve res_state; /* also holds chat id, type, title, username, linked chat */
     struct source_tdlib_chat map_chat;
     struct source_tdlib_chat map_linked;
@@ -116,6 +119,9 @@ struct engine {
     bool stopping;
     tgh_err fatal;
     char fatal_msg[512];
+    struct collect_media *media; /* the media downloader, NULL when TGH_MEDIA is off */
+    int64_t media_queued_n, media_skipped_n, media_stored_n, media_dedup_n, media_failed_n,
+        media_retried_n, media_bytes_n;
 };
 
 /* collect.c */
@@ -134,6 +140,22 @@ void collect_on_resolved(void *arg, struct resolve *r);
 void collect_begin_backfill(struct cchat *c);
 /* Comment threads: remember posts whose replies are newer than what we have. */
 void collect_note_thread(struct cchat *c, const json_t *msg);
+
+/* collect_media.c: media downloads through TDLib (docs/internals/media.md) */
+/* Start the downloader when TGH_MEDIA is on (and the run wants media); TGH_OK otherwise too. */
+TGH_MUSTCHECK tgh_err collect_media_start(struct engine *e);
+/*
+ * Scan, claim, start downloads, take stored ones back; cheap when nothing is
+ * due. chats_idle: every chat's walk is done and committed (collect --once),
+ * so scans and claims run on every tick until nothing is left.
+ */
+void collect_media_tick(struct engine *e, double now, bool chats_idle);
+/* Since the chats went idle: nothing in flight, nothing left to scan or claim. */
+bool collect_media_idle(const struct engine *e);
+/* updateFile: progress of a download. */
+void collect_media_on_file(struct engine *e, const json_t *file);
+/* Give jobs in flight back (queued), stop the storing thread. */
+void collect_media_stop(struct engine *e);
 
 /* collect_live.c */
 /* Map one message into b; false when it became a dead letter instead. */

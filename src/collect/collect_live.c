@@ -143,6 +143,10 @@ collect_on_update(void *arg, struct td_acct *a, json_t *u)
     bool linked = false;
     struct cchat *c;
 
+    if (strcmp(t, "updateFile") == 0) {
+        collect_media_on_file(e, json_object_get(u, "file"));
+        return;
+    }
     if (!e->o->daemon || e->stopping)
         return;
     if (strcmp(t, "updateNewMessage") == 0) {

@@ -85,6 +85,9 @@ static const struct cfg_param params[] = {
       "media kinds kept (also sticker, other; all; none)" },
     { "TGH_MEDIA_MAX_SIZE", CFG_STR, offsetof(struct tgh_config, media_max_size), "100M", 0, 0,
       "largest media file kept, bytes or with K, M, G; 0: no limit" },
+    { "TGH_MEDIA_RETRY", CFG_INT, offsetof(struct tgh_config, media_retry_s), "30", 1, 3600,
+      "seconds before a failed media download is tried again, doubling per attempt up to an "
+      "hour" },
     { "TGH_MEDIA_THUMBS", CFG_STR, offsetof(struct tgh_config, media_thumbs), "", 0, 0,
       "media kinds of which only the thumbnail is kept" },
     { "TGH_METRICS_ADDR", CFG_STR, offsetof(struct tgh_config, metrics_addr), "", 0, 0,

@@ -62,6 +62,7 @@ struct tgh_config {
     char *media_thumbs;           /* TGH_MEDIA_THUMBS */
     int64_t media_downloads;      /* TGH_MEDIA_DOWNLOADS: at once per account */
     int64_t media_attempts;       /* TGH_MEDIA_ATTEMPTS: claims of a job before it fails */
+    int64_t media_retry_s;        /* TGH_MEDIA_RETRY: first backoff of a failed download */
 };
 
 /* Load from the environment and the .env file it names (default ./.env, if present). */

@@ -127,6 +127,83 @@ TGH_MUSTCHECK tgh_err pipeline_writer_error(struct pipeline_writer *w);
 /* Drain, stop and join the thread; the store is the caller's again. NULL is fine. */
 TGH_MUSTCHECK tgh_err pipeline_writer_stop(struct pipeline_writer *w, struct store_stats *stats);
 
+/*
+ * The media archive's store side (pipeline_media.c, docs/internals/media.md).
+ *
+ * The scanner turns messages that carry media into jobs (store_media_job_add)
+ * as the policy says, by message id from the chat's scan cursor. Storing a
+ * job takes a local file (downloaded by the collector, or beside an export):
+ * its SHA-256, the object under objects/ (only when the content index does
+ * not have it yet), the layout name (a hard link in a folder), the
+ * message.json sidecar of the message, then the job ends STORED. A failure
+ * re-queues the job with backoff, or fails it after max_attempts claims;
+ * nothing is marked stored that is not whole in the media store.
+ */
+struct media_store;
+struct media_policy;
+
+/* A job's content type: the source's, else the usual one of its kind (a thumbnail: JPEG). */
+const char *pipeline_media_content_type(const struct store_media_job *j);
+
+struct pipeline_media_scan {
+    int64_t chat_id;
+    int64_t added_at; /* the chat's tracking began (history rule); 0: not tracked */
+    const struct media_policy *policy;
+    const char *export_dir; /* an import: files are relative to it (origin "export"); else NULL */
+    bool from_start;        /* read from the first message, not the scan cursor (imports) */
+    size_t max;             /* messages read at most this call; 0: no limit */
+};
+
+struct pipeline_media_scan_result {
+    size_t messages; /* messages with media read */
+    size_t queued;   /* jobs added to be stored or downloaded */
+    size_t skipped;  /* jobs added as skipped by the policy */
+    size_t refused;  /* export files refused (outside the export folder, not a regular file) */
+    bool done;       /* no message left after the cursor */
+};
+
+TGH_MUSTCHECK tgh_err pipeline_media_scan(struct store *st, const struct pipeline_media_scan *q,
+                                          struct pipeline_media_scan_result *res);
+
+struct pipeline_media_stored {
+    bool dedup;         /* the content was stored before (another message, another chat) */
+    int64_t bytes;      /* size of the file */
+    int64_t bytes_sent; /* bytes sent to the media store this time */
+    char sha256[65];
+    char key[1024];   /* the object key */
+    char alias[1024]; /* the layout name ("" where the store has no aliases) */
+};
+
+/*
+ * Store the bytes of claimed job j from the local file path (see above) and
+ * end the job. TGH_OK: stored. Otherwise the job was ended as
+ * pipeline_media_failed() says, and the error is returned.
+ */
+struct pipeline_media_retry {
+    int max_attempts; /* claims before a job fails (TGH_MEDIA_ATTEMPTS) */
+    int64_t base_s;   /* the first retry waits about this long, doubling up to cap_s */
+    int64_t cap_s;
+};
+
+TGH_MUSTCHECK tgh_err pipeline_media_store(struct store *st, struct media_store *ms,
+                                           const struct store_media_job *j, const char *path,
+                                           const struct pipeline_media_retry *retry,
+                                           struct pipeline_media_stored *out);
+
+/*
+ * End claimed job j after a failure rc (detail msg): before its last
+ * attempt it is queued again after a backoff (base_s doubling per attempt,
+ * up to cap_s, with jitter); after it, or for an error no retry can change
+ * (TGH_ENOTFOUND: the message or file is gone; TGH_ETOOBIG), it fails.
+ * Returns the store's error, if the end could not be written.
+ */
+TGH_MUSTCHECK tgh_err pipeline_media_failed(struct store *st, const struct store_media_job *j,
+                                            tgh_err rc, const char *msg,
+                                            const struct pipeline_media_retry *retry, int64_t now);
+
+/* Media metrics: jobs ended by state, bytes stored, content already stored. */
+void pipeline_metrics_media(enum store_job_state state, int64_t bytes, bool dedup);
+
 /* Import of Telegram Desktop exports, or of schema-v1 event lines. */
 enum pipeline_from {
     PIPELINE_FROM_EXPORT = 0, /* Telegram Desktop result.json */
@@ -140,6 +217,14 @@ struct pipeline_import_opts {
     /* called about every 4096 messages; may be NULL */
     void (*progress)(void *arg, const char *file, uint64_t bytes, uint64_t messages);
     void *progress_arg;
+    /*
+     * Media beside an export (photos/, files/, ...) go into this media store
+     * as the policy says (NULL, or media_url_is_off(): not stored); files the
+     * export left out become jobs a TDLib download may fill later.
+     */
+    const char *media_url;
+    const struct media_policy *media_policy;
+    struct pipeline_media_retry media_retry;
 };
 
 struct pipeline_import_totals {
@@ -151,6 +236,11 @@ struct pipeline_import_totals {
     uint64_t dead_letters;
     uint64_t bytes;
     struct store_stats stats;
+    /* media: stored (dedup: of those, content stored before), refused (outside the
+       export folder), missing (queued for a TDLib download: not in the export, or refused), failed
+     */
+    uint64_t media_stored, media_dedup, media_refused, media_missing, media_failed, media_skipped;
+    int64_t media_bytes;
 };
 
 /*

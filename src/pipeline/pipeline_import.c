@@ -10,6 +10,8 @@
  * damage were committed, so the store stays consistent and a re-import
  * resumes idempotently.
  */
+#define TGH_LOG_SUB "import"
+
 #include "pipeline/pipeline.h"
 
 #include <dirent.h>
@@ -18,13 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
+#include "media/media.h"
 #include "source/source.h"
 
-#define PAYLOAD_MAX  (256 * 1024) /* dead-letter payloads are cut here */
-#define WRITER_DEPTH 4
+#define PAYLOAD_MAX   (256 * 1024) /* dead-letter payloads are cut here */
+#define WRITER_DEPTH  4
+#define MEDIA_LEASE_S 300
 
 struct job {
     struct store *aux; /* chats, runs, dead letters: the writer owns the other */
@@ -36,6 +43,7 @@ struct job {
     uint64_t chat_errors;
     struct pipeline_import_totals *tot;
     void (*on_error)(const char *msg);
+    struct media_store *ms; /* NULL: media are not stored */
 };
 
 static tgh_err
@@ -85,6 +93,105 @@ on_batch(void *arg, struct msg_batch *b)
     return pipeline_writer_submit(j->w, b);
 }
 
+static int
+count_job(void *arg, const struct store_media_job *mj)
+{
+    uint64_t *n = arg;
+
+    *n += strcmp(mj->origin, "tdlib") == 0;
+    return 0;
+}
+
+/* Jobs of the chat waiting for a TDLib download: files the export did not have. */
+static uint64_t
+media_missing(struct store *st, int64_t chat_id)
+{
+    struct store_media_jobs_query q = {
+        .state = STORE_JOB_QUEUED,
+        .chat_id = chat_id,
+        .message_id = MSG_UNSET,
+    };
+    uint64_t n = 0;
+
+    if (store_media_jobs_each(st, &q, count_job, &n) != TGH_OK)
+        return 0;
+    return n;
+}
+
+/* A claimed export job: its file beside the export into the media store. */
+static int
+store_export_job(void *arg, const struct store_media_job *mj)
+{
+    struct job *j = arg;
+    struct pipeline_media_stored out;
+
+    if (mj->source_path == NULL) {
+        (void)!pipeline_media_failed(j->aux, mj, TGH_ENOTFOUND, "an export job without its file",
+                                     &j->o->media_retry, (int64_t)time(NULL));
+        j->tot->media_failed++;
+        return 0;
+    }
+    if (pipeline_media_store(j->aux, j->ms, mj, mj->source_path, &j->o->media_retry, &out) ==
+        TGH_OK) {
+        j->tot->media_stored++;
+        j->tot->media_dedup += out.dedup;
+        j->tot->media_bytes += out.bytes;
+    } else {
+        log_warn("media: %s not stored: %s", mj->source_path, tgh_errmsg());
+        j->tot->media_failed++;
+    }
+    return 0;
+}
+
+/*
+ * After a chat's messages are committed: jobs for its media (the files
+ * beside the export, or missing ones for TDLib), then the export's files
+ * stored. A media failure is counted and logged; the messages stay imported.
+ */
+static void
+chat_media(struct job *j, int64_t chat_id)
+{
+    char dir[4096], *slash;
+    struct pipeline_media_scan q = {
+        .chat_id = chat_id,
+        .policy = j->o->media_policy,
+        .export_dir = dir,
+        .from_start = true,
+    };
+    struct pipeline_media_scan_result r;
+    struct store_media_claim c = {
+        .lease_s = MEDIA_LEASE_S,
+        .max = 32,
+        .origin = "export",
+        .chat_id = chat_id,
+    };
+    uint64_t before;
+
+    (void)snprintf(dir, sizeof(dir), "%s", j->file);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        (void)snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (pipeline_media_scan(j->aux, &q, &r) != TGH_OK) {
+        log_warn("media of chat %" PRId64 " not scanned: %s", chat_id, tgh_errmsg());
+        return;
+    }
+    j->tot->media_refused += r.refused;
+    j->tot->media_skipped += r.skipped;
+    do {
+        before = j->tot->media_stored + j->tot->media_failed;
+        c.now = (int64_t)time(NULL);
+        if (store_media_jobs_claim(j->aux, &c, store_export_job, j) != TGH_OK) {
+            log_warn("media of chat %" PRId64 " not claimed: %s", chat_id, tgh_errmsg());
+            return;
+        }
+    } while (j->tot->media_stored + j->tot->media_failed > before);
+    j->tot->media_missing += media_missing(j->aux, chat_id);
+}
+
 static tgh_err
 on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
 {
@@ -106,7 +213,10 @@ on_chat_end(void *arg, const struct source_export_chat *chat, tgh_err status)
             j->on_error(why); /* no run to record it in */
         return finish_run(j, "failed", why);
     }
-    return finish_run(j, j->chat_errors > 0 ? "partial" : "ok", NULL);
+    rc = finish_run(j, j->chat_errors > 0 ? "partial" : "ok", NULL);
+    if (rc == TGH_OK && j->ms != NULL && chat->chat_id != 0)
+        chat_media(j, chat->chat_id);
+    return rc;
 }
 
 static tgh_err
@@ -303,6 +413,10 @@ pipeline_import_paths(const char *store_url, char *const *paths, size_t npaths,
     rc = store_open(store_url, &j.aux);
     if (rc != TGH_OK)
         goto out;
+    if (o->from == PIPELINE_FROM_EXPORT && o->media_url != NULL && !media_url_is_off(o->media_url))
+        rc = media_open(o->media_url, &j.ms);
+    if (rc != TGH_OK)
+        goto out;
     rc = pipeline_writer_start(st, o->batch_size > 0 ? o->batch_size : 500, WRITER_DEPTH, &j.w);
     if (rc != TGH_OK)
         goto out;
@@ -319,6 +433,7 @@ pipeline_import_paths(const char *store_url, char *const *paths, size_t npaths,
 out:
     if (j.w != NULL && pipeline_writer_stop(j.w, NULL) != TGH_OK)
         rc = TGH_EIO; /* the detail of the first error is already recorded */
+    media_close(j.ms);
     store_close(j.aux);
     store_close(st);
     return rc;

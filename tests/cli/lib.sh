@@ -11,7 +11,7 @@ trap 'rm -rf "$WORK"' EXIT
 export TGH_STORE="sqlite://$WORK/test.db"
 export TGH_ENV_FILE=/dev/null
 # `run` serves HTTP by default; tests that want it set their own address.
-export TGH_HTTP_ADDR=off TGH_DATA_DIR=$WORK/data
+export TGH_HTTP_ADDR=off TGH_DATA_DIR=$WORK/data TGH_MEDIA=file://$WORK/media
 DB=$WORK/test.db
 unset TGH_IMPORT_TZ TGH_BATCH_SIZE
 

@@ -45,6 +45,19 @@ assert_status 0 tgh decode --from event "$WORK/fixed.jsonl" # the repaired line 
 sql "UPDATE ingestion_errors SET payload = '$fixed' WHERE id = $dl"
 ok "a dead letter ($dl) that a retry will fix"
 
+# A photo message imported from an export with its file, for the message view's media.
+P=-1001000000802
+mkdir -p "$WORK/export/photos"
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4ISeHFTEMLQkAkL9BAbKfPiIAAAAASUVORK5CYII=' |
+    base64 -d >"$WORK/export/photos/photo_1.jpg"
+jq -n --argjson d $((NOW - 900)) '{name: "Media desk", type: "public_channel", id: 1000000802,
+    messages: [{id: 1, type: "message", date: "2026-01-01T00:00:00", date_unixtime: ($d | tostring),
+                from: "Media desk", from_id: "channel1000000802", photo: "photos/photo_1.jpg",
+                width: 8, height: 8, text: "a photo"}]}' >"$WORK/export/result.json"
+assert_status 0 tgh import --json "$WORK/export/result.json"
+assert_eq "photo stored" 1 "$(jq .media.stored "$WORK/out")"
+ok "a photo imported with its file"
+
 export TGH_GAPFILL_INTERVAL=2 # the Backfill button's pass runs within 2 s
 start_http run run
 trap 'kill -9 $(cat "$WORK/run.pid") 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -62,12 +75,12 @@ ok "the dashboard's files are served, self-contained"
 
 status=0
 TGH_DASH_BASE=$BASE TGH_DASH_KEY=$ADMIN_KEY TGH_DASH_CONTROL=$TGH_FAKE_TD_CONTROL \
-    TGH_DASH_CHAT=$C TGH_DASH_NEXT_ID=41 TGH_DASH_ARTIFACTS=$ARTIFACTS TGH_DASH_DEAD_LETTER=$dl \
+    TGH_DASH_CHAT=$C TGH_DASH_PHOTO_CHAT=$P TGH_DASH_NEXT_ID=41 TGH_DASH_ARTIFACTS=$ARTIFACTS TGH_DASH_DEAD_LETTER=$dl \
     NODE_PATH=$NODE_MODULES timeout 300 node "$TGH_TEST_SOURCE_DIR/tests/dashboard/dashboard.mjs" \
     >"$WORK/node.out" 2>"$WORK/node.err" || status=$?
 cat "$WORK/node.out"
 [ "$status" = 0 ] || { cat "$WORK/node.err" >&2; tail -20 "$WORK/run.err" >&2; fail "the browser test failed (exit $status); screenshots in $ARTIFACTS"; }
-for v in overview chats live search message chat dead-letters; do
+for v in overview chats live search message media chat dead-letters; do
     [ -s "$ARTIFACTS/$v.png" ] || fail "no screenshot of $v"
 done
 ok "the browser test passed; screenshots in $ARTIFACTS"

@@ -25,6 +25,7 @@ const BASE = env('TGH_DASH_BASE').replace(/\/$/, '');
 const KEY = env('TGH_DASH_KEY');
 const CONTROL = env('TGH_DASH_CONTROL');
 const CHAT = env('TGH_DASH_CHAT');
+const PHOTO_CHAT = env('TGH_DASH_PHOTO_CHAT');
 const NEXT_ID = Number(env('TGH_DASH_NEXT_ID'));
 const ART = env('TGH_DASH_ARTIFACTS');
 const DEAD = env('TGH_DASH_DEAD_LETTER');
@@ -147,6 +148,22 @@ try {
     check(versions.length === 1 && versions[0] === text, `message: versions ${JSON.stringify(versions)}`);
     await shot('message');
     ok('message view: current text and one earlier version');
+
+    // (f) a message with a stored photo shows it inline, fetched with the key
+    step = 'media';
+    await nav(`#/message/${PHOTO_CHAT}/1`, 'message');
+    const img = page.locator('#media li.media-item[data-state="stored"] img.media-img');
+    await img.waitFor();
+    await page.waitForFunction(() => {
+        const i = document.querySelector('#media img.media-img');
+        return i && i.complete && i.naturalWidth > 0;
+    });
+    const width = await img.evaluate(i => i.naturalWidth);
+    check(width === 8, `media: the photo decoded ${width} pixels wide, expected 8`);
+    check((await img.getAttribute('src')).startsWith('blob:'), 'media: the image is not from a fetched blob');
+    check((await page.locator('#media .badge').first().textContent()) === 'stored', 'media: no stored badge');
+    await shot('media');
+    ok('message view: the stored photo is shown inline');
 
     // (f) the chat view lists its latest messages, the injected one first
     step = 'chat';

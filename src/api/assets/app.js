@@ -158,6 +158,7 @@
     let leaving = [];
     const views = {};
     function route() {
+        forgetBlobs();
         const mine = ++gen;
         for (const f of leaving.splice(0)) f();
         hideNotice();
@@ -322,6 +323,60 @@
             rows.length ? table(['id', 'date', 'edited', 'sender', 'text'], rows, 'grid messages') : el('p', { class: 'muted', text: 'No messages.' }));
     };
 
+    // ---- the media of a message ----
+    const INLINE_MAX = 50 * 1024 * 1024; // larger files are fetched only when asked for
+    const blobUrls = [];
+    function forgetBlobs() { while (blobUrls.length) URL.revokeObjectURL(blobUrls.pop()); }
+    async function mediaBlob(url) {
+        const headers = {};
+        if (apiKey) headers['X-API-Key'] = apiKey;
+        const res = await fetch(url, { headers, cache: 'no-store' });
+        if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `media: HTTP ${res.status}`);
+        const u = URL.createObjectURL(await res.blob());
+        blobUrls.push(u);
+        return u;
+    }
+    function mediaPlayer(f, u) {
+        const type = f.content_type || '';
+        if (type.startsWith('image/')) return el('img', { class: 'media-img', src: u, alt: f.file_name || f.kind });
+        if (type.startsWith('video/')) return el('video', { class: 'media-player', src: u, controls: '' });
+        if (type.startsWith('audio/')) return el('audio', { class: 'media-player', src: u, controls: '' });
+        return el('a', { href: u, download: f.file_name || `${f.kind}-${f.id}`, text: `download ${f.file_name || f.kind}` });
+    }
+    function mediaItem(f) {
+        const stateKind = f.state === 'stored' ? 'ok' : f.state === 'failed' ? 'bad' : '';
+        const head = el('div', { class: 'meta' }, badge(f.state, stateKind), ` ${f.kind}${f.media_key === 'thumb' ? ' (thumbnail)' : ''}`,
+            f.file_name ? ` · ${f.file_name}` : '', f.size ? ` · ${fmtBytes(f.size)}` : '',
+            f.state === 'downloading' && f.size ? ` · ${Math.floor(100 * f.downloaded / f.size)}%` : '',
+            f.attempts ? ` · ${f.attempts} attempt${f.attempts > 1 ? 's' : ''}` : '');
+        const li = el('li', { class: 'media-item', 'data-state': f.state }, head,
+            f.error && f.state !== 'stored' ? el('div', { class: 'muted', text: f.error }) : null);
+        if (f.state !== 'stored' || !f.url) return li;
+        const slot = el('div', { class: 'media-slot' });
+        li.append(slot);
+        const load = async () => {
+            put(slot, el('span', { class: 'muted', text: 'loading…' }));
+            try { put(slot, mediaPlayer(f, await mediaBlob(f.url))); } catch (e) { put(slot, errorBox(e)); }
+        };
+        if (f.size && f.size > INLINE_MAX)
+            put(slot, el('button', { type: 'button', text: `Load ${fmtBytes(f.size)}`, on: { click: load } }));
+        else
+            load();
+        return li;
+    }
+    async function mediaSection(chat, id) {
+        const box = el('section', { id: 'media' }, el('h2', { text: 'Media' }));
+        try {
+            const d = await api(`/api/v1/chats/${chat}/messages/${id}/media`);
+            const files = (d && d.files) || [];
+            box.append(files.length ? el('ul', { class: 'media' }, files.map(mediaItem))
+                : el('p', { class: 'muted', text: 'No media kept for this message.' }));
+        } catch (e) {
+            box.append(errorBox(e));
+        }
+        return box;
+    }
+
     // ---- one message and its history ----
     views.message = async (ctx, [chat, id]) => {
         if (!/^-?\d+$/.test(chat || '') || !/^\d+$/.test(id || '')) throw new Error('not a message address');
@@ -329,6 +384,8 @@
         if (!ctx.alive()) return;
         const ev = d.event || {};
         const versions = d.versions || [];
+        const media = ev.media ? await mediaSection(chat, id) : null;
+        if (!ctx.alive()) return;
         const vlist = el('ol', { class: 'versions', id: 'versions' }, versions.map((v, i) => el('li', null,
             el('div', { class: 'meta' }, `Version ${i + 1} · `, v.edit_date ? ['edited ', timeEl(v.edit_date)] : ['original, ', timeEl(v.date)]),
             el('div', { class: 'msg-text', text: msgText(v) || '(no text)' }))));
@@ -341,6 +398,7 @@
                 ['views', ev.views == null ? null : fmtNum(ev.views)]]),
             el('h2', { text: 'Current text' }),
             el('div', { class: 'msg-text current', id: 'current-text', text: msgText(ev) || '(no text)' }),
+            media,
             el('h2', { text: versions.length ? `Edit history: ${versions.length} earlier version${versions.length > 1 ? 's' : ''}, oldest first` : 'Edit history' }),
             versions.length ? vlist : el('p', { class: 'muted', text: 'Never edited.' }),
             el('details', null, el('summary', { text: 'Event JSON' }), el('pre', { text: JSON.stringify(ev, null, 2) })));
