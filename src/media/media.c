@@ -7,6 +7,8 @@
  */
 #include "media/media_int.h"
 
+#include "core/alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -200,7 +202,7 @@ media_file_sha256(const char *path, char sha256[MEDIA_SHA256_HEX + 1], int64_t *
     if (fd < 0)
         return tgh_errf(errno == ENOENT ? TGH_ENOTFOUND : TGH_EIO, "%s: %s", path, strerror(errno));
     struct hash_ctx h = { .md = EVP_MD_CTX_new() };
-    unsigned char *buf = malloc(HASH_BUF);
+    unsigned char *buf = tgh_malloc(HASH_BUF);
     tgh_err e = TGH_OK;
     if (h.md == NULL || buf == NULL || EVP_DigestInit_ex(h.md, EVP_sha256(), NULL) != 1) {
         e = tgh_errf(TGH_ENOMEM, "media store: SHA-256 failed");
@@ -221,7 +223,7 @@ media_file_sha256(const char *path, char sha256[MEDIA_SHA256_HEX + 1], int64_t *
     }
     e = hash_final(&h, sha256, size);
 out:
-    free(buf);
+    tgh_free(buf);
     EVP_MD_CTX_free(h.md);
     close(fd);
     return e;

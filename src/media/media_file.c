@@ -11,6 +11,8 @@
  */
 #include "media/media_int.h"
 
+#include "core/alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -121,7 +123,7 @@ store_atomic(struct file_store *fs, const char *key, int src, const void *data, 
     }
     unsigned char *buf = NULL;
     if (src >= 0) {
-        buf = malloc(COPY_BUF);
+        buf = tgh_malloc(COPY_BUF);
         if (buf == NULL)
             e = tgh_errf(TGH_ENOMEM, "media store: no memory");
         while (e == TGH_OK) {
@@ -137,7 +139,7 @@ store_atomic(struct file_store *fs, const char *key, int src, const void *data, 
                 break;
             e = write_all(fd, buf, (size_t)n, key);
         }
-        free(buf);
+        tgh_free(buf);
     } else {
         e = write_all(fd, data, len, key);
     }
@@ -245,7 +247,7 @@ file_read(struct media_store *ms, const char *key, int64_t offset, int64_t len, 
                         (long long)offset, key, (long long)size);
     }
     int64_t left = len < 0 || offset + len > size ? size - offset : len;
-    unsigned char *buf = malloc(COPY_BUF);
+    unsigned char *buf = tgh_malloc(COPY_BUF);
     if (buf == NULL) {
         close(fd);
         return tgh_errf(TGH_ENOMEM, "media store: no memory");
@@ -268,7 +270,7 @@ file_read(struct media_store *ms, const char *key, int64_t offset, int64_t len, 
         if (!fn(arg, buf, (size_t)n))
             break;
     }
-    free(buf);
+    tgh_free(buf);
     close(fd);
     return e;
 }
@@ -328,8 +330,8 @@ file_close(struct media_store *ms)
 {
     struct file_store *fs = fs_of(ms);
     close(fs->root);
-    free(fs->path);
-    free(fs);
+    tgh_free(fs->path);
+    tgh_free(fs);
 }
 
 static const struct media_ops file_ops = {
@@ -374,19 +376,19 @@ media_file_open(const char *rest, struct media_store **out)
     tgh_err e = make_root(rest);
     if (e != TGH_OK)
         return e;
-    struct file_store *fs = calloc(1, sizeof *fs);
+    struct file_store *fs = tgh_calloc(1, sizeof *fs);
     if (fs == NULL)
         return tgh_errf(TGH_ENOMEM, "media store: no memory");
     fs->root = open(rest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fs->root < 0) {
         e = tgh_errf(TGH_EIO, "TGH_MEDIA: cannot open %s: %s", rest, strerror(errno));
-        free(fs);
+        tgh_free(fs);
         return e;
     }
-    fs->path = strdup(rest);
+    fs->path = tgh_strdup(rest);
     if (fs->path == NULL) {
         close(fs->root);
-        free(fs);
+        tgh_free(fs);
         return tgh_errf(TGH_ENOMEM, "media store: no memory");
     }
     fs->base.ops = &file_ops;
