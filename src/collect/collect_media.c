@@ -423,11 +423,18 @@ scan_round(struct collect_media *m)
 
     for (size_t k = 0; k < e->nchats; k++) {
         struct cchat *c = e->chats[(m->scan_at + k) % e->nchats];
+        struct media_policy own = m->policy;
         int64_t chats[2];
         size_t nchats = 0;
 
         if (!chat_usable(c))
             continue;
+        /* A chat's own policy (`chats media`) over the global one; a bad one is not used. */
+        if (c->media_policy[0] != '\0' && media_policy_apply(&own, c->media_policy) != TGH_OK) {
+            log_warn("media: chat %" PRId64 ": its media policy is not used: %s",
+                     c->res_state.chat_id, tgh_errmsg());
+            own = m->policy;
+        }
         chats[nchats++] = c->res_state.chat_id;
         if (c->comments && c->res_state.linked_chat_id != 0)
             chats[nchats++] = c->res_state.linked_chat_id;
@@ -435,7 +442,7 @@ scan_round(struct collect_media *m)
             struct pipeline_media_scan q = {
                 .chat_id = chats[i],
                 .added_at = c->added_at,
-                .policy = &m->policy,
+                .policy = &own,
                 .max = SCAN_MAX,
             };
             struct pipeline_media_scan_result r;
@@ -520,8 +527,12 @@ harvest(struct collect_media *m)
         } else {
             e->media_retried_n++;
         }
-        /* TDLib's copy is not needed any more: the media store has the bytes (or will retry). */
-        if (d->file_id != 0 && d->rc == TGH_OK)
+        /*
+         * TDLib's copy is not needed any more once the media store has the
+         * bytes; a short copy is deleted too, or TDLib would hand it back
+         * as complete on the next attempt.
+         */
+        if (d->file_id != 0 && (d->rc == TGH_OK || d->out.truncated))
             td_call(
                 d->a,
                 json_pack("{s:s, s:I}", "@type", "deleteFile", "file_id", (json_int_t)d->file_id),

@@ -169,6 +169,7 @@ struct pipeline_media_stored {
     bool dedup;         /* the content was stored before (another message, another chat) */
     int64_t bytes;      /* size of the file */
     int64_t bytes_sent; /* bytes sent to the media store this time */
+    bool truncated;     /* the file is shorter than the job's size: fetch it again */
     char sha256[65];
     char key[1024];   /* the object key */
     char alias[1024]; /* the layout name ("" where the store has no aliases) */

@@ -1070,6 +1070,10 @@ run_start(struct fake_req *r, struct fake_file *f, int64_t offset, int64_t limit
         d->fail_msg = in.message;
     }
     set_limits(d, f, offset, limit);
+    /* Where each run begins, for tests that check a download goes on rather than restarts. */
+    fake_log(json_pack("{s:{s:s, s:I, s:I, s:b, s:b}}", "download_run", "unique_id",
+                       uid_str(fs, f, &b), "from", (json_int_t)d->prefix, "size", (json_int_t)total,
+                       "fails", d->fail_at >= 0, "truncated", d->end_at < total));
     d->active = true;
     d->run_bytes = 0;
     d->next_due = r->due + step_time(next_chunk(d));
