@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_chats.c - `chats add|remove|enable|disable|list`: the chats the
- * collector collects (tracked chats), next to `chats`, the archive's list.
+ * cmd_chats.c - `chats add|remove|enable|disable|list|media`: the chats the
+ * collector collects (tracked chats) and a chat's own media policy, next to
+ * `chats`, the archive's list.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,18 +13,25 @@
 #include "cli/cli.h"
 #include "collect/collect.h"
 #include "core/alloc.h"
+#include "media/media.h"
 #include "store/store.h"
 
 static const struct option longopts[] = {
-    { "account", required_argument, NULL, 'a' }, { "join", no_argument, NULL, 'J' },
-    { "comments", no_argument, NULL, 'C' },      { "topics", no_argument, NULL, 'T' },
-    { "json", no_argument, NULL, 'j' },          { "store", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+    { "account", required_argument, NULL, 'a' },
+    { "join", no_argument, NULL, 'J' },
+    { "comments", no_argument, NULL, 'C' },
+    { "topics", no_argument, NULL, 'T' },
+    { "json", no_argument, NULL, 'j' },
+    { "store", required_argument, NULL, 's' },
+    { "clear", no_argument, NULL, 'x' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
 };
 
 struct chats_opts {
     struct collect_add_opts add;
     bool as_json;
+    bool clear;
     const char *store_url;
 };
 
@@ -33,7 +41,7 @@ parse(const char *sub, const char *allowed, int argc, char **argv, struct chats_
     int ch;
 
     optind = 2; /* after the subcommand */
-    while ((ch = getopt_long(argc, argv, "ha:JCTjs:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "ha:JCTjs:x", longopts, NULL)) != -1) {
         if (ch != 'h' && ch != '?' && strchr(allowed, ch) == NULL)
             return cli_usage_error(&cli_cmd_chats, "option '%s' does not apply to chats %s",
                                    argv[optind - 1], sub);
@@ -55,6 +63,9 @@ parse(const char *sub, const char *allowed, int argc, char **argv, struct chats_
             break;
         case 's':
             o->store_url = optarg;
+            break;
+        case 'x':
+            o->clear = true;
             break;
         case 'h':
             return cli_help(&cli_cmd_chats);
@@ -87,6 +98,10 @@ print_tracked_text(const struct store_tracked *t, const struct store_cursor *cur
         fputs("  error: ", stdout);
         cli_put_text(stdout, t->error);
     }
+    if (t->media_policy != NULL) {
+        fputs("  media: ", stdout);
+        cli_put_text(stdout, t->media_policy);
+    }
     fputc('\n', stdout);
 }
 
@@ -116,6 +131,8 @@ print_tracked_json(const struct store_tracked *t, const struct store_cursor *cur
     (void)json_object_set_new(o, "newest_id", json_integer(has_cur ? cur->newest_id : 0));
     (void)json_object_set_new(o, "oldest_id", json_integer(has_cur ? cur->oldest_id : 0));
     (void)json_object_set_new(o, "backfill_complete", json_boolean(has_cur && cur->complete));
+    (void)json_object_set_new(o, "media_policy",
+                              t->media_policy ? json_string(t->media_policy) : json_null());
     text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (text != NULL)
         puts(text);
@@ -151,6 +168,7 @@ collect_row(void *arg, const struct store_tracked *t)
     c->type = dup_or_null(t->type);
     c->title = dup_or_null(t->title);
     c->username = dup_or_null(t->username);
+    c->media_policy = dup_or_null(t->media_policy);
     return 0;
 }
 
@@ -167,6 +185,7 @@ tracked_list_free(struct tracked_list *l)
         tgh_free((char *)t->type);
         tgh_free((char *)t->title);
         tgh_free((char *)t->username);
+        tgh_free((char *)t->media_policy);
     }
     tgh_free(l->rows);
 }
@@ -313,6 +332,79 @@ chats_change(const struct tgh_config *cfg, const char *sub, int argc, char **arg
     return cli_finish_output("chats", status);
 }
 
+/* The global policy of cfg with spec (may be NULL) over it, as a full spec in out. */
+static tgh_err
+effective_policy(const struct tgh_config *cfg, const char *spec, char *out, size_t cap)
+{
+    struct media_policy p;
+    tgh_err rc = media_policy_init(&p, cfg->media_kinds, cfg->media_max_size, cfg->media_history,
+                                   cfg->media_thumbs);
+
+    if (rc == TGH_OK && spec != NULL)
+        rc = media_policy_apply(&p, spec);
+    if (rc == TGH_OK)
+        (void)media_policy_format(&p, out, cap);
+    return rc;
+}
+
+/* media CHAT [POLICY | --clear]: show, set or clear a chat's own media policy. */
+static int
+chats_media(const struct tgh_config *cfg, int argc, char **argv)
+{
+    struct chats_opts o = { 0 };
+    struct store *st = NULL;
+    struct store_tracked t;
+    const char *spec;
+    char eff[512], own[1100];
+    int rc = parse("media", "sjx", argc, argv, &o);
+    tgh_err err;
+
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc || argc - optind > 2)
+        return cli_usage_error(&cli_cmd_chats, "chats media takes a chat and at most one policy");
+    spec = argc - optind == 2 ? argv[optind + 1] : NULL;
+    if (spec != NULL && o.clear)
+        return cli_usage_error(&cli_cmd_chats, "give either a policy or --clear");
+    if (spec != NULL && effective_policy(cfg, spec, eff, sizeof(eff)) != TGH_OK)
+        return cli_usage_error(&cli_cmd_chats, "%s", tgh_errmsg());
+    if (cli_store_open(cfg, o.store_url, false, &st) != TGH_OK) {
+        cli_error("chats", "store: %s", tgh_errmsg());
+        return CLI_EXIT_FAIL;
+    }
+    err = store_tracked_find(st, argv[optind], &t);
+    if (err == TGH_OK && (spec != NULL || o.clear)) {
+        err = store_tracked_set_media_policy(st, t.id, spec);
+        t.media_policy = spec;
+    }
+    if (err != TGH_OK) {
+        cli_error("chats", "media %s: %s", argv[optind],
+                  err == TGH_ENOTFOUND ? "not a tracked chat" : tgh_errmsg());
+        store_close(st);
+        return CLI_EXIT_FAIL;
+    }
+    (void)snprintf(own, sizeof(own), "%s", t.media_policy != NULL ? t.media_policy : "");
+    store_close(st);
+    if (effective_policy(cfg, own[0] != '\0' ? own : NULL, eff, sizeof(eff)) != TGH_OK) {
+        cli_error("chats", "media %s: the stored policy: %s", argv[optind], tgh_errmsg());
+        return CLI_EXIT_FAIL;
+    }
+    if (o.as_json) {
+        json_t *j = json_pack("{s:s, s:o, s:s}", "chat", argv[optind], "media_policy",
+                              own[0] != '\0' ? json_string(own) : json_null(), "effective", eff);
+        char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+        if (text != NULL)
+            puts(text);
+        tgh_free(text); /* json_dumps uses malloc */
+        json_decref(j);
+    } else {
+        printf("%s: %s (%s)\n", argv[optind], eff,
+               own[0] != '\0' ? "its own policy over the global one" : "the global policy");
+    }
+    return cli_finish_output("chats", CLI_EXIT_OK);
+}
+
 int
 cli_chats_manage(const struct tgh_config *cfg, int argc, char **argv)
 {
@@ -324,5 +416,7 @@ cli_chats_manage(const struct tgh_config *cfg, int argc, char **argv)
         return chats_list(cfg, argc, argv);
     if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
         return chats_change(cfg, sub, argc, argv);
+    if (strcmp(sub, "media") == 0)
+        return chats_media(cfg, argc, argv);
     return cli_usage_error(&cli_cmd_chats, "unknown subcommand '%s'", sub);
 }

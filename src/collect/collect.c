@@ -99,6 +99,8 @@ load_chat(void *arg, const struct store_tracked *t)
             continue;
         c->seen = true;
         c->backfill_req = t->backfill_requested_at;
+        (void)snprintf(c->media_policy, sizeof(c->media_policy), "%s",
+                       t->media_policy != NULL ? t->media_policy : "");
         if (!t->enabled && l->only == NULL) {
             c->gone = true; /* disabled while running */
         } else if (c->gone ||
@@ -133,6 +135,8 @@ load_chat(void *arg, const struct store_tracked *t)
     c->comments = t->comments;
     c->topics = t->topics;
     c->added_at = t->added_at;
+    (void)snprintf(c->media_policy, sizeof(c->media_policy), "%s",
+                   t->media_policy != NULL ? t->media_policy : "");
     if (resolve_parse(t->spec, &c->res_state.spec) != TGH_OK)
         (void)snprintf(c->res_state.spec.text, sizeof(c->res_state.spec.text), "%s", t->spec);
     if (t->chat_id != 0)

@@ -56,6 +56,7 @@ struct cchat {
     char account[COLLECT_ACCOUNT_NAME_MAX + 1];
     bool comments, topics;
     int64_t added_at;         /* the chat's tracking began (media history rule) */
+    char media_policy[1028];  /* the chat's own media policy spec, "" none (rescans update it) */
     bool media_released;      /* its jobs left downloading by an earlier process were freed */
     struct resolve res_state; /* also holds chat id, type, title, username, linked chat */
     struct source_tdlib_chat map_chat;

@@ -346,6 +346,14 @@ store_tracked_request_backfill(struct store *st, int64_t id, int64_t at)
 }
 
 tgh_err
+store_tracked_set_media_policy(struct store *st, int64_t id, const char *spec)
+{
+    if (spec != NULL && (*spec == '\0' || strlen(spec) > 1024))
+        return tgh_errf(TGH_EINVAL, "media policy: 1 to 1024 bytes, or none");
+    return st->be->tracked_set_media_policy(st->impl, id, spec);
+}
+
+tgh_err
 store_tracked_backfill_done(struct store *st, int64_t id, int64_t at)
 {
     if (backfill_at_valid(at) != TGH_OK)

@@ -311,6 +311,7 @@ struct store_tracked {
     int64_t updated_at;            /* last change of this row */
     int64_t last_collected_at;     /* last run that finished ok, 0 never */
     int64_t backfill_requested_at; /* an operator asked for a backfill pass then; 0: none */
+    const char *media_policy;      /* this chat's media policy spec over the global one; NULL */
 };
 
 typedef int (*store_tracked_fn)(void *arg, const struct store_tracked *t);
@@ -346,6 +347,13 @@ TGH_MUSTCHECK tgh_err store_tracked_remove(struct store *st, int64_t id);
  * row. Two requests within the same second are one request.
  */
 TGH_MUSTCHECK tgh_err store_tracked_request_backfill(struct store *st, int64_t id, int64_t at);
+/*
+ * Set (spec) or clear (NULL) tracked chat id's own media policy, a
+ * media_policy_apply() spec the caller has checked; store_tracked_put()
+ * leaves it as it is. TGH_ENOTFOUND: no such row.
+ */
+TGH_MUSTCHECK tgh_err store_tracked_set_media_policy(struct store *st, int64_t id,
+                                                     const char *spec);
 TGH_MUSTCHECK tgh_err store_tracked_backfill_done(struct store *st, int64_t id, int64_t at);
 /* Status and error (NULL clears it) of row id; last_collected_at too when non-zero. */
 TGH_MUSTCHECK tgh_err store_tracked_set_status(struct store *st, int64_t id, const char *status,

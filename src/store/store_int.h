@@ -50,6 +50,7 @@ struct store_backend {
     tgh_err (*tracked_set_status)(void *impl, int64_t id, const char *status, const char *error,
                                   int64_t last_collected_at);
     tgh_err (*tracked_request_backfill)(void *impl, int64_t id, int64_t at);
+    tgh_err (*tracked_set_media_policy)(void *impl, int64_t id, const char *spec);
     tgh_err (*tracked_backfill_done)(void *impl, int64_t id, int64_t at);
     tgh_err (*cursor_get)(void *impl, int64_t chat_id, int64_t thread_id, struct store_cursor *out);
     tgh_err (*cursor_put)(void *impl, const struct store_cursor *c);

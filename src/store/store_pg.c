@@ -217,6 +217,9 @@ static const char *const stmt_sql[P_COUNT] = {
     /* Only these two write backfill_requested_at (002_backfill_request.sql). */
     [P_TRK_BACKFILL_ASK] = "UPDATE tracked_chats SET backfill_requested_at = $2, updated_at = $3"
                            " WHERE id = $1",
+    /* Only this writes media_policy (004_media_policy.sql). */
+    [P_TRK_MEDIA_POLICY] =
+        "UPDATE tracked_chats SET media_policy = $2, updated_at = $3 WHERE id = $1",
     [P_TRK_BACKFILL_DONE] = "UPDATE tracked_chats SET backfill_requested_at = NULL, updated_at = $3"
                             " WHERE id = $1 AND backfill_requested_at = $2",
     [P_CUR_GET] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id = $1 AND thread_id = $2",
@@ -502,6 +505,7 @@ const struct store_backend store_pg_backend = {
     .tracked_remove = pg_tracked_remove,
     .tracked_set_status = pg_tracked_set_status,
     .tracked_request_backfill = pg_tracked_request_backfill,
+    .tracked_set_media_policy = pg_tracked_set_media_policy,
     .tracked_backfill_done = pg_tracked_backfill_done,
     .cursor_get = pg_cursor_get,
     .cursor_put = pg_cursor_put,

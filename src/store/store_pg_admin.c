@@ -435,6 +435,7 @@ tracked_row(const PGresult *r, int i, struct store_tracked *t)
     t->updated_at = v_i64(r, i, 15);
     t->last_collected_at = v_i64(r, i, 16);
     t->backfill_requested_at = v_i64(r, i, 17);
+    t->media_policy = v_str(r, i, 18);
 }
 
 /* Run a TRK_COLUMNS query by one key: *row is the id found, or 0. */
@@ -559,8 +560,8 @@ TGH_MUSTCHECK static tgh_err
 tracked_get(struct pg *pg, enum stmt_id id, const struct params *p, struct store_tracked *out,
             bool *found)
 {
-    const char **strs[] = { &out->spec, &out->account, &out->status,  &out->error,
-                            &out->type, &out->title,   &out->username };
+    const char **strs[] = { &out->spec, &out->account, &out->status,   &out->error,
+                            &out->type, &out->title,   &out->username, &out->media_policy };
     PGresult *r = NULL;
     tgh_err rc;
 
@@ -671,6 +672,22 @@ pg_tracked_request_backfill(void *impl, int64_t id, int64_t at)
     p_int(&p, at);
     p_int(&p, (int64_t)time(NULL));
     return write_by_id(pg, P_TRK_BACKFILL_ASK, &p, id, "request backfill");
+}
+
+TGH_MUSTCHECK tgh_err
+pg_tracked_set_media_policy(void *impl, int64_t id, const char *spec)
+{
+    struct pg *pg = impl;
+    struct params p = { .n = 0 };
+    tgh_err rc;
+
+    rc = pg_conn_ready(pg);
+    if (rc != TGH_OK)
+        return rc;
+    p_int(&p, id);
+    p_str(&p, spec);
+    p_int(&p, (int64_t)time(NULL));
+    return write_by_id(pg, P_TRK_MEDIA_POLICY, &p, id, "set media policy");
 }
 
 /* Clear the request the pass was for, and only that one (see the SQLite store). */

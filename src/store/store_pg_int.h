@@ -86,6 +86,7 @@ enum stmt_id {
     P_TRK_EXISTS,
     P_TRK_BACKFILL_ASK,
     P_TRK_BACKFILL_DONE,
+    P_TRK_MEDIA_POLICY,
     P_CUR_GET,
     P_CUR_PUT,
     P_CUR_PAGE,
@@ -105,7 +106,7 @@ enum stmt_id {
 #define TRK_COLUMNS                                                                         \
     "id, spec, chat_id, account, enabled, status, error, type, title, username,"            \
     " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at," \
-    " backfill_requested_at"
+    " backfill_requested_at, media_policy"
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 #define RUN_COLUMNS                                                                        \
@@ -406,6 +407,7 @@ TGH_MUSTCHECK tgh_err pg_tracked_remove(void *impl, int64_t id);
 TGH_MUSTCHECK tgh_err pg_tracked_set_status(void *impl, int64_t id, const char *status,
                                             const char *error, int64_t last_collected_at);
 TGH_MUSTCHECK tgh_err pg_tracked_request_backfill(void *impl, int64_t id, int64_t at);
+TGH_MUSTCHECK tgh_err pg_tracked_set_media_policy(void *impl, int64_t id, const char *spec);
 TGH_MUSTCHECK tgh_err pg_tracked_backfill_done(void *impl, int64_t id, int64_t at);
 TGH_MUSTCHECK tgh_err pg_cursor_get(void *impl, int64_t chat_id, int64_t thread_id,
                                     struct store_cursor *out);

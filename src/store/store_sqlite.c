@@ -173,6 +173,9 @@ static const char *const stmt_sql[S_COUNT] = {
     /* Only these two write backfill_requested_at (005_backfill_request.sql). */
     [S_TRK_BACKFILL_ASK] = "UPDATE tracked_chats SET backfill_requested_at = ?2, updated_at = ?3"
                            " WHERE id = ?1",
+    /* Only this writes media_policy (007_media_policy.sql). */
+    [S_TRK_MEDIA_POLICY] =
+        "UPDATE tracked_chats SET media_policy = ?2, updated_at = ?3 WHERE id = ?1",
     [S_TRK_BACKFILL_DONE] = "UPDATE tracked_chats SET backfill_requested_at = NULL, updated_at = ?3"
                             " WHERE id = ?1 AND backfill_requested_at = ?2",
     [S_CUR_GET] = "SELECT " CUR_COLUMNS " FROM cursors WHERE chat_id = ?1 AND thread_id = ?2",
@@ -346,6 +349,7 @@ const struct store_backend store_sqlite_backend = {
     .tracked_remove = sqlite_tracked_remove,
     .tracked_set_status = sqlite_tracked_set_status,
     .tracked_request_backfill = sqlite_tracked_request_backfill,
+    .tracked_set_media_policy = sqlite_tracked_set_media_policy,
     .tracked_backfill_done = sqlite_tracked_backfill_done,
     .cursor_get = sqlite_cursor_get,
     .cursor_put = sqlite_cursor_put,

@@ -418,14 +418,15 @@ tracked_row(sqlite3_stmt *s, struct store_tracked *t)
     t->updated_at = sqlite3_column_int64(s, 15);
     t->last_collected_at = sqlite3_column_int64(s, 16);
     t->backfill_requested_at = sqlite3_column_int64(s, 17);
+    t->media_policy = col_str(s, 18);
 }
 
 /* Move the strings of t into a, so they outlive the statement's row. */
 static void
 tracked_keep(struct tgh_arena *a, struct store_tracked *t)
 {
-    const char **strs[] = { &t->spec, &t->account, &t->status,  &t->error,
-                            &t->type, &t->title,   &t->username };
+    const char **strs[] = { &t->spec, &t->account, &t->status,   &t->error,
+                            &t->type, &t->title,   &t->username, &t->media_policy };
 
     for (size_t i = 0; i < TGH_NELEM(strs); i++)
         if (*strs[i] != NULL)
@@ -652,6 +653,25 @@ sqlite_tracked_request_backfill(void *impl, int64_t id, int64_t at)
     (void)sqlite3_bind_int64(s, 2, at);
     (void)sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
     rc = run(sq, S_TRK_BACKFILL_ASK, "request backfill");
+    if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
+        rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
+    return rc;
+}
+
+TGH_MUSTCHECK tgh_err
+sqlite_tracked_set_media_policy(void *impl, int64_t id, const char *spec)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = sq->stmt[S_TRK_MEDIA_POLICY];
+    tgh_err rc;
+
+    (void)sqlite3_bind_int64(s, 1, id);
+    if (spec != NULL)
+        (void)sqlite3_bind_text(s, 2, spec, -1, SQLITE_TRANSIENT);
+    else
+        (void)sqlite3_bind_null(s, 2);
+    (void)sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+    rc = run(sq, S_TRK_MEDIA_POLICY, "set media policy");
     if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "tracked chat %" PRId64 " does not exist", id);
     return rc;

@@ -72,6 +72,7 @@ enum stmt_id {
     S_TRK_EXISTS,
     S_TRK_BACKFILL_ASK,
     S_TRK_BACKFILL_DONE,
+    S_TRK_MEDIA_POLICY,
     S_CUR_GET,
     S_CUR_PUT,
     S_CUR_PAGE,
@@ -84,7 +85,7 @@ enum stmt_id {
 #define TRK_COLUMNS                                                                         \
     "id, spec, chat_id, account, enabled, status, error, type, title, username,"            \
     " linked_chat_id, is_forum, comments, topics, added_at, updated_at, last_collected_at," \
-    " backfill_requested_at"
+    " backfill_requested_at, media_policy"
 #define CUR_COLUMNS \
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 
@@ -348,6 +349,7 @@ TGH_MUSTCHECK tgh_err sqlite_tracked_remove(void *impl, int64_t id);
 TGH_MUSTCHECK tgh_err sqlite_tracked_set_status(void *impl, int64_t id, const char *status,
                                                 const char *error, int64_t last_collected_at);
 TGH_MUSTCHECK tgh_err sqlite_tracked_request_backfill(void *impl, int64_t id, int64_t at);
+TGH_MUSTCHECK tgh_err sqlite_tracked_set_media_policy(void *impl, int64_t id, const char *spec);
 TGH_MUSTCHECK tgh_err sqlite_tracked_backfill_done(void *impl, int64_t id, int64_t at);
 TGH_MUSTCHECK tgh_err sqlite_cursor_get(void *impl, int64_t chat_id, int64_t thread_id,
                                         struct store_cursor *out);

@@ -559,6 +559,48 @@ test_backfill_request(void **state)
     assert_int_equal(backfill_at(fx, "@durov"), 0);
 }
 
+/* The chat's own media policy as stored, "" for none. */
+static const char *
+media_policy_of(struct store_fx *fx, const char *key, char *out, size_t cap)
+{
+    struct store_tracked t;
+
+    if (store_tracked_find(fx->st, key, &t) != TGH_OK)
+        fail_msg("store_tracked_find(%s): %s", key, tgh_errmsg());
+    (void)snprintf(out, cap, "%s", t.media_policy != NULL ? t.media_policy : "");
+    return out;
+}
+
+static void
+test_media_policy(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_tracked t = tracked("@durov", CHAN, "durov");
+    int64_t id = put(fx, &t), other;
+    char buf[128];
+
+    other = put(fx, &(struct store_tracked){ .spec = "@other", .chat_id = CHAN2 });
+    assert_string_equal(media_policy_of(fx, "@durov", buf, sizeof(buf)), "");
+    assert_int_equal(store_tracked_set_media_policy(fx->st, id, "kinds=photo;max=5M"), TGH_OK);
+    assert_string_equal(media_policy_of(fx, "@durov", buf, sizeof(buf)), "kinds=photo;max=5M");
+    assert_string_equal(media_policy_of(fx, "@other", buf, sizeof(buf)), "");
+
+    /* tracked_put leaves it: a re-resolve keeps the chat's policy. */
+    t.title = "Renamed";
+    t.media_policy = "kinds=none";
+    assert_int_equal(put(fx, &t), id);
+    assert_string_equal(media_policy_of(fx, "@durov", buf, sizeof(buf)), "kinds=photo;max=5M");
+
+    assert_int_equal(store_tracked_set_media_policy(fx->st, id, NULL), TGH_OK);
+    assert_string_equal(media_policy_of(fx, "@durov", buf, sizeof(buf)), "");
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tracked_chats WHERE media_policy IS NULL"),
+                     2);
+    assert_int_equal(store_tracked_set_media_policy(fx->st, other + 100, "kinds=photo"),
+                     TGH_ENOTFOUND);
+    assert_non_null(strstr(tgh_errmsg(), "does not exist"));
+    assert_int_equal(store_tracked_set_media_policy(fx->st, id, ""), TGH_EINVAL);
+}
+
 static void
 test_enabled_round_trip(void **state)
 {
@@ -876,7 +918,7 @@ test_migrate_003_archive(void **state)
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'cursors'"), 0);
 
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 6);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 7);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
                                  " WHERE version = 4 AND name = '004_collect.sql'"),
                      1);
@@ -891,7 +933,7 @@ test_migrate_003_archive(void **state)
     put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
     put_cursor(fx, CHAN, 0, 5, 5);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 6);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 7);
     assert_int_equal(find_id(fx, "@durov"), 1);
     assert_int_equal(store_tracked_request_backfill(fx->st, 1, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
@@ -914,6 +956,7 @@ test_migrate_004_archive_tracked_row(void **state)
     assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
     assert_int_equal(got.chat_id, CHAN);
     assert_int_equal(got.backfill_requested_at, 0);
+    assert_null(got.media_policy);
     assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
 }
@@ -937,7 +980,7 @@ test_pg_migrate_001_database(void **state)
     sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
                  " VALUES ('@durov', -1001006503122, 1, 1)");
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 3);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 4);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM information_schema.columns"
                                  " WHERE table_name = 'job_history' AND column_name = 'media_key'"),
                      1);
@@ -946,10 +989,11 @@ test_pg_migrate_001_database(void **state)
                      1);
     assert_int_equal(store_tracked_find(fx->st, "@durov", &got), TGH_OK);
     assert_int_equal(got.backfill_requested_at, 0);
+    assert_null(got.media_policy);
     assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 3);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 4);
 }
 
 /*
@@ -1014,6 +1058,7 @@ main(void)
         T(test_remove),
         T(test_set_status),
         T(test_backfill_request),
+        T(test_media_policy),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),
