@@ -33,7 +33,7 @@ kills=0
 for round in $(seq 1 10); do
     start_worker "victim$round"
     victim=$WORKER_PID
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + (r % 150) / 100 }')"
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + (r % 80) / 100 }')"
     left=$(depth tg.messages.v2)
     kill -9 "$victim" 2>/dev/null && [ "$left" -gt 0 ] && kills=$((kills + 1))
     wait "$victim" 2>/dev/null || true
