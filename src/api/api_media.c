@@ -30,25 +30,8 @@ file_row(void *arg, const struct store_media_job *j)
 {
     json_t *list = arg;
     char url[64];
-    json_t *o = json_object();
+    json_t *o = pipeline_media_job_json(j);
 
-#define S(k, v) (void)json_object_set_new(o, k, (v) != NULL ? json_string(v) : json_null())
-#define I(k, v) (void)json_object_set_new(o, k, json_integer((json_int_t)(v)))
-    I("id", j->id);
-    S("media_key", j->media_key);
-    S("kind", j->media_kind);
-    S("state", store_job_state_name(j->state));
-    S("file_name", j->file_name);
-    S("mime_type", j->mime_type);
-    S("content_type", pipeline_media_content_type(j));
-    I("size", j->size);
-    I("downloaded", j->downloaded);
-    I("attempts", j->attempts);
-    S("error", j->error);
-    S("sha256", j->sha256);
-    I("updated_at", j->updated_at);
-#undef S
-#undef I
     if (j->state == STORE_JOB_STORED) {
         (void)snprintf(url, sizeof(url), "/api/v1/media/%" PRId64, j->id);
         (void)json_object_set_new(o, "url", json_string(url));

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "core/url.h"
 #include "media/media.h"
+#include "pipeline/pipeline.h"
 #include "store/store.h"
 
 static const struct option longopts[] = {
@@ -70,37 +71,6 @@ parse(const char *sub, const char *allowed, int argc, char **argv, struct media_
     return -1;
 }
 
-static json_t *
-job_json(const struct store_media_job *j)
-{
-    json_t *o = json_object();
-
-#define S(k, v) (void)json_object_set_new(o, k, (v) != NULL ? json_string(v) : json_null())
-#define I(k, v) (void)json_object_set_new(o, k, json_integer((json_int_t)(v)))
-    I("id", j->id);
-    I("chat_id", j->chat_id);
-    I("message_id", j->message_id);
-    S("media_key", j->media_key);
-    S("kind", j->media_kind);
-    S("state", store_job_state_name(j->state));
-    S("origin", j->origin);
-    S("file_name", j->file_name);
-    S("mime_type", j->mime_type);
-    I("size", j->size);
-    I("downloaded", j->downloaded);
-    I("attempts", j->attempts);
-    S("error", j->error);
-    S("sha256", j->sha256);
-    S("storage_key", j->storage_key);
-    I("next_at", j->next_at);
-    I("created_at", j->created_at);
-    I("updated_at", j->updated_at);
-    I("finished_at", j->finished_at);
-#undef S
-#undef I
-    return o;
-}
-
 /* ---- status ---- */
 
 struct status {
@@ -147,7 +117,7 @@ failed_row(void *arg, const struct store_media_job *j)
 {
     struct status *s = arg;
 
-    (void)json_array_append_new(s->failed, job_json(j));
+    (void)json_array_append_new(s->failed, pipeline_media_job_json(j));
     return 0;
 }
 
@@ -230,7 +200,7 @@ jobs_row(void *arg, const struct store_media_job *j)
 
     c->n++;
     if (c->as_json) {
-        json_t *o = job_json(j);
+        json_t *o = pipeline_media_job_json(j);
 
         (void)json_dumpf(o, stdout, JSON_COMPACT);
         (void)fputc('\n', stdout);

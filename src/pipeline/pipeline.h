@@ -145,6 +145,13 @@ struct media_policy;
 /* A job's content type: the source's, else the usual one of its kind (a thumbnail: JPEG). */
 const char *pipeline_media_content_type(const struct store_media_job *j);
 
+/*
+ * Job j as a new JSON object (a json_t *, declared here as void * to keep
+ * jansson out of this header): what `media jobs --json` prints and the API
+ * serves, content_type included.
+ */
+void *pipeline_media_job_json(const struct store_media_job *j);
+
 struct pipeline_media_scan {
     int64_t chat_id;
     int64_t added_at; /* the chat's tracking began (history rule); 0: not tracked */

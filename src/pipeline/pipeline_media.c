@@ -257,6 +257,38 @@ base_name(const char *path)
     return slash != NULL ? slash + 1 : path;
 }
 
+void *
+pipeline_media_job_json(const struct store_media_job *j)
+{
+    json_t *o = json_object();
+
+#define S(k, v) (void)json_object_set_new(o, k, (v) != NULL ? json_string(v) : json_null())
+#define I(k, v) (void)json_object_set_new(o, k, json_integer((json_int_t)(v)))
+    I("id", j->id);
+    I("chat_id", j->chat_id);
+    I("message_id", j->message_id);
+    S("media_key", j->media_key);
+    S("kind", j->media_kind);
+    S("state", store_job_state_name(j->state));
+    S("origin", j->origin);
+    S("file_name", j->file_name);
+    S("mime_type", j->mime_type);
+    S("content_type", pipeline_media_content_type(j));
+    I("size", j->size);
+    I("downloaded", j->downloaded);
+    I("attempts", j->attempts);
+    S("error", j->error);
+    S("sha256", j->sha256);
+    S("storage_key", j->storage_key);
+    I("next_at", j->next_at);
+    I("created_at", j->created_at);
+    I("updated_at", j->updated_at);
+    I("finished_at", j->finished_at);
+#undef S
+#undef I
+    return o;
+}
+
 /* The job of one file of ev (the file itself, or its thumbnail), added to the store. */
 static tgh_err
 scan_file(struct store *st, const struct pipeline_media_scan *q, const struct msg_event *ev,
