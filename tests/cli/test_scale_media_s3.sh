@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The collector's media archive in S3 (the test services' s3rver): a large
-# file goes up as a multipart upload; a kill -9 in the middle of it leaves
-# no object and no stored job, and the next run uploads it whole (s3rver
-# cannot list the parts already sent, so that run begins a new upload); the
-# same file in another chat is one object; `media verify` reads every
-# object back from the bucket.
+# The collector's media archive in S3 (the test services' s3rver): an
+# endpoint that is not there leaves the messages archived and the jobs
+# queued again with the reason; a large file goes up as a multipart upload;
+# a kill -9 in the middle of it leaves no object and no stored job, and the
+# next run uploads it whole (s3rver cannot list the parts already sent, so
+# that run begins a new upload); the same file in another chat is one
+# object; `media verify` reads every object back from the bucket.
 . "$(dirname "$0")/collect_lib.sh"
 
 : "${TGH_TEST_S3_URL:?TGH_TEST_S3_URL must name the s3rver of the test services}"
@@ -28,7 +29,22 @@ world "[{\"id\": $C, \"kind\": \"channel\", \"title\": \"Big files\", \"username
 login
 assert_status 0 tgh chats add @big_files @mirror_files
 
+# ---- an S3 endpoint that is not there: messages archived, jobs queued again with the reason ----
+TGH_MEDIA="s3://tgh-test?endpoint=http://127.0.0.1:1&region=us-east-1&prefix=$prefix" \
+    assert_status 0 tgh collect --once --json
+assert_eq "messages archived without the media store" 8 "$(sql "SELECT count(*) FROM messages")"
+assert_eq "nothing stored" 0 "$(sql "SELECT count(*) FROM job_history WHERE state = 'stored'")"
+[ "$(sql "SELECT count(*) FROM job_history WHERE state = 'queued' AND attempts >= 1
+          AND next_at > 0 AND error IS NOT NULL")" = 3 ] ||
+    fail "jobs not queued again after their attempts: $(sql "SELECT id, state, attempts, next_at, error FROM job_history")"
+sql "SELECT error FROM job_history" >"$WORK/errors"
+grep -qi "connect\|refused" "$WORK/errors" || fail "the jobs' error does not say the store was unreachable: $(cat "$WORK/errors")"
+ok "S3 unreachable: every message archived, every job queued again with a backoff and the reason"
+
 # ---- kill -9 while the multipart upload is under way ----
+# Once the jobs' backoff is over (TGH_MEDIA_RETRY=1, doubling per attempt, with jitter).
+due=$(($(sql "SELECT max(next_at) FROM job_history") - $(date +%s) + 1))
+[ "$due" -le 0 ] || sleep "$due"
 "$TGHARVEST" collect --once >/dev/null 2>"$WORK/c1.err" &
 pid=$!
 up=""
