@@ -46,9 +46,11 @@ fi
 
 # npm packages, installed together (an install of one alone would prune the
 # other): TDLib, playwright-core, which drives Debian's chromium in the
-# dashboard test (it never downloads a browser), and s3rver, the S3 server
-# the media tests store to.
-npm_pkgs=("$tdlib_pkg@$tdlib_version" "playwright-core@1.65.1" "s3rver@3.7.1")
+# dashboard test (it never downloads a browser), s3rver, the S3 server the
+# media tests store to, and telegram-test-api, the Bot API emulator the
+# archive bot's tests talk to.
+npm_pkgs=("$tdlib_pkg@$tdlib_version" "playwright-core@1.65.1" "s3rver@3.7.1"
+          "telegram-test-api@4.2.1")
 need_npm=0
 for spec in "${npm_pkgs[@]}"; do
     name=${spec%@*}

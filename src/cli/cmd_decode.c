@@ -14,7 +14,7 @@
 #include "source/source.h"
 
 struct decode_ctx {
-    uint64_t errors;
+    uint64_t errors, skipped;
     int write_failed;
     char last_error[1024]; /* printed by on_chat_end: not printed again */
 };
@@ -54,6 +54,17 @@ on_dead_letter(void *arg, const char *position, const char *reason, const char *
     (void)len;
     c->errors++;
     cli_error("decode", "%s: %s", position, reason);
+    return TGH_OK;
+}
+
+/* A fine input that yields no event: said on stderr, not an error. */
+static tgh_err
+on_skipped(void *arg, const char *position, const char *why)
+{
+    struct decode_ctx *c = arg;
+
+    c->skipped++;
+    (void)fprintf(stderr, "decode: %s: %s\n", position, why);
     return TGH_OK;
 }
 
@@ -128,9 +139,16 @@ decode_events(const char *path)
     return c.errors > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
-/* TDLib JSON (one value or JSON lines): what the collector would make of it. */
+typedef tgh_err (*stream_fn)(FILE *f, const char *name, const struct source_export_opts *o,
+                             const struct source_export_sink *sink,
+                             struct source_export_summary *sum);
+
+/*
+ * TDLib or Bot API JSON (one value or JSON lines): what the collector, or
+ * the archive bot, would make of it.
+ */
 static int
-decode_tdlib(const char *path)
+decode_json_stream(const char *path, stream_fn stream)
 {
     struct decode_ctx c = { 0 };
     struct source_export_opts o = { .batch_size = 256 };
@@ -138,6 +156,7 @@ decode_tdlib(const char *path)
         .arg = &c,
         .batch = on_batch,
         .dead_letter = on_dead_letter,
+        .skipped = on_skipped,
     };
     FILE *f = stdin;
     tgh_err rc;
@@ -146,7 +165,7 @@ decode_tdlib(const char *path)
         cli_error("decode", "%s: %s", path, strerror(errno));
         return CLI_EXIT_FAIL;
     }
-    rc = source_tdlib_decode_stream(f, f == stdin ? "stdin" : path, &o, &sink, NULL);
+    rc = stream(f, f == stdin ? "stdin" : path, &o, &sink, NULL);
     if (f != stdin)
         (void)fclose(f);
     if (rc != TGH_OK) {
@@ -186,7 +205,8 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         }
     }
     if (from == NULL)
-        return cli_usage_error(&cli_cmd_decode, "--from is required (export, event or tdlib)");
+        return cli_usage_error(&cli_cmd_decode,
+                               "--from is required (export, event, tdlib or botapi)");
     if (optind != argc - 1)
         return cli_usage_error(&cli_cmd_decode, "expected exactly one FILE");
     /* A write error is reported once, by cli_finish_output, whichever decoder met it. */
@@ -195,16 +215,20 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     if (strcmp(from, "event") == 0)
         return cli_finish_output("decode", decode_events(argv[optind]));
     if (strcmp(from, "tdlib") == 0)
-        return cli_finish_output("decode", decode_tdlib(argv[optind]));
-    return cli_usage_error(&cli_cmd_decode, "--from must be export, event or tdlib, not '%s'",
-                           from);
+        return cli_finish_output("decode",
+                                 decode_json_stream(argv[optind], source_tdlib_decode_stream));
+    if (strcmp(from, "botapi") == 0)
+        return cli_finish_output("decode",
+                                 decode_json_stream(argv[optind], source_botapi_decode_stream));
+    return cli_usage_error(&cli_cmd_decode,
+                           "--from must be export, event, tdlib or botapi, not '%s'", from);
 }
 
 const struct cli_cmd cli_cmd_decode = {
     "decode",
     run,
     "print the schema-v1 events a raw input becomes (no store)",
-    "usage: tgharvest decode --from export|event|tdlib [--tz ZONE] FILE\n"
+    "usage: tgharvest decode --from export|event|tdlib|botapi [--tz ZONE] FILE\n"
     "\n"
     "Print, one JSON object per line, the schema-v1 events that FILE becomes, or\n"
     "the error naming what is wrong. Nothing is written to the store.\n"
@@ -215,5 +239,10 @@ const struct cli_cmd cli_cmd_decode = {
     "          messages, foundMessages, foundChatMessages, updateNewMessage,\n"
     "          updateMessageSendSucceeded, updateDeleteMessages, or arrays of them;\n"
     "          mapped as the collector maps them\n"
-    "Exit status is 1 when any input could not be decoded.\n",
+    "  botapi  Bot API JSON, one value or JSON lines (\"-\" reads stdin): an Update,\n"
+    "          an array of them, or a getUpdates response; mapped as the archive\n"
+    "          bot maps them. Updates that carry no message (reactions, polls,\n"
+    "          member changes, queries) are reported on stderr as skipped; an\n"
+    "          error response (ok: false) is an error with its description\n"
+    "Exit status is 1 when any input could not be decoded (skipped is not).\n",
 };

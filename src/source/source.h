@@ -57,6 +57,11 @@ struct source_export_sink {
                            size_t len);
     /* May be NULL; called about every 4096 messages and once at the end. */
     void (*progress)(void *arg, uint64_t bytes_read, uint64_t messages);
+    /*
+     * May be NULL: an input that is fine and becomes no event (a Bot API
+     * update that carries no message), at position, and why.
+     */
+    tgh_err (*skipped)(void *arg, const char *position, const char *why);
 };
 
 struct source_export_opts {
@@ -212,5 +217,81 @@ TGH_MUSTCHECK tgh_err source_tdlib_decode_stream(FILE *f, const char *name,
                                                  const struct source_export_opts *o,
                                                  const struct source_export_sink *sink,
                                                  struct source_export_summary *sum);
+
+/*
+ * The Bot API (docs/internals/botapi.md): Update and Message objects into
+ * events, with the names the TDLib mapper uses, so a post forwarded to the
+ * archive bot and the same post collected through TDLib hash the same.
+ * Thread-safe: no state.
+ */
+enum source_botapi_class {
+    SOURCE_BOTAPI_MESSAGE = 0, /* payload is a Message: map it */
+    SOURCE_BOTAPI_DELETES,     /* payload is a BusinessMessagesDeleted: tombstones */
+    SOURCE_BOTAPI_SKIPPED,     /* carries no message (reactions, polls, members, queries...) */
+};
+
+struct source_botapi_update {
+    int64_t update_id;
+    const char *type; /* the update's field: "message", "edited_channel_post", "poll", ... */
+    enum source_botapi_class cls;
+    const json_t *payload; /* the object under type (borrowed from the update) */
+    bool is_edit;          /* edited_message, edited_channel_post, edited_business_message */
+    bool is_business;      /* business_message, edited_business_message, deleted_... */
+};
+
+/*
+ * Classify Update u. Not an object, or an update_id that is missing, not an
+ * integer or negative, is TGH_EPROTO naming the field; so is a
+ * message-bearing field that is not an object. An update with no field but
+ * update_id, or one this table does not know, is SKIPPED with that field's
+ * name (or "empty").
+ */
+TGH_MUSTCHECK tgh_err source_botapi_update_parse(const json_t *u, struct source_botapi_update *out);
+
+/*
+ * Map one Bot API Message into ev (msg_event_init()ed here), source
+ * MSG_SOURCE_BOTAPI, raw a new reference to msg; strings point into msg.
+ * Errors as for source_tdlib_map_message(): a missing message_id, date or
+ * chat, or a known field of the wrong type, is TGH_EPROTO naming its path;
+ * an array over its cap is TGH_ETOOBIG. The event is not finalized.
+ */
+TGH_MUSTCHECK tgh_err source_botapi_map_message(const json_t *msg, int64_t observed_at,
+                                                struct tgh_arena *a, struct msg_event *ev);
+
+/* Finalized delete events of a BusinessMessagesDeleted pushed into b (*n of them). */
+TGH_MUSTCHECK tgh_err source_botapi_map_deletes(const json_t *d, int64_t observed_at,
+                                                struct msg_batch *b, size_t *n);
+
+/* An answer of the Bot API that said ok: false. */
+struct source_botapi_error {
+    int64_t code;               /* error_code, 0 when absent */
+    const char *description;    /* NULL when absent (borrowed from the response) */
+    int64_t retry_after;        /* parameters.retry_after seconds, 0 when absent */
+    int64_t migrate_to_chat_id; /* parameters.migrate_to_chat_id, 0 when absent */
+};
+
+/*
+ * A Bot API response {"ok": ..., "result": ...}: TGH_OK with *result
+ * (borrowed). ok false is TGH_EAGAIN for 429 (flood: wait e->retry_after),
+ * TGH_EUNAVAIL for 5xx, TGH_ENOTFOUND for 404, TGH_EINVAL for any other
+ * code, with the error recorded ("Bot API error 429: Too Many Requests:
+ * retry after 5 (retry_after 5 s)") and *e filled. A value that is not a
+ * response is TGH_EPROTO.
+ */
+TGH_MUSTCHECK tgh_err source_botapi_response(const json_t *resp, const json_t **result,
+                                             struct source_botapi_error *e);
+
+/*
+ * `decode --from botapi`: f holds JSON values (one, pretty-printed, or JSON
+ * lines): an Update, an array of them, or a getUpdates response. Events of
+ * message-bearing updates go to sink->batch (finalized); updates that carry
+ * no message go to sink->skipped ("update 7 (poll): carries no message"); a
+ * Bot API error response, and whatever cannot be mapped, to
+ * sink->dead_letter with its reason. Otherwise as source_tdlib_decode_stream().
+ */
+TGH_MUSTCHECK tgh_err source_botapi_decode_stream(FILE *f, const char *name,
+                                                  const struct source_export_opts *o,
+                                                  const struct source_export_sink *sink,
+                                                  struct source_export_summary *sum);
 
 #endif

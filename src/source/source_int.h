@@ -2,19 +2,22 @@
 /*
  * source_int.h - private to src/source/: the pieces of the export importer
  * that are shared between the streaming walker (source_export.c) and the
- * message mapper (source_export_msg.c).
+ * message mapper (source_export_msg.c), and the reader of JSON value
+ * streams behind `decode --from tdlib|botapi` (source_decode.c).
  */
 #ifndef TGH_SOURCE_SOURCE_INT_H
 #define TGH_SOURCE_SOURCE_INT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/msg.h"
+#include "source/source.h"
 
 /* What the mapper needs to know about the chat a message belongs to. */
 struct source_export_msg_ctx {
@@ -36,6 +39,57 @@ struct source_export_msg_ctx {
  */
 TGH_MUSTCHECK tgh_err source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj,
                                              struct tgh_arena *a, struct msg_event *ev);
+
+/*
+ * A stream of JSON values being decoded: each value goes to value(), which
+ * pushes events into b (source_dec_flush hands a full batch to the sink)
+ * and reports what cannot be mapped with source_dec_dead_json; path names
+ * the place inside the value ("result[2].message", "" for the value).
+ * pos is where the value starts ("line 3 (byte 120)").
+ */
+struct source_dec;
+typedef tgh_err (*source_dec_value_fn)(struct source_dec *d, const json_t *v);
+
+struct source_dec {
+    const struct source_export_sink *sink;
+    struct source_export_summary s;
+    struct msg_batch b;
+    size_t batch_bytes; /* source bytes behind the events in b */
+    int64_t observed_at;
+    char pos[64];
+    source_dec_value_fn value;
+    void *arg;
+};
+
+TGH_MUSTCHECK tgh_err source_dec_flush(struct source_dec *d);
+TGH_MUSTCHECK tgh_err source_dec_dead_json(struct source_dec *d, const char *path,
+                                           const char *reason, const json_t *v);
+/*
+ * One message object mapped by map, finalized and pushed; one that cannot
+ * be is a dead letter at path. The same for an object of deletions (its
+ * ids under ids_key; more than a batch holds get a batch of their own).
+ */
+typedef tgh_err (*source_dec_map_fn)(const json_t *msg, int64_t observed_at, struct tgh_arena *a,
+                                     struct msg_event *ev);
+typedef tgh_err (*source_dec_deletes_fn)(const json_t *u, int64_t observed_at, struct msg_batch *b,
+                                         size_t *n);
+TGH_MUSTCHECK tgh_err source_dec_message(struct source_dec *d, const json_t *msg, const char *path,
+                                         source_dec_map_fn map);
+TGH_MUSTCHECK tgh_err source_dec_deletes(struct source_dec *d, const json_t *u, const char *ids_key,
+                                         const char *path, source_dec_deletes_fn fn);
+
+/* A value that is not an error and yields nothing (sink->skipped). */
+TGH_MUSTCHECK tgh_err source_dec_skipped(struct source_dec *d, const char *path, const char *why);
+
+/*
+ * Read f as whitespace-separated JSON values, each to value (arg is d->arg);
+ * the contract of source_tdlib_decode_stream() otherwise.
+ */
+TGH_MUSTCHECK tgh_err source_dec_stream(FILE *f, const char *name,
+                                        const struct source_export_opts *o,
+                                        const struct source_export_sink *sink,
+                                        struct source_export_summary *sum,
+                                        source_dec_value_fn value, void *arg);
 
 /* What a JSON value is, for error messages: "an object", "a string", ..., "nothing" for NULL. */
 const char *source_json_kind(const json_t *v);

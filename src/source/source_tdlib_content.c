@@ -172,31 +172,6 @@ caption_map(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, st
 
 /* ---- media ------------------------------------------------------------------ */
 
-static struct msg_media *
-media_of(struct tgh_arena *a, struct msg_event *ev, const char *kind)
-{
-    struct msg_media *m = ev->media;
-
-    if (m == NULL) {
-        m = ev->media = tgh_arena_alloc(a, sizeof(*m));
-        m->size_bytes = m->duration_s = m->width = m->height = MSG_UNSET;
-    }
-    m->kind = kind;
-    return m;
-}
-
-/* Desktop writes a duration only when it is not 0, and dimensions only in pairs. */
-static void
-media_dims(struct msg_media *m, int64_t duration, int64_t width, int64_t height)
-{
-    if (duration != 0)
-        m->duration_s = duration;
-    if (width != 0 && height != 0) {
-        m->width = width;
-        m->height = height;
-    }
-}
-
 /* A `file`: its size and the remote unique id, the same for every user and over time. */
 static TGH_MUSTCHECK tgh_err
 file_map(const json_t *holder, const struct tgh_jpath *at, const char *key, struct msg_media *m)
@@ -225,40 +200,20 @@ photo_map(const json_t *photo, const struct tgh_jpath *at, struct msg_media *m)
 {
     const struct tgh_jpath *sat = TGH_JPATH_KEY(at, "sizes");
     const json_t *sizes = NULL, *best = NULL;
-    int64_t best_w = 0, best_h = 0, best_area = 0;
-    size_t i, best_i = 0;
-    json_t *ps;
+    size_t best_i = 0;
     tgh_err rc;
 
-    if ((rc = opt_arr(photo, at, "sizes", &sizes)) != TGH_OK)
+    if ((rc = opt_arr(photo, at, "sizes", &sizes)) != TGH_OK ||
+        (rc = source_best_photo_size(sizes, sat, "photoSize", m, &best, &best_i)) != TGH_OK ||
+        best == NULL)
         return rc;
-    json_array_foreach (sizes, i, ps) {
-        const struct tgh_jpath *pat = TGH_JPATH_IDX(sat, i);
-        int64_t w = 0, h = 0;
-
-        if (!json_is_object(ps))
-            return bad(pat, NULL, "expected a photoSize object, got %s", source_json_kind(ps));
-        if ((rc = opt_int(ps, pat, "width", &w)) != TGH_OK ||
-            (rc = opt_int(ps, pat, "height", &h)) != TGH_OK)
-            return rc;
-        if (w > 0 && h > 0 && w <= INT32_MAX && h <= INT32_MAX && w * h > best_area) {
-            best = ps;
-            best_i = i;
-            best_w = w;
-            best_h = h;
-            best_area = w * h;
-        }
-    }
-    if (best == NULL)
-        return TGH_OK;
-    media_dims(m, 0, best_w, best_h);
     return file_map(best, TGH_JPATH_IDX(sat, best_i), "photo", m);
 }
 
 static TGH_MUSTCHECK tgh_err
 fn_photo(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    struct msg_media *m = media_of(a, ev, "photo");
+    struct msg_media *m = source_media_of(a, ev, "photo");
     const json_t *photo = NULL;
     tgh_err rc;
 
@@ -300,7 +255,7 @@ doc_map(const json_t *c, const struct tgh_jpath *at, const struct doc_fields *df
                           (rc = opt_str(d, dat, "title", &m->title)) != TGH_OK)) ||
         (df->has_emoji && (rc = opt_str(d, dat, "emoji", &m->sticker_emoji)) != TGH_OK))
         return rc;
-    media_dims(m, duration, w, df->has_length ? w : h); /* a video note is a square */
+    source_media_dims(m, duration, w, df->has_length ? w : h); /* a video note is a square */
     return file_map(d, dat, df->file, m);
 }
 
@@ -330,7 +285,7 @@ static TGH_MUSTCHECK tgh_err
 doc_content(const json_t *c, const struct tgh_jpath *at, const struct doc_fields *df,
             const char *kind, bool has_caption, struct tgh_arena *a, struct msg_event *ev)
 {
-    struct msg_media *m = media_of(a, ev, kind);
+    struct msg_media *m = source_media_of(a, ev, kind);
     tgh_err rc;
 
     if ((rc = opt_bool(c, at, "has_spoiler", &m->has_spoiler)) != TGH_OK ||
@@ -421,47 +376,29 @@ fn_text(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct
 
 /* ---- structured content ----------------------------------------------------- */
 
+/* A live period beside the coordinates (of the content, or of a live location). */
 static TGH_MUSTCHECK tgh_err
-latlon(const json_t *loc, const struct tgh_jpath *at, struct msg_location *l)
+live_period(const json_t *o, const struct tgh_jpath *at, struct msg_event *ev)
 {
-    json_t *lat = get(loc, "latitude"), *lon = get(loc, "longitude");
+    int64_t period = 0;
+    tgh_err rc = opt_int(o, at, "live_period", &period);
 
-    if (!json_is_number(lat))
-        return bad(at, "latitude", "expected a number, got %s",
-                   lat ? source_json_kind(lat) : "nothing");
-    if (!json_is_number(lon))
-        return bad(at, "longitude", "expected a number, got %s",
-                   lon ? source_json_kind(lon) : "nothing");
-    l->latitude = json_number_value(lat);
-    l->longitude = json_number_value(lon);
-    return TGH_OK;
-}
-
-static struct msg_location *
-location_new(struct tgh_arena *a, struct msg_event *ev)
-{
-    struct msg_location *l = ev->location = tgh_arena_alloc(a, sizeof(*l));
-
-    l->live_period_s = MSG_UNSET;
-    return l;
+    if (rc == TGH_OK && period != 0)
+        ev->location->live_period_s = period;
+    return rc;
 }
 
 /* messageLocation; before messageLiveLocation existed it also carried live_period. */
 static TGH_MUSTCHECK tgh_err
 fn_location(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    struct msg_location *l = location_new(a, ev);
     const json_t *loc = NULL;
-    int64_t period = 0;
     tgh_err rc;
 
     if ((rc = need_obj(c, at, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, TGH_JPATH_KEY(at, "location"), l)) != TGH_OK ||
-        (rc = opt_int(c, at, "live_period", &period)) != TGH_OK)
+        (rc = source_location_map(loc, TGH_JPATH_KEY(at, "location"), false, a, ev)) != TGH_OK)
         return rc;
-    if (period != 0)
-        l->live_period_s = period;
-    return TGH_OK;
+    return live_period(c, at, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
@@ -469,58 +406,41 @@ fn_live_location(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *
                  struct msg_event *ev)
 {
     const struct tgh_jpath *lat = TGH_JPATH_KEY(at, "location");
-    struct msg_location *l = location_new(a, ev);
     const json_t *live = NULL, *loc = NULL;
-    int64_t period = 0;
     tgh_err rc;
 
     if ((rc = need_obj(c, at, "location", &live)) != TGH_OK ||
         (rc = need_obj(live, lat, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, TGH_JPATH_KEY(lat, "location"), l)) != TGH_OK ||
-        (rc = opt_int(live, lat, "live_period", &period)) != TGH_OK)
+        (rc = source_location_map(loc, TGH_JPATH_KEY(lat, "location"), false, a, ev)) != TGH_OK)
         return rc;
-    if (period != 0)
-        l->live_period_s = period;
-    return TGH_OK;
+    return live_period(live, lat, ev);
 }
 
 static TGH_MUSTCHECK tgh_err
 fn_venue(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
     const struct tgh_jpath *vat = TGH_JPATH_KEY(at, "venue");
-    struct msg_location *l = location_new(a, ev);
     const json_t *venue = NULL, *loc = NULL;
     tgh_err rc;
 
     if ((rc = need_obj(c, at, "venue", &venue)) != TGH_OK ||
         (rc = need_obj(venue, vat, "location", &loc)) != TGH_OK ||
-        (rc = latlon(loc, TGH_JPATH_KEY(vat, "location"), l)) != TGH_OK ||
-        (rc = opt_str(venue, vat, "title", &l->venue_title)) != TGH_OK)
+        (rc = source_location_map(loc, TGH_JPATH_KEY(vat, "location"), false, a, ev)) != TGH_OK ||
+        (rc = opt_str(venue, vat, "title", &ev->location->venue_title)) != TGH_OK)
         return rc;
-    return opt_str(venue, vat, "address", &l->address);
+    return opt_str(venue, vat, "address", &ev->location->address);
 }
 
 /* The vCard is its text here; an export holds the path of the file Desktop wrote instead. */
 static TGH_MUSTCHECK tgh_err
 fn_contact(const json_t *c, const struct tgh_jpath *at, struct tgh_arena *a, struct msg_event *ev)
 {
-    const struct tgh_jpath *cat = TGH_JPATH_KEY(at, "contact");
-    struct msg_contact *ct = ev->contact = tgh_arena_alloc(a, sizeof(*ct));
     const json_t *contact = NULL;
-    int64_t user_id = 0;
     tgh_err rc;
 
-    ct->user_id = MSG_UNSET;
-    if ((rc = need_obj(c, at, "contact", &contact)) != TGH_OK ||
-        (rc = opt_str(contact, cat, "phone_number", &ct->phone)) != TGH_OK ||
-        (rc = opt_str(contact, cat, "first_name", &ct->first_name)) != TGH_OK ||
-        (rc = opt_str(contact, cat, "last_name", &ct->last_name)) != TGH_OK ||
-        (rc = opt_str(contact, cat, "vcard", &ct->vcard)) != TGH_OK ||
-        (rc = opt_int(contact, cat, "user_id", &user_id)) != TGH_OK)
+    if ((rc = need_obj(c, at, "contact", &contact)) != TGH_OK)
         return rc;
-    if (user_id != 0)
-        ct->user_id = user_id;
-    return TGH_OK;
+    return source_contact_map(contact, TGH_JPATH_KEY(at, "contact"), a, ev);
 }
 
 /* Poll questions and options are formattedText in current TDLib, strings in older ones. */
@@ -875,7 +795,7 @@ source_tdlib_content_map(const json_t *msg, struct tgh_arena *a, struct msg_even
         return rc;
     if ((ct = lookup(type, content_types, TGH_NELEM(content_types), sizeof(*ct))) != NULL) {
         if (ct->kind != NULL)
-            (void)media_of(a, ev, ct->kind);
+            (void)source_media_of(a, ev, ct->kind);
         return ct->fn != NULL ? ct->fn(c, cat, a, ev) : TGH_OK;
     }
     /* Every other content type is a service message, known or newer than this table. */

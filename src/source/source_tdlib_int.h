@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * source_tdlib_int.h - private to the TDLib mapper (source_tdlib_*.c): typed
- * access to TDLib JSON objects that names the path of whatever is wrong, and
- * the content mapping that source_tdlib_map.c calls. TDLib's schema is
- * td_api.tl; its JSON writes int64 as strings and int53 as numbers.
+ * source_tdlib_int.h - private to the TDLib and Bot API mappers
+ * (source_tdlib_*.c, source_botapi_*.c, source_parts.c): typed access to
+ * JSON objects that names the path of whatever is wrong, the content parts
+ * both describe alike, and the content mapping that source_tdlib_map.c
+ * calls. TDLib's schema is td_api.tl; its JSON writes int64 as strings and
+ * int53 as numbers.
  */
 #ifndef TGH_SOURCE_SOURCE_TDLIB_INT_H
 #define TGH_SOURCE_SOURCE_TDLIB_INT_H
@@ -40,6 +42,31 @@
  */
 TGH_MUSTCHECK tgh_err source_tdlib_content_map(const json_t *msg, struct tgh_arena *a,
                                                struct msg_event *ev);
+
+/* ---- content parts shared by both mappers (source_parts.c) ------------------ */
+
+/* ev->media (allocated on first use, integers unset) with kind set. */
+struct msg_media *source_media_of(struct tgh_arena *a, struct msg_event *ev, const char *kind);
+
+/* As the export: a duration only when not 0, dimensions only in pairs. */
+void source_media_dims(struct msg_media *m, int64_t duration, int64_t width, int64_t height);
+
+/*
+ * The largest of an array of photo sizes (largest area, first of equals, as
+ * Desktop picks it; what names the element type in errors): its dimensions
+ * into m, the element into *best (NULL when none has both) at *best_i.
+ */
+TGH_MUSTCHECK tgh_err source_best_photo_size(const json_t *sizes, const struct tgh_jpath *at,
+                                             const char *what, struct msg_media *m,
+                                             const json_t **best, size_t *best_i);
+
+/* latitude, longitude (and live_period when live) of loc into a new ev->location. */
+TGH_MUSTCHECK tgh_err source_location_map(const json_t *loc, const struct tgh_jpath *at, bool live,
+                                          struct tgh_arena *a, struct msg_event *ev);
+
+/* A contact (phone_number, first_name, last_name, vcard, user_id) into ev->contact. */
+TGH_MUSTCHECK tgh_err source_contact_map(const json_t *c, const struct tgh_jpath *at,
+                                         struct tgh_arena *a, struct msg_event *ev);
 
 /* ---- errors and typed access ------------------------------------------------ */
 

@@ -81,7 +81,7 @@ assert_eq "one line" 1 "$(wc -l <"$WORK/err")"
 assert_status 0 tgh decode --from tdlib "$WORK/empty.json"
 assert_status 1 sh -c "\"$TGHARVEST\" decode --from tdlib \"$TD/photo.json\" >/dev/full"
 assert_status 2 tgh decode --from telegram "$TD/photo.json"
-assert_contains "usage names tdlib" "export, event or tdlib" "$WORK/err"
+assert_contains "usage names tdlib" "export, event, tdlib or botapi" "$WORK/err"
 assert_status 0 tgh decode --help
 assert_contains "help" "--from export|event|tdlib" "$WORK/out"
 assert_contains "help explains tdlib" "updateDeleteMessages" "$WORK/out"

@@ -54,7 +54,7 @@ dead_letter(void *arg, const char *position, const char *reason, const char *pay
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct source_export_sink sink = { NULL, chat_begin, batch, chat_end, dead_letter, NULL };
+    struct source_export_sink sink = { NULL, chat_begin, batch, chat_end, dead_letter, NULL, NULL };
     struct source_export_opts o = { NULL, 3, 1700000000 };
     struct source_export_summary sum;
     tgh_err rc;

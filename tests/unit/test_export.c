@@ -231,7 +231,8 @@ on_progress(void *arg, uint64_t bytes, uint64_t messages)
 static struct source_export_sink
 sink_of(struct rec *r)
 {
-    struct source_export_sink s = { r, on_chat_begin, on_batch, on_chat_end, on_dead, on_progress };
+    struct source_export_sink s = { r,       on_chat_begin, on_batch, on_chat_end,
+                                    on_dead, on_progress,   NULL };
 
     return s;
 }
