@@ -540,4 +540,36 @@ TGH_MUSTCHECK tgh_err store_dedup_each(struct store *st, store_dedup_fn fn, void
 TGH_MUSTCHECK tgh_err store_media_scan_get(struct store *st, int64_t chat_id, int64_t *last);
 TGH_MUSTCHECK tgh_err store_media_scan_put(struct store *st, int64_t chat_id, int64_t last);
 
+/*
+ * The archive bot (bot_state, bot_items). next_update_id is its getUpdates
+ * offset: written only after every update below it was stored.
+ */
+struct store_bot_state {
+    int64_t bot_id;
+    const char *username;         /* NULL when unknown */
+    int64_t next_update_id;       /* 0: none read yet */
+    const char *last_update_type; /* NULL when none */
+    int64_t last_update_at;       /* 0 when none */
+    int64_t updated_at;
+};
+
+/* The bot's row; TGH_ENOTFOUND (*out zeroed, bot_id set) when none. Strings live until the next
+ * call on st. */
+TGH_MUSTCHECK tgh_err store_bot_state_get(struct store *st, int64_t bot_id,
+                                          struct store_bot_state *out);
+/* Insert or update; next_update_id only moves forward. updated_at is set by the store. */
+TGH_MUSTCHECK tgh_err store_bot_state_put(struct store *st, const struct store_bot_state *s);
+
+/*
+ * Record that content item_key arrived as (chat_id, message_id), unless it
+ * is known: *is_new says which; *first (may be NULL) receives the first
+ * message that brought it (chat_id, message_id, created_at) either way.
+ */
+struct store_bot_item {
+    int64_t chat_id, message_id, created_at;
+};
+TGH_MUSTCHECK tgh_err store_bot_item_put(struct store *st, const char *item_key, int64_t chat_id,
+                                         int64_t message_id, bool *is_new,
+                                         struct store_bot_item *first);
+
 #endif

@@ -76,6 +76,11 @@ struct store_backend {
     tgh_err (*dedup_each)(void *impl, store_dedup_fn fn, void *arg);
     tgh_err (*media_scan_get)(void *impl, int64_t chat_id, int64_t *last);
     tgh_err (*media_scan_put)(void *impl, int64_t chat_id, int64_t last, int64_t now);
+    /* The archive bot's offset and items (store_bot.c checks arguments). */
+    tgh_err (*bot_state_get)(void *impl, int64_t bot_id, struct store_bot_state *out);
+    tgh_err (*bot_state_put)(void *impl, const struct store_bot_state *s, int64_t now);
+    tgh_err (*bot_item_put)(void *impl, const char *key, int64_t chat_id, int64_t message_id,
+                            int64_t now, bool *is_new, struct store_bot_item *first);
 };
 
 /* What one event did, from the batch's counts before and after applying it. */

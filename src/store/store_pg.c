@@ -524,4 +524,7 @@ const struct store_backend store_pg_backend = {
     .dedup_each = pg_dedup_each,
     .media_scan_get = pg_media_scan_get,
     .media_scan_put = pg_media_scan_put,
+    .bot_state_get = pg_bot_state_get,
+    .bot_state_put = pg_bot_state_put,
+    .bot_item_put = pg_bot_item_put,
 };

@@ -284,6 +284,30 @@ v_bool(const PGresult *r, int row, int col)
     return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }
 
+/* Run sql with p; *out (may be NULL) receives the result to PQclear(). */
+TGH_MUSTCHECK static inline tgh_err
+pg_px(struct pg *pg, const char *sql, const struct params *p, PGresult **out, const char *what)
+{
+    tgh_err rc = pg_conn_ready(pg);
+    PGresult *r;
+
+    if (out != NULL)
+        *out = NULL;
+    if (rc != TGH_OK)
+        return rc;
+    r = PQexecParams(pg->conn, sql, p->n, NULL, p->v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pg_fail(pg, r, what);
+        PQclear(r);
+        return rc;
+    }
+    if (out != NULL)
+        *out = r;
+    else
+        PQclear(r);
+    return TGH_OK;
+}
+
 /* ---- query text built from constant fragments (store_pg_read.c, store_pg_admin.c) ---- */
 
 /* Append a constant SQL fragment; the query text never contains values. */
@@ -435,5 +459,12 @@ TGH_MUSTCHECK tgh_err pg_dedup_put(void *impl, const struct store_dedup *d, bool
 TGH_MUSTCHECK tgh_err pg_dedup_each(void *impl, store_dedup_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err pg_media_scan_get(void *impl, int64_t chat_id, int64_t *last);
 TGH_MUSTCHECK tgh_err pg_media_scan_put(void *impl, int64_t chat_id, int64_t last, int64_t now);
+
+/* The archive bot (store_pg_bot.c). */
+TGH_MUSTCHECK tgh_err pg_bot_state_get(void *impl, int64_t bot_id, struct store_bot_state *out);
+TGH_MUSTCHECK tgh_err pg_bot_state_put(void *impl, const struct store_bot_state *s, int64_t now);
+TGH_MUSTCHECK tgh_err pg_bot_item_put(void *impl, const char *key, int64_t chat_id,
+                                      int64_t message_id, int64_t now, bool *is_new,
+                                      struct store_bot_item *first);
 
 #endif

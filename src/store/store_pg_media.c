@@ -12,30 +12,6 @@
 
 #define JOB_WHERE_DUE " kind = 'media' AND state IN ('queued', 'downloading') AND next_at <= "
 
-/* Run sql with p; *out (may be NULL) receives the result to PQclear(). */
-TGH_MUSTCHECK static tgh_err
-px(struct pg *pg, const char *sql, const struct params *p, PGresult **out, const char *what)
-{
-    tgh_err rc = pg_conn_ready(pg);
-    PGresult *r;
-
-    if (out != NULL)
-        *out = NULL;
-    if (rc != TGH_OK)
-        return rc;
-    r = PQexecParams(pg->conn, sql, p->n, NULL, p->v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = pg_fail(pg, r, what);
-        PQclear(r);
-        return rc;
-    }
-    if (out != NULL)
-        *out = r;
-    else
-        PQclear(r);
-    return TGH_OK;
-}
-
 /* Row i of a JOB_COLUMNS result as a job, strings copied into a. */
 TGH_MUSTCHECK static tgh_err
 job_row(const PGresult *r, int i, struct tgh_arena *a, struct store_media_job *j)
@@ -56,7 +32,7 @@ none_changed(struct pg *pg, int64_t id)
     tgh_err rc;
 
     p_int(&p, id);
-    rc = px(pg, "SELECT 1 FROM job_history WHERE id = $1", &p, &r, "find media job");
+    rc = pg_px(pg, "SELECT 1 FROM job_history WHERE id = $1", &p, &r, "find media job");
     if (rc == TGH_OK && PQntuples(r) == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "media job %" PRId64 " does not exist", id);
     PQclear(r);
@@ -89,17 +65,17 @@ pg_media_job_add(void *impl, const struct store_media_job *j, int64_t now, int64
     p_int(&p, now);
     p_nz(&p, j->state == STORE_JOB_SKIPPED ? now : 0);
     /* An insert that conflicts returns nothing: the second branch finds the row. */
-    rc = px(pg,
-            "WITH ins AS (INSERT INTO job_history (kind, chat_id, message_id, media_key, date,"
-            " media_kind, file_unique_id, file_name, mime_type, size, origin, source_path,"
-            " priority, state, error, next_at, created_at, updated_at, finished_at)"
-            " VALUES ('media', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-            " $16, $16, $17) ON CONFLICT (kind, chat_id, message_id, media_key) DO NOTHING"
-            " RETURNING id)"
-            " SELECT id, true FROM ins UNION ALL SELECT id, false FROM job_history"
-            " WHERE kind = 'media' AND chat_id = $1 AND message_id = $2 AND media_key = $3"
-            " AND NOT EXISTS (SELECT 1 FROM ins)",
-            &p, &r, "add media job");
+    rc = pg_px(pg,
+               "WITH ins AS (INSERT INTO job_history (kind, chat_id, message_id, media_key, date,"
+               " media_kind, file_unique_id, file_name, mime_type, size, origin, source_path,"
+               " priority, state, error, next_at, created_at, updated_at, finished_at)"
+               " VALUES ('media', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+               " $16, $16, $17) ON CONFLICT (kind, chat_id, message_id, media_key) DO NOTHING"
+               " RETURNING id)"
+               " SELECT id, true FROM ins UNION ALL SELECT id, false FROM job_history"
+               " WHERE kind = 'media' AND chat_id = $1 AND message_id = $2 AND media_key = $3"
+               " AND NOT EXISTS (SELECT 1 FROM ins)",
+               &p, &r, "add media job");
     if (rc == TGH_OK && PQntuples(r) != 1)
         rc = tgh_errf(TGH_EAGAIN, "media job of message %" PRId64 " added concurrently",
                       j->message_id);
@@ -133,7 +109,7 @@ pg_media_jobs_claim(void *impl, const struct store_media_claim *c, store_media_j
         q_int(&b, " AND chat_id = ", c->chat_id);
     q_int(&b, " ORDER BY priority DESC, id LIMIT ", (int64_t)c->max);
     q_add(&b, " FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLUMNS);
-    rc = px(pg, b.sql, &b.p, &r, "claim media jobs");
+    rc = pg_px(pg, b.sql, &b.p, &r, "claim media jobs");
     if (rc != TGH_OK)
         return rc;
     n = PQntuples(r);
@@ -159,7 +135,7 @@ job_write(struct pg *pg, const char *sql, const struct params *p, int64_t id, bo
           const char *what)
 {
     PGresult *r = NULL;
-    tgh_err rc = px(pg, sql, p, &r, what);
+    tgh_err rc = pg_px(pg, sql, p, &r, what);
 
     if (rc == TGH_OK && changed(r) == 0) {
         PQclear(r);
@@ -251,7 +227,7 @@ pg_media_jobs_each(void *impl, const struct store_media_jobs_query *q, store_med
         if (q->message_id != MSG_UNSET)
             q_int(&b, " AND message_id = ", q->message_id);
         q_int(&b, " ORDER BY id DESC LIMIT ", left < JOB_PAGE ? left : JOB_PAGE);
-        rc = px(pg, b.sql, &b.p, &r, "list media jobs");
+        rc = pg_px(pg, b.sql, &b.p, &r, "list media jobs");
         if (rc != TGH_OK)
             break;
         tgh_arena_reset(&a);
@@ -282,14 +258,14 @@ pg_media_job_retry(void *impl, int64_t id, int64_t now, int64_t *n)
     p_int(&p, now);
     if (id > 0)
         p_int(&p, id);
-    rc = px(pg,
-            id > 0 ? "UPDATE job_history SET state = 'queued', next_at = $1, attempts = 0,"
-                     " updated_at = $1, finished_at = NULL"
-                     " WHERE id = $2 AND state IN ('failed', 'skipped')"
-                   : "UPDATE job_history SET state = 'queued', next_at = $1, attempts = 0,"
-                     " updated_at = $1, finished_at = NULL"
-                     " WHERE kind = 'media' AND state = 'failed'",
-            &p, &r, "retry media jobs");
+    rc = pg_px(pg,
+               id > 0 ? "UPDATE job_history SET state = 'queued', next_at = $1, attempts = 0,"
+                        " updated_at = $1, finished_at = NULL"
+                        " WHERE id = $2 AND state IN ('failed', 'skipped')"
+                      : "UPDATE job_history SET state = 'queued', next_at = $1, attempts = 0,"
+                        " updated_at = $1, finished_at = NULL"
+                        " WHERE kind = 'media' AND state = 'failed'",
+               &p, &r, "retry media jobs");
     *n = rc == TGH_OK ? changed(r) : 0;
     PQclear(r);
     if (rc == TGH_OK && id > 0 && *n == 0)
@@ -304,10 +280,10 @@ pg_media_counts_each(void *impl, store_media_count_fn fn, void *arg)
     PGresult *r = NULL;
     tgh_err rc;
 
-    rc = px(impl,
-            "SELECT state, media_kind, count(*), coalesce(sum(size), 0) FROM job_history"
-            " WHERE kind = 'media' GROUP BY state, media_kind ORDER BY state, media_kind",
-            &p, &r, "count media jobs");
+    rc = pg_px(impl,
+               "SELECT state, media_kind, count(*), coalesce(sum(size), 0) FROM job_history"
+               " WHERE kind = 'media' GROUP BY state, media_kind ORDER BY state, media_kind",
+               &p, &r, "count media jobs");
     for (int i = 0; rc == TGH_OK && i < PQntuples(r); i++) {
         enum store_job_state st;
 
@@ -342,11 +318,12 @@ pg_dedup_find(void *impl, const char *sha256, const char *file_unique_id, struct
     tgh_err rc;
 
     p_str(&p, sha256 != NULL ? sha256 : file_unique_id);
-    rc = px(pg,
-            sha256 != NULL ? "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 = $1"
-                           : "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE file_unique_id = $1"
-                             " ORDER BY created_at, sha256 LIMIT 1",
-            &p, &r, "find stored content");
+    rc =
+        pg_px(pg,
+              sha256 != NULL ? "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 = $1"
+                             : "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE file_unique_id = $1"
+                               " ORDER BY created_at, sha256 LIMIT 1",
+              &p, &r, "find stored content");
     if (rc == TGH_OK && PQntuples(r) == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "no stored content %.64s",
                       sha256 != NULL ? sha256 : file_unique_id);
@@ -371,10 +348,10 @@ pg_dedup_put(void *impl, const struct store_dedup *d, bool *added)
     p_int(&p, d->size);
     p_str(&p, d->content_type);
     p_int(&p, d->created_at > 0 ? d->created_at : (int64_t)time(NULL));
-    rc = px(impl,
-            "INSERT INTO dedup_index (" DEDUP_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT (sha256) DO NOTHING",
-            &p, &r, "record stored content");
+    rc = pg_px(impl,
+               "INSERT INTO dedup_index (" DEDUP_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)"
+               " ON CONFLICT (sha256) DO NOTHING",
+               &p, &r, "record stored content");
     *added = rc == TGH_OK && changed(r) == 1;
     PQclear(r);
     return rc;
@@ -395,10 +372,10 @@ pg_dedup_each(void *impl, store_dedup_fn fn, void *arg)
         PGresult *r = NULL;
 
         p_str(&p, after);
-        rc = px(impl,
-                "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 > $1"
-                " ORDER BY sha256 LIMIT " DEDUP_PAGE_S,
-                &p, &r, "list stored content");
+        rc = pg_px(impl,
+                   "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 > $1"
+                   " ORDER BY sha256 LIMIT " DEDUP_PAGE_S,
+                   &p, &r, "list stored content");
         if (rc != TGH_OK)
             break;
         tgh_arena_reset(&a);
@@ -425,8 +402,8 @@ pg_media_scan_get(void *impl, int64_t chat_id, int64_t *last)
     tgh_err rc;
 
     p_int(&p, chat_id);
-    rc = px(impl, "SELECT last_id FROM media_scan WHERE chat_id = $1", &p, &r,
-            "read media scan position");
+    rc = pg_px(impl, "SELECT last_id FROM media_scan WHERE chat_id = $1", &p, &r,
+               "read media scan position");
     if (rc == TGH_OK && PQntuples(r) == 1)
         *last = v_i64(r, 0, 0);
     PQclear(r);
@@ -441,10 +418,10 @@ pg_media_scan_put(void *impl, int64_t chat_id, int64_t last, int64_t now)
     p_int(&p, chat_id);
     p_int(&p, last);
     p_int(&p, now);
-    return px(impl,
-              "INSERT INTO media_scan (chat_id, last_id, updated_at) VALUES ($1, $2, $3)"
-              " ON CONFLICT (chat_id) DO UPDATE SET"
-              " last_id = greatest(media_scan.last_id, excluded.last_id),"
-              " updated_at = excluded.updated_at",
-              &p, NULL, "record media scan position");
+    return pg_px(impl,
+                 "INSERT INTO media_scan (chat_id, last_id, updated_at) VALUES ($1, $2, $3)"
+                 " ON CONFLICT (chat_id) DO UPDATE SET"
+                 " last_id = greatest(media_scan.last_id, excluded.last_id),"
+                 " updated_at = excluded.updated_at",
+                 &p, NULL, "record media scan position");
 }

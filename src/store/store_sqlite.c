@@ -368,4 +368,7 @@ const struct store_backend store_sqlite_backend = {
     .dedup_each = sqlite_dedup_each,
     .media_scan_get = sqlite_media_scan_get,
     .media_scan_put = sqlite_media_scan_put,
+    .bot_state_get = sqlite_bot_state_get,
+    .bot_state_put = sqlite_bot_state_put,
+    .bot_item_put = sqlite_bot_item_put,
 };

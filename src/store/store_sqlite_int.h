@@ -300,6 +300,34 @@ bind_named_i64(sqlite3_stmt *s, const char *name, int64_t v)
         (void)sqlite3_bind_int64(s, idx, v);
 }
 
+/* Prepare sql; the caller finalizes. */
+TGH_MUSTCHECK static inline tgh_err
+sq_prep(struct sq *sq, const char *sql, sqlite3_stmt **s, const char *what)
+{
+    int src = sqlite3_prepare_v2(sq->db, sql, -1, s, NULL);
+
+    if (src != SQLITE_OK) {
+        *s = NULL;
+        return sq_fail(sq, src, what);
+    }
+    return TGH_OK;
+}
+
+/* Step a statement without rows to the end, finalize it; *changes (may be NULL). */
+TGH_MUSTCHECK static inline tgh_err
+sq_finish(struct sq *sq, sqlite3_stmt *s, int64_t *changes, const char *what)
+{
+    int src = sqlite3_step(s);
+    tgh_err rc = TGH_OK;
+
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = sq_fail(sq, src, what);
+    else if (changes != NULL)
+        *changes = sqlite3_changes64(sq->db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* ---- store_sqlite_migrate.c ---- */
 
 /* Bring the schema to the newest embedded migration; a newer one is TGH_EINVAL. */
@@ -378,5 +406,13 @@ TGH_MUSTCHECK tgh_err sqlite_dedup_put(void *impl, const struct store_dedup *d, 
 TGH_MUSTCHECK tgh_err sqlite_dedup_each(void *impl, store_dedup_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err sqlite_media_scan_get(void *impl, int64_t chat_id, int64_t *last);
 TGH_MUSTCHECK tgh_err sqlite_media_scan_put(void *impl, int64_t chat_id, int64_t last, int64_t now);
+
+/* The archive bot (store_sqlite_bot.c). */
+TGH_MUSTCHECK tgh_err sqlite_bot_state_get(void *impl, int64_t bot_id, struct store_bot_state *out);
+TGH_MUSTCHECK tgh_err sqlite_bot_state_put(void *impl, const struct store_bot_state *s,
+                                           int64_t now);
+TGH_MUSTCHECK tgh_err sqlite_bot_item_put(void *impl, const char *key, int64_t chat_id,
+                                          int64_t message_id, int64_t now, bool *is_new,
+                                          struct store_bot_item *first);
 
 #endif

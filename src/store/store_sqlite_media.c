@@ -13,19 +13,6 @@
 
 #define JOB_WHERE_DUE " kind = 'media' AND state IN ('queued', 'downloading') AND next_at <= :now"
 
-/* Prepare sql; the caller finalizes. */
-TGH_MUSTCHECK static tgh_err
-prep(struct sq *sq, const char *sql, sqlite3_stmt **s, const char *what)
-{
-    int src = sqlite3_prepare_v2(sq->db, sql, -1, s, NULL);
-
-    if (src != SQLITE_OK) {
-        *s = NULL;
-        return sq_fail(sq, src, what);
-    }
-    return TGH_OK;
-}
-
 static void
 bind_s(sqlite3_stmt *s, const char *name, const char *v)
 {
@@ -48,21 +35,6 @@ bind_nz(sqlite3_stmt *s, const char *name, int64_t v)
         (void)sqlite3_bind_int64(s, idx, v);
 }
 
-/* Step a statement without rows to the end, finalize it; *changes (may be NULL). */
-TGH_MUSTCHECK static tgh_err
-finish(struct sq *sq, sqlite3_stmt *s, int64_t *changes, const char *what)
-{
-    int src = sqlite3_step(s);
-    tgh_err rc = TGH_OK;
-
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        rc = sq_fail(sq, src, what);
-    else if (changes != NULL)
-        *changes = sqlite3_changes64(sq->db);
-    sqlite3_finalize(s);
-    return rc;
-}
-
 /* The JOB_COLUMNS of the current row as strings. */
 static void
 job_cols(sqlite3_stmt *s, const char *col[JOB_NCOLUMNS])
@@ -76,7 +48,7 @@ TGH_MUSTCHECK static tgh_err
 job_exists(struct sq *sq, int64_t id, bool *yes)
 {
     sqlite3_stmt *s;
-    tgh_err rc = prep(sq, "SELECT 1 FROM job_history WHERE id = :id", &s, "find media job");
+    tgh_err rc = sq_prep(sq, "SELECT 1 FROM job_history WHERE id = :id", &s, "find media job");
 
     if (rc != TGH_OK)
         return rc;
@@ -111,14 +83,15 @@ sqlite_media_job_add(void *impl, const struct store_media_job *j, int64_t now, i
     int64_t n = 0;
     tgh_err rc;
 
-    rc = prep(sq,
-              "INSERT INTO job_history (kind, chat_id, message_id, media_key, date, media_kind,"
-              " file_unique_id, file_name, mime_type, size, origin, source_path, priority, state,"
-              " error, next_at, created_at, updated_at, finished_at)"
-              " VALUES ('media', :chat, :msg, :key, :date, :kind, :fuid, :name, :mime, :size,"
-              " :origin, :path, :prio, :state, :error, :next, :now, :now, :fin)"
-              " ON CONFLICT (kind, chat_id, message_id, media_key) DO NOTHING",
-              &s, "add media job");
+    rc =
+        sq_prep(sq,
+                "INSERT INTO job_history (kind, chat_id, message_id, media_key, date, media_kind,"
+                " file_unique_id, file_name, mime_type, size, origin, source_path, priority, state,"
+                " error, next_at, created_at, updated_at, finished_at)"
+                " VALUES ('media', :chat, :msg, :key, :date, :kind, :fuid, :name, :mime, :size,"
+                " :origin, :path, :prio, :state, :error, :next, :now, :now, :fin)"
+                " ON CONFLICT (kind, chat_id, message_id, media_key) DO NOTHING",
+                &s, "add media job");
     if (rc != TGH_OK)
         return rc;
     bind_named_i64(s, ":chat", j->chat_id);
@@ -138,7 +111,7 @@ sqlite_media_job_add(void *impl, const struct store_media_job *j, int64_t now, i
     bind_named_i64(s, ":next", j->next_at);
     bind_named_i64(s, ":now", now);
     bind_nz(s, ":fin", j->state == STORE_JOB_SKIPPED ? now : 0);
-    rc = finish(sq, s, &n, "add media job");
+    rc = sq_finish(sq, s, &n, "add media job");
     if (rc != TGH_OK)
         return rc;
     *added = n == 1;
@@ -146,10 +119,10 @@ sqlite_media_job_add(void *impl, const struct store_media_job *j, int64_t now, i
         *id = sqlite3_last_insert_rowid(sq->db);
         return TGH_OK;
     }
-    rc = prep(sq,
-              "SELECT id FROM job_history WHERE kind = 'media' AND chat_id = :chat"
-              " AND message_id = :msg AND media_key = :key",
-              &s, "find media job");
+    rc = sq_prep(sq,
+                 "SELECT id FROM job_history WHERE kind = 'media' AND chat_id = :chat"
+                 " AND message_id = :msg AND media_key = :key",
+                 &s, "find media job");
     if (rc != TGH_OK)
         return rc;
     bind_named_i64(s, ":chat", j->chat_id);
@@ -212,7 +185,7 @@ sqlite_media_jobs_claim(void *impl, const struct store_media_claim *c, store_med
     sql_add(sql, sizeof(sql), &len,
             " ORDER BY priority DESC, id LIMIT :max) RETURNING " JOB_COLUMNS);
     tgh_arena_init(&a, 4096);
-    rc = prep(sq, sql, &s, "claim media jobs");
+    rc = sq_prep(sq, sql, &s, "claim media jobs");
     if (rc == TGH_OK) {
         bind_named_i64(s, ":now", c->now);
         bind_named_i64(s, ":lease", c->now + c->lease_s);
@@ -238,10 +211,10 @@ sqlite_media_job_progress(void *impl, int64_t id, int64_t downloaded, int64_t le
     struct sq *sq = impl;
     sqlite3_stmt *s;
     int64_t n = 0;
-    tgh_err rc = prep(sq,
-                      "UPDATE job_history SET downloaded = :d, next_at = max(next_at, :lease),"
-                      " updated_at = :now WHERE id = :id AND state = 'downloading'",
-                      &s, "record media progress");
+    tgh_err rc = sq_prep(sq,
+                         "UPDATE job_history SET downloaded = :d, next_at = max(next_at, :lease),"
+                         " updated_at = :now WHERE id = :id AND state = 'downloading'",
+                         &s, "record media progress");
 
     if (rc != TGH_OK)
         return rc;
@@ -249,7 +222,7 @@ sqlite_media_job_progress(void *impl, int64_t id, int64_t downloaded, int64_t le
     bind_named_i64(s, ":lease", lease_until);
     bind_named_i64(s, ":now", now);
     bind_named_i64(s, ":id", id);
-    rc = finish(sq, s, &n, "record media progress");
+    rc = sq_finish(sq, s, &n, "record media progress");
     return rc == TGH_OK && n == 0 ? none_changed(sq, id) : rc;
 }
 
@@ -259,15 +232,16 @@ sqlite_media_job_set_upload(void *impl, int64_t id, const char *upload_id, int64
     struct sq *sq = impl;
     sqlite3_stmt *s;
     int64_t n = 0;
-    tgh_err rc = prep(sq, "UPDATE job_history SET upload_id = :u, updated_at = :now WHERE id = :id",
-                      &s, "record media upload");
+    tgh_err rc =
+        sq_prep(sq, "UPDATE job_history SET upload_id = :u, updated_at = :now WHERE id = :id", &s,
+                "record media upload");
 
     if (rc != TGH_OK)
         return rc;
     bind_s(s, ":u", upload_id);
     bind_named_i64(s, ":now", now);
     bind_named_i64(s, ":id", id);
-    rc = finish(sq, s, &n, "record media upload");
+    rc = sq_finish(sq, s, &n, "record media upload");
     return rc == TGH_OK && n == 0 ? none_changed(sq, id) : rc;
 }
 
@@ -279,12 +253,12 @@ sqlite_media_job_end(void *impl, int64_t id, const struct store_media_end *e)
     sqlite3_stmt *s;
     int64_t n = 0;
     tgh_err rc =
-        prep(sq,
-             "UPDATE job_history SET state = :state, error = :error, next_at = :next,"
-             " sha256 = coalesce(:sha, sha256), storage_key = coalesce(:skey, storage_key),"
-             " size = coalesce(:size, size), downloaded = coalesce(:size, downloaded),"
-             " upload_id = NULL, updated_at = :at, finished_at = :fin WHERE id = :id",
-             &s, "end media job");
+        sq_prep(sq,
+                "UPDATE job_history SET state = :state, error = :error, next_at = :next,"
+                " sha256 = coalesce(:sha, sha256), storage_key = coalesce(:skey, storage_key),"
+                " size = coalesce(:size, size), downloaded = coalesce(:size, downloaded),"
+                " upload_id = NULL, updated_at = :at, finished_at = :fin WHERE id = :id",
+                &s, "end media job");
 
     if (rc != TGH_OK)
         return rc;
@@ -298,7 +272,7 @@ sqlite_media_job_end(void *impl, int64_t id, const struct store_media_end *e)
     bind_named_i64(s, ":at", e->at);
     bind_nz(s, ":fin", queued ? 0 : e->at);
     bind_named_i64(s, ":id", id);
-    rc = finish(sq, s, &n, "end media job");
+    rc = sq_finish(sq, s, &n, "end media job");
     if (rc == TGH_OK && n == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "media job %" PRId64 " does not exist", id);
     return rc;
@@ -328,7 +302,7 @@ sqlite_media_jobs_each(void *impl, const struct store_media_jobs_query *q, store
     if (q->message_id != MSG_UNSET)
         sql_add(sql, sizeof(sql), &len, " AND message_id = :msg");
     sql_add(sql, sizeof(sql), &len, " ORDER BY id DESC LIMIT :limit");
-    rc = prep(sq, sql, &s, "list media jobs");
+    rc = sq_prep(sq, sql, &s, "list media jobs");
     if (rc != TGH_OK)
         return rc;
     if (q->state >= 0)
@@ -362,20 +336,20 @@ sqlite_media_job_retry(void *impl, int64_t id, int64_t now, int64_t *n)
     sqlite3_stmt *s;
     tgh_err rc;
 
-    rc = prep(sq,
-              id > 0 ? "UPDATE job_history SET state = 'queued', next_at = :now, attempts = 0,"
-                       " updated_at = :now, finished_at = NULL"
-                       " WHERE id = :id AND state IN ('failed', 'skipped')"
-                     : "UPDATE job_history SET state = 'queued', next_at = :now, attempts = 0,"
-                       " updated_at = :now, finished_at = NULL"
-                       " WHERE kind = 'media' AND state = 'failed'",
-              &s, "retry media jobs");
+    rc = sq_prep(sq,
+                 id > 0 ? "UPDATE job_history SET state = 'queued', next_at = :now, attempts = 0,"
+                          " updated_at = :now, finished_at = NULL"
+                          " WHERE id = :id AND state IN ('failed', 'skipped')"
+                        : "UPDATE job_history SET state = 'queued', next_at = :now, attempts = 0,"
+                          " updated_at = :now, finished_at = NULL"
+                          " WHERE kind = 'media' AND state = 'failed'",
+                 &s, "retry media jobs");
     if (rc != TGH_OK)
         return rc;
     bind_named_i64(s, ":now", now);
     bind_named_i64(s, ":id", id);
     *n = 0;
-    rc = finish(sq, s, n, "retry media jobs");
+    rc = sq_finish(sq, s, n, "retry media jobs");
     if (rc == TGH_OK && id > 0 && *n == 0)
         rc = none_changed(sq, id);
     return rc;
@@ -397,10 +371,10 @@ sqlite_media_counts_each(void *impl, store_media_count_fn fn, void *arg)
     tgh_err rc;
     int src;
 
-    rc = prep(sq,
-              "SELECT state, media_kind, count(*), coalesce(sum(size), 0) FROM job_history"
-              " WHERE kind = 'media' GROUP BY state, media_kind ORDER BY state, media_kind",
-              &s, "count media jobs");
+    rc = sq_prep(sq,
+                 "SELECT state, media_kind, count(*), coalesce(sum(size), 0) FROM job_history"
+                 " WHERE kind = 'media' GROUP BY state, media_kind ORDER BY state, media_kind",
+                 &s, "count media jobs");
     if (rc != TGH_OK)
         return rc;
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
@@ -452,11 +426,11 @@ sqlite_dedup_find(void *impl, const char *sha256, const char *file_unique_id,
     tgh_err rc;
     int src;
 
-    rc = prep(sq,
-              sha256 != NULL ? "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 = :v"
-                             : "SELECT " DEDUP_COLUMNS " FROM dedup_index"
-                               " WHERE file_unique_id = :v ORDER BY created_at, sha256 LIMIT 1",
-              &s, "find stored content");
+    rc = sq_prep(sq,
+                 sha256 != NULL ? "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 = :v"
+                                : "SELECT " DEDUP_COLUMNS " FROM dedup_index"
+                                  " WHERE file_unique_id = :v ORDER BY created_at, sha256 LIMIT 1",
+                 &s, "find stored content");
     if (rc != TGH_OK)
         return rc;
     bind_s(s, ":v", sha256 != NULL ? sha256 : file_unique_id);
@@ -480,11 +454,11 @@ sqlite_dedup_put(void *impl, const struct store_dedup *d, bool *added)
     struct sq *sq = impl;
     sqlite3_stmt *s;
     int64_t n = 0;
-    tgh_err rc = prep(sq,
-                      "INSERT INTO dedup_index (" DEDUP_COLUMNS ")"
-                      " VALUES (:sha, :key, :fuid, :size, :ct, :at)"
-                      " ON CONFLICT (sha256) DO NOTHING",
-                      &s, "record stored content");
+    tgh_err rc = sq_prep(sq,
+                         "INSERT INTO dedup_index (" DEDUP_COLUMNS ")"
+                         " VALUES (:sha, :key, :fuid, :size, :ct, :at)"
+                         " ON CONFLICT (sha256) DO NOTHING",
+                         &s, "record stored content");
 
     if (rc != TGH_OK)
         return rc;
@@ -494,7 +468,7 @@ sqlite_dedup_put(void *impl, const struct store_dedup *d, bool *added)
     bind_named_i64(s, ":size", d->size);
     bind_s(s, ":ct", d->content_type);
     bind_named_i64(s, ":at", d->created_at > 0 ? d->created_at : (int64_t)time(NULL));
-    rc = finish(sq, s, &n, "record stored content");
+    rc = sq_finish(sq, s, &n, "record stored content");
     *added = rc == TGH_OK && n == 1;
     return rc;
 }
@@ -511,10 +485,10 @@ sqlite_dedup_each(void *impl, store_dedup_fn fn, void *arg)
     tgh_err rc;
     int src;
 
-    rc = prep(sq,
-              "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 > :after"
-              " ORDER BY sha256 LIMIT " DEDUP_PAGE_S,
-              &s, "list stored content");
+    rc = sq_prep(sq,
+                 "SELECT " DEDUP_COLUMNS " FROM dedup_index WHERE sha256 > :after"
+                 " ORDER BY sha256 LIMIT " DEDUP_PAGE_S,
+                 &s, "list stored content");
     if (rc != TGH_OK)
         return rc;
     tgh_arena_init(&a, 16 * 1024);
@@ -544,8 +518,8 @@ sqlite_media_scan_get(void *impl, int64_t chat_id, int64_t *last)
 {
     struct sq *sq = impl;
     sqlite3_stmt *s;
-    tgh_err rc = prep(sq, "SELECT last_id FROM media_scan WHERE chat_id = :chat", &s,
-                      "read media scan position");
+    tgh_err rc = sq_prep(sq, "SELECT last_id FROM media_scan WHERE chat_id = :chat", &s,
+                         "read media scan position");
     int src;
 
     if (rc != TGH_OK)
@@ -565,16 +539,17 @@ sqlite_media_scan_put(void *impl, int64_t chat_id, int64_t last, int64_t now)
 {
     struct sq *sq = impl;
     sqlite3_stmt *s;
-    tgh_err rc = prep(sq,
-                      "INSERT INTO media_scan (chat_id, last_id, updated_at) VALUES (:chat, :last,"
-                      " :now) ON CONFLICT (chat_id) DO UPDATE SET"
-                      " last_id = max(last_id, excluded.last_id), updated_at = excluded.updated_at",
-                      &s, "record media scan position");
+    tgh_err rc =
+        sq_prep(sq,
+                "INSERT INTO media_scan (chat_id, last_id, updated_at) VALUES (:chat, :last,"
+                " :now) ON CONFLICT (chat_id) DO UPDATE SET"
+                " last_id = max(last_id, excluded.last_id), updated_at = excluded.updated_at",
+                &s, "record media scan position");
 
     if (rc != TGH_OK)
         return rc;
     bind_named_i64(s, ":chat", chat_id);
     bind_named_i64(s, ":last", last);
     bind_named_i64(s, ":now", now);
-    return finish(sq, s, NULL, "record media scan position");
+    return sq_finish(sq, s, NULL, "record media scan position");
 }

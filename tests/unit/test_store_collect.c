@@ -601,6 +601,52 @@ test_media_policy(void **state)
     assert_int_equal(store_tracked_set_media_policy(fx->st, id, ""), TGH_EINVAL);
 }
 
+/* The archive bot's offset only moves forward; items name their first message. */
+static void
+test_bot_state_and_items(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_bot_state b;
+    struct store_bot_item first;
+    bool is_new = false;
+
+    assert_int_equal(store_bot_state_get(fx->st, 777, &b), TGH_ENOTFOUND);
+    assert_int_equal(b.bot_id, 777);
+    assert_int_equal(b.next_update_id, 0);
+    assert_int_equal(
+        store_bot_state_put(fx->st, &(struct store_bot_state){ .bot_id = 777,
+                                                               .username = "harbor_bot",
+                                                               .next_update_id = 101,
+                                                               .last_update_type = "message",
+                                                               .last_update_at = 1717300000 }),
+        TGH_OK);
+    /* an older offset (a second process behind this one) does not move it back */
+    assert_int_equal(store_bot_state_put(
+                         fx->st, &(struct store_bot_state){ .bot_id = 777, .next_update_id = 50 }),
+                     TGH_OK);
+    assert_int_equal(store_bot_state_get(fx->st, 777, &b), TGH_OK);
+    assert_int_equal(b.next_update_id, 101);
+    assert_string_equal(b.username, "harbor_bot");
+    assert_string_equal(b.last_update_type, "message");
+    assert_int_equal(b.last_update_at, 1717300000);
+    assert_true(b.updated_at > 0);
+    assert_int_equal(
+        store_bot_state_put(fx->st, &(struct store_bot_state){ .bot_id = 0, .next_update_id = 5 }),
+        TGH_EINVAL);
+
+    assert_int_equal(store_bot_item_put(fx->st, "fwd:-1001234567890:77", 4242, 5, &is_new, &first),
+                     TGH_OK);
+    assert_true(is_new);
+    assert_int_equal(first.message_id, 5);
+    assert_int_equal(store_bot_item_put(fx->st, "fwd:-1001234567890:77", 4243, 9, &is_new, &first),
+                     TGH_OK);
+    assert_false(is_new);
+    assert_int_equal(first.chat_id, 4242);
+    assert_int_equal(first.message_id, 5);
+    assert_true(first.created_at > 0);
+    assert_int_equal(store_bot_item_put(fx->st, "", 4242, 5, &is_new, NULL), TGH_EINVAL);
+}
+
 static void
 test_enabled_round_trip(void **state)
 {
@@ -918,7 +964,7 @@ test_migrate_003_archive(void **state)
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'cursors'"), 0);
 
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 7);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 8);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
                                  " WHERE version = 4 AND name = '004_collect.sql'"),
                      1);
@@ -933,7 +979,7 @@ test_migrate_003_archive(void **state)
     put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
     put_cursor(fx, CHAN, 0, 5, 5);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 7);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 8);
     assert_int_equal(find_id(fx, "@durov"), 1);
     assert_int_equal(store_tracked_request_backfill(fx->st, 1, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
@@ -980,7 +1026,7 @@ test_pg_migrate_001_database(void **state)
     sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
                  " VALUES ('@durov', -1001006503122, 1, 1)");
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 4);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 5);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM information_schema.columns"
                                  " WHERE table_name = 'job_history' AND column_name = 'media_key'"),
                      1);
@@ -1059,6 +1105,7 @@ main(void)
         T(test_set_status),
         T(test_backfill_request),
         T(test_media_policy),
+        T(test_bot_state_and_items),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),
