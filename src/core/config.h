@@ -55,6 +55,13 @@ struct tgh_config {
     int64_t stream_buffer;        /* TGH_STREAM_BUFFER: feed items kept */
     int64_t stream_max_clients;   /* TGH_STREAM_MAX_CLIENTS */
     char *metrics_addr;           /* TGH_METRICS_ADDR: work's /metrics, "" none */
+    char *archive_bot_token;      /* TGH_BOT_TOKEN: the archive bot's (secret) */
+    char *bot_api_url;            /* TGH_BOT_API_URL */
+    char *bot_whitelist;          /* TGH_BOT_WHITELIST: user ids */
+    int64_t bot_poll_timeout;     /* TGH_BOT_POLL_TIMEOUT: seconds */
+    int64_t bot_album_wait_ms;    /* TGH_BOT_ALBUM_WAIT_MS */
+    int64_t bot_file_limit;       /* TGH_BOT_FILE_LIMIT: bytes */
+    int64_t bot_relay;            /* TGH_BOT_RELAY: user id of the TDLib account, 0 none */
     char *media_url;              /* TGH_MEDIA: file://..., s3://..., "off" */
     char *media_kinds;            /* TGH_MEDIA_KINDS (media.h's policy) */
     char *media_max_size;         /* TGH_MEDIA_MAX_SIZE */

@@ -7,7 +7,7 @@ set -euo pipefail
 : "${TGH_TEST_FIXTURES:?TGH_TEST_FIXTURES must name tests/fixtures}"
 FX=$TGH_TEST_FIXTURES/export
 WORK=$(mktemp -d /tmp/tgh-cli-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 export TGH_STORE="sqlite://$WORK/test.db"
 export TGH_ENV_FILE=/dev/null
 # `run` serves HTTP by default; tests that want it set their own address.
