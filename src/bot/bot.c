@@ -214,6 +214,8 @@ struct page {
     size_t nitems;
     int64_t last_type_id; /* the update whose type is recorded as the last */
     const char *last_type;
+    json_t *cmds[PAGE_MAX]; /* commands of the page, answered after its commit */
+    size_t ncmds;
 };
 
 static void
@@ -274,7 +276,10 @@ take_message(struct bot *b, struct page *pg, const struct source_botapi_update *
         log_info("update %" PRId64 ": user %" PRId64 " is not whitelisted", u->update_id, user);
         return;
     }
-    if (!u->is_edit && bot_command(b, msg, chat_id, mid)) {
+    if (!u->is_edit && bot_is_command(msg)) {
+        /* answered after the page is committed, so that it sees the page */
+        if (pg->ncmds < PAGE_MAX)
+            pg->cmds[pg->ncmds++] = json_incref((json_t *)msg);
         b->t->commands++;
         return;
     }
@@ -465,7 +470,22 @@ finish_page(struct loop *l, struct page *pg)
         if (!pg->items[i].is_edit)
             bot_reply_items(b, &pg->items[i], j - i);
     }
+    for (i = 0; i < pg->ncmds; i++) {
+        const json_t *chat = json_object_get(pg->cmds[i], "chat");
+
+        (void)bot_command(b, pg->cmds[i], json_integer_value(json_object_get(chat, "id")),
+                          json_integer_value(json_object_get(pg->cmds[i], "message_id")));
+    }
     return TGH_OK;
+}
+
+static void
+page_free(struct page *pg)
+{
+    for (size_t i = 0; i < pg->ncmds; i++)
+        json_decref(pg->cmds[i]);
+    msg_batch_fini(&pg->batch);
+    tgh_free(pg);
 }
 
 /* ---- albums ----------------------------------------------------------------- */
@@ -556,8 +576,7 @@ handle_page(struct loop *l, const json_t *result)
     rc = finish_page(l, pg);
     if (rc != TGH_OK)
         l->seen = l->b->next_update_id; /* read it all again */
-    msg_batch_fini(&pg->batch);
-    tgh_free(pg);
+    page_free(pg);
     return rc;
 }
 
@@ -574,8 +593,7 @@ flush_albums(struct loop *l)
     release_albums(l, pg, true);
     if (finish_page(l, pg) != TGH_OK)
         log_warn("held album not stored (the next run gets it again): %s", tgh_errmsg());
-    msg_batch_fini(&pg->batch);
-    tgh_free(pg);
+    page_free(pg);
 }
 
 static tgh_err

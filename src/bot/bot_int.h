@@ -113,7 +113,10 @@ bool bot_allowed(const struct bot *b, int64_t user_id);
 /* Send text to chat (reply_to: a message id, or 0), honouring 429; failures are logged. */
 void bot_send(struct bot *b, int64_t chat_id, int64_t reply_to, const char *text);
 
-/* A command (/start, /help, /status, /jobs, /retry ID, /stats): true when msg was one. */
+/* Is msg a command ("/word ...", not forwarded)? */
+bool bot_is_command(const json_t *msg);
+
+/* A command (/start, /help, /status, /jobs, /retry ID, /stats) answered: true when msg was one. */
 bool bot_command(struct bot *b, const json_t *msg, int64_t chat_id, int64_t message_id);
 
 /* The reply to n archived items of one message or album. */

@@ -293,20 +293,32 @@ cmd_retry(struct bot *b, int64_t chat_id, const char *arg, struct text *t)
     bot_media_resume(b);
 }
 
+#define CMD_MAX 32
+
+bool
+bot_is_command(const json_t *msg)
+{
+    const char *text = json_string_value(json_object_get(msg, "text"));
+    size_t n;
+
+    if (text == NULL || text[0] != '/' || json_object_get(msg, "forward_origin") != NULL)
+        return false;
+    n = strcspn(text + 1, " @\n");
+    return n > 0 && n < CMD_MAX;
+}
+
 bool
 bot_command(struct bot *b, const json_t *msg, int64_t chat_id, int64_t message_id)
 {
     const char *text = json_string_value(json_object_get(msg, "text"));
     struct text t = { .len = 0 };
     struct jobs_ctx jc = { .t = &t, .max = 10 };
-    char cmd[32];
+    char cmd[CMD_MAX];
     size_t n;
 
-    if (text == NULL || text[0] != '/' || json_object_get(msg, "forward_origin") != NULL)
+    if (!bot_is_command(msg))
         return false;
     n = strcspn(text + 1, " @\n");
-    if (n == 0 || n >= sizeof(cmd))
-        return false;
     memcpy(cmd, text + 1, n);
     cmd[n] = '\0';
     text += 1 + n;
