@@ -225,14 +225,93 @@ dl_store(struct dl *d, const char *path)
 
 static void on_message(void *ctx, struct td_acct *a, json_t *ans);
 
+/* The chat's counters of the job's chat; a relayed file has none. */
+static struct td_counts *
+dl_counts(struct dl *d)
+{
+    return d->c != NULL ? &d->c->counts : NULL;
+}
+
+/*
+ * A file the archive bot relayed (origin "relay"): the bot copied its
+ * message into this account's private chat with the bot, whose user id is
+ * the job's source_path. The newest messages there are read and the one
+ * holding the file of the job's unique id is downloaded like any other.
+ */
+static void
+on_relay_history(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct dl *d = ctx;
+    const char *msg = NULL;
+    size_t i;
+    json_t *m;
+    int code = 0;
+
+    if (td_is_error(ans, &code, &msg)) {
+        char why[512];
+
+        (void)snprintf(why, sizeof(why), "the chat with the bot: %d %s", code, msg ? msg : "");
+        dl_failed(d, TGH_EAGAIN, why);
+        return;
+    }
+    json_array_foreach (json_object_get(ans, "messages"), i, m) {
+        const json_t *file = message_file(m, "file");
+        const char *uid = td_str(json_object_get(file, "remote"), "unique_id");
+
+        if (uid != NULL && d->job.file_unique_id != NULL &&
+            strcmp(uid, d->job.file_unique_id) == 0) {
+            on_message(d, a, m);
+            return;
+        }
+    }
+    /* The bot's copy may not have arrived yet: the job is tried again after its backoff. */
+    dl_failed(d, TGH_EAGAIN, "the file is not (yet) in the account's chat with the bot");
+}
+
+static void
+on_relay_chat(void *ctx, struct td_acct *a, json_t *ans)
+{
+    struct dl *d = ctx;
+    const char *msg = NULL;
+    int64_t chat_id = 0;
+    int code = 0;
+
+    if (td_is_error(ans, &code, &msg) || !td_int(ans, "id", &chat_id)) {
+        char why[512];
+
+        (void)snprintf(why, sizeof(why), "the chat with bot %s: %d %s", d->job.source_path, code,
+                       msg ? msg : "no chat");
+        dl_failed(d, TGH_EAGAIN, why);
+        return;
+    }
+    td_call(a,
+            json_pack("{s:s, s:I, s:i, s:i, s:i, s:b}", "@type", "getChatHistory", "chat_id",
+                      (json_int_t)chat_id, "from_message_id", 0, "offset", 0, "limit", 100,
+                      "only_local", 0),
+            on_relay_history, d, NULL);
+}
+
 static void
 send_get_message(struct dl *d)
 {
+    if (strcmp(d->job.origin, "relay") == 0) {
+        int64_t bot = d->job.source_path != NULL ? strtoll(d->job.source_path, NULL, 10) : 0;
+
+        if (bot <= 0) {
+            dl_failed(d, TGH_ENOTFOUND, "a relayed job without the bot's user id");
+            return;
+        }
+        td_call(d->a,
+                json_pack("{s:s, s:I, s:b}", "@type", "createPrivateChat", "user_id",
+                          (json_int_t)bot, "force", 0),
+                on_relay_chat, d, NULL);
+        return;
+    }
     td_call(d->a,
             json_pack("{s:s, s:I, s:I}", "@type", "getMessage", "chat_id",
                       (json_int_t)d->job.chat_id, "message_id",
                       (json_int_t)(d->job.message_id << 20)),
-            on_message, d, &d->c->counts);
+            on_message, d, dl_counts(d));
 }
 
 static void
@@ -311,7 +390,7 @@ on_message(void *ctx, struct td_acct *a, json_t *ans)
             json_pack("{s:s, s:I, s:i, s:i, s:i, s:b}", "@type", "downloadFile", "file_id",
                       (json_int_t)d->file_id, "priority", d->job.priority, "offset", 0, "limit", 0,
                       "synchronous", 1),
-            on_downloaded, d, &d->c->counts);
+            on_downloaded, d, dl_counts(d));
 }
 
 /* A claimed job: copy it and begin with its message. */
@@ -464,6 +543,35 @@ scan_round(struct collect_media *m)
     m->scans_done = !more;
 }
 
+/* Files the archive bot relayed to this process's first ready account. */
+static bool
+claim_relayed(struct collect_media *m)
+{
+    struct engine *e = m->e;
+
+    for (size_t k = 0; k < e->nchats; k++) {
+        struct cchat *c = e->chats[k];
+        struct claim_ctx cx = { .m = m, .c = NULL, .a = c->a };
+        size_t before = m->nactive;
+        struct store_media_claim q = {
+            .now = collect_now(),
+            .lease_s = LEASE_S,
+            .origin = "relay",
+            .chat_id = MSG_UNSET,
+        };
+
+        if (c->a == NULL || c->a->auth != TD_AUTH_READY)
+            continue;
+        if (account_active(m, c->a) >= (size_t)e->cfg->media_downloads)
+            return false;
+        q.max = (size_t)e->cfg->media_downloads - account_active(m, c->a);
+        if (store_media_jobs_claim(e->meta, &q, on_claimed, &cx) != TGH_OK)
+            log_warn("media: relayed jobs not claimed: %s", tgh_errmsg());
+        return m->nactive > before;
+    }
+    return false;
+}
+
 static void
 claim_round(struct collect_media *m)
 {
@@ -500,6 +608,7 @@ claim_round(struct collect_media *m)
             got = got || m->nactive > before;
         }
     }
+    got = claim_relayed(m) || got;
     m->claim_at++;
     m->claims_done = !got;
 }

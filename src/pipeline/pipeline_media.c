@@ -531,7 +531,8 @@ pipeline_media_store(struct store *st, struct media_store *ms, const struct stor
     tgh_arena_init(&a, 16 * 1024);
     msg_event_init(&ev);
     rc = media_file_sha256(path, out->sha256, &size);
-    if (rc == TGH_OK && strcmp(j->origin, "tdlib") == 0 && j->size > 0 && size != j->size) {
+    if (rc == TGH_OK && (strcmp(j->origin, "tdlib") == 0 || strcmp(j->origin, "relay") == 0) &&
+        j->size > 0 && size != j->size) {
         out->truncated = true;
         rc = tgh_errf(TGH_EAGAIN, "truncated download: %" PRId64 " of %" PRId64 " bytes", size,
                       j->size);

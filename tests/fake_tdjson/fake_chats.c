@@ -95,6 +95,28 @@ h_get_chat(struct fake_req *r)
     fake_answer(r, chat);
 }
 
+/*
+ * createPrivateChat: the chat with a user the world has a private chat
+ * with (td_api.tl: "Returns an existing chat corresponding to a given
+ * user"); any other user is unknown to this client: 400 "User not found".
+ */
+static void
+h_create_private_chat(struct fake_req *r)
+{
+    struct fake_chat *c;
+    int64_t user_id;
+
+    if (!fake_arg_i64(r, "user_id", &user_id))
+        return;
+    c = fake_world_chat(fake_g.w, user_id);
+    if (c == NULL || c->kind != FAKE_PRIVATE) {
+        fake_answer_error(r, 400, "User not found");
+        return;
+    }
+    fake_chat_announce(r->cl, r, c);
+    fake_answer(r, fake_chat_json(fake_g.w, c, r->cl->acct, NULL));
+}
+
 static bool
 in_chat_list(struct fake_chat *c, struct fake_account *a)
 {
@@ -522,6 +544,7 @@ h_get_forum_topic(struct fake_req *r)
 const struct fake_method fake_chat_methods[] = {
     { "checkChatInviteLink", h_check_chat_invite_link, USER | NET },
     { "closeChat", h_close_chat, USER },
+    { "createPrivateChat", h_create_private_chat, USER },
     { "getBasicGroup", h_get_basic_group, 0 },
     { "getBasicGroupFullInfo", h_get_basic_group_full_info, NET },
     { "getChat", h_get_chat, 0 },
