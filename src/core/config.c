@@ -58,10 +58,9 @@ static const struct cfg_param params[] = {
       INT64_C(4) << 30,
       "largest file the bot downloads through getFile (the Bot API's limit); larger ones go "
       "to the TDLib account of TGH_BOT_RELAY" },
-    { "TGH_BOT_POLL_TIMEOUT", CFG_INT, offsetof(struct tgh_config, bot_poll_timeout), "30", 0,
-      600, "seconds a getUpdates long poll waits for updates" },
-    { "TGH_BOT_RELAY", CFG_INT, offsetof(struct tgh_config, bot_relay), "0", 0,
-      INT64_C(1) << 52,
+    { "TGH_BOT_POLL_TIMEOUT", CFG_INT, offsetof(struct tgh_config, bot_poll_timeout), "30", 0, 600,
+      "seconds a getUpdates long poll waits for updates" },
+    { "TGH_BOT_RELAY", CFG_INT, offsetof(struct tgh_config, bot_relay), "0", 0, INT64_C(1) << 52,
       "user id of the TDLib account that downloads files over TGH_BOT_FILE_LIMIT (it must have "
       "started the bot); 0: such files fail with the reason" },
     { "TGH_BOT_TOKEN", CFG_STR, offsetof(struct tgh_config, archive_bot_token), "", 0, 0,
