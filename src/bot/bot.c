@@ -731,11 +731,13 @@ bot_run(const struct bot_opts *o, struct bot_totals *t)
         l->seen = b->next_update_id;
         bot_media_load_notices(b);
         bot_media_resume(b);
+        bot_media_gauges(b, true);
     }
     while (rc == TGH_OK && !stopping(b)) {
         tgh_err prc = poll_once(l, &empty);
 
         bot_media_notices(b);
+        bot_media_gauges(b, false);
         if (prc == TGH_OK) {
             backoff = 500;
             if (o->once && empty && l->nheld == 0)

@@ -73,6 +73,7 @@ struct bot {
     struct bot_notice *notices;
     size_t nnotices, capnotices;
     int64_t notice_at; /* when they were last looked at (monotonic ms) */
+    int64_t gauge_at;  /* when tgh_bot_jobs was last counted (monotonic ms) */
 };
 
 /* One archived message of a batch, for the reply it gets. */
@@ -140,5 +141,8 @@ void bot_media_load_notices(struct bot *b);
 
 /* Tell users about relayed jobs that ended since the last look. */
 void bot_media_notices(struct bot *b);
+
+/* Count the bot's jobs by state into tgh_bot_jobs: every few seconds, or now when force. */
+void bot_media_gauges(struct bot *b, bool force);
 
 #endif

@@ -25,11 +25,13 @@
 #include "bot/bot_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #define PRIORITY_FILE   16
 #define LEASE_S         600
 #define NOTICE_EVERY_MS 5000
+#define GAUGE_EVERY_MS  5000
 #define CLAIM_MAX       16
 
 /* Message keys of the file-like objects, by media kind (the mapper's kinds). */
@@ -279,6 +281,53 @@ bot_media_notices(struct bot *b)
                            ns[i].message_id, f.error, ns[i].id, ns[i].id);
         bot_send(b, ns[i].chat_id, ns[i].message_id, text);
         ns[i] = ns[--b->nnotices];
+    }
+}
+
+struct gauge_ctx {
+    int64_t jobs[STORE_JOB_STATES];
+};
+
+static int
+on_gauge(void *arg, const struct store_media_job *j)
+{
+    struct gauge_ctx *g = arg;
+
+    if ((strcmp(j->origin, "bot") == 0 || strcmp(j->origin, "relay") == 0) && (int)j->state >= 0 &&
+        (int)j->state < STORE_JOB_STATES)
+        g->jobs[j->state]++;
+    return 0;
+}
+
+void
+bot_media_gauges(struct bot *b, bool force)
+{
+    struct gauge_ctx g;
+
+    if (!force && pipeline_now_ms() - b->gauge_at < GAUGE_EVERY_MS)
+        return;
+    b->gauge_at = pipeline_now_ms();
+    memset(&g, 0, sizeof(g));
+    for (size_t i = 0; i < b->nwhite; i++) {
+        struct store_media_jobs_query q = {
+            .state = -1,
+            .chat_id = b->whitelist[i], /* a user's private chat with the bot has the user's id */
+            .message_id = MSG_UNSET,
+        };
+
+        if (store_media_jobs_each(b->st, &q, on_gauge, &g) != TGH_OK) {
+            log_warn("jobs of chat %" PRId64 " not counted: %s", b->whitelist[i], tgh_errmsg());
+            return;
+        }
+    }
+    for (int i = 0; i < STORE_JOB_STATES; i++) {
+        const char *v[1] = { store_job_state_name((enum store_job_state)i) };
+
+        tgh_metric_set(tgh_metric_gauge("tgh_bot_jobs",
+                                        "files of the bot's users by job state (getFile and "
+                                        "relayed): queued, downloading, stored, failed, skipped",
+                                        "state"),
+                       v, (double)g.jobs[i]);
     }
 }
 

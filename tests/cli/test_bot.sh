@@ -148,6 +148,37 @@ assert_eq "their files" 2 "$(sql "SELECT count(*) FROM job_history WHERE message
 assert_eq "no update left unconfirmed" 0 "$(curl -sf "$BOTAPI/control/state" | jq .pending)"
 ok "kill -9 with an album held: the offset stayed before it, the restart stored it"
 
+# ---- metrics: updates by type, archived, duplicates, refused, jobs by state ----
+MPORT=$((20000 + RANDOM % 30000))
+curl -sf -X POST "$BOTAPI/control/file" -d '{"file_id":"PH4","file_unique_id":"AQADph4","size":4000,"seed":31}' >/dev/null
+TGH_API_KEYS=bot-metrics-read-key:read TGH_METRICS_ADDR=127.0.0.1:$MPORT "$TGHARVEST" bot >"$WORK/run10.json" 2>"$WORK/run10.err" &
+pid=$!
+post_update "$(pm 5555 2 '{"text":"still me"}')" >/dev/null
+post_update "$(jq -cn '{message: {message_id: 4, date: 1717300000,
+    from: {id: 4242, is_bot: false, first_name: "Ann"},
+    chat: {id: -1009876543210, type: "supergroup", title: "Ops"}, text: "in a group"}}')" >/dev/null
+post_update "$(pm 4242 21 "{\"forward_origin\":{\"type\":\"channel\",\"chat\":$CH,\"message_id\":77,\"date\":1717200003},\"text\":\"tide at 6\"}")" >/dev/null
+post_update "$(pm 4242 22 '{"photo":[{"file_id":"PH4","file_unique_id":"AQADph4","width":640,"height":480,"file_size":4000}]}')" >/dev/null
+post_update '{"edited_message":{"message_id":15,"date":1717300000,"edit_date":1717300100,"from":{"id":4242,"is_bot":false,"first_name":"Ann"},"chat":{"id":4242,"type":"private"},"text":"after a flood, edited"}}' >/dev/null
+metric() { curl -sf -H "X-API-Key: bot-metrics-read-key" "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+jobs_counted() { [ "$(metric 'tgh_bot_jobs{state="stored"}')" = 6 ]; }
+wait_for 30 "tgh_bot_jobs to count the new photo" jobs_counted
+assert_eq "updates: message" 4 "$(metric 'tgh_bot_updates_total{type="message"}')"
+assert_eq "updates: edited_message" 1 "$(metric 'tgh_bot_updates_total{type="edited_message"}')"
+assert_eq "archived: text (the post and the edit)" 2 "$(metric 'tgh_bot_archived_total{kind="text"}')"
+assert_eq "archived: photo" 1 "$(metric 'tgh_bot_archived_total{kind="photo"}')"
+assert_eq "duplicates" 1 "$(metric tgh_bot_duplicates_total)"
+assert_eq "refused: not whitelisted" 1 "$(metric 'tgh_bot_refused_total{reason="not_whitelisted"}')"
+assert_eq "refused: not private" 1 "$(metric 'tgh_bot_refused_total{reason="not_private"}')"
+assert_eq "jobs: failed (over the limit)" 1 "$(metric 'tgh_bot_jobs{state="failed"}')"
+assert_eq "jobs: queued (with the relay)" 1 "$(metric 'tgh_bot_jobs{state="queued"}')"
+assert_eq "jobs: as the store has them" "$(sql "SELECT count(*) FROM job_history WHERE chat_id = 4242 AND state = 'stored'")" "$(metric 'tgh_bot_jobs{state="stored"}')"
+last=$(metric tgh_bot_last_update_timestamp_seconds)
+[ "${last%.*}" -ge "$(($(date +%s) - 60))" ] || fail "tgh_bot_last_update_timestamp_seconds is $last"
+kill -TERM $pid
+wait $pid || fail "bot exited $? after SIGTERM (metrics)"
+ok "metrics: updates by type, archived by kind, duplicates, refused by reason, jobs by state"
+
 # ---- a bad token is a clear error, not a loop ----
 TGH_BOT_TOKEN=999:wrong tgh bot --once >"$WORK/bad.json" 2>"$WORK/bad.err" && fail "a wrong token must fail"
 assert_contains "names the answer" "Bot API error 401: Unauthorized" "$WORK/bad.err"
