@@ -63,6 +63,7 @@ struct td_acct {
     bool connected;       /* connectionStateReady */
     double offline_since; /* when it last lost (or has not yet had) the connection */
     int64_t ready_epoch;  /* bumped on every return to connectionStateReady */
+    int64_t my_id;        /* the account's user id (updateOption my_id), 0 until known */
     double flood_until;   /* monotonic seconds; no request before it */
     double tokens;        /* history token bucket */
     double refill_at;

@@ -543,15 +543,20 @@ scan_round(struct collect_media *m)
     m->scans_done = !more;
 }
 
-/* Files the archive bot relayed to this process's first ready account. */
+/*
+ * Files the archive bot relayed: claimed by the account the bot copied them
+ * to (TGH_BOT_RELAY, matched by its user id), or with TGH_BOT_RELAY unset by
+ * the first ready account.
+ */
 static bool
 claim_relayed(struct collect_media *m)
 {
     struct engine *e = m->e;
+    struct td_hub *h = e->hub;
 
-    for (size_t k = 0; k < e->nchats; k++) {
-        struct cchat *c = e->chats[k];
-        struct claim_ctx cx = { .m = m, .c = NULL, .a = c->a };
+    for (size_t k = 0; k < h->nacct; k++) {
+        struct td_acct *a = h->accts[k];
+        struct claim_ctx cx = { .m = m, .c = NULL, .a = a };
         size_t before = m->nactive;
         struct store_media_claim q = {
             .now = collect_now(),
@@ -560,11 +565,11 @@ claim_relayed(struct collect_media *m)
             .chat_id = MSG_UNSET,
         };
 
-        if (c->a == NULL || c->a->auth != TD_AUTH_READY)
+        if (a->auth != TD_AUTH_READY || (e->cfg->bot_relay != 0 && a->my_id != e->cfg->bot_relay))
             continue;
-        if (account_active(m, c->a) >= (size_t)e->cfg->media_downloads)
+        if (account_active(m, a) >= (size_t)e->cfg->media_downloads)
             return false;
-        q.max = (size_t)e->cfg->media_downloads - account_active(m, c->a);
+        q.max = (size_t)e->cfg->media_downloads - account_active(m, a);
         if (store_media_jobs_claim(e->meta, &q, on_claimed, &cx) != TGH_OK)
             log_warn("media: relayed jobs not claimed: %s", tgh_errmsg());
         return m->nactive > before;

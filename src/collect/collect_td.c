@@ -653,6 +653,13 @@ dispatch_update(struct td_hub *h, struct td_acct *a, json_t *obj)
         if (a->connected && !ready)
             a->offline_since = td_now();
         a->connected = ready;
+    } else if (strcmp(t, "updateOption") == 0) {
+        const char *name = json_string_value(json_object_get(obj, "name"));
+        int64_t id;
+
+        if (name != NULL && strcmp(name, "my_id") == 0 &&
+            td_int(json_object_get(obj, "value"), "value", &id)) /* int64: a string */
+            a->my_id = id;
     }
     if (h->on_update != NULL)
         h->on_update(h->on_update_arg, a, obj);

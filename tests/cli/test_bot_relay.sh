@@ -38,6 +38,10 @@ wait_for 20 "the relay jobs" relayed
 assert_eq "copied to the account" "777001 4242 1" "$(curl -sf "$BOTAPI/control/sent" | jq -r '[.[] | select(.method == "copyMessage")][0] | "\(.chat_id) \(.from_chat_id) \(.message_id)"')"
 assert_contains "the user is told it is on its way" "the TDLib account downloads it" <(sent_texts 4242)
 
+# a collector whose account is not TGH_BOT_RELAY leaves the relayed files alone
+TGH_BOT_RELAY=777002 tgh collect --once >"$WORK/c0.out" 2>"$WORK/c0.err" || { cat "$WORK/c0.err" >&2; fail "collect --once (another account)"; }
+assert_eq "not claimed by another account" "queued queued" "$(sql "SELECT state FROM job_history WHERE origin = 'relay' ORDER BY message_id" | xargs)"
+assert_eq "no chat with the bot opened" 0 "$(requests createPrivateChat | wc -l)"
 tgh collect --once >"$WORK/c1.out" 2>"$WORK/c1.err" || { cat "$WORK/c1.err" >&2; fail "collect --once"; }
 requests createPrivateChat | jq -r .user_id | grep -qx "$BOT_ID" || fail "the account did not open its chat with the bot"
 assert_eq "stored by the account" stored "$(sql "SELECT state FROM job_history WHERE message_id = 1 AND origin = 'relay'")"
