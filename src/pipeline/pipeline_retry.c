@@ -7,6 +7,7 @@
  */
 #include "pipeline/pipeline.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,27 @@
 #include "core/codec.h"
 #include "queue/queue.h"
 #include "source/source.h"
+
+/*
+ * A Bot API dead letter: the whole Update (it could not be read as one) or
+ * its Message (it could not be mapped), as the archive bot recorded it.
+ */
+static tgh_err
+botapi_message(const json_t *v, struct tgh_arena *a, struct msg_event *ev)
+{
+    struct source_botapi_update u;
+    tgh_err rc;
+
+    if (json_object_get(v, "update_id") == NULL)
+        return source_botapi_map_message(v, (int64_t)time(NULL), a, ev);
+    msg_event_init(ev);
+    if ((rc = source_botapi_update_parse(v, &u)) != TGH_OK)
+        return rc;
+    if (u.cls != SOURCE_BOTAPI_MESSAGE)
+        return tgh_errf(TGH_EINVAL, "update %" PRId64 " (%s) carries no single message",
+                        u.update_id, u.type);
+    return source_botapi_map_message(u.payload, (int64_t)time(NULL), a, ev);
+}
 
 /* The payload as one finalized event in ev (arena a), or the decoder's error. */
 static tgh_err
@@ -30,14 +52,18 @@ decode(const struct store_dead_letter_row *d, struct tgh_arena *a, struct msg_ev
         return tgh_errf(TGH_EINVAL, "the dead letter has no payload to process again");
     if (strcmp(src, "queue") == 0 || strcmp(src, "event") == 0 || strcmp(src, "replay") == 0) {
         rc = codec_event_decode(d->payload, d->payload_len, a, ev);
-    } else if (strcmp(src, "tdlib") == 0) {
+    } else if (strcmp(src, "tdlib") == 0 || strcmp(src, "botapi") == 0) {
         json_error_t err;
 
         *keep = json_loadb(d->payload, d->payload_len, 0, &err);
         if (*keep == NULL)
             return tgh_errf(TGH_EPROTO, "not JSON: %s (at byte %d)", err.text, err.position);
-        msg_event_init(ev);
-        rc = source_tdlib_map_message(*keep, NULL, (int64_t)time(NULL), a, ev);
+        if (strcmp(src, "tdlib") == 0) {
+            msg_event_init(ev);
+            rc = source_tdlib_map_message(*keep, NULL, (int64_t)time(NULL), a, ev);
+        } else {
+            rc = botapi_message(*keep, a, ev);
+        }
         if (rc != TGH_OK)
             msg_event_fini(ev);
     } else {

@@ -16,7 +16,7 @@ start_http() {
     TGH_HTTP_ADDR=127.0.0.1:0 "$TGHARVEST" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     echo $! >"$WORK/$name.pid"
     while [ $SECONDS -lt $deadline ]; do
-        port=$(sed -n 's|^http: listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/$name.out")
+        port=$(sed -n 's|^http: listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/$name.out" 2>/dev/null || true)
         [ -n "$port" ] && break
         kill -0 "$(cat "$WORK/$name.pid")" 2>/dev/null ||
             { cat "$WORK/$name.err" >&2; fail "$name exited before listening"; }

@@ -160,10 +160,13 @@ post_update "$(jq -cn '{message: {message_id: 4, date: 1717300000,
 post_update "$(pm 4242 21 "{\"forward_origin\":{\"type\":\"channel\",\"chat\":$CH,\"message_id\":77,\"date\":1717200003},\"text\":\"tide at 6\"}")" >/dev/null
 post_update "$(pm 4242 22 '{"photo":[{"file_id":"PH4","file_unique_id":"AQADph4","width":640,"height":480,"file_size":4000}]}')" >/dev/null
 post_update '{"edited_message":{"message_id":15,"date":1717300000,"edit_date":1717300100,"from":{"id":4242,"is_bot":false,"first_name":"Ann"},"chat":{"id":4242,"type":"private"},"text":"after a flood, edited"}}' >/dev/null
+post_update "$(pm 4242 23 '{"text":5}')" >/dev/null
+post_update '{"message":"not an object"}' >/dev/null
 metric() { curl -sf -H "X-API-Key: bot-metrics-read-key" "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 jobs_counted() { [ "$(metric 'tgh_bot_jobs{state="stored"}')" = 6 ]; }
 wait_for 30 "tgh_bot_jobs to count the new photo" jobs_counted
-assert_eq "updates: message" 4 "$(metric 'tgh_bot_updates_total{type="message"}')"
+assert_eq "updates: message" 5 "$(metric 'tgh_bot_updates_total{type="message"}')"
+assert_eq "updates: malformed" 1 "$(metric 'tgh_bot_updates_total{type="malformed"}')"
 assert_eq "updates: edited_message" 1 "$(metric 'tgh_bot_updates_total{type="edited_message"}')"
 assert_eq "archived: text (the post and the edit)" 2 "$(metric 'tgh_bot_archived_total{kind="text"}')"
 assert_eq "archived: photo" 1 "$(metric 'tgh_bot_archived_total{kind="photo"}')"
@@ -177,7 +180,26 @@ last=$(metric tgh_bot_last_update_timestamp_seconds)
 [ "${last%.*}" -ge "$(($(date +%s) - 60))" ] || fail "tgh_bot_last_update_timestamp_seconds is $last"
 kill -TERM $pid
 wait $pid || fail "bot exited $? after SIGTERM (metrics)"
-ok "metrics: updates by type, archived by kind, duplicates, refused by reason, jobs by state"
+assert_eq "both bad updates are dead letters" 2 "$(sql "SELECT count(*) FROM ingestion_errors WHERE source = 'botapi'")"
+assert_contains "naming the field" "text: expected a string" <(sql "SELECT reason FROM ingestion_errors WHERE source = 'botapi'")
+assert_contains "the user is told" "Could not archive this message: " <(sent_texts 4242)
+assert_eq "the bad message is not stored" 0 "$(sql "SELECT count(*) FROM messages WHERE chat_id = 4242 AND message_id = 23")"
+assert_eq "the offset is past them" "$(curl -sf "$BOTAPI/control/state" | jq .confirmed)" "$(sql "SELECT next_update_id FROM bot_state")"
+ok "metrics: updates by type, archived by kind, duplicates, refused by reason, jobs by state; bad updates are dead letters"
+
+# ---- the bot's dead letters through the API's retry, with the Bot API's mapper ----
+source "$(dirname "$0")/api_lib.sh"
+start_http serve serve
+msg_dl=$(sql "SELECT id FROM ingestion_errors WHERE source = 'botapi' AND payload LIKE '%\"message_id\":23%'")
+upd_dl=$(sql "SELECT id FROM ingestion_errors WHERE source = 'botapi' AND id <> $msg_dl")
+expect_error 422 retry_failed -k "$ADMIN_KEY" -X POST "/api/v1/dead-letters/$upd_dl/retry"
+assert_contains "read again by the Bot API reader" "message: expected" "$WORK/body"
+sql "UPDATE ingestion_errors SET payload = json_set(payload, '$.text', 'fixed by hand') WHERE id = $msg_dl"
+expect 200 -k "$ADMIN_KEY" -X POST "/api/v1/dead-letters/$msg_dl/retry"
+assert_eq "committed" committed "$(jb .result)"
+assert_eq "the fixed message is stored" "fixed by hand botapi" "$(sql "SELECT text, json_extract(event, '$.source') FROM messages WHERE chat_id = 4242 AND message_id = 23" | tr '|' ' ')"
+stop_http serve
+ok "the bot's dead letters are retried with the Bot API mapper"
 
 # ---- a bad token is a clear error, not a loop ----
 TGH_BOT_TOKEN=999:wrong tgh bot --once >"$WORK/bad.json" 2>"$WORK/bad.err" && fail "a wrong token must fail"
