@@ -72,6 +72,7 @@ bench: build
 	$(BUILD)/bench/bench_ingest $(BENCH_N)
 	$(BUILD)/bench/bench_store_insert
 	$(BUILD)/bench/bench_codec
+	$(BUILD)/bench/bench_botapi
 	$(BUILD)/bench/bench_collect
 	$(BUILD)/bench/bench_api
 	@bash scripts/services.sh start $(BENCH_SVC) $(BENCH_PORT)
