@@ -136,8 +136,19 @@ void bot_media_item(struct bot *b, const struct msg_event *ev, struct bot_item *
 /* Claim and store queued getFile jobs left from an earlier run. */
 void bot_media_resume(struct bot *b);
 
-/* Relayed jobs an earlier run left with the TDLib account: their users are told too. */
+/*
+ * Relayed jobs an earlier run left with the TDLib account, and those that
+ * ended while no bot ran and were not told (bot_items "notice:<job>"): their
+ * users are told too.
+ */
 void bot_media_load_notices(struct bot *b);
+
+/*
+ * /retry of relayed job job_id: copy its message (chat_id, message_id) to the
+ * TGH_BOT_RELAY account again and tell the user when the job ends.
+ */
+TGH_MUSTCHECK tgh_err bot_media_relay_again(struct bot *b, int64_t job_id, int64_t chat_id,
+                                            int64_t message_id);
 
 /* Tell users about relayed jobs that ended since the last look. */
 void bot_media_notices(struct bot *b);

@@ -218,7 +218,7 @@ notice_add(struct bot *b, int64_t id, int64_t chat_id, int64_t message_id)
 }
 
 struct find_ctx {
-    int64_t id;
+    int64_t id, finished_at;
     enum store_job_state state;
     char error[400], key[600];
     bool found;
@@ -233,9 +233,47 @@ on_find(void *arg, const struct store_media_job *j)
         return 0;
     f->found = true;
     f->state = j->state;
+    f->finished_at = j->finished_at;
     (void)snprintf(f->error, sizeof(f->error), "%s", j->error != NULL ? j->error : "");
     (void)snprintf(f->key, sizeof(f->key), "%s", j->storage_key != NULL ? j->storage_key : "");
     return 1;
+}
+
+/*
+ * Record that the end (at finished_at) of relayed job n was told (bot_items
+ * "notice:<job>:<finished_at>": a job retried and ended again is told again):
+ * true when it was not recorded before. A start tells what ended while the
+ * bot was down and was not recorded; a crash between the message and the
+ * record tells it twice, never not at all.
+ */
+static bool
+notice_sent(struct bot *b, const struct bot_notice *n, int64_t finished_at)
+{
+    char key[64];
+    bool is_new = false;
+
+    (void)snprintf(key, sizeof(key), "notice:%" PRId64 ":%" PRId64, n->id, finished_at);
+    if (store_bot_item_put(b->st, key, n->chat_id, n->message_id, &is_new, NULL) != TGH_OK) {
+        log_warn("the notice of job %" PRId64 " not recorded: %s", n->id, tgh_errmsg());
+        return false;
+    }
+    return is_new;
+}
+
+/* Was the end of relayed job id told already? (Unreadable: taken as told, not told at every start.)
+ */
+static bool
+notice_told(struct bot *b, int64_t id, int64_t finished_at)
+{
+    struct store_bot_item first;
+    char key[64];
+    tgh_err rc;
+
+    (void)snprintf(key, sizeof(key), "notice:%" PRId64 ":%" PRId64, id, finished_at);
+    rc = store_bot_item_get(b->st, key, &first);
+    if (rc != TGH_OK && rc != TGH_ENOTFOUND)
+        log_warn("the notice of job %" PRId64 " not read: %s", id, tgh_errmsg());
+    return rc != TGH_ENOTFOUND;
 }
 
 void
@@ -280,6 +318,7 @@ bot_media_notices(struct bot *b)
                            " could not be downloaded: %s (job %" PRId64 "; /retry %" PRId64 ").",
                            ns[i].message_id, f.error, ns[i].id, ns[i].id);
         bot_send(b, ns[i].chat_id, ns[i].message_id, text);
+        (void)notice_sent(b, &ns[i], f.finished_at);
         ns[i] = ns[--b->nnotices];
     }
 }
@@ -333,7 +372,7 @@ bot_media_gauges(struct bot *b, bool force)
 
 struct load_ctx {
     struct bot *b;
-    size_t n;
+    size_t n, ended;
 };
 
 static int
@@ -341,9 +380,15 @@ on_pending(void *arg, const struct store_media_job *j)
 {
     struct load_ctx *c = arg;
 
-    if (strcmp(j->origin, "relay") == 0) {
+    if (strcmp(j->origin, "relay") != 0)
+        return 0;
+    if (j->state == STORE_JOB_QUEUED || j->state == STORE_JOB_DOWNLOADING) {
         notice_add(c->b, j->id, j->chat_id, j->message_id);
         c->n++;
+    } else if ((j->state == STORE_JOB_STORED || j->state == STORE_JOB_FAILED) &&
+               !notice_told(c->b, j->id, j->finished_at)) {
+        notice_add(c->b, j->id, j->chat_id, j->message_id); /* it ended while the bot was down */
+        c->ended++;
     }
     return 0;
 }
@@ -354,20 +399,37 @@ bot_media_load_notices(struct bot *b)
     struct load_ctx c = { .b = b };
 
     for (size_t i = 0; i < b->nwhite; i++) {
-        for (int state = STORE_JOB_QUEUED; state <= STORE_JOB_DOWNLOADING; state++) {
-            struct store_media_jobs_query q = {
-                .state = state,
-                .chat_id = b->whitelist[i],
-                .message_id = MSG_UNSET,
-            };
+        struct store_media_jobs_query q = {
+            .state = -1,
+            .chat_id = b->whitelist[i],
+            .message_id = MSG_UNSET,
+        };
 
-            if (store_media_jobs_each(b->st, &q, on_pending, &c) != TGH_OK)
-                log_warn("relayed jobs of chat %" PRId64 " not read: %s", b->whitelist[i],
-                         tgh_errmsg());
-        }
+        if (store_media_jobs_each(b->st, &q, on_pending, &c) != TGH_OK)
+            log_warn("relayed jobs of chat %" PRId64 " not read: %s", b->whitelist[i],
+                     tgh_errmsg());
     }
     if (c.n > 0)
         log_info("%zu relayed files are still with the TDLib account", c.n);
+    if (c.ended > 0)
+        log_info("%zu relayed files ended while the bot was down: their users are told", c.ended);
+}
+
+/* Copy the message to the relay account's chat with the bot; TGH_OK when sent. */
+static tgh_err relay_copy(struct bot *b, const struct bot_item *it);
+
+tgh_err
+bot_media_relay_again(struct bot *b, int64_t job_id, int64_t chat_id, int64_t message_id)
+{
+    struct bot_item it = { .chat_id = chat_id, .message_id = message_id };
+    tgh_err rc;
+
+    if (b->cfg->bot_relay == 0)
+        return tgh_errf(TGH_EINVAL, "no TDLib account is set to fetch it (TGH_BOT_RELAY)");
+    if ((rc = relay_copy(b, &it)) != TGH_OK)
+        return rc;
+    notice_add(b, job_id, chat_id, message_id);
+    return TGH_OK;
 }
 
 /* Copy the message to the relay account's chat with the bot; TGH_OK when sent. */

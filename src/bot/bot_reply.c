@@ -126,7 +126,9 @@ struct jobs_ctx {
     struct text *t;
     int64_t n[STORE_JOB_STATES], bytes[STORE_JOB_STATES];
     int listed, max;
-    const struct store_media_job *found; /* /retry: the job of this id, when in this chat */
+    bool found; /* /retry: the job of this id is in this chat */
+    bool found_relay, found_retriable;
+    int64_t found_message;
     int64_t want_id;
     char kinds[512];
 };
@@ -150,8 +152,12 @@ on_job(void *arg, const struct store_media_job *j)
             add(c->t, " - %.200s", j->error);
         add(c->t, "\n");
     }
-    if (j->id == c->want_id)
-        c->found = j;
+    if (j->id == c->want_id) {
+        c->found = true;
+        c->found_relay = strcmp(j->origin, "relay") == 0;
+        c->found_retriable = j->state == STORE_JOB_FAILED || j->state == STORE_JOB_SKIPPED;
+        c->found_message = j->message_id;
+    }
     return 0;
 }
 
@@ -278,8 +284,16 @@ cmd_retry(struct bot *b, int64_t chat_id, const char *arg, struct text *t)
         add(t, "The archive cannot be read now: %.200s", tgh_errmsg());
         return;
     }
-    if (jc.found == NULL) {
+    if (!jc.found) {
         add(t, "There is no job %lld of yours.", id);
+        return;
+    }
+    if (jc.found_relay && jc.found_retriable &&
+        bot_media_relay_again(b, id, chat_id, jc.found_message) != TGH_OK) {
+        add(t,
+            "Job %lld was not queued again: its message was not handed to the TDLib account: "
+            "%.200s",
+            id, tgh_errmsg());
         return;
     }
     if (store_media_job_retry(b->st, id, (int64_t)time(NULL), &n) != TGH_OK) {

@@ -571,5 +571,8 @@ struct store_bot_item {
 TGH_MUSTCHECK tgh_err store_bot_item_put(struct store *st, const char *item_key, int64_t chat_id,
                                          int64_t message_id, bool *is_new,
                                          struct store_bot_item *first);
+/* The item recorded under item_key; TGH_ENOTFOUND (*out zeroed) when none. */
+TGH_MUSTCHECK tgh_err store_bot_item_get(struct store *st, const char *item_key,
+                                         struct store_bot_item *out);
 
 #endif

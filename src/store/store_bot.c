@@ -44,3 +44,12 @@ store_bot_item_put(struct store *st, const char *item_key, int64_t chat_id, int6
         *first = f;
     return rc;
 }
+
+tgh_err
+store_bot_item_get(struct store *st, const char *item_key, struct store_bot_item *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (item_key == NULL || *item_key == '\0' || strlen(item_key) > 512)
+        return tgh_errf(TGH_EINVAL, "bot item: a key of 1 to 512 bytes");
+    return store_be(st)->bot_item_get(store_impl(st), item_key, out);
+}

@@ -81,6 +81,7 @@ struct store_backend {
     tgh_err (*bot_state_put)(void *impl, const struct store_bot_state *s, int64_t now);
     tgh_err (*bot_item_put)(void *impl, const char *key, int64_t chat_id, int64_t message_id,
                             int64_t now, bool *is_new, struct store_bot_item *first);
+    tgh_err (*bot_item_get)(void *impl, const char *key, struct store_bot_item *out);
 };
 
 /* What one event did, from the batch's counts before and after applying it. */

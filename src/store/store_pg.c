@@ -527,4 +527,5 @@ const struct store_backend store_pg_backend = {
     .bot_state_get = pg_bot_state_get,
     .bot_state_put = pg_bot_state_put,
     .bot_item_put = pg_bot_item_put,
+    .bot_item_get = pg_bot_item_get,
 };

@@ -96,3 +96,24 @@ pg_bot_item_put(void *impl, const char *key, int64_t chat_id, int64_t message_id
     PQclear(r);
     return rc;
 }
+
+tgh_err
+pg_bot_item_get(void *impl, const char *key, struct store_bot_item *out)
+{
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    p_str(&p, key);
+    rc = pg_px(impl, "SELECT chat_id, message_id, created_at FROM bot_items WHERE item_key = $1",
+               &p, &r, "read a bot item");
+    if (rc == TGH_OK && PQntuples(r) == 1) {
+        out->chat_id = v_i64(r, 0, 0);
+        out->message_id = v_i64(r, 0, 1);
+        out->created_at = v_i64(r, 0, 2);
+    } else if (rc == TGH_OK) {
+        rc = tgh_errf(TGH_ENOTFOUND, "no bot item %.64s", key);
+    }
+    PQclear(r);
+    return rc;
+}

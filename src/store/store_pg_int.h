@@ -466,5 +466,6 @@ TGH_MUSTCHECK tgh_err pg_bot_state_put(void *impl, const struct store_bot_state 
 TGH_MUSTCHECK tgh_err pg_bot_item_put(void *impl, const char *key, int64_t chat_id,
                                       int64_t message_id, int64_t now, bool *is_new,
                                       struct store_bot_item *first);
+TGH_MUSTCHECK tgh_err pg_bot_item_get(void *impl, const char *key, struct store_bot_item *out);
 
 #endif

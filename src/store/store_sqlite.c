@@ -371,4 +371,5 @@ const struct store_backend store_sqlite_backend = {
     .bot_state_get = sqlite_bot_state_get,
     .bot_state_put = sqlite_bot_state_put,
     .bot_item_put = sqlite_bot_item_put,
+    .bot_item_get = sqlite_bot_item_get,
 };

@@ -70,6 +70,33 @@ sqlite_bot_state_put(void *impl, const struct store_bot_state *st, int64_t now)
 }
 
 tgh_err
+sqlite_bot_item_get(void *impl, const char *key, struct store_bot_item *out)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc =
+        sq_prep(sq, "SELECT chat_id, message_id, created_at FROM bot_items WHERE item_key = :key",
+                &s, "read a bot item");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_str(s, sqlite3_bind_parameter_index(s, ":key"), key);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        out->chat_id = sqlite3_column_int64(s, 0);
+        out->message_id = sqlite3_column_int64(s, 1);
+        out->created_at = sqlite3_column_int64(s, 2);
+    } else if (src == SQLITE_DONE) {
+        rc = tgh_errf(TGH_ENOTFOUND, "no bot item %.64s", key);
+    } else {
+        rc = sq_fail(sq, src, "read a bot item");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+tgh_err
 sqlite_bot_item_put(void *impl, const char *key, int64_t chat_id, int64_t message_id, int64_t now,
                     bool *is_new, struct store_bot_item *first)
 {
@@ -80,7 +107,6 @@ sqlite_bot_item_put(void *impl, const char *key, int64_t chat_id, int64_t messag
                          "INSERT INTO bot_items (item_key, chat_id, message_id, created_at)"
                          " VALUES (:key, :chat, :msg, :now) ON CONFLICT (item_key) DO NOTHING",
                          &s, "record a bot item");
-    int src;
 
     if (rc != TGH_OK)
         return rc;
@@ -91,19 +117,5 @@ sqlite_bot_item_put(void *impl, const char *key, int64_t chat_id, int64_t messag
     if ((rc = sq_finish(sq, s, &changes, "record a bot item")) != TGH_OK)
         return rc;
     *is_new = changes > 0;
-    if ((rc = sq_prep(sq,
-                      "SELECT chat_id, message_id, created_at FROM bot_items WHERE item_key = :key",
-                      &s, "read a bot item")) != TGH_OK)
-        return rc;
-    bind_str(s, sqlite3_bind_parameter_index(s, ":key"), key);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        first->chat_id = sqlite3_column_int64(s, 0);
-        first->message_id = sqlite3_column_int64(s, 1);
-        first->created_at = sqlite3_column_int64(s, 2);
-    } else {
-        rc = sq_fail(sq, src, "read a bot item");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return sqlite_bot_item_get(impl, key, first);
 }

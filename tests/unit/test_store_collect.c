@@ -645,6 +645,14 @@ test_bot_state_and_items(void **state)
     assert_int_equal(first.message_id, 5);
     assert_true(first.created_at > 0);
     assert_int_equal(store_bot_item_put(fx->st, "", 4242, 5, &is_new, NULL), TGH_EINVAL);
+    memset(&first, 0xff, sizeof(first));
+    assert_int_equal(store_bot_item_get(fx->st, "fwd:-1001234567890:77", &first), TGH_OK);
+    assert_int_equal(first.chat_id, 4242);
+    assert_int_equal(first.message_id, 5);
+    assert_true(first.created_at > 0);
+    assert_int_equal(store_bot_item_get(fx->st, "notice:1", &first), TGH_ENOTFOUND);
+    assert_int_equal(first.message_id, 0);
+    assert_int_equal(store_bot_item_get(fx->st, "", &first), TGH_EINVAL);
 }
 
 static void
