@@ -177,8 +177,11 @@ sanitize_one(const char *name, char *out, size_t limit)
             return 0;
     }
     if (reserved(buf, len)) {
-        if (len + 1 > limit)
+        if (len + 1 > limit) { /* room for the '_'; the cut may end in a dot again */
             len = cut_utf8(buf, len, limit - 1);
+            buf[len] = '\0';
+            len = trim(buf, len);
+        }
         memmove(buf + 1, buf, len + 1);
         buf[0] = '_';
         len++;

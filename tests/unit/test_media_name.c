@@ -129,6 +129,16 @@ test_long_names_keep_their_extension(void **state)
     n = media_name_sanitize(in, NULL, out, sizeof(out));
     assert_int_equal(n, MEDIA_NAME_MAX);
     assert_int_equal(out[n - 1], 'c');
+    /* A reserved name at the limit: cut for its '_', the cut ending in a dot is trimmed. */
+    memcpy(in, "CON.", 4);
+    memset(in + 4, 'a', 249);
+    memcpy(in + 253, ".x", 3); /* 255 bytes */
+    n = media_name_sanitize(in, NULL, out, sizeof(out));
+    assert_int_equal(n, 254);
+    assert_memory_equal(out, "_CON.aaa", 8);
+    assert_int_equal(out[n - 1], 'a');
+    (void)media_name_sanitize(out, NULL, again, sizeof(again));
+    assert_string_equal(again, out);
     /* A small buffer is respected. */
     n = media_name_sanitize("abcdef.jpg", NULL, out, 8);
     assert_int_equal(n, 7);
