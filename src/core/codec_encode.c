@@ -185,6 +185,7 @@ codec_event_to_json(const struct msg_event *ev)
     put_int(o, "message_id", ev->message_id, &ok);
     put_int(o, "date", ev->date, &ok);
     put_int(o, "edit_date", ev->edit_date, &ok);
+    put_int(o, "deleted_after", ev->deleted_after, &ok);
     put_group(o, ev, G_SENDER, false, &ok);
     put_str(o, "author_signature", ev->author_signature, &ok);
     put_str(o, "text", ev->text, &ok);

@@ -64,6 +64,7 @@ static const struct field top_fields[] = {
     { "message_id", K_INT, R_POS, F_REQ, EV(message_id) },
     { "date", K_INT, R_TIME, 0, EV(date) },
     { "edit_date", K_INT, R_TIME, 0, EV(edit_date) },
+    { "deleted_after", K_INT, R_TIME, 0, EV(deleted_after) },
     { "sender", K_SPECIAL, R_ANY, 0, 0 },
     { "author_signature", K_STR, R_ANY, 0, EV(author_signature) },
     { "text", K_STR, R_ANY, F_BIG | F_HASH, EV(text) },

@@ -312,6 +312,13 @@ codec_event_check(const struct msg_event *ev, bool utf8, bool hash)
     }
     if (ev->op == MSG_OP_UPSERT && ev->date == MSG_UNSET)
         return fail(TGH_EINVAL, NULL, -1, "date", "required for an upsert");
+    if (ev->deleted_after != MSG_UNSET && ev->op != MSG_OP_DELETE)
+        return fail(TGH_EINVAL, NULL, -1, "deleted_after", "only a delete has it");
+    if (ev->deleted_after != MSG_UNSET && ev->observed_at != MSG_UNSET &&
+        ev->deleted_after > ev->observed_at)
+        return fail(TGH_EINVAL, NULL, -1, "deleted_after",
+                    "%" PRId64 " is after observed_at %" PRId64, ev->deleted_after,
+                    ev->observed_at);
     if ((rc = check_body(ev, utf8)) != TGH_OK)
         return rc;
     return hash ? check_hash(ev) : TGH_OK;

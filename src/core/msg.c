@@ -26,6 +26,7 @@ msg_event_init(struct msg_event *ev)
     ev->observed_at = MSG_UNSET;
     ev->date = MSG_UNSET;
     ev->edit_date = MSG_UNSET;
+    ev->deleted_after = MSG_UNSET;
     ev->sender_id = MSG_UNSET;
     ev->reply_to_message_id = MSG_UNSET;
     ev->reply_to_chat_id = MSG_UNSET;

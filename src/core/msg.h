@@ -151,6 +151,13 @@ struct msg_event {
     int64_t message_id;
     int64_t date;      /* MSG_UNSET only on deletes whose date is unknown */
     int64_t edit_date; /* MSG_UNSET when never edited */
+    /*
+     * Deletes only: the deletion was not seen when it happened but found
+     * later (observed_at), and happened after this (when the message was
+     * last seen, or the earliest it can have existed); MSG_UNSET: at
+     * observed_at.
+     */
+    int64_t deleted_after;
 
     /* sender */
     int64_t sender_id;

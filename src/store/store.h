@@ -575,4 +575,58 @@ TGH_MUSTCHECK tgh_err store_bot_item_put(struct store *st, const char *item_key,
 TGH_MUSTCHECK tgh_err store_bot_item_get(struct store *st, const char *item_key,
                                          struct store_bot_item *out);
 
+/*
+ * Completeness (gaps, deletion_windows; docs/internals/gaps.md). A gap is a
+ * run of message ids of a chat that the archive does not hold.
+ */
+enum store_gap_class {
+    STORE_GAP_UNKNOWN = 0,  /* not checked yet */
+    STORE_GAP_DELETED,      /* Telegram has no message there (tombstones) */
+    STORE_GAP_MISSED,       /* Telegram had them, the archive did not: fetched since */
+    STORE_GAP_INACCESSIBLE, /* history the account cannot read */
+    STORE_GAP_CLASSES
+};
+enum store_gap_pos { STORE_GAP_LEADING = 0, STORE_GAP_INNER, STORE_GAP_TRAILING };
+
+const char *store_gap_class_name(enum store_gap_class c);
+bool store_gap_class_parse(const char *s, enum store_gap_class *out);
+const char *store_gap_pos_name(enum store_gap_pos p);
+
+struct store_gap {
+    int64_t chat_id;
+    int64_t first_id, last_id; /* inclusive, first_id <= last_id */
+    enum store_gap_class cls;
+    enum store_gap_pos pos;
+    int64_t checked_at;
+    const char *detail; /* NULL when none */
+};
+
+typedef int (*store_gap_fn)(void *arg, const struct store_gap *g);
+
+/* The lowest and highest message id the chat has stored (tombstoned too), and how many; 0s when
+ * none. */
+TGH_MUSTCHECK tgh_err store_id_bounds(struct store *st, int64_t chat_id, int64_t *min_id,
+                                      int64_t *max_id, int64_t *count);
+
+/*
+ * The runs of ids between the chat's lowest and highest stored message id
+ * that no stored message has, lowest first: fn(arg, first, last) per run
+ * (nonzero stops). Tombstones of messages never stored are not messages:
+ * their ids are in the runs.
+ */
+typedef int (*store_idrun_fn)(void *arg, int64_t first, int64_t last);
+TGH_MUSTCHECK tgh_err store_missing_runs(struct store *st, int64_t chat_id, store_idrun_fn fn,
+                                         void *arg);
+
+/*
+ * Replace the chat's gap rows with the n given (in one transaction); rows
+ * of class missed are kept, as the record of what was found and fetched.
+ */
+TGH_MUSTCHECK tgh_err store_gaps_put(struct store *st, int64_t chat_id, const struct store_gap *g,
+                                     size_t n);
+
+/* The gap rows of chat_id (MSG_UNSET: every chat), by chat and first id. Strings live during fn. */
+TGH_MUSTCHECK tgh_err store_gaps_each(struct store *st, int64_t chat_id, store_gap_fn fn,
+                                      void *arg);
+
 #endif

@@ -82,6 +82,12 @@ struct store_backend {
     tgh_err (*bot_item_put)(void *impl, const char *key, int64_t chat_id, int64_t message_id,
                             int64_t now, bool *is_new, struct store_bot_item *first);
     tgh_err (*bot_item_get)(void *impl, const char *key, struct store_bot_item *out);
+    /* Completeness (store_gaps.c checks arguments). */
+    tgh_err (*id_bounds)(void *impl, int64_t chat_id, int64_t *min_id, int64_t *max_id,
+                         int64_t *count);
+    tgh_err (*missing_runs)(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg);
+    tgh_err (*gaps_put)(void *impl, int64_t chat_id, const struct store_gap *g, size_t n);
+    tgh_err (*gaps_each)(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
 };
 
 /* What one event did, from the batch's counts before and after applying it. */

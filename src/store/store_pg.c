@@ -528,4 +528,8 @@ const struct store_backend store_pg_backend = {
     .bot_state_put = pg_bot_state_put,
     .bot_item_put = pg_bot_item_put,
     .bot_item_get = pg_bot_item_get,
+    .id_bounds = pg_id_bounds,
+    .missing_runs = pg_missing_runs,
+    .gaps_put = pg_gaps_put,
+    .gaps_each = pg_gaps_each,
 };

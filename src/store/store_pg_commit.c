@@ -1064,6 +1064,22 @@ apply(struct pg *pg, enum stmt_id id, const struct params *p, int64_t want, cons
     return rc;
 }
 
+/* A deletion found later (rare: one statement each): the window it happened in. */
+TGH_MUSTCHECK static tgh_err
+deletion_window(struct pg *pg, const struct msg_event *ev, int64_t now)
+{
+    struct params p = { .n = 0 };
+
+    p_int(&p, ev->chat_id);
+    p_int(&p, ev->message_id);
+    p_int(&p, ev->deleted_after);
+    p_int(&p, ev->observed_at != MSG_UNSET ? ev->observed_at : now);
+    return pg_px(pg,
+                 "INSERT INTO deletion_windows (chat_id, message_id, deleted_after, found_at)"
+                 " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                 &p, NULL, "record a deletion window");
+}
+
 /* The staged rows into the tables: chats, tombstones, messages, versions. */
 TGH_MUSTCHECK static tgh_err
 apply_staged(struct pg *pg, struct batch *b)
@@ -1092,6 +1108,9 @@ apply_staged(struct pg *pg, struct batch *b)
         if (rc == TGH_OK)
             rc = apply(pg, P_VER_INSERT, NULL, (int64_t)b->n_vers, "save versions");
     }
+    for (size_t i = 0; rc == TGH_OK && i < b->n; i++)
+        if (b->ev[i].op == MSG_OP_DELETE && b->ev[i].deleted_after != MSG_UNSET)
+            rc = deletion_window(pg, &b->ev[i], b->now);
     return rc;
 }
 

@@ -372,4 +372,8 @@ const struct store_backend store_sqlite_backend = {
     .bot_state_put = sqlite_bot_state_put,
     .bot_item_put = sqlite_bot_item_put,
     .bot_item_get = sqlite_bot_item_get,
+    .id_bounds = sqlite_id_bounds,
+    .missing_runs = sqlite_missing_runs,
+    .gaps_put = sqlite_gaps_put,
+    .gaps_each = sqlite_gaps_each,
 };

@@ -391,13 +391,32 @@ out:
     return rc;
 }
 
+/* A deletion found later: the window it happened in (deletion_windows). */
+TGH_MUSTCHECK static tgh_err
+deletion_window(struct sq *sq, const struct msg_event *ev, int64_t now)
+{
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "INSERT INTO deletion_windows (chat_id, message_id, deleted_after,"
+                         " found_at) VALUES (:chat, :msg, :after, :found) ON CONFLICT DO NOTHING",
+                         &s, "record a deletion window");
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":chat", ev->chat_id);
+    bind_named_i64(s, ":msg", ev->message_id);
+    bind_named_i64(s, ":after", ev->deleted_after);
+    bind_named_i64(s, ":found", ev->observed_at != MSG_UNSET ? ev->observed_at : now);
+    return sq_finish(sq, s, NULL, "record a deletion window");
+}
+
 /* A delete only ever sets deleted_at; an unknown message stores nothing. */
 TGH_MUSTCHECK static tgh_err
 apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
 {
     sqlite3_stmt *s = sq->stmt[S_MSG_DELETE];
     struct cur_row row;
-    bool found;
+    bool found, tombstoned;
     tgh_err rc;
 
     (void)sqlite3_bind_int64(s, 1, ev->chat_id);
@@ -407,7 +426,10 @@ apply_delete(struct sq *sq, struct batch *b, const struct msg_event *ev)
     rc = run(sq, S_MSG_DELETE, "tombstone message");
     if (rc != TGH_OK)
         return rc;
-    if (sqlite3_changes(sq->db) == 1) {
+    tombstoned = sqlite3_changes(sq->db) == 1;
+    if (ev->deleted_after != MSG_UNSET && (rc = deletion_window(sq, ev, b->now)) != TGH_OK)
+        return rc;
+    if (tombstoned) {
         b->add.deleted++;
         return TGH_OK;
     }

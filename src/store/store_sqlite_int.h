@@ -416,4 +416,13 @@ TGH_MUSTCHECK tgh_err sqlite_bot_item_put(void *impl, const char *key, int64_t c
                                           struct store_bot_item *first);
 TGH_MUSTCHECK tgh_err sqlite_bot_item_get(void *impl, const char *key, struct store_bot_item *out);
 
+/* Completeness (store_sqlite_gaps.c). */
+TGH_MUSTCHECK tgh_err sqlite_id_bounds(void *impl, int64_t chat_id, int64_t *min_id,
+                                       int64_t *max_id, int64_t *count);
+TGH_MUSTCHECK tgh_err sqlite_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn,
+                                          void *arg);
+TGH_MUSTCHECK tgh_err sqlite_gaps_put(void *impl, int64_t chat_id, const struct store_gap *g,
+                                      size_t n);
+TGH_MUSTCHECK tgh_err sqlite_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
+
 #endif

@@ -209,6 +209,20 @@ test_round_trip_delete(void **state)
     assert_int_equal(codec_event_finalize(&ev), TGH_OK);
     assert_string_equal(ev.content_hash, EMPTY_HASH);
     assert_round_trip(&f->arena, &ev);
+    /* a deletion found later: bounded by deleted_after and observed_at */
+    ev.observed_at = 1700000900;
+    ev.deleted_after = 1700000100;
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+    assert_string_equal(ev.content_hash, EMPTY_HASH); /* not part of the content */
+    assert_round_trip(&f->arena, &ev);
+    ev.deleted_after = 1700000901;
+    assert_int_equal(codec_event_validate(&ev), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "deleted_after"));
+    ev.deleted_after = 1700000100;
+    ev.op = MSG_OP_UPSERT;
+    ev.date = 1700000000;
+    assert_int_equal(codec_event_validate(&ev), TGH_EINVAL);
+    assert_non_null(strstr(tgh_errmsg(), "only a delete"));
 }
 
 static void

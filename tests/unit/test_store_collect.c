@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/codec.h"
 #include "core/msg.h"
+#include "core/util.h"
 #include "store/store.h"
 #include "store_fx.h"
 
@@ -865,6 +866,157 @@ test_cursor_committed_between_batches(void **state)
     assert_int_equal(sql_i64(fx, "SELECT newest_id FROM cursors"), 11);
 }
 
+/* ---- completeness: ids, gap rows, deletion windows ---- */
+
+static void
+commit_ids(struct store_fx *fx, const int64_t *ids, size_t n)
+{
+    struct store_stats stats = { 0 };
+
+    for (size_t i = 0; i < n; i++) {
+        struct msg_event ev;
+
+        msg_event_init(&ev);
+        ev.source = MSG_SOURCE_TDLIB;
+        ev.chat_id = CHAN;
+        ev.chat_type = MSG_CHAT_CHANNEL;
+        ev.message_id = ids[i];
+        ev.date = DATE0 + ids[i] * 60;
+        ev.text = "post";
+        assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+        assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+    }
+}
+
+struct runs {
+    int64_t r[8][2];
+    size_t n;
+};
+
+static int
+on_run(void *arg, int64_t first, int64_t last)
+{
+    struct runs *r = arg;
+
+    if (r->n < 8) {
+        r->r[r->n][0] = first;
+        r->r[r->n][1] = last;
+    }
+    r->n++;
+    return 0;
+}
+
+struct gap_rows {
+    struct store_gap g[8];
+    char detail[8][64];
+    size_t n;
+};
+
+static int
+on_gap(void *arg, const struct store_gap *g)
+{
+    struct gap_rows *r = arg;
+
+    if (r->n < 8) {
+        r->g[r->n] = *g;
+        (void)snprintf(r->detail[r->n], sizeof(r->detail[0]), "%s",
+                       g->detail != NULL ? g->detail : "(null)");
+    }
+    r->n++;
+    return 0;
+}
+
+static void
+test_gaps_ids_and_rows(void **state)
+{
+    struct store_fx *fx = *state;
+    static const int64_t ids[] = { 3, 4, 5, 9, 10, 15 };
+    struct store_stats stats = { 0 };
+    struct runs runs = { .n = 0 };
+    struct gap_rows rows = { .n = 0 };
+    int64_t lo, hi, count;
+    struct msg_event del;
+
+    assert_int_equal(store_id_bounds(fx->st, CHAN, &lo, &hi, &count), TGH_OK);
+    assert_int_equal(lo + hi + count, 0);
+    assert_int_equal(store_missing_runs(fx->st, CHAN, on_run, &runs), TGH_OK);
+    assert_int_equal(runs.n, 0);
+    commit_ids(fx, ids, TGH_NELEM(ids));
+    assert_int_equal(store_id_bounds(fx->st, CHAN, &lo, &hi, &count), TGH_OK);
+    assert_int_equal(lo, 3);
+    assert_int_equal(hi, 15);
+    assert_int_equal(count, 6);
+    assert_int_equal(store_missing_runs(fx->st, CHAN, on_run, &runs), TGH_OK);
+    assert_int_equal(runs.n, 2);
+    assert_int_equal(runs.r[0][0], 6);
+    assert_int_equal(runs.r[0][1], 8);
+    assert_int_equal(runs.r[1][0], 11);
+    assert_int_equal(runs.r[1][1], 14);
+
+    /* A deletion found later: of a message never stored (a tombstone) and of a stored one. */
+    msg_event_init(&del);
+    del.op = MSG_OP_DELETE;
+    del.source = MSG_SOURCE_TDLIB;
+    del.chat_id = CHAN;
+    del.message_id = 7;
+    del.observed_at = DATE0 + 5000;
+    del.deleted_after = DATE0 + 6 * 60;
+    assert_int_equal(codec_event_finalize(&del), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &del, 1, &stats), TGH_OK);
+    del.message_id = 10;
+    del.deleted_after = DATE0 + 4000;
+    assert_int_equal(codec_event_finalize(&del), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &del, 1, &stats), TGH_OK);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM tombstones WHERE message_id = 7"), 1);
+    assert_int_equal(sql_i64(fx, "SELECT deleted_at FROM messages WHERE message_id = 10"),
+                     DATE0 + 5000);
+    assert_int_equal(sql_i64(fx, "SELECT deleted_after FROM deletion_windows WHERE message_id = 7"),
+                     DATE0 + 360);
+    assert_int_equal(sql_i64(fx, "SELECT found_at FROM deletion_windows WHERE message_id = 10"),
+                     DATE0 + 5000);
+    runs.n = 0; /* a tombstone is no message: the run stays; a tombstoned message is one */
+    assert_int_equal(store_missing_runs(fx->st, CHAN, on_run, &runs), TGH_OK);
+    assert_int_equal(runs.n, 2);
+    assert_int_equal(runs.r[0][0], 6);
+
+    /* Gap rows: replaced per chat, missed rows kept as the record. */
+    {
+        struct store_gap g[] = {
+            { CHAN, 1, 2, STORE_GAP_INACCESSIBLE, STORE_GAP_LEADING, DATE0, "before the join" },
+            { CHAN, 6, 8, STORE_GAP_DELETED, STORE_GAP_INNER, DATE0, NULL },
+            { CHAN, 11, 14, STORE_GAP_MISSED, STORE_GAP_INNER, DATE0, "fetched 4" },
+            { CHAN, 16, 20, STORE_GAP_UNKNOWN, STORE_GAP_TRAILING, DATE0, NULL },
+        };
+
+        assert_int_equal(store_gaps_put(fx->st, CHAN, g, TGH_NELEM(g)), TGH_OK);
+        assert_int_equal(store_gaps_each(fx->st, CHAN, on_gap, &rows), TGH_OK);
+        assert_int_equal(rows.n, 4);
+        assert_int_equal(rows.g[0].cls, STORE_GAP_INACCESSIBLE);
+        assert_int_equal(rows.g[0].pos, STORE_GAP_LEADING);
+        assert_string_equal(rows.detail[0], "before the join");
+        assert_string_equal(rows.detail[1], "(null)");
+        assert_int_equal(rows.g[3].pos, STORE_GAP_TRAILING);
+        assert_int_equal(rows.g[3].last_id, 20);
+        assert_int_equal(store_gaps_put(fx->st, CHAN, g + 1, 1), TGH_OK);
+        rows.n = 0;
+        assert_int_equal(store_gaps_each(fx->st, MSG_UNSET, on_gap, &rows), TGH_OK);
+        assert_int_equal(rows.n, 2);
+        assert_int_equal(rows.g[0].cls, STORE_GAP_DELETED);
+        assert_int_equal(rows.g[1].cls, STORE_GAP_MISSED);
+        g[0].last_id = 0;
+        assert_int_equal(store_gaps_put(fx->st, CHAN, g, 1), TGH_EINVAL);
+        assert_int_equal(store_gaps_put(fx->st, CHAN2, g + 1, 1), TGH_EINVAL);
+    }
+    assert_string_equal(store_gap_class_name(STORE_GAP_INACCESSIBLE), "inaccessible");
+    {
+        enum store_gap_class c;
+
+        assert_true(store_gap_class_parse("missed", &c));
+        assert_int_equal(c, STORE_GAP_MISSED);
+        assert_false(store_gap_class_parse("lost", &c));
+    }
+}
+
 /* ---- durability and migration ---- */
 
 static void
@@ -972,7 +1124,7 @@ test_migrate_003_archive(void **state)
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'cursors'"), 0);
 
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 8);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 9);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"
                                  " WHERE version = 4 AND name = '004_collect.sql'"),
                      1);
@@ -987,7 +1139,7 @@ test_migrate_003_archive(void **state)
     put(fx, &(struct store_tracked){ .spec = "@durov", .chat_id = CHAN });
     put_cursor(fx, CHAN, 0, 5, 5);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 8);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 9);
     assert_int_equal(find_id(fx, "@durov"), 1);
     assert_int_equal(store_tracked_request_backfill(fx->st, 1, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
@@ -1034,7 +1186,7 @@ test_pg_migrate_001_database(void **state)
     sql_exec(fx, "INSERT INTO tracked_chats (spec, chat_id, added_at, updated_at)"
                  " VALUES ('@durov', -1001006503122, 1, 1)");
     reopen(fx);
-    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 5);
+    assert_int_equal(sql_i64(fx, "SELECT max(version) FROM schema_migrations"), 6);
     assert_int_equal(sql_i64(fx, "SELECT count(*) FROM information_schema.columns"
                                  " WHERE table_name = 'job_history' AND column_name = 'media_key'"),
                      1);
@@ -1047,7 +1199,7 @@ test_pg_migrate_001_database(void **state)
     assert_int_equal(store_tracked_request_backfill(fx->st, got.id, DATE0), TGH_OK);
     assert_int_equal(backfill_at(fx, "@durov"), DATE0);
     reopen(fx); /* and opening it again applies nothing */
-    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 5);
+    assert_int_equal(sql_i64(fx, "SELECT count(*) FROM schema_migrations"), 6);
 }
 
 /*
@@ -1114,6 +1266,7 @@ main(void)
         T(test_backfill_request),
         T(test_media_policy),
         T(test_bot_state_and_items),
+        T(test_gaps_ids_and_rows),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),

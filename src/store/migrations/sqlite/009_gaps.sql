@@ -1,0 +1,33 @@
+-- SPDX-License-Identifier: MIT
+-- 009_gaps.sql - completeness: the runs of message ids a chat's archive
+-- lacks, classified by asking Telegram, and the window of each deletion that
+-- was found later rather than seen when it happened.
+--
+-- A run is leading (before the oldest stored id: history not yet walked, or
+-- before the start Telegram gives), inner (between stored ids) or trailing
+-- (after the newest: not yet caught up). Its class: unknown (not checked
+-- yet), deleted (Telegram has no message there; the ids are tombstones),
+-- missed (Telegram had them and the archive did not: they were fetched and
+-- stored, and the row stays as the record of it), inaccessible (history the
+-- account cannot read: before it joined, a private range).
+CREATE TABLE gaps (
+    chat_id    INTEGER NOT NULL,
+    first_id   INTEGER NOT NULL,
+    last_id    INTEGER NOT NULL,
+    class      TEXT    NOT NULL CHECK (class IN ('unknown', 'deleted', 'missed', 'inaccessible')),
+    position   TEXT    NOT NULL CHECK (position IN ('leading', 'inner', 'trailing')),
+    checked_at INTEGER NOT NULL, -- when it was classified (or found, for unknown)
+    detail     TEXT,
+    PRIMARY KEY (chat_id, first_id)
+) WITHOUT ROWID;
+
+-- A deletion found by a gap check: it happened after deleted_after (the
+-- message last seen, or the earliest it can have existed) and before
+-- found_at, the deleted_at of its tombstone. Never a guessed time.
+CREATE TABLE deletion_windows (
+    chat_id       INTEGER NOT NULL,
+    message_id    INTEGER NOT NULL,
+    deleted_after INTEGER NOT NULL,
+    found_at      INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+) WITHOUT ROWID;

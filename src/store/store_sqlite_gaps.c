@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_sqlite_gaps.c - completeness in SQLite (migrations/sqlite/009_gaps.sql):
+ * the ids a chat lacks, read with a window function over its primary key,
+ * and the gap rows.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "store/store_sqlite_int.h"
+
+tgh_err
+sqlite_id_bounds(void *impl, int64_t chat_id, int64_t *min_id, int64_t *max_id, int64_t *count)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "SELECT coalesce(min(message_id), 0), coalesce(max(message_id), 0),"
+                         " count(*) FROM messages WHERE chat_id = :chat",
+                         &s, "read the chat's ids");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":chat", chat_id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *min_id = sqlite3_column_int64(s, 0);
+        *max_id = sqlite3_column_int64(s, 1);
+        *count = sqlite3_column_int64(s, 2);
+    } else {
+        rc = sq_fail(sq, src, "read the chat's ids");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+tgh_err
+sqlite_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "SELECT message_id + 1, next_id - 1 FROM (SELECT message_id,"
+                         " lead(message_id) OVER (ORDER BY message_id) AS next_id FROM messages"
+                         " WHERE chat_id = :chat) WHERE next_id > message_id + 1"
+                         " ORDER BY message_id",
+                         &s, "read the chat's missing ids");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":chat", chat_id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)) != 0)
+            break;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "read the chat's missing ids");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+tgh_err
+sqlite_gaps_put(void *impl, int64_t chat_id, const struct store_gap *g, size_t n)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s = NULL;
+    tgh_err rc = run(sq, S_BEGIN, "begin");
+
+    if (rc != TGH_OK)
+        return rc;
+    if ((rc = sq_prep(sq, "DELETE FROM gaps WHERE chat_id = :chat AND class <> 'missed'", &s,
+                      "clear the chat's gaps")) != TGH_OK)
+        goto out;
+    bind_named_i64(s, ":chat", chat_id);
+    if ((rc = sq_finish(sq, s, NULL, "clear the chat's gaps")) != TGH_OK)
+        goto out;
+    if ((rc = sq_prep(sq,
+                      "INSERT INTO gaps (chat_id, first_id, last_id, class, position, checked_at,"
+                      " detail) VALUES (:chat, :first, :last, :class, :pos, :at, :detail)"
+                      " ON CONFLICT (chat_id, first_id) DO UPDATE SET last_id = excluded.last_id,"
+                      " class = excluded.class, position = excluded.position,"
+                      " checked_at = excluded.checked_at, detail = excluded.detail",
+                      &s, "record a gap")) != TGH_OK)
+        goto out;
+    for (size_t i = 0; i < n && rc == TGH_OK; i++) {
+        int src;
+
+        bind_named_i64(s, ":chat", chat_id);
+        bind_named_i64(s, ":first", g[i].first_id);
+        bind_named_i64(s, ":last", g[i].last_id);
+        bind_str(s, sqlite3_bind_parameter_index(s, ":class"), store_gap_class_name(g[i].cls));
+        bind_str(s, sqlite3_bind_parameter_index(s, ":pos"), store_gap_pos_name(g[i].pos));
+        bind_named_i64(s, ":at", g[i].checked_at);
+        bind_str(s, sqlite3_bind_parameter_index(s, ":detail"), g[i].detail);
+        if ((src = sqlite3_step(s)) != SQLITE_DONE)
+            rc = sq_fail(sq, src, "record a gap");
+        (void)sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    if (rc == TGH_OK)
+        rc = run(sq, S_COMMIT, "commit");
+out:
+    if (rc != TGH_OK)
+        rollback(sq);
+    return rc;
+}
+
+tgh_err
+sqlite_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "SELECT chat_id, first_id, last_id, class, position, checked_at, detail"
+                         " FROM gaps WHERE :chat IS NULL OR chat_id = :chat"
+                         " ORDER BY chat_id, first_id",
+                         &s, "read gaps");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    if (chat_id != MSG_UNSET)
+        bind_named_i64(s, ":chat", chat_id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_gap r = {
+            .chat_id = sqlite3_column_int64(s, 0),
+            .first_id = sqlite3_column_int64(s, 1),
+            .last_id = sqlite3_column_int64(s, 2),
+            .checked_at = sqlite3_column_int64(s, 5),
+            .detail = col_str(s, 6),
+        };
+        const char *pos = col_str(s, 4);
+
+        (void)store_gap_class_parse(col_str(s, 3), &r.cls);
+        r.pos = pos == NULL                    ? STORE_GAP_INNER
+                : strcmp(pos, "leading") == 0  ? STORE_GAP_LEADING
+                : strcmp(pos, "trailing") == 0 ? STORE_GAP_TRAILING
+                                               : STORE_GAP_INNER;
+        if (fn(arg, &r) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "read gaps");
+    sqlite3_finalize(s);
+    return rc;
+}
