@@ -69,6 +69,16 @@ chat_json(const struct collect_chat_result *c)
     (void)json_object_set_new(o, "flood_wait_seconds", json_integer(c->flood_seconds));
     (void)json_object_set_new(o, "requests", json_integer(c->requests));
     (void)json_object_set_new(o, "backfill_complete", json_boolean(c->complete));
+    if (c->verified) {
+        json_t *g = json_object();
+
+        for (int k = 0; k < STORE_GAP_CLASSES; k++)
+            (void)json_object_set_new(g, store_gap_class_name((enum store_gap_class)k),
+                                      json_integer(c->gap_ids[k]));
+        (void)json_object_set_new(g, "ids_checked", json_integer(c->gap_checked));
+        (void)json_object_set_new(g, "deletions_found", json_integer(c->deletions_found));
+        (void)json_object_set_new(o, "gaps", g);
+    }
     return o;
 }
 
@@ -83,6 +93,13 @@ print_chat_line(void *arg, const struct collect_chat_result *c)
                   " flood waits",
                   c->status ? c->status : "skipped", c->fetched, c->stats.inserted,
                   c->stats.versioned, c->stats.deleted, c->flood_waits);
+    if (c->verified)
+        (void)fprintf(stderr,
+                      "; gaps: %" PRId64 " deleted, %" PRId64 " missed (fetched), %" PRId64
+                      " inaccessible, %" PRId64 " unknown ids; %" PRId64 " deletions found",
+                      c->gap_ids[STORE_GAP_DELETED], c->gap_ids[STORE_GAP_MISSED],
+                      c->gap_ids[STORE_GAP_INACCESSIBLE], c->gap_ids[STORE_GAP_UNKNOWN],
+                      c->deletions_found);
     if (c->error[0] != '\0') {
         (void)fputs(", error: ", stderr);
         cli_put_text(stderr, c->error);
@@ -188,6 +205,7 @@ static const struct option longopts[] = {
     { "store", required_argument, NULL, 's' },
     { "shard", required_argument, NULL, 'H' },
     { "no-media", no_argument, NULL, 'M' },
+    { "verify", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -242,6 +260,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         case 'M':
             o.no_media = true;
             break;
+        case 'V':
+            o.verify = true;
+            break;
         case 's':
             o.store_url = optarg;
             break;
@@ -268,6 +289,9 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         return cli_usage_error(&cli_cmd_collect, "unexpected argument '%s'", argv[optind]);
     if (days > 0 && o.since > 0)
         return cli_usage_error(&cli_cmd_collect, "--days and --since exclude each other");
+    if (o.verify && !once)
+        return cli_usage_error(&cli_cmd_collect,
+                               "--verify goes with --once (the daemon checks on its own)");
     if (full && (has_limit || days > 0 || o.since > 0))
         return cli_usage_error(&cli_cmd_collect, "--full excludes --limit, --days and --since");
     if (days > 0)
@@ -298,8 +322,8 @@ const struct cli_cmd cli_cmd_collect = {
     run,
     "collect the tracked chats through TDLib (once, or as a daemon)",
     "usage: tgharvest collect --once [--chat CHAT] [--limit N | --days D | --since DATE |\n"
-    "                         --full] [--reconcile HOURS] [--json] [--store URL]\n"
-    "                         [--shard I/N]\n"
+    "                         --full] [--reconcile HOURS] [--verify] [--json]\n"
+    "                         [--store URL] [--shard I/N]\n"
     "       tgharvest collect [--store URL] [--shard I/N]\n"
     "\n"
     "--once: for every enabled tracked chat (or only --chat), catch up from the newest\n"
@@ -310,7 +334,8 @@ const struct cli_cmd cli_cmd_collect = {
     "\n"
     "Without --once it is the collecting daemon: the same, plus live updates of the\n"
     "opened chats, gap-fill every TGH_GAPFILL_INTERVAL and on every reconnection,\n"
-    "reconcile sweeps and backfill passes; SIGTERM or SIGINT stops it after what was\n"
+    "reconcile sweeps and backfill passes, and a gap check every TGH_GAP_CHECK_INTERVAL\n"
+    "and after every reconnection; SIGTERM or SIGINT stops it after what was\n"
     "received is committed. It exits 0 unless a chat failed (a pass the stop cut\n"
     "short is no failure: the next start goes on from the cursors).\n"
     "\n"
@@ -324,6 +349,9 @@ const struct cli_cmd cli_cmd_collect = {
     "  --since DATE     backfill down to DATE (UTC; getChatMessageByDate)\n"
     "  --full           the whole history\n"
     "  --reconcile H    also re-read the last H hours to catch unannounced edits\n"
+    "  --verify         then check each chat for gaps: the message ids it lacks are\n"
+    "                   asked about (getMessages) and classified deleted, missed (then\n"
+    "                   fetched), inaccessible or unknown; `tgharvest gaps` shows them\n"
     "  --json           the summary as one JSON object\n"
     "  --no-media       do not download media (TGH_MEDIA, TGH_MEDIA_KINDS, ... say what\n"
     "                   is downloaded otherwise; --once waits for those downloads)\n"

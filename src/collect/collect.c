@@ -306,7 +306,7 @@ all_idle(struct engine *e)
 /* Daemon passes: mark chats and start the idle ones. */
 /* Start the passes asked for on one chat, or note them for after its current step. */
 static void
-trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hours)
+trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hours, bool verify)
 {
     if (c->step == STEP_FAILED) {
         if (c->permanent || c->busy)
@@ -323,6 +323,8 @@ trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hou
         c->catchup_again = true;
     if (catchup)
         c->want_catchup = true;
+    if (verify)
+        c->want_verify = true;
     if (reconcile_hours > c->reconcile_hours)
         c->reconcile_hours = reconcile_hours;
     if (c->step == STEP_IDLE) {
@@ -338,14 +340,14 @@ trigger_chat(struct cchat *c, bool catchup, bool backfill, int64_t reconcile_hou
 
 static void
 trigger(struct engine *e, struct td_acct *only, bool catchup, bool backfill,
-        int64_t reconcile_hours)
+        int64_t reconcile_hours, bool verify)
 {
     for (size_t i = 0; i < e->nchats; i++) {
         struct cchat *c = e->chats[i];
 
         if (c->a == NULL || (only != NULL && c->a != only) || c->gone)
             continue;
-        trigger_chat(c, catchup, backfill, reconcile_hours);
+        trigger_chat(c, catchup, backfill, reconcile_hours, verify);
     }
 }
 
@@ -362,7 +364,7 @@ requested_backfills(struct engine *e)
         if (c->backfill_req == 0 || c->a == NULL || c->gone)
             continue;
         log_info("chat %s: backfill pass asked for", c->spec);
-        trigger_chat(c, false, true, 0);
+        trigger_chat(c, false, true, 0, false);
         if (store_tracked_backfill_done(e->meta, c->row_id, c->backfill_req) != TGH_OK)
             log_warn("chat %s: backfill request not cleared: %s", c->spec, tgh_errmsg());
         c->backfill_req = 0;
@@ -419,6 +421,7 @@ static void
 engine_free(struct engine *e)
 {
     for (size_t i = 0; i < e->nchats; i++) {
+        collect_verify_free(e->chats[i]);
         tgh_free(e->chats[i]->threads);
         tgh_free(e->chats[i]);
     }
@@ -463,7 +466,8 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
 {
     struct engine e = { 0 };
     const char *url = o->store_url != NULL ? o->store_url : cfg->store_url;
-    double started = td_now(), next_gapfill, next_backfill, next_reconcile, next_rescan, rescan_s;
+    double started = td_now(), next_gapfill, next_backfill, next_reconcile, next_rescan, rescan_s,
+           next_verify;
     tgh_err rc;
 
     memset(res, 0, sizeof(*res));
@@ -530,6 +534,7 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
     next_gapfill = td_now() + (double)cfg->gapfill_interval;
     next_backfill = td_now() + (double)cfg->backfill_interval;
     next_reconcile = td_now() + (double)cfg->reconcile_interval;
+    next_verify = td_now() + (double)cfg->gap_check_interval;
     rescan_s = (double)cfg->gapfill_interval < RESCAN_S ? (double)cfg->gapfill_interval : RESCAN_S;
     next_rescan = td_now() + rescan_s;
     {
@@ -575,24 +580,30 @@ collect_run(const struct tgh_config *cfg, const struct collect_opts *o, struct c
 
                     epochs[i] = a->ready_epoch;
                     if (!first) {
-                        log_info("account %s: connection back, gap-fill of its chats", a->name);
-                        trigger(&e, a, true, false, 0);
+                        log_info("account %s: connection back, gap-fill and gap check of its chats",
+                                 a->name);
+                        trigger(&e, a, true, false, 0, true);
                     }
                 }
             }
             if (now >= next_gapfill) {
                 next_gapfill = now + (double)cfg->gapfill_interval;
                 log_info("gap-fill pass");
-                trigger(&e, NULL, true, false, 0);
+                trigger(&e, NULL, true, false, 0, false);
             }
             if (now >= next_reconcile && cfg->reconcile_hours > 0) {
                 next_reconcile = now + (double)cfg->reconcile_interval;
                 log_info("reconcile pass over the last %" PRId64 " hours", cfg->reconcile_hours);
-                trigger(&e, NULL, true, false, cfg->reconcile_hours);
+                trigger(&e, NULL, true, false, cfg->reconcile_hours, false);
+            }
+            if (cfg->gap_check_interval > 0 && now >= next_verify) {
+                next_verify = now + (double)cfg->gap_check_interval;
+                log_info("gap check pass");
+                trigger(&e, NULL, true, false, 0, true);
             }
             if (now >= next_backfill) {
                 next_backfill = now + (double)cfg->backfill_interval;
-                trigger(&e, NULL, false, true, 0);
+                trigger(&e, NULL, false, true, 0, false);
             }
             if (now >= next_rescan) {
                 next_rescan = now + rescan_s;

@@ -105,6 +105,11 @@ struct collect_chat_result {
     int64_t flood_seconds;
     int64_t requests;
     bool complete; /* backfill reached the start of the history */
+    /* the gap check (--verify, the daemon's checks): ids by class, as stored in gaps */
+    bool verified;
+    int64_t gap_ids[STORE_GAP_CLASSES]; /* missing ids by class (missed: fetched now) */
+    int64_t gap_checked;                /* ids asked about */
+    int64_t deletions_found;            /* stored messages Telegram no longer has */
 };
 
 struct collect_result {
@@ -134,6 +139,7 @@ struct collect_opts {
     unsigned shard, shards;      /* shards > 1: only tracked rows with id % shards == shard */
     struct tgh_feed *feed;       /* committed changes go here too (the API's stream); or NULL */
     bool no_media;               /* do not download media even when TGH_MEDIA is on */
+    bool verify;                 /* --once: a gap check of each chat after its walk */
     /* called after each chat finished (collect --once progress); may be NULL */
     void (*on_chat)(void *arg, const struct collect_chat_result *c);
     void *on_chat_arg;

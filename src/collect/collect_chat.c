@@ -30,8 +30,9 @@
 
 #define MAX_THREAD_QUEUE 100000
 
-static void
-submit(struct engine *e, struct cchat *c, struct msg_batch *b, const struct store_cursor *cur)
+void
+collect_chat_submit(struct engine *e, struct cchat *c, struct msg_batch *b,
+                    const struct store_cursor *cur)
 {
     struct pipeline_commit_note note = { 0 };
     tgh_err rc;
@@ -220,7 +221,7 @@ on_catchup_page(void *ctx, struct td_acct *a, json_t *ans)
             c->cur.gap_from = low;
         c->from = from_td;
     }
-    submit(e, c, &e->page, &c->cur);
+    collect_chat_submit(e, c, &e->page, &c->cur);
     collect_chat_next(c);
 }
 
@@ -276,7 +277,7 @@ on_backfill_page(void *ctx, struct td_acct *a, json_t *ans)
         if (hit_floor || c->budget == 0)
             c->want_backfill = false;
     }
-    submit(e, c, &e->page, &c->cur);
+    collect_chat_submit(e, c, &e->page, &c->cur);
     collect_chat_next(c);
 }
 
@@ -349,10 +350,10 @@ on_thread_page(void *ctx, struct td_acct *a, json_t *ans)
         if (c->thread_max > c->thread_cur.newest_id)
             c->thread_cur.newest_id = c->thread_max;
         c->thread_cur.complete = true;
-        submit(e, c, &e->page, &c->thread_cur);
+        collect_chat_submit(e, c, &e->page, &c->thread_cur);
         c->thread.post_id = 0;
     } else {
-        submit(e, c, &e->page, NULL);
+        collect_chat_submit(e, c, &e->page, NULL);
         c->from = from_td;
     }
     collect_chat_next(c);
@@ -483,6 +484,8 @@ collect_on_resolved(void *arg, struct resolve *r)
     }
     c->res.complete = c->cur.complete;
     c->want_catchup = c->cur.newest_id != 0 || c->cur.gap_hi != 0 || c->cur.complete;
+    /* --verify, and the daemon's first pass: a gap check after the walk */
+    c->want_verify = e->o->verify || (e->o->daemon && c->passes == 0);
     c->step = e->o->daemon && (r->type == MSG_CHAT_CHANNEL || r->type == MSG_CHAT_SUPERGROUP)
                   ? STEP_OPEN
                   : STEP_CATCHUP;
@@ -526,7 +529,8 @@ collect_chat_next(struct cchat *c)
 
     if (c->busy || e->stopping || c->gone)
         return;
-    if ((c->step == STEP_CATCHUP || c->step == STEP_BACKFILL || c->step == STEP_THREADS) &&
+    if ((c->step == STEP_CATCHUP || c->step == STEP_BACKFILL || c->step == STEP_THREADS ||
+         c->step == STEP_VERIFY) &&
         atomic_load(&c->uncommitted) > 0) {
         c->waiting_commit = true; /* the main loop comes back when the writer caught up */
         return;
@@ -602,7 +606,7 @@ collect_chat_next(struct cchat *c)
     case STEP_THREADS:
         if (c->thread.post_id == 0) {
             if (c->nthreads == 0) {
-                c->step = STEP_IDLE;
+                c->step = c->want_verify ? STEP_VERIFY : STEP_IDLE;
                 collect_chat_next(c);
                 return;
             }
@@ -622,6 +626,9 @@ collect_chat_next(struct cchat *c)
             }
         }
         send_thread(c);
+        return;
+    case STEP_VERIFY:
+        collect_verify_next(c);
         return;
     case STEP_IDLE:
         c->pass_done = e->o->daemon;

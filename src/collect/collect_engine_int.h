@@ -34,7 +34,8 @@ enum step {
     STEP_BACKFILL,
     STEP_TOPICS, /* getForumTopics: which topics have newer messages */
     STEP_THREADS,
-    STEP_IDLE, /* done for this pass (daemon waits for the next) */
+    STEP_VERIFY, /* the gap check (collect_verify.c) */
+    STEP_IDLE,   /* done for this pass (daemon waits for the next) */
     STEP_FAILED,
 };
 
@@ -46,6 +47,7 @@ struct thread_job {
 
 struct engine;
 struct collect_media;
+struct verify;
 
 struct cchat {
     struct engine *e;
@@ -84,6 +86,8 @@ struct cchat {
     int64_t reconcile_hours; /* the next catch-up re-reads this many hours too */
     int64_t reconcile_floor; /* the running catch-up re-reads down to this date */
     bool want_catchup, want_backfill;
+    bool want_verify;      /* a gap check after the walk */
+    struct verify *verify; /* the running gap check, NULL when none */
     bool pending_backfill; /* a backfill pass was asked for while the chat was busy */
     int64_t passes;
     /* comment threads */
@@ -157,6 +161,15 @@ bool collect_media_idle(const struct engine *e);
 void collect_media_on_file(struct engine *e, const json_t *file);
 /* Give jobs in flight back (queued), stop the storing thread. */
 void collect_media_stop(struct engine *e);
+
+/* collect_chat.c: hand the page (and the cursor, when not NULL) to the writer. */
+void collect_chat_submit(struct engine *e, struct cchat *c, struct msg_batch *b,
+                         const struct store_cursor *cur);
+
+/* collect_verify.c: the gap check (docs/internals/gaps.md) */
+/* Take the chat's next gap-check step; STEP_IDLE when the check is done. */
+void collect_verify_next(struct cchat *c);
+void collect_verify_free(struct cchat *c);
 
 /* collect_live.c */
 /* Map one message into b; false when it became a dead letter instead. */

@@ -206,8 +206,10 @@ on_full_info(void *ctx, struct td_acct *a, json_t *ans)
     struct resolve *r = ctx;
 
     (void)a;
-    if (!td_is_error(ans, NULL, NULL))
+    if (!td_is_error(ans, NULL, NULL)) {
         (void)td_int(ans, "linked_chat_id", &r->linked_chat_id);
+        r->history_hidden = json_is_false(json_object_get(ans, "is_all_history_available"));
+    }
     if (r->linked_chat_id != 0 && r->want_linked) {
         r->state = RESOLVE_S_LINKED;
         resolve_step(r);

@@ -49,6 +49,8 @@ struct resolve {
     enum msg_chat_type type;
     int64_t supergroup_id;
     bool is_forum;
+    bool
+        history_hidden; /* supergroupFullInfo.is_all_history_available false: not before the join */
     int64_t linked_chat_id;
     char title[256];
     char username[64];

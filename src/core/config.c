@@ -77,6 +77,14 @@ static const struct cfg_param params[] = {
       ".env-style file read at start when it exists" },
     { "TGH_GAPFILL_INTERVAL", CFG_INT, offsetof(struct tgh_config, gapfill_interval), "1800", 1,
       86400, "seconds between gap-fill passes" },
+    { "TGH_GAP_CHECK_IDS", CFG_INT, offsetof(struct tgh_config, gap_check_ids), "2000", 100,
+      1000000,
+      "missing message ids a gap check asks Telegram about, per chat and check (the rest stays "
+      "unknown until the next)" },
+    { "TGH_GAP_CHECK_INTERVAL", CFG_INT, offsetof(struct tgh_config, gap_check_interval), "3600", 0,
+      7 * 86400,
+      "seconds between the daemon's gap checks (also after every reconnect); 0: only after "
+      "reconnects" },
     { "TGH_HISTORY_RATE", CFG_INT, offsetof(struct tgh_config, history_rate), "60", 0, 60000,
       "history requests per minute and account (0: unlimited)" },
     { "TGH_HTTP_ADDR", CFG_STR, offsetof(struct tgh_config, http_addr), "127.0.0.1:8080", 0, 0,
@@ -130,6 +138,9 @@ static const struct cfg_param params[] = {
       10000, "live-stream clients served at once" },
     { "TGH_TDJSON", CFG_STR, offsetof(struct tgh_config, tdjson_path), "", 0, 0,
       "path of TDLib's libtdjson.so (empty: the one scripts/deps.sh installs)" },
+    { "TGH_VERIFY_RECENT", CFG_INT, offsetof(struct tgh_config, verify_recent), "100", 0, 10000,
+      "newest stored messages of a chat a gap check asks about again, to find deletions it never "
+      "heard of (while disconnected)" },
     { "TG_API_HASH", CFG_STR, offsetof(struct tgh_config, api_hash), "", 0, 0,
       "Telegram API hash from my.telegram.org (secret)" },
     { "TG_API_ID", CFG_INT, offsetof(struct tgh_config, api_id), "0", 0, INT32_MAX,

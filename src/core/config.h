@@ -29,6 +29,9 @@ struct tgh_config {
     char *account;                /* TGH_ACCOUNT: the default account's name */
     char *db_key;                 /* TGH_DB_KEY: TDLib database encryption key (secret) */
     int64_t gapfill_interval;     /* TGH_GAPFILL_INTERVAL, seconds */
+    int64_t gap_check_interval;   /* TGH_GAP_CHECK_INTERVAL, seconds; 0: only after reconnects */
+    int64_t gap_check_ids;        /* TGH_GAP_CHECK_IDS: ids asked about per chat and check */
+    int64_t verify_recent;        /* TGH_VERIFY_RECENT: newest stored ids checked for deletion */
     int64_t reconcile_hours;      /* TGH_RECONCILE_HOURS */
     int64_t reconcile_interval;   /* TGH_RECONCILE_INTERVAL, seconds */
     int64_t backfill_interval;    /* TGH_BACKFILL_INTERVAL, seconds */

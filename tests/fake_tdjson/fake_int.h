@@ -141,6 +141,8 @@ struct fake_chat {
     int64_t linked_chat_id;
     int32_t member_count, date;
     int64_t upgraded_from_basic_group_id, upgraded_from_max_message_id;
+    int64_t
+        history_hidden_before; /* server id: older messages are not shown to the account; 0 none */
     int page_max;
     bool short_pages;
     /* generator */

@@ -452,7 +452,7 @@ fake_supergroup_full_json(struct fake_chat *c)
     json_object_set_new_nocheck(o, "slow_mode_delay_expires_in", json_real(0.0));
     for (size_t i = 0; i < sizeof(falses) / sizeof(falses[0]); i++)
         fake_set_bool(o, falses[i], false);
-    fake_set_bool(o, "is_all_history_available", true);
+    fake_set_bool(o, "is_all_history_available", c->history_hidden_before == 0);
     fake_set_bool(o, "can_have_sponsored_messages", c->kind == FAKE_CHANNEL);
     fake_set_bool(o, "has_aggressive_anti_spam_enabled", false);
     fake_set_bool(o, "has_paid_media_allowed", false);

@@ -250,15 +250,20 @@ fake_chat_prev(struct fake_world *w, struct fake_chat *c, int64_t below)
             break;
         }
     }
-    return g > e ? g : e;
+    if (g < e)
+        g = e;
+    return g >= c->history_hidden_before ? g : 0; /* history before the join is hidden */
 }
 
 int64_t
 fake_chat_next(struct fake_world *w, struct fake_chat *c, int64_t from)
 {
-    int64_t g = gen_next(c, from), e = 0;
+    int64_t g, e = 0;
 
     (void)w;
+    if (from < c->history_hidden_before)
+        from = c->history_hidden_before;
+    g = gen_next(c, from);
     while (g != 0 && deleted(c, g))
         g = gen_next(c, g + 1);
     for (size_t at = ovl_lower(c, from); at < c->novl; at++) {
@@ -438,7 +443,7 @@ fake_chat_message(struct fake_world *w, struct fake_chat *c, int64_t id, struct 
     const struct fake_ovl *o = fake_chat_ovl(c, id, false);
 
     *mods = o;
-    if (o != NULL && o->is_deleted)
+    if ((o != NULL && o->is_deleted) || id < c->history_hidden_before)
         return false;
     if (o != NULL && o->is_extra) {
         *spec = o->spec;
@@ -483,7 +488,9 @@ fake_chat_by_date(struct fake_world *w, struct fake_chat *c, int32_t date)
         if (o->is_extra && !o->is_deleted && o->spec.date <= date && o->id > best)
             best = o->id;
     }
-    return g > best ? g : best;
+    if (g < best)
+        g = best;
+    return g >= c->history_hidden_before ? g : 0;
 }
 
 json_t *
@@ -937,6 +944,7 @@ load_chat(struct fake_chat *c, const json_t *j, char *err, size_t errlen)
     c->member_count = (int32_t)v;
     INT_FIELD(j, "upgraded_from_basic_group_id", 0, c->upgraded_from_basic_group_id, "chat");
     INT_FIELD(j, "upgraded_from_max_message_id", 0, c->upgraded_from_max_message_id, "chat");
+    INT_FIELD(j, "history_hidden_before", 0, c->history_hidden_before, "chat");
     INT_FIELD(j, "page_max", 100, v, "chat");
     if (v < 1 || v > 100)
         return fail(err, errlen, "chat %lld: page_max is 1..100", (long long)c->id);
