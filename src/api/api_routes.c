@@ -24,6 +24,7 @@ const struct api_route api_routes[] = {
     { "GET", "/api/v1/chats/{}/messages", API_ROLE_READ, api_h_messages,
       "after_id,before_id,since,until,limit,order,include_deleted", "messages" },
     { "GET", "/api/v1/chats/{}/messages/{}", API_ROLE_READ, api_h_message, "", "message" },
+    { "GET", "/api/v1/chats/{}/gaps", API_ROLE_READ, api_h_chat_gaps, "", "chat_gaps" },
     { "GET", "/api/v1/chats/{}/messages/{}/media", API_ROLE_READ, api_h_message_media, "",
       "message_media" },
     { "GET", "/api/v1/media/{}", API_ROLE_READ, api_h_media, "", "media" },

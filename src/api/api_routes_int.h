@@ -30,6 +30,7 @@ void api_h_chat_add(struct api_req *r);
 void api_h_chat_enable(struct api_req *r);
 void api_h_chat_disable(struct api_req *r);
 void api_h_chat_backfill(struct api_req *r);
+void api_h_chat_gaps(struct api_req *r); /* api_gaps.c */
 
 /* api_messages.c */
 void api_h_messages(struct api_req *r);

@@ -182,6 +182,36 @@ media_gauges(struct store *st)
     }
 }
 
+/* Missing message ids by gap class, as the last gap checks found them (every class, 0 included). */
+static int
+gap_sum(void *arg, const struct store_gap *g)
+{
+    int64_t *ids = arg;
+
+    ids[g->cls] += g->last_id - g->first_id + 1;
+    return 0;
+}
+
+static void
+gap_gauges(struct store *st)
+{
+    int64_t ids[STORE_GAP_CLASSES] = { 0 };
+
+    if (store_gaps_each(st, MSG_UNSET, gap_sum, ids) != TGH_OK) {
+        log_warn("metrics: gaps not read: %s", tgh_errmsg());
+        return;
+    }
+    for (int i = 0; i < STORE_GAP_CLASSES; i++) {
+        const char *v[1] = { store_gap_class_name((enum store_gap_class)i) };
+
+        tgh_metric_set(tgh_metric_gauge("tgh_gap_ids",
+                                        "message ids the archive lacks, by gap class: unknown, "
+                                        "deleted, missed (fetched since), inaccessible",
+                                        "class"),
+                       v, (double)ids[i]);
+    }
+}
+
 /*
  * Gauges read from the store and the broker: per-chat freshness, open dead
  * letters, media jobs, queue depth. Reading them can take a while on a large archive,
@@ -211,6 +241,7 @@ refresh_gauges(struct api_server *s, struct store **st)
         tgh_metric_set(tgh_metric_gauge("tgh_dead_letters_open", "dead letters not resolved", NULL),
                        NULL, (double)t.dead_letters);
     media_gauges(*st);
+    gap_gauges(*st);
     if (store_chats_each(*st, lag_row, &now) != TGH_OK) {
         log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
         store_close(*st);

@@ -65,6 +65,7 @@ ok "tgharvest gaps, text and JSON"
 TGH_GAP_CHECK_IDS=100 tgh collect --once --verify --json >"$WORK/v2.json" 2>"$WORK/v2.err" ||
     { cat "$WORK/v2.err" >&2; fail "collect --once --verify (2)"; }
 assert_eq "desk again" "[8,0,0,0,0]" "$(jq -c '.chats[] | select(.spec == "@desk") | .gaps | [.deleted, .missed, .inaccessible, .unknown, .deletions_found]' "$WORK/v2.json")"
+assert_eq "late: the next check asks the next ids below" "[200,0,0,299,0]" "$(jq -c '.chats[] | select(.spec == "@late") | .gaps | [.deleted, .missed, .inaccessible, .unknown, .deletions_found]' "$WORK/v2.json")"
 assert_eq "the missed record is kept" "12|12|missed" "$(q "SELECT first_id, last_id, class FROM gaps WHERE chat_id = $A AND class = 'missed'")"
 assert_eq "no second tombstone" 8 "$(q "SELECT count(*) FROM tombstones WHERE chat_id = $A")"
 assert_eq "the same windows: 8 holes and the deletion found" 9 "$(q "SELECT count(*) FROM deletion_windows WHERE chat_id = $A")"

@@ -171,8 +171,11 @@ try {
     await page.waitForSelector('table.messages');
     const top = await page.locator('table.messages tbody tr').first().getAttribute('data-id');
     check(top === String(NEXT_ID), `chat view: newest message is ${top}, expected ${NEXT_ID}`);
+    await page.waitForSelector('#gaps .gap-summary');
+    const gapText = await page.locator('#gaps .gap-summary').textContent();
+    check(/Missing ids: [\d,]+ deleted/.test(gapText) || /No missing ids recorded/.test(gapText), `chat view: gaps section says "${gapText}"`);
     await shot('chat');
-    ok('chat view: latest messages, newest first');
+    ok('chat view: latest messages, newest first; its completeness');
 
     // (e) dead letters: retry the given one; it is then resolved (committed)
     step = 'dead-letters';

@@ -308,9 +308,26 @@
         await load();
     };
 
+    // The runs of message ids the archive lacks, as the last gap check classified them.
+    const GAP_KIND = { deleted: 'warn', missed: 'good', inaccessible: 'bad', unknown: '' };
+    function gapsSection(g) {
+        const box = el('section', { id: 'gaps' }, el('h2', { text: 'Completeness' }));
+        if (g instanceof Error) { box.append(errorBox(g)); return box; }
+        const ids = g.ids || {};
+        box.append(el('p', { class: 'gap-summary', text: g.gaps.length
+            ? `Missing ids: ${fmtNum(ids.deleted)} deleted on Telegram, ${fmtNum(ids.missed)} missed and fetched since, ${fmtNum(ids.inaccessible)} inaccessible, ${fmtNum(ids.unknown)} not checked yet · last check ${fmtTime(g.checked_at)}`
+            : 'No missing ids recorded: the last gap check found none, or none has run yet.' }));
+        if (g.gaps.length)
+            box.append(table(['ids', 'count', 'class', 'where', 'checked', 'detail'], g.gaps.map(x => el('tr', { data: { class: x.class } },
+                td(x.first_id === x.last_id ? String(x.first_id) : `${x.first_id}–${x.last_id}`, 'num'), td(fmtNum(x.ids), 'num'),
+                td(badge(x.class, GAP_KIND[x.class])), td(x.position), td(timeEl(x.checked_at)), td(x.detail, 'text'))), 'grid gaps'));
+        return box;
+    }
+
     views.chat = async (ctx, [id]) => {
         if (!/^-?\d+$/.test(id || '')) throw new Error('not a chat id');
-        const [chats, page] = await Promise.all([api('/api/v1/chats'), api(`/api/v1/chats/${id}/messages?order=desc&limit=50`)]);
+        const [chats, page, gaps] = await Promise.all([api('/api/v1/chats'), api(`/api/v1/chats/${id}/messages?order=desc&limit=50`),
+            api(`/api/v1/chats/${id}/gaps`).catch(e => e)]);
         if (!ctx.alive()) return;
         const c = chats.chats.find(x => String(x.chat_id) === id) || { chat_id: id };
         const rows = page.messages.map(m => el('tr', { data: { id: String(m.message_id) } },
@@ -320,7 +337,8 @@
             el('h1', { text: chatName(c) }),
             el('p', { class: 'muted', text: `${c.chat_id} · ${c.type || 'unknown type'} · ${fmtNum(c.messages)} messages · ${fmtNum(c.deleted)} deleted` }),
             el('h2', { text: 'Latest messages' }),
-            rows.length ? table(['id', 'date', 'edited', 'sender', 'text'], rows, 'grid messages') : el('p', { class: 'muted', text: 'No messages.' }));
+            rows.length ? table(['id', 'date', 'edited', 'sender', 'text'], rows, 'grid messages') : el('p', { class: 'muted', text: 'No messages.' }),
+            gapsSection(gaps));
     };
 
     // ---- the media of a message ----
