@@ -624,6 +624,16 @@ collect_verify_next(struct cchat *c)
 {
     struct verify *v = c->verify;
 
+    if (v == NULL && c->res_state.type != MSG_CHAT_CHANNEL &&
+        c->res_state.type != MSG_CHAT_SUPERGROUP) {
+        /* private chats and basic groups number messages per account: holes are other chats' */
+        log_info("chat %s: no gap check (its message ids are the account's, not the chat's)",
+                 c->spec);
+        c->want_verify = false;
+        c->step = STEP_IDLE;
+        collect_chat_next(c);
+        return;
+    }
     if (v == NULL) {
         /* the counters are this check's */
         memset(c->res.gap_ids, 0, sizeof(c->res.gap_ids));
