@@ -625,6 +625,14 @@ TGH_MUSTCHECK tgh_err store_missing_runs(struct store *st, int64_t chat_id, stor
 TGH_MUSTCHECK tgh_err store_gaps_put(struct store *st, int64_t chat_id, const struct store_gap *g,
                                      size_t n);
 
+/*
+ * Messages first stored in [from, to] (Unix seconds, both inclusive), of
+ * chat_id (MSG_UNSET: every chat): what a run's commits put there
+ * (`validate`).
+ */
+TGH_MUSTCHECK tgh_err store_first_seen_count(struct store *st, int64_t chat_id, int64_t from,
+                                             int64_t to, int64_t *n);
+
 /* The gap rows of chat_id (MSG_UNSET: every chat), by chat and first id. Strings live during fn. */
 TGH_MUSTCHECK tgh_err store_gaps_each(struct store *st, int64_t chat_id, store_gap_fn fn,
                                       void *arg);

@@ -75,3 +75,13 @@ store_gaps_each(struct store *st, int64_t chat_id, store_gap_fn fn, void *arg)
 {
     return store_be(st)->gaps_each(store_impl(st), chat_id, fn, arg);
 }
+
+tgh_err
+store_first_seen_count(struct store *st, int64_t chat_id, int64_t from, int64_t to, int64_t *n)
+{
+    *n = 0;
+    if (chat_id == 0 || from > to)
+        return tgh_errf(TGH_EINVAL, "first seen: chat %" PRId64 ", %" PRId64 "..%" PRId64, chat_id,
+                        from, to);
+    return store_be(st)->first_seen_count(store_impl(st), chat_id, from, to, n);
+}

@@ -88,6 +88,7 @@ struct store_backend {
     tgh_err (*missing_runs)(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg);
     tgh_err (*gaps_put)(void *impl, int64_t chat_id, const struct store_gap *g, size_t n);
     tgh_err (*gaps_each)(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
+    tgh_err (*first_seen_count)(void *impl, int64_t chat_id, int64_t from, int64_t to, int64_t *n);
 };
 
 /* What one event did, from the batch's counts before and after applying it. */

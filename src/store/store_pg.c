@@ -532,4 +532,5 @@ const struct store_backend store_pg_backend = {
     .missing_runs = pg_missing_runs,
     .gaps_put = pg_gaps_put,
     .gaps_each = pg_gaps_each,
+    .first_seen_count = pg_first_seen_count,
 };

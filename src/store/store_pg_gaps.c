@@ -124,3 +124,26 @@ pg_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg)
     PQclear(r);
     return rc;
 }
+
+tgh_err
+pg_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, int64_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    p_int(&p, from);
+    p_int(&p, to);
+    if (chat_id != MSG_UNSET)
+        p_int(&p, chat_id);
+    rc = pg_px(impl,
+               chat_id != MSG_UNSET
+                   ? "SELECT count(*) FROM messages WHERE first_seen_at BETWEEN $1 AND $2"
+                     " AND chat_id = $3"
+                   : "SELECT count(*) FROM messages WHERE first_seen_at BETWEEN $1 AND $2",
+               &p, &r, "count messages first seen");
+    if (rc == TGH_OK)
+        *n = v_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}

@@ -376,4 +376,5 @@ const struct store_backend store_sqlite_backend = {
     .missing_runs = sqlite_missing_runs,
     .gaps_put = sqlite_gaps_put,
     .gaps_each = sqlite_gaps_each,
+    .first_seen_count = sqlite_first_seen_count,
 };

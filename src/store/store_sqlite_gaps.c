@@ -145,3 +145,28 @@ sqlite_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg)
     sqlite3_finalize(s);
     return rc;
 }
+
+tgh_err
+sqlite_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, int64_t *n)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "SELECT count(*) FROM messages WHERE (:chat IS NULL OR chat_id = :chat)"
+                         " AND first_seen_at BETWEEN :from AND :to",
+                         &s, "count messages first seen");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    if (chat_id != MSG_UNSET)
+        bind_named_i64(s, ":chat", chat_id);
+    bind_named_i64(s, ":from", from);
+    bind_named_i64(s, ":to", to);
+    if ((src = sqlite3_step(s)) == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        rc = sq_fail(sq, src, "count messages first seen");
+    sqlite3_finalize(s);
+    return rc;
+}
