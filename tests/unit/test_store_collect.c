@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -952,6 +953,19 @@ test_gaps_ids_and_rows(void **state)
     assert_int_equal(runs.r[0][1], 8);
     assert_int_equal(runs.r[1][0], 11);
     assert_int_equal(runs.r[1][1], 14);
+    {
+        int64_t now = (int64_t)time(NULL), n = -1;
+
+        assert_int_equal(store_first_seen_count(fx->st, CHAN, now - 60, now + 60, &n), TGH_OK);
+        assert_int_equal(n, 6);
+        assert_int_equal(store_first_seen_count(fx->st, MSG_UNSET, now - 60, now + 60, &n), TGH_OK);
+        assert_int_equal(n, 6);
+        assert_int_equal(store_first_seen_count(fx->st, CHAN2, now - 60, now + 60, &n), TGH_OK);
+        assert_int_equal(n, 0);
+        assert_int_equal(store_first_seen_count(fx->st, CHAN, now + 60, now + 120, &n), TGH_OK);
+        assert_int_equal(n, 0);
+        assert_int_equal(store_first_seen_count(fx->st, CHAN, now, now - 1, &n), TGH_EINVAL);
+    }
 
     /* A deletion found later: of a message never stored (a tombstone) and of a stored one. */
     msg_event_init(&del);
