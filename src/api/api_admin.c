@@ -47,6 +47,8 @@ api_run_json(const struct store_run_row *run)
         return json_null();
     (void)json_object_set_new(o, "finished_at",
                               run->finished_at > 0 ? json_integer(run->finished_at) : json_null());
+    (void)json_object_set_new(o, "flood_waits", json_integer(run->flood_waits));
+    (void)json_object_set_new(o, "flood_wait_seconds", json_integer(run->flood_seconds));
     return o;
 }
 

@@ -403,6 +403,8 @@ finish_runs(struct engine *e)
             rr.stats = c->res.stats;
             rr.errors = (size_t)(c->res.errors + c->res.dead_letters);
             rr.error = c->res.error[0] ? c->res.error : NULL;
+            rr.flood_waits = c->res.flood_waits;
+            rr.flood_seconds = c->res.flood_seconds;
             if (store_run_finish(e->meta, c->run_id, &rr) != TGH_OK)
                 log_error("chat %s: run not recorded: %s", c->spec, tgh_errmsg());
             c->run_id = 0;

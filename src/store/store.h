@@ -112,7 +112,8 @@ struct store_run_result {
     int64_t messages_seen;
     struct store_stats stats;
     size_t errors;
-    const char *error; /* NULL when none */
+    const char *error;                  /* NULL when none */
+    int64_t flood_waits, flood_seconds; /* 429s met, and the seconds waited */
 };
 
 TGH_MUSTCHECK tgh_err store_run_begin(struct store *st, int64_t chat_id, const char *kind,
@@ -220,6 +221,7 @@ struct store_run_row {
     struct store_stats stats; /* inserted, versioned, unchanged, refreshed, deleted */
     int64_t errors;
     const char *error; /* may be NULL */
+    int64_t flood_waits, flood_seconds;
 };
 
 struct store_runs_query {

@@ -100,6 +100,8 @@ pg_run_finish(void *impl, int64_t run_id, const struct store_run_result *res)
     p_int(&p, (int64_t)(st->deleted + st->delete_unknown));
     p_int(&p, (int64_t)res->errors);
     p_str(&p, res->error);
+    p_int(&p, res->flood_waits);
+    p_int(&p, res->flood_seconds);
     rc = pg_exec_stmt(pg, P_RUN_FINISH, &p, &r, "finish run");
     if (rc == TGH_OK && changed(r) == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "collection run %" PRId64 " does not exist", run_id);
@@ -129,6 +131,8 @@ run_row(const PGresult *r, int i, struct store_run_row *run)
     run->stats.deleted = (size_t)v_i64(r, i, 12);
     run->errors = v_i64(r, i, 13);
     run->error = v_str(r, i, 14);
+    run->flood_waits = v_i64(r, i, 15);
+    run->flood_seconds = v_i64(r, i, 16);
 }
 
 /* Hand every row of r to fn; *stopped when fn asked to stop. */

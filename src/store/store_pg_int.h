@@ -111,7 +111,7 @@ enum stmt_id {
     "chat_id, thread_id, newest_id, oldest_id, complete, gap_hi, gap_from, updated_at"
 #define RUN_COLUMNS                                                                        \
     "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
-    " versioned, unchanged, refreshed, deleted, errors, error"
+    " versioned, unchanged, refreshed, deleted, errors, error, flood_waits, flood_seconds"
 #define DL_COLUMNS \
     "id, source, origin, position, reason, payload, created_at, retry_count, resolved_at"
 /* Rows per page of the listings (kept in step with the LIMIT text). */

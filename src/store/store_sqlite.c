@@ -88,7 +88,8 @@ static const char *const stmt_sql[S_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?4)",
     [S_RUN_FINISH] = "UPDATE collection_runs SET finished_at = ?2, status = ?3,"
                      " messages_seen = ?4, inserted = ?5, versioned = ?6, unchanged = ?7,"
-                     " refreshed = ?8, deleted = ?9, errors = ?10, error = ?11 WHERE id = ?1",
+                     " refreshed = ?8, deleted = ?9, errors = ?10, error = ?11,"
+                     " flood_waits = ?12, flood_seconds = ?13 WHERE id = ?1",
     [S_CHATS] = "SELECT c.chat_id, c.type, c.title, c.username, coalesce(s.live, 0),"
                 " coalesce(s.dead, 0), coalesce(s.first, 0), coalesce(s.last, 0),"
                 " coalesce(s.last_id, 0)"

@@ -71,6 +71,8 @@ sqlite_run_finish(void *impl, int64_t run_id, const struct store_run_result *res
     (void)sqlite3_bind_int64(s, 9, (int64_t)(st->deleted + st->delete_unknown));
     (void)sqlite3_bind_int64(s, 10, (int64_t)res->errors);
     bind_str(s, 11, res->error);
+    (void)sqlite3_bind_int64(s, 12, res->flood_waits);
+    (void)sqlite3_bind_int64(s, 13, res->flood_seconds);
     rc = run(sq, S_RUN_FINISH, "finish run");
     if (rc == TGH_OK && sqlite3_changes(sq->db) == 0)
         rc = tgh_errf(TGH_ENOTFOUND, "collection run %" PRId64 " does not exist", run_id);
@@ -106,6 +108,8 @@ run_row(sqlite3_stmt *s, struct store_run_row *r)
     r->stats.deleted = (size_t)sqlite3_column_int64(s, 12);
     r->errors = sqlite3_column_int64(s, 13);
     r->error = col_str(s, 14);
+    r->flood_waits = sqlite3_column_int64(s, 15);
+    r->flood_seconds = sqlite3_column_int64(s, 16);
 }
 
 /*

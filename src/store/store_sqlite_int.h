@@ -91,7 +91,7 @@ enum stmt_id {
 
 #define RUN_COLUMNS                                                                        \
     "id, chat_id, kind, origin, started_at, finished_at, status, messages_seen, inserted," \
-    " versioned, unchanged, refreshed, deleted, errors, error"
+    " versioned, unchanged, refreshed, deleted, errors, error, flood_waits, flood_seconds"
 
 #define DL_COLUMNS \
     "id, source, origin, position, reason, payload, created_at, retry_count, resolved_at"

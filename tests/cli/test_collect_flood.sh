@@ -20,6 +20,8 @@ jq -e '.ok and .chats[0].backfill_complete and .chats[0].new == 1000' "$WORK/out
 floods=$(jq -s '[.[] | select(.flood)] | length' "$TGH_FAKE_TD_LOG")
 [ "$floods" -ge 2 ] || fail "the stand-in issued $floods flood waits, expected at least 2"
 assert_eq "flood waits counted" "$floods" "$(jq '.chats[0].flood_waits' "$WORK/out")"
+assert_eq "and kept with the run" "$floods" "$(sql "SELECT flood_waits FROM collection_runs")"
+[ "$(sql "SELECT flood_seconds FROM collection_runs")" -ge $((2 * floods)) ] || fail "the run's flood seconds: $(sql "SELECT flood_seconds FROM collection_runs")"
 assert_eq "violations (a request before the wait was over)" "" "$(violations)"
 grep -q 'level=warn sub=tdlib "account default: flood wait of 2 s' "$WORK/err" ||
     fail "the wait was not logged: $(cat "$WORK/err")"

@@ -1,7 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- 009_gaps.sql - completeness: the runs of message ids a chat's archive
--- lacks, classified by asking Telegram, and the window of each deletion that
--- was found later rather than seen when it happened.
+-- lacks, classified by asking Telegram, the window of each deletion that
+-- was found later rather than seen when it happened, and the flood waits of
+-- each collection run (for the data-quality report).
 --
 -- A run is leading (before the oldest stored id: history not yet walked, or
 -- before the start Telegram gives), inner (between stored ids) or trailing
@@ -31,3 +32,7 @@ CREATE TABLE deletion_windows (
     found_at      INTEGER NOT NULL,
     PRIMARY KEY (chat_id, message_id)
 ) WITHOUT ROWID;
+
+-- The flood waits (429) a collection run met, and the seconds it waited.
+ALTER TABLE collection_runs ADD COLUMN flood_waits INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collection_runs ADD COLUMN flood_seconds INTEGER NOT NULL DEFAULT 0;
