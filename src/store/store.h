@@ -635,6 +635,32 @@ TGH_MUSTCHECK tgh_err store_gaps_put(struct store *st, int64_t chat_id, const st
 TGH_MUSTCHECK tgh_err store_first_seen_count(struct store *st, int64_t chat_id, int64_t from,
                                              int64_t to, int64_t *n);
 
+/* The data-quality figures of one chat's stored messages (the report, docs/internals/report.md). */
+struct store_chat_quality {
+    int64_t messages, deleted;     /* live, tombstoned */
+    int64_t edited, versions;      /* messages with earlier versions, and those versions */
+    int64_t first_date, last_date; /* of every stored message; 0 when none */
+    int64_t same_content;          /* live messages whose content_hash an earlier one has */
+    int64_t dangling_replies;      /* replies to an id inside the stored range that is absent */
+    int64_t replies_before;        /* replies to an id below the oldest stored one */
+    int64_t dangling_threads;      /* thread_id naming no stored message */
+    int64_t out_of_order;          /* dated before the message with the next lower id */
+    int64_t future;                /* dated more than 5 minutes after now */
+    int64_t first_seen_since;      /* first stored at or after since */
+};
+
+/* Per kind (a media kind, "service" or "text"): live messages, and how many lack each field. */
+struct store_kind_quality {
+    const char *kind;
+    int64_t messages;
+    int64_t no_sender, no_text, no_size, no_file_id; /* text: no_text; media: size, file id */
+};
+typedef int (*store_kind_fn)(void *arg, const struct store_kind_quality *k);
+
+TGH_MUSTCHECK tgh_err store_chat_quality(struct store *st, int64_t chat_id, int64_t now,
+                                         int64_t since, struct store_chat_quality *out,
+                                         store_kind_fn kinds, void *arg);
+
 /* The gap rows of chat_id (MSG_UNSET: every chat), by chat and first id. Strings live during fn. */
 TGH_MUSTCHECK tgh_err store_gaps_each(struct store *st, int64_t chat_id, store_gap_fn fn,
                                       void *arg);

@@ -85,3 +85,13 @@ store_first_seen_count(struct store *st, int64_t chat_id, int64_t from, int64_t 
                         from, to);
     return store_be(st)->first_seen_count(store_impl(st), chat_id, from, to, n);
 }
+
+tgh_err
+store_chat_quality(struct store *st, int64_t chat_id, int64_t now, int64_t since,
+                   struct store_chat_quality *out, store_kind_fn kinds, void *arg)
+{
+    memset(out, 0, sizeof(*out));
+    if (chat_id == 0 || chat_id == MSG_UNSET)
+        return tgh_errf(TGH_EINVAL, "quality figures need a chat");
+    return store_be(st)->chat_quality(store_impl(st), chat_id, now, since, out, kinds, arg);
+}

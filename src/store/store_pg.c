@@ -534,4 +534,5 @@ const struct store_backend store_pg_backend = {
     .gaps_put = pg_gaps_put,
     .gaps_each = pg_gaps_each,
     .first_seen_count = pg_first_seen_count,
+    .chat_quality = pg_chat_quality,
 };

@@ -147,3 +147,85 @@ pg_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, int64
     PQclear(r);
     return rc;
 }
+
+/* As SQ_QUALITY of store_sqlite_gaps.c; $1 chat, $2 now, $3 since. */
+#define PG_QUALITY                                                                                 \
+    "SELECT"                                                                                       \
+    " (SELECT count(*) FROM messages WHERE chat_id = $1 AND deleted_at IS NULL),"                  \
+    " (SELECT count(*) FROM messages WHERE chat_id = $1 AND deleted_at IS NOT NULL),"              \
+    " (SELECT count(*) FROM messages WHERE chat_id = $1 AND version_count > 0),"                   \
+    " (SELECT coalesce(sum(version_count), 0) FROM messages WHERE chat_id = $1),"                  \
+    " (SELECT coalesce(min(date), 0) FROM messages WHERE chat_id = $1),"                           \
+    " (SELECT coalesce(max(date), 0) FROM messages WHERE chat_id = $1),"                           \
+    " (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM messages"                    \
+    "   WHERE chat_id = $1 AND deleted_at IS NULL GROUP BY content_hash HAVING count(*) > 1) d),"  \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = $1 AND m.reply_to_message_id IS NOT NULL" \
+    "   AND (m.event::jsonb #> '{reply_to,chat_id}') IS NULL"                                      \
+    "   AND m.reply_to_message_id >= (SELECT min(message_id) FROM messages WHERE chat_id = $1)"    \
+    "   AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.chat_id = $1"                             \
+    "     AND r.message_id = m.reply_to_message_id)"                                               \
+    "   AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.chat_id = $1"                           \
+    "     AND t.message_id = m.reply_to_message_id)),"                                             \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = $1 AND m.reply_to_message_id IS NOT NULL" \
+    "   AND (m.event::jsonb #> '{reply_to,chat_id}') IS NULL"                                      \
+    "   AND m.reply_to_message_id < (SELECT min(message_id) FROM messages WHERE chat_id = $1)),"   \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = $1 AND m.thread_id IS NOT NULL"           \
+    "   AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.chat_id = $1"                             \
+    "     AND r.message_id = m.thread_id)"                                                         \
+    "   AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.chat_id = $1"                           \
+    "     AND t.message_id = m.thread_id)),"                                                       \
+    " (SELECT count(*) FROM (SELECT date, lag(date) OVER (ORDER BY message_id) AS prev"            \
+    "   FROM messages WHERE chat_id = $1) o WHERE date < prev),"                                   \
+    " (SELECT count(*) FROM messages WHERE chat_id = $1 AND date > $2::bigint + 300),"             \
+    " (SELECT count(*) FROM messages WHERE chat_id = $1 AND first_seen_at >= $3)"
+
+#define PG_KINDS                                                                                      \
+    "SELECT k, count(*), count(*) FILTER (WHERE sender_id IS NULL),"                                  \
+    " count(*) FILTER (WHERE k = 'text' AND coalesce(text, '') = ''),"                                \
+    " count(*) FILTER (WHERE k NOT IN ('text', 'service') AND (ev #> '{media,size_bytes}') IS NULL)," \
+    " count(*) FILTER (WHERE k NOT IN ('text', 'service')"                                            \
+    "   AND (ev #> '{media,file_unique_id}') IS NULL)"                                                \
+    " FROM (SELECT sender_id, text, event::jsonb AS ev, coalesce(media_kind, CASE WHEN"               \
+    "   (event::jsonb -> 'action') IS NOT NULL THEN 'service' ELSE 'text' END) AS k"                  \
+    "   FROM messages WHERE chat_id = $1 AND deleted_at IS NULL) q GROUP BY k ORDER BY k"
+
+tgh_err
+pg_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
+                struct store_chat_quality *out, store_kind_fn kinds, void *arg)
+{
+    int64_t *f[] = { &out->messages,         &out->deleted,          &out->edited,
+                     &out->versions,         &out->first_date,       &out->last_date,
+                     &out->same_content,     &out->dangling_replies, &out->replies_before,
+                     &out->dangling_threads, &out->out_of_order,     &out->future,
+                     &out->first_seen_since };
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    p_int(&p, chat_id);
+    p_int(&p, now);
+    p_int(&p, since);
+    rc = pg_px(impl, PG_QUALITY, &p, &r, "read the chat's quality figures");
+    for (int i = 0; rc == TGH_OK && i < (int)(sizeof(f) / sizeof(*f)); i++)
+        *f[i] = v_i64(r, 0, i);
+    PQclear(r);
+    if (rc != TGH_OK || kinds == NULL)
+        return rc;
+    p.n = 1;
+    rc = pg_px(impl, PG_KINDS, &p, &r, "read the chat's kinds");
+    for (int i = 0; rc == TGH_OK && i < PQntuples(r); i++) {
+        struct store_kind_quality k = {
+            .kind = v_str(r, i, 0),
+            .messages = v_i64(r, i, 1),
+            .no_sender = v_i64(r, i, 2),
+            .no_text = v_i64(r, i, 3),
+            .no_size = v_i64(r, i, 4),
+            .no_file_id = v_i64(r, i, 5),
+        };
+
+        if (kinds(arg, &k) != 0)
+            break;
+    }
+    PQclear(r);
+    return rc;
+}

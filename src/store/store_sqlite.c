@@ -378,4 +378,5 @@ const struct store_backend store_sqlite_backend = {
     .gaps_put = sqlite_gaps_put,
     .gaps_each = sqlite_gaps_each,
     .first_seen_count = sqlite_first_seen_count,
+    .chat_quality = sqlite_chat_quality,
 };

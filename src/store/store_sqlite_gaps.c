@@ -170,3 +170,92 @@ sqlite_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, i
     sqlite3_finalize(s);
     return rc;
 }
+
+/* The scalar figures of store_chat_quality, in the order of struct store_chat_quality. */
+#define SQ_QUALITY                                                                                 \
+    "SELECT"                                                                                       \
+    " (SELECT count(*) FROM messages WHERE chat_id = :c AND deleted_at IS NULL),"                  \
+    " (SELECT count(*) FROM messages WHERE chat_id = :c AND deleted_at IS NOT NULL),"              \
+    " (SELECT count(*) FROM messages WHERE chat_id = :c AND version_count > 0),"                   \
+    " (SELECT coalesce(sum(version_count), 0) FROM messages WHERE chat_id = :c),"                  \
+    " (SELECT coalesce(min(date), 0) FROM messages WHERE chat_id = :c),"                           \
+    " (SELECT coalesce(max(date), 0) FROM messages WHERE chat_id = :c),"                           \
+    " (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM messages"                    \
+    "   WHERE chat_id = :c AND deleted_at IS NULL GROUP BY content_hash HAVING count(*) > 1)),"    \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = :c AND m.reply_to_message_id IS NOT NULL" \
+    "   AND json_extract(m.event, '$.reply_to.chat_id') IS NULL"                                   \
+    "   AND m.reply_to_message_id >= (SELECT min(message_id) FROM messages WHERE chat_id = :c)"    \
+    "   AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.chat_id = :c"                             \
+    "     AND r.message_id = m.reply_to_message_id)"                                               \
+    "   AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.chat_id = :c"                           \
+    "     AND t.message_id = m.reply_to_message_id)),"                                             \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = :c AND m.reply_to_message_id IS NOT NULL" \
+    "   AND json_extract(m.event, '$.reply_to.chat_id') IS NULL"                                   \
+    "   AND m.reply_to_message_id < (SELECT min(message_id) FROM messages WHERE chat_id = :c)),"   \
+    " (SELECT count(*) FROM messages m WHERE m.chat_id = :c AND m.thread_id IS NOT NULL"           \
+    "   AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.chat_id = :c"                             \
+    "     AND r.message_id = m.thread_id)"                                                         \
+    "   AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.chat_id = :c"                           \
+    "     AND t.message_id = m.thread_id)),"                                                       \
+    " (SELECT count(*) FROM (SELECT date, lag(date) OVER (ORDER BY message_id) AS prev"            \
+    "   FROM messages WHERE chat_id = :c) WHERE date < prev),"                                     \
+    " (SELECT count(*) FROM messages WHERE chat_id = :c AND date > :now + 300),"                   \
+    " (SELECT count(*) FROM messages WHERE chat_id = :c AND first_seen_at >= :since)"
+
+#define SQ_KINDS                                                                                   \
+    "SELECT k, count(*), sum(sender_id IS NULL), sum(k = 'text' AND coalesce(text, '') = ''),"     \
+    " sum(k NOT IN ('text', 'service') AND json_extract(event, '$.media.size_bytes') IS NULL),"    \
+    " sum(k NOT IN ('text', 'service') AND json_extract(event, '$.media.file_unique_id') IS NULL)" \
+    " FROM (SELECT sender_id, text, event, coalesce(media_kind, CASE WHEN"                         \
+    "   json_extract(event, '$.action') IS NOT NULL THEN 'service' ELSE 'text' END) AS k"          \
+    "   FROM messages WHERE chat_id = :c AND deleted_at IS NULL) GROUP BY k ORDER BY k"
+
+tgh_err
+sqlite_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
+                    struct store_chat_quality *out, store_kind_fn kinds, void *arg)
+{
+    struct sq *sq = impl;
+    int64_t *f[] = { &out->messages,         &out->deleted,          &out->edited,
+                     &out->versions,         &out->first_date,       &out->last_date,
+                     &out->same_content,     &out->dangling_replies, &out->replies_before,
+                     &out->dangling_threads, &out->out_of_order,     &out->future,
+                     &out->first_seen_since };
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq, SQ_QUALITY, &s, "read the chat's quality figures");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":c", chat_id);
+    bind_named_i64(s, ":now", now);
+    bind_named_i64(s, ":since", since);
+    if ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        for (int i = 0; i < (int)(sizeof(f) / sizeof(*f)); i++)
+            *f[i] = sqlite3_column_int64(s, i);
+    } else {
+        rc = sq_fail(sq, src, "read the chat's quality figures");
+    }
+    sqlite3_finalize(s);
+    if (rc != TGH_OK || kinds == NULL)
+        return rc;
+    if ((rc = sq_prep(sq, SQ_KINDS, &s, "read the chat's kinds")) != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":c", chat_id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_kind_quality k = {
+            .kind = col_str(s, 0),
+            .messages = sqlite3_column_int64(s, 1),
+            .no_sender = sqlite3_column_int64(s, 2),
+            .no_text = sqlite3_column_int64(s, 3),
+            .no_size = sqlite3_column_int64(s, 4),
+            .no_file_id = sqlite3_column_int64(s, 5),
+        };
+
+        if (kinds(arg, &k) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "read the chat's kinds");
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -1031,6 +1031,122 @@ test_gaps_ids_and_rows(void **state)
     }
 }
 
+/* One event of the quality archive, committed. */
+static void
+qev(struct store_fx *fx, int64_t id, int64_t date, const char *text, int64_t reply, int64_t thread)
+{
+    struct store_stats stats = { 0 };
+    struct msg_event ev;
+
+    msg_event_init(&ev);
+    ev.source = MSG_SOURCE_TDLIB;
+    ev.chat_id = CHAN;
+    ev.chat_type = MSG_CHAT_SUPERGROUP;
+    ev.message_id = id;
+    ev.date = date;
+    ev.text = text;
+    if (id != 13) { /* one message without a sender */
+        ev.sender_id = 4242;
+        ev.sender_type = MSG_PEER_USER;
+    }
+    if (reply > 0)
+        ev.reply_to_message_id = reply;
+    if (thread > 0)
+        ev.thread_id = thread;
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+}
+
+struct kinds_seen {
+    char line[8][96];
+    size_t n;
+};
+
+static int
+on_kind(void *arg, const struct store_kind_quality *k)
+{
+    struct kinds_seen *x = arg;
+
+    if (x->n < 8)
+        (void)snprintf(x->line[x->n], sizeof(x->line[0]), "%s %lld %lld %lld %lld %lld", k->kind,
+                       (long long)k->messages, (long long)k->no_sender, (long long)k->no_text,
+                       (long long)k->no_size, (long long)k->no_file_id);
+    x->n++;
+    return 0;
+}
+
+/* A constructed archive whose figures are known: each one counted once. */
+static void
+test_chat_quality(void **state)
+{
+    struct store_fx *fx = *state;
+    int64_t now = (int64_t)time(NULL), d = DATE0;
+    struct store_chat_quality q;
+    struct kinds_seen k = { .n = 0 };
+    struct store_stats stats = { 0 };
+    struct msg_media photo;
+    struct msg_event ev;
+
+    qev(fx, 10, d, "hello", 0, 0);
+    qev(fx, 11, d + 60, "hello", 0, 0);          /* the same content as 10 */
+    qev(fx, 12, d + 120, "a reply", 11, 0);      /* to a stored message */
+    qev(fx, 13, d + 180, "older", 5, 0);         /* to one below the archive */
+    qev(fx, 14, d + 240, "to nothing", 16, 0);   /* to an id inside the range, absent */
+    qev(fx, 15, d + 30, "out of order", 0, 0);   /* dated before 14 */
+    qev(fx, 18, d + 360, "in a thread", 0, 999); /* its root is nowhere */
+    qev(fx, 21, now + 3600, "from the future", 0, 0);
+    qev(fx, 12, d + 120, "a reply, edited", 11, 0);
+    /* a photo without its size */
+    msg_event_init(&ev);
+    ev.source = MSG_SOURCE_TDLIB;
+    ev.chat_id = CHAN;
+    ev.chat_type = MSG_CHAT_SUPERGROUP;
+    ev.message_id = 17;
+    ev.date = d + 300;
+    ev.sender_id = 4242;
+    ev.sender_type = MSG_PEER_USER;
+    memset(&photo, 0, sizeof(photo));
+    photo.kind = "photo";
+    photo.size_bytes = MSG_UNSET;
+    photo.duration_s = MSG_UNSET;
+    photo.width = photo.height = MSG_UNSET;
+    photo.file_unique_id = "AQADph";
+    ev.media = &photo;
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+    /* a deleted one */
+    qev(fx, 19, d + 420, "gone", 0, 0);
+    msg_event_init(&ev);
+    ev.op = MSG_OP_DELETE;
+    ev.source = MSG_SOURCE_TDLIB;
+    ev.chat_id = CHAN;
+    ev.message_id = 19;
+    assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+    assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+
+    assert_int_equal(store_chat_quality(fx->st, CHAN, now, now - 600, &q, on_kind, &k), TGH_OK);
+    assert_int_equal(q.messages, 9);
+    assert_int_equal(q.deleted, 1);
+    assert_int_equal(q.edited, 1);
+    assert_int_equal(q.versions, 1);
+    assert_int_equal(q.first_date, d);
+    assert_int_equal(q.last_date, now + 3600);
+    assert_int_equal(q.same_content, 1);
+    assert_int_equal(q.dangling_replies, 1);
+    assert_int_equal(q.replies_before, 1);
+    assert_int_equal(q.dangling_threads, 1);
+    assert_int_equal(q.out_of_order, 1);
+    assert_int_equal(q.future, 1);
+    assert_int_equal(q.first_seen_since, 10);
+    assert_int_equal(k.n, 2);
+    assert_string_equal(k.line[0], "photo 1 0 0 1 0");
+    assert_string_equal(k.line[1], "text 8 1 0 0 0");
+    assert_int_equal(store_chat_quality(fx->st, CHAN, now, now + 600, &q, NULL, NULL), TGH_OK);
+    assert_int_equal(q.first_seen_since, 0);
+    assert_int_equal(store_chat_quality(fx->st, CHAN2, now, 0, &q, on_kind, &k), TGH_OK);
+    assert_int_equal(q.messages + q.last_date, 0);
+}
+
 /* ---- durability and migration ---- */
 
 static void
@@ -1281,6 +1397,7 @@ main(void)
         T(test_media_policy),
         T(test_bot_state_and_items),
         T(test_gaps_ids_and_rows),
+        T(test_chat_quality),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),
