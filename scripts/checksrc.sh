@@ -56,7 +56,7 @@ layer() {
     case "$1" in
     core) echo 0 ;;
     cache | queue | source | store | media) echo 1 ;;
-    pipeline) echo 2 ;;
+    pipeline | quality) echo 2 ;;
     collect | api) echo 3 ;;
     sched | bot) echo 4 ;;
     cli) echo 5 ;;

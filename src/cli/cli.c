@@ -6,11 +6,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/time.h"
 #include "store/store.h"
@@ -211,4 +213,72 @@ cli_fmt_time(int64_t t, char *buf, size_t bufsize)
     }
     (void)strftime(buf, bufsize, "%Y-%m-%d %H:%M:%S", &tm);
     return buf;
+}
+
+/* Make a rename durable: fsync the directory that holds path. */
+static int
+sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    int fd, rc;
+
+    if (slash == NULL)
+        (void)snprintf(dir, sizeof(dir), ".");
+    else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1), path) >=
+             sizeof(dir))
+        return -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    rc = fsync(fd);
+    (void)close(fd);
+    return rc;
+}
+
+tgh_err
+cli_atomic_open(const char *path, char *tmp, size_t tmpsize, FILE **out)
+{
+    int fd;
+
+    *out = NULL;
+    if ((size_t)snprintf(tmp, tmpsize, "%s.XXXXXX", path) >= tmpsize)
+        return tgh_errf(TGH_EINVAL, "output path too long");
+    fd = mkstemp(tmp);
+    if (fd == -1 || (*out = fdopen(fd, "wb")) == NULL) {
+        tgh_err rc = tgh_errf(TGH_EIO, "%s: %s", path, strerror(errno));
+
+        if (fd != -1) {
+            (void)close(fd);
+            (void)unlink(tmp);
+        }
+        return rc;
+    }
+    return TGH_OK;
+}
+
+tgh_err
+cli_atomic_commit(FILE *f, const char *tmp, const char *path)
+{
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        tgh_err rc = tgh_errf(TGH_EIO, "writing %s failed: %s", tmp, strerror(errno));
+
+        cli_atomic_abort(f, tmp);
+        return rc;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0 || sync_dir_of(path) != 0) {
+        tgh_err rc = tgh_errf(TGH_EIO, "%s: %s", path, strerror(errno));
+
+        (void)unlink(tmp);
+        return rc;
+    }
+    return TGH_OK;
+}
+
+void
+cli_atomic_abort(FILE *f, const char *tmp)
+{
+    if (f != NULL)
+        (void)fclose(f);
+    (void)unlink(tmp);
 }

@@ -34,7 +34,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmd_import, cli_cmd_chats, cli_cmd_messages, cli_cmd_search,
     cli_cmd_export, cli_cmd_stats, cli_cmd_decode, cli_cmd_run, cli_cmd_login, cli_cmd_logout,
     cli_cmd_accounts, cli_cmd_collect, cli_cmd_work, cli_cmd_replay, cli_cmd_cleanup, cli_cmd_serve,
-    cli_cmd_bot, cli_cmd_media, cli_cmd_gaps, cli_cmd_validate;
+    cli_cmd_bot, cli_cmd_media, cli_cmd_gaps, cli_cmd_validate, cli_cmd_report;
 
 struct api_server;
 struct tgh_feed;
@@ -114,5 +114,15 @@ TGH_MUSTCHECK tgh_err cli_parse_int(const char *s, int64_t min, int64_t max, int
 
 /* "2024-05-01 12:30:00" (UTC) into buf; "-" for 0 / unset. */
 const char *cli_fmt_time(int64_t t, char *buf, size_t bufsize);
+
+/*
+ * Output written atomically: a new private file beside path (mkstemp: never
+ * an existing file or a planted link), renamed over path by
+ * cli_atomic_commit() only when complete and synced; cli_atomic_abort()
+ * removes it. tmp (at least 4096 bytes) holds the temporary name.
+ */
+TGH_MUSTCHECK tgh_err cli_atomic_open(const char *path, char *tmp, size_t tmpsize, FILE **out);
+TGH_MUSTCHECK tgh_err cli_atomic_commit(FILE *f, const char *tmp, const char *path);
+void cli_atomic_abort(FILE *f, const char *tmp);
 
 #endif

@@ -93,27 +93,6 @@ export_row(void *arg, const struct store_message_row *r)
     return c->failed;
 }
 
-/* Make a rename durable: fsync the directory that holds path. */
-static int
-sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    int fd, rc;
-
-    if (slash == NULL)
-        (void)snprintf(dir, sizeof(dir), ".");
-    else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1), path) >=
-             sizeof(dir))
-        return -1;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    rc = fsync(fd);
-    (void)close(fd);
-    return rc;
-}
-
 static const struct option longopts[] = {
     { "format", required_argument, NULL, 'f' }, { "chat", required_argument, NULL, 'c' },
     { "since", required_argument, NULL, 'S' },  { "until", required_argument, NULL, 'U' },
@@ -182,22 +161,10 @@ run(const struct tgh_config *cfg, int argc, char **argv)
     }
     c.st = st;
     c.out = stdout;
-    if (output != NULL) {
-        int fd;
-
-        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", output) >= sizeof(tmp)) {
-            cli_error("export", "output path too long");
-            goto out;
-        }
-        fd = mkstemp(tmp);
-        if (fd == -1 || (c.out = fdopen(fd, "wb")) == NULL) {
-            cli_error("export", "%s: %s", output, strerror(errno));
-            if (fd != -1) {
-                (void)close(fd);
-                (void)unlink(tmp);
-            }
-            goto out;
-        }
+    if (output != NULL && cli_atomic_open(output, tmp, sizeof(tmp), &c.out) != TGH_OK) {
+        c.out = NULL;
+        cli_error("export", "%s", tgh_errmsg());
+        goto out;
     }
     if (c.fmt == FMT_CSV &&
         fputs("chat_id,message_id,date_utc,edit_date_utc,deleted_at_utc,versions,chat_title,"
@@ -214,7 +181,7 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         cli_error("export", "%s", tgh_errmsg());
         goto out;
     }
-    if (c.failed || fflush(c.out) != 0 || (output != NULL && fsync(fileno(c.out)) != 0)) {
+    if (c.failed || fflush(c.out) != 0) {
         cli_error("export", "writing %s failed: %s", output ? tmp : "stdout", strerror(errno));
         goto out;
     }
@@ -222,18 +189,16 @@ run(const struct tgh_config *cfg, int argc, char **argv)
         FILE *f = c.out;
 
         c.out = NULL;
-        if (fclose(f) != 0 || rename(tmp, output) != 0 || sync_dir_of(output) != 0) {
-            cli_error("export", "%s: %s", output, strerror(errno));
+        if (cli_atomic_commit(f, tmp, output) != TGH_OK) {
+            cli_error("export", "%s", tgh_errmsg());
             goto out;
         }
         (void)fprintf(stderr, "exported %" PRId64 " messages to %s\n", c.rows, output);
     }
     rc = CLI_EXIT_OK;
 out:
-    if (output != NULL && c.out != NULL) {
-        (void)fclose(c.out);
-        (void)unlink(tmp);
-    }
+    if (output != NULL && c.out != NULL)
+        cli_atomic_abort(c.out, tmp);
     store_close(st);
     return rc;
 }

@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_collect, &cli_cmd_import, &cli_cmd_messages, &cli_cmd_search,   &cli_cmd_export,
     &cli_cmd_stats,   &cli_cmd_decode, &cli_cmd_work,     &cli_cmd_replay,   &cli_cmd_cleanup,
     &cli_cmd_serve,   &cli_cmd_media,  &cli_cmd_bot,      &cli_cmd_gaps,     &cli_cmd_validate,
+    &cli_cmd_report,
 };
 
 #define NCOMMANDS TGH_NELEM(commands)

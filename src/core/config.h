@@ -29,6 +29,7 @@ struct tgh_config {
     char *account;                /* TGH_ACCOUNT: the default account's name */
     char *db_key;                 /* TGH_DB_KEY: TDLib database encryption key (secret) */
     int64_t gapfill_interval;     /* TGH_GAPFILL_INTERVAL, seconds */
+    int64_t freshness_slo;        /* TGH_FRESHNESS_SLO: seconds a tracked chat may lag */
     int64_t gap_check_interval;   /* TGH_GAP_CHECK_INTERVAL, seconds; 0: only after reconnects */
     int64_t gap_check_ids;        /* TGH_GAP_CHECK_IDS: ids asked about per chat and check */
     int64_t verify_recent;        /* TGH_VERIFY_RECENT: newest stored ids checked for deletion */

@@ -179,15 +179,19 @@ pg_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, int64
     " (SELECT count(*) FROM messages WHERE chat_id = $1 AND date > $2::bigint + 300),"             \
     " (SELECT count(*) FROM messages WHERE chat_id = $1 AND first_seen_at >= $3)"
 
-#define PG_KINDS                                                                                      \
-    "SELECT k, count(*), count(*) FILTER (WHERE sender_id IS NULL),"                                  \
-    " count(*) FILTER (WHERE k = 'text' AND coalesce(text, '') = ''),"                                \
-    " count(*) FILTER (WHERE k NOT IN ('text', 'service') AND (ev #> '{media,size_bytes}') IS NULL)," \
-    " count(*) FILTER (WHERE k NOT IN ('text', 'service')"                                            \
-    "   AND (ev #> '{media,file_unique_id}') IS NULL)"                                                \
-    " FROM (SELECT sender_id, text, event::jsonb AS ev, coalesce(media_kind, CASE WHEN"               \
-    "   (event::jsonb -> 'action') IS NOT NULL THEN 'service' ELSE 'text' END) AS k"                  \
-    "   FROM messages WHERE chat_id = $1 AND deleted_at IS NULL) q GROUP BY k ORDER BY k"
+#define PG_KINDS                                                                                \
+    "SELECT k, count(*), count(*) FILTER (WHERE sender_id IS NULL),"                            \
+    " count(*) FILTER (WHERE k = 'text' AND coalesce(text, '') = ''),"                          \
+    " count(*) FILTER (WHERE media_kind IS NOT NULL AND (ev #> '{media,size_bytes}') IS NULL)," \
+    " count(*) FILTER (WHERE media_kind IS NOT NULL"                                            \
+    "   AND (ev #> '{media,file_unique_id}') IS NULL)"                                          \
+    " FROM (SELECT sender_id, text, media_kind, ev, coalesce(media_kind, CASE"                  \
+    "   WHEN (ev -> 'action') IS NOT NULL THEN 'service'"                                       \
+    "   WHEN (ev -> 'poll') IS NOT NULL THEN 'poll'"                                            \
+    "   WHEN (ev -> 'location') IS NOT NULL THEN 'location'"                                    \
+    "   WHEN (ev -> 'contact') IS NOT NULL THEN 'contact' ELSE 'text' END) AS k"                \
+    "   FROM (SELECT sender_id, text, media_kind, event::jsonb AS ev FROM messages"             \
+    "     WHERE chat_id = $1 AND deleted_at IS NULL) m) q GROUP BY k ORDER BY k"
 
 tgh_err
 pg_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,

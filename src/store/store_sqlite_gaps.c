@@ -202,12 +202,15 @@ sqlite_first_seen_count(void *impl, int64_t chat_id, int64_t from, int64_t to, i
     " (SELECT count(*) FROM messages WHERE chat_id = :c AND date > :now + 300),"                   \
     " (SELECT count(*) FROM messages WHERE chat_id = :c AND first_seen_at >= :since)"
 
-#define SQ_KINDS                                                                                   \
-    "SELECT k, count(*), sum(sender_id IS NULL), sum(k = 'text' AND coalesce(text, '') = ''),"     \
-    " sum(k NOT IN ('text', 'service') AND json_extract(event, '$.media.size_bytes') IS NULL),"    \
-    " sum(k NOT IN ('text', 'service') AND json_extract(event, '$.media.file_unique_id') IS NULL)" \
-    " FROM (SELECT sender_id, text, event, coalesce(media_kind, CASE WHEN"                         \
-    "   json_extract(event, '$.action') IS NOT NULL THEN 'service' ELSE 'text' END) AS k"          \
+#define SQ_KINDS                                                                                \
+    "SELECT k, count(*), sum(sender_id IS NULL), sum(k = 'text' AND coalesce(text, '') = ''),"  \
+    " sum(media_kind IS NOT NULL AND json_extract(event, '$.media.size_bytes') IS NULL),"       \
+    " sum(media_kind IS NOT NULL AND json_extract(event, '$.media.file_unique_id') IS NULL)"    \
+    " FROM (SELECT sender_id, text, event, media_kind, coalesce(media_kind, CASE"               \
+    "   WHEN json_extract(event, '$.action') IS NOT NULL THEN 'service'"                        \
+    "   WHEN json_extract(event, '$.poll') IS NOT NULL THEN 'poll'"                             \
+    "   WHEN json_extract(event, '$.location') IS NOT NULL THEN 'location'"                     \
+    "   WHEN json_extract(event, '$.contact') IS NOT NULL THEN 'contact' ELSE 'text' END) AS k" \
     "   FROM messages WHERE chat_id = :c AND deleted_at IS NULL) GROUP BY k ORDER BY k"
 
 tgh_err
