@@ -218,10 +218,66 @@ gap_gauges(struct store *st)
  * so a thread of the server refreshes them every GAUGES_S seconds with a
  * store connection of its own, and a scrape only renders.
  */
-#define GAUGES_S 15
+#define GAUGES_S  15
+#define QUALITY_S 600 /* the data-quality figures read every chat's messages: less often */
+
+struct quality_sum {
+    struct store *st;
+    int64_t now;
+    int64_t same, replies, threads, order, future;
+};
+
+static int
+quality_row(void *arg, const struct store_chat_row *r)
+{
+    struct quality_sum *q = arg;
+    struct store_chat_quality c;
+
+    if (store_chat_quality(q->st, r->chat_id, q->now, q->now, &c, NULL, NULL) != TGH_OK)
+        return 1;
+    q->same += c.same_content;
+    q->replies += c.dangling_replies;
+    q->threads += c.dangling_threads;
+    q->order += c.out_of_order;
+    q->future += c.future;
+    return 0;
+}
+
+/* The report's figures over every chat (docs/internals/report.md), as gauges. */
+static void
+quality_gauges(struct store *st)
+{
+    struct quality_sum q = { .st = st, .now = (int64_t)time(NULL) };
+    const char *reply[1] = { "reply" }, *thread[1] = { "thread" };
+    const char *order[1] = { "out_of_order" }, *future[1] = { "future" };
+
+    if (store_chats_each(st, quality_row, &q) != TGH_OK) {
+        log_warn("metrics: quality figures not read: %s", tgh_errmsg());
+        return;
+    }
+    tgh_metric_set(tgh_metric_gauge("tgh_quality_duplicates",
+                                    "live messages whose content an earlier message of their chat "
+                                    "has (the same post under two ids)",
+                                    NULL),
+                   NULL, (double)q.same);
+    tgh_metric_set(tgh_metric_gauge("tgh_quality_dangling_references",
+                                    "replies and thread ids pointing at no stored message", "kind"),
+                   reply, (double)q.replies);
+    tgh_metric_set(tgh_metric_gauge("tgh_quality_dangling_references",
+                                    "replies and thread ids pointing at no stored message", "kind"),
+                   thread, (double)q.threads);
+    tgh_metric_set(tgh_metric_gauge("tgh_quality_bad_timestamps",
+                                    "messages dated before a lower id, or in the future",
+                                    "problem"),
+                   order, (double)q.order);
+    tgh_metric_set(tgh_metric_gauge("tgh_quality_bad_timestamps",
+                                    "messages dated before a lower id, or in the future",
+                                    "problem"),
+                   future, (double)q.future);
+}
 
 static void
-refresh_gauges(struct api_server *s, struct store **st)
+refresh_gauges(struct api_server *s, struct store **st, bool quality)
 {
     int64_t now = (int64_t)time(NULL), depth;
     struct store_totals t;
@@ -242,6 +298,8 @@ refresh_gauges(struct api_server *s, struct store **st)
                        NULL, (double)t.dead_letters);
     media_gauges(*st);
     gap_gauges(*st);
+    if (quality)
+        quality_gauges(*st);
     if (store_chats_each(*st, lag_row, &now) != TGH_OK) {
         log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
         store_close(*st);
@@ -255,12 +313,16 @@ gauges_main(void *arg)
     struct api_server *s = arg;
     struct store *st = NULL;
     struct timespec tick = { 0, 200 * 1000 * 1000 };
-    int64_t next = 0;
+    int64_t next = 0, next_quality = 0;
 
     while (!atomic_load(&s->stopping)) {
         if ((int64_t)time(NULL) >= next) {
-            refresh_gauges(s, &st);
+            bool quality = (int64_t)time(NULL) >= next_quality;
+
+            refresh_gauges(s, &st, quality);
             next = (int64_t)time(NULL) + GAUGES_S;
+            if (quality)
+                next_quality = (int64_t)time(NULL) + QUALITY_S;
         }
         (void)nanosleep(&tick, NULL);
     }

@@ -70,6 +70,21 @@ assert_status 0 tgh report --since 2099-01-01
 assert_eq "nothing new since then" "0 0" "$(jq -r '"\(.totals.new_since) \(.totals.runs)"' "$WORK/out")"
 ok "the report's figures match the archive's known truth"
 
+# The same figures as gauges of an API server.
+. "$(dirname "$0")/api_lib.sh"
+TGH_HTTP_ADDR=127.0.0.1:0 start_http serve serve
+gauge() { curl -sf -H "X-API-Key: $READ_KEY" "$BASE/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+deadline=$((SECONDS + 30))
+until [ -n "$(gauge tgh_quality_duplicates)" ]; do [ $SECONDS -lt $deadline ] || fail "no quality gauges"; sleep 0.2; done
+assert_eq "duplicates" "$(jq .totals.same_content "$R")" "$(gauge tgh_quality_duplicates)"
+assert_eq "replies to nothing" 1 "$(gauge 'tgh_quality_dangling_references{kind="reply"}')"
+assert_eq "threads to nothing" 1 "$(gauge 'tgh_quality_dangling_references{kind="thread"}')"
+assert_eq "out of order" 1 "$(gauge 'tgh_quality_bad_timestamps{problem="out_of_order"}')"
+assert_eq "in the future" 1 "$(gauge 'tgh_quality_bad_timestamps{problem="future"}')"
+[ -n "$(gauge "tgh_chat_freshness_lag_seconds{chat=\"$A\"}")" ] || fail "no data lag of the collected chat"
+stop_http serve
+ok "the figures are gauges of /metrics"
+
 assert_status 0 tgh report --format html -o "$WORK/report.html"
 assert_eq "nothing on stdout with -o" "" "$(cat "$WORK/out")"
 [ "$(stat -c %a "$WORK/report.html")" = 600 ] || fail "the report is not private"
