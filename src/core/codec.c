@@ -188,6 +188,9 @@ codec_event_merge(const char *older, size_t older_len, const struct msg_event *n
         /* Content the newer version dropped stays dropped: only state carries over. */
         if (!same_content && is_content_key(key))
             continue;
+        /* The warnings are those of the reading that made this version, never older ones. */
+        if (strcmp(key, "warnings") == 0)
+            continue;
         if (mine == NULL) {
             (void)json_object_set(merged, key, v);
             continue;

@@ -211,6 +211,7 @@ codec_event_to_json(const struct msg_event *ev)
     put_part(o, "contact", ev->contact, contact_fields, TGH_NELEM(contact_fields), false, &ok);
     put_group(o, ev, G_ACTION, false, &ok);
     put_json(o, "buttons", ev->buttons, &ok);
+    put_json(o, "warnings", ev->warnings, &ok);
     if (ev->content_hash[0] != '\0')
         set(o, "content_hash",
             json_stringn(ev->content_hash, strnlen(ev->content_hash, MSG_HASH_HEX_LEN + 1)), &ok);

@@ -85,6 +85,7 @@ static const struct field top_fields[] = {
     { "contact", K_SPECIAL, R_ANY, 0, 0 },
     { "action", K_SPECIAL, R_ANY, 0, 0 },
     { "buttons", K_JSON_ARR, R_ANY, F_HASH, EV(buttons) },
+    { "warnings", K_JSON_ARR, R_ANY, 0, EV(warnings) },
     { "content_hash", K_SPECIAL, R_ANY, 0, 0 },
     { "raw", K_JSON, R_ANY, 0, EV(raw) },
 };

@@ -312,6 +312,21 @@ codec_event_check(const struct msg_event *ev, bool utf8, bool hash)
     }
     if (ev->op == MSG_OP_UPSERT && ev->date == MSG_UNSET)
         return fail(TGH_EINVAL, NULL, -1, "date", "required for an upsert");
+    if (ev->warnings != NULL) {
+        size_t i;
+        json_t *w;
+
+        if (json_array_size(ev->warnings) > MSG_MAX_WARNINGS)
+            return fail(TGH_ETOOBIG, NULL, -1, "warnings", "%zu warnings, at most %d",
+                        json_array_size(ev->warnings), MSG_MAX_WARNINGS);
+        json_array_foreach (ev->warnings, i, w) {
+            const char *k = json_string_value(json_object_get(w, "kind"));
+
+            if (!json_is_object(w) || k == NULL || *k == '\0')
+                return fail(TGH_EINVAL, "warnings", (int)i, "kind",
+                            "a warning is an object with a kind");
+        }
+    }
     if (ev->deleted_after != MSG_UNSET && ev->op != MSG_OP_DELETE)
         return fail(TGH_EINVAL, NULL, -1, "deleted_after", "only a delete has it");
     if (ev->deleted_after != MSG_UNSET && ev->observed_at != MSG_UNSET &&

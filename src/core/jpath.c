@@ -28,21 +28,32 @@ path_put(const struct tgh_jpath *at, char *buf, size_t size)
     return n + (k > 0 ? (size_t)k : 0);
 }
 
+void
+tgh_jpath_format(const struct tgh_jpath *at, const char *key, const char *root, char *buf,
+                 size_t size)
+{
+    size_t n;
+
+    if (size == 0)
+        return;
+    n = path_put(at, buf, size);
+    if (n >= size)
+        n = size - 1;
+    buf[n] = '\0';
+    if (key != NULL)
+        (void)snprintf(buf + n, size - n, "%s%s", n > 0 ? "." : "", key);
+    else if (n == 0)
+        (void)snprintf(buf, size, "%s", root != NULL ? root : "");
+}
+
 tgh_err
 tgh_jpath_verrf(tgh_err code, const struct tgh_jpath *at, const char *key, const char *root,
                 const char *fmt, va_list ap)
 {
     char where[128];
     char what[384];
-    size_t n = path_put(at, where, sizeof(where));
 
-    if (n >= sizeof(where))
-        n = sizeof(where) - 1;
-    where[n] = '\0';
-    if (key != NULL)
-        (void)snprintf(where + n, sizeof(where) - n, "%s%s", n > 0 ? "." : "", key);
-    else if (n == 0)
-        (void)snprintf(where, sizeof(where), "%s", root);
+    tgh_jpath_format(at, key, root, where, sizeof(where));
     (void)vsnprintf(what, sizeof(what), fmt, ap);
     return tgh_errf(code, "%s: %s", where, what);
 }

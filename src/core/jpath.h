@@ -32,4 +32,8 @@ struct tgh_jpath {
 tgh_err tgh_jpath_verrf(tgh_err code, const struct tgh_jpath *at, const char *key, const char *root,
                         const char *fmt, va_list ap) TGH_PRINTF(5, 0);
 
+/* The place (at, then ".key"; root when both are empty) as a string in buf, cut to fit. */
+void tgh_jpath_format(const struct tgh_jpath *at, const char *key, const char *root, char *buf,
+                      size_t size);
+
 #endif

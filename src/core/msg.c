@@ -48,7 +48,8 @@ msg_event_fini(struct msg_event *ev)
     json_decref(ev->raw);
     json_decref(ev->action_params);
     json_decref(ev->buttons);
-    ev->raw = ev->action_params = ev->buttons = NULL;
+    json_decref(ev->warnings);
+    ev->raw = ev->action_params = ev->buttons = ev->warnings = NULL;
 }
 
 static bool

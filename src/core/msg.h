@@ -34,6 +34,7 @@
 #define MSG_MAX_TEXT_BYTES   (1 << 20) /* Telegram's limit is 4096 chars, captions 1024 */
 #define MSG_MAX_ENTITIES     10000
 #define MSG_MAX_REACTIONS    1000
+#define MSG_MAX_WARNINGS     64 /* repairs noted on one message */
 #define MSG_MAX_POLL_ANSWERS 100
 #define MSG_MAX_STRING_BYTES 65536      /* any other single string field */
 #define MSG_MAX_EVENT_BYTES  (16 << 20) /* an encoded event, raw included */
@@ -201,6 +202,13 @@ struct msg_event {
     const char *action;    /* service message action ("pin_message", ...) */
     json_t *action_params; /* object of the action's fields, or NULL */
     json_t *buttons;       /* inline keyboard rows as the source gave them, or NULL */
+    /*
+     * What the reader repaired or left out to keep the message (an entity
+     * past the end of its text, a boolean written as a string, a content
+     * kind it does not know): [{"kind", "path", "detail"}...], or NULL. Not
+     * part of the content hash.
+     */
+    json_t *warnings;
 
     json_t *raw; /* the source's JSON for this message, or NULL */
 

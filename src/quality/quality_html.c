@@ -204,6 +204,15 @@ quality_html(const json_t *r, FILE *f)
     card(f, "dates out of order", num(t, "out_of_order"), num(t, "out_of_order") > 0);
     card(f, "dates in the future", num(t, "future"), num(t, "future") > 0);
     card(f, "open dead letters", num(t, "dead_letters_open"), num(t, "dead_letters_open") > 0);
+    {
+        int64_t w = 0;
+        const char *k;
+        const json_t *v;
+
+        json_object_foreach ((json_t *)json_object_get(t, "warnings"), k, v)
+            w += json_integer_value(v);
+        card(f, "repairs while reading", w, false);
+    }
     card(f, "flood waits", num(t, "flood_waits"), false);
     (void)fputs("</div>\n<h2>Charts</h2>\n", f);
     gap_bar(f, gaps);
@@ -273,6 +282,25 @@ quality_html(const json_t *r, FILE *f)
             td_int(f, num(k, "no_text"), false);
             td_int(f, num(k, "no_size"), false);
             td_int(f, num(k, "no_file_id"), false);
+            (void)fputs("</tr>\n", f);
+        }
+    }
+    (void)fputs("</tbody></table>\n<h2>Repairs while reading</h2><p class=\"muted\">Parts of "
+                "messages the readers repaired or left out to keep the message (each stored "
+                "with it as a warning).</p><table id=\"warnings\"><thead><tr><th>chat</th>"
+                "<th>kind</th><th>messages</th></tr></thead><tbody>\n",
+                f);
+    json_array_foreach (chats, i, c) {
+        const char *k;
+        const json_t *v;
+
+        json_object_foreach ((json_t *)json_object_get(c, "warnings"), k, v) {
+            (void)fputs("<tr><td>", f);
+            chat_name(f, c);
+            (void)fputs("</td><td>", f);
+            esc(f, k);
+            (void)fputs("</td>", f);
+            td_int(f, json_integer_value(v), false);
             (void)fputs("</tr>\n", f);
         }
     }

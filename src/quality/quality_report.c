@@ -156,6 +156,13 @@ on_kind(void *arg, const struct store_kind_quality *k)
     return 0;
 }
 
+static int
+on_warning(void *arg, const char *kind, int64_t n)
+{
+    add_int(arg, kind, n);
+    return 0;
+}
+
 static void
 total(json_t *t, const char *key, int64_t n)
 {
@@ -171,6 +178,7 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
     };
     struct dls dl = { 0, 0, o->since, json_object() };
     json_t *report = NULL, *list = json_array(), *totals = json_object(), *gap_tot = json_object();
+    json_t *warn_tot = json_object();
     tgh_err rc;
 
     *out = NULL;
@@ -194,9 +202,14 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
         char key[32];
         int64_t lag;
 
+        json_t *warn = json_object();
+
         rc = store_chat_quality(st, c->chat_id, o->now, o->since, &q, on_kind, kinds);
+        if (rc == TGH_OK)
+            rc = store_warnings_each(st, c->chat_id, on_warning, warn);
         if (rc != TGH_OK) {
             json_decref(kinds);
+            json_decref(warn);
             break;
         }
         (void)snprintf(key, sizeof(key), "%" PRId64, c->chat_id);
@@ -234,6 +247,14 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
                                   json_pack("{s:I,s:I}", "out_of_order", (json_int_t)q.out_of_order,
                                             "future", (json_int_t)q.future));
         (void)json_object_set_new(row, "missing_fields", kinds);
+        {
+            const char *k;
+            json_t *v;
+
+            json_object_foreach (warn, k, v)
+                add_int(warn_tot, k, json_integer_value(v));
+        }
+        (void)json_object_set_new(row, "warnings", warn);
         (void)json_object_set_new(
             row, "runs",
             ru != NULL ? json_incref(ru)
@@ -263,6 +284,7 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
     if (rc == TGH_OK) {
         (void)json_object_set_new(totals, "chats", json_integer((json_int_t)cs.n));
         (void)json_object_set_new(totals, "gaps", json_incref(gap_tot));
+        (void)json_object_set_new(totals, "warnings", json_incref(warn_tot));
         (void)json_object_set_new(totals, "runs", json_integer(s.nruns));
         (void)json_object_set_new(totals, "flood_waits", json_integer(s.flood_waits));
         (void)json_object_set_new(totals, "flood_wait_seconds", json_integer(s.flood_seconds));
@@ -290,6 +312,7 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
     json_decref(list);
     json_decref(totals);
     json_decref(gap_tot);
+    json_decref(warn_tot);
     *out = report;
     return rc;
 }

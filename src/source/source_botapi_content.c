@@ -564,6 +564,8 @@ service_map(const json_t *msg, struct tgh_arena *a, struct msg_event *ev)
     if (first == NULL)
         return TGH_OK;
     ev->action = tgh_arena_strdup(a, first);
+    source_warn("unknown_content", BOT_ROOT, first,
+                "not known: kept as the action %.64s, its JSON in raw", first);
     return p_value(msg, get(msg, first), TGH_JPATH_KEY(BOT_ROOT, first), &ev->action_params);
 }
 

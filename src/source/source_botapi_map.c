@@ -431,12 +431,17 @@ source_botapi_map_message(const json_t *msg, int64_t observed_at, struct tgh_are
     ev->source = MSG_SOURCE_BOTAPI;
     ev->observed_at = observed_at;
     ev->raw = json_incref((json_t *)msg); /* keeps alive the strings pointing into msg */
+    source_warn_begin();
     if ((rc = head_map(msg, a, ev)) != TGH_OK || (rc = chat_map(msg, a, ev)) != TGH_OK ||
         (rc = sender_map(msg, a, ev)) != TGH_OK || (rc = forward_map(msg, a, ev)) != TGH_OK ||
         (rc = reply_map(msg, a, ev)) != TGH_OK ||
-        (rc = source_botapi_content_map(msg, a, ev)) != TGH_OK)
+        (rc = source_botapi_content_map(msg, a, ev)) != TGH_OK ||
+        (rc = buttons_map(msg, ev)) != TGH_OK) {
+        source_warn_begin(); /* no message: no warnings */
         return rc;
-    return buttons_map(msg, ev);
+    }
+    source_warn_attach(ev);
+    return TGH_OK;
 }
 
 /* ---- deletions -------------------------------------------------------------- */

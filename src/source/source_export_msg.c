@@ -137,6 +137,13 @@ get_bool(const json_t *o, const char *key, bool *out)
 
     if (v == NULL)
         return TGH_OK;
+    if (json_is_string(v) &&
+        (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
+        *out = strcmp(json_string_value(v), "true") == 0;
+        source_warn("bool_as_string", NULL, key, "the string \"%s\" read as a boolean",
+                    json_string_value(v));
+        return TGH_OK;
+    }
     if (!json_is_boolean(v))
         return tgh_errf(TGH_EINVAL, "%s: expected a boolean, got %s", key, source_json_kind(v));
     *out = json_is_true(v);
@@ -394,6 +401,8 @@ media_kind(const char *media_type)
         if (strcmp(media_type, media_kinds[i].media_type) == 0)
             return media_kinds[i].kind;
     }
+    source_warn("unknown_media", NULL, "media_type",
+                "\"%.64s\" is not known: kept as the media kind it names", media_type);
     return media_type; /* a newer kind: kept verbatim */
 }
 
@@ -652,9 +661,9 @@ message_fill(const struct source_export_msg_ctx *c, json_t *o, struct tgh_arena 
     return TGH_OK;
 }
 
-tgh_err
-source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struct tgh_arena *a,
-                       struct msg_event *ev)
+static TGH_MUSTCHECK tgh_err
+msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struct tgh_arena *a,
+         struct msg_event *ev)
 {
     json_t *id = json_object_get(obj, "id"), *buttons = get(obj, "inline_bot_buttons");
     const char *type = "message";
@@ -688,6 +697,8 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
                             "date: missing in an \"unsupported\" message with no earlier message "
                             "in the chat to take it from");
         ev->date = c->prev_date;
+        source_warn("date_derived", NULL, "date",
+                    "an \"unsupported\" message without a date: the previous message's taken");
     }
     if (ev->date == MSG_UNSET)
         return tgh_errf(TGH_EINVAL, "date: missing (neither date_unixtime nor date; type \"%s\")",
@@ -703,4 +714,19 @@ source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struc
     if (strcmp(type, "unsupported") == 0)
         return TGH_OK; /* Desktop could not export the content: id and date only */
     return message_fill(c, obj, a, ev);
+}
+
+tgh_err
+source_export_msg_fill(const struct source_export_msg_ctx *c, json_t *obj, struct tgh_arena *a,
+                       struct msg_event *ev)
+{
+    tgh_err rc;
+
+    source_warn_begin();
+    rc = msg_fill(c, obj, a, ev);
+    if (rc == TGH_OK)
+        source_warn_attach(ev);
+    else
+        source_warn_begin(); /* no message: no warnings */
+    return rc;
 }

@@ -94,4 +94,18 @@ TGH_MUSTCHECK tgh_err source_dec_stream(FILE *f, const char *name,
 /* What a JSON value is, for error messages: "an object", "a string", ..., "nothing" for NULL. */
 const char *source_json_kind(const json_t *v);
 
+/* ---- source_repair.c: warnings of the message being mapped (this thread) ---- */
+
+struct tgh_jpath;
+
+/* Forget the warnings noted so far: the start of a message. */
+void source_warn_begin(void);
+/* Note a repair: kind ("bool_as_string", ...), where (at, then key), and what. */
+void source_warn(const char *kind, const struct tgh_jpath *at, const char *key, const char *fmt,
+                 ...) TGH_PRINTF(4, 5);
+/* Repair ev's entities, then hand the warnings noted to ev->warnings (none: left NULL). */
+void source_warn_attach(struct msg_event *ev);
+/* Clip entities reaching past the end of the text; drop those starting past it. */
+void source_repair_entities(struct msg_event *ev);
+
 #endif

@@ -804,5 +804,7 @@ source_tdlib_content_map(const json_t *msg, struct tgh_arena *a, struct msg_even
         return st->params(c, cat, &ev->action_params);
     }
     ev->action = snake(type, "message", a);
+    source_warn("unknown_content", cat, "@type",
+                "%.64s is not known: kept as the action %.64s, its JSON in raw", type, ev->action);
     return params_content(c, cat, &ev->action_params);
 }

@@ -180,6 +180,13 @@ opt_bool(const json_t *o, const struct tgh_jpath *at, const char *key, bool *out
 
     if (v == NULL)
         return TGH_OK;
+    if (json_is_string(v) &&
+        (strcmp(json_string_value(v), "true") == 0 || strcmp(json_string_value(v), "false") == 0)) {
+        *out = strcmp(json_string_value(v), "true") == 0;
+        source_warn("bool_as_string", at, key, "the string \"%s\" read as a boolean",
+                    json_string_value(v));
+        return TGH_OK;
+    }
     if (!json_is_boolean(v))
         return bad(at, key, "expected a boolean, got %s", source_json_kind(v));
     *out = json_is_true(v);

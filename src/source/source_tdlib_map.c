@@ -497,15 +497,20 @@ source_tdlib_map_message(const json_t *msg, const struct source_tdlib_chat *chat
     ev->source = MSG_SOURCE_TDLIB;
     ev->observed_at = observed_at;
     ev->raw = json_incref((json_t *)msg); /* also keeps alive the strings pointing into msg */
+    source_warn_begin();
     if ((rc = head_map(msg, ev)) != TGH_OK ||
         (rc = opt_bool(msg, TDL_ROOT, "is_channel_post", &is_post)) != TGH_OK ||
         (rc = chat_map(msg, chat, is_post, a, ev)) != TGH_OK ||
         (rc = sender_map(msg, ev)) != TGH_OK || (rc = forward_map(msg, ev)) != TGH_OK ||
         (rc = reply_map(msg, ev)) != TGH_OK || (rc = thread_map(msg, ev)) != TGH_OK ||
         (rc = interaction_map(msg, is_post, a, ev)) != TGH_OK ||
-        (rc = source_tdlib_content_map(msg, a, ev)) != TGH_OK)
+        (rc = source_tdlib_content_map(msg, a, ev)) != TGH_OK ||
+        (rc = buttons_map(msg, a, ev)) != TGH_OK) {
+        source_warn_begin(); /* no message: no warnings */
         return rc;
-    return buttons_map(msg, a, ev);
+    }
+    source_warn_attach(ev);
+    return TGH_OK;
 }
 
 /* ---- deletions -------------------------------------------------------------- */

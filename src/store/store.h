@@ -661,6 +661,11 @@ TGH_MUSTCHECK tgh_err store_chat_quality(struct store *st, int64_t chat_id, int6
                                          int64_t since, struct store_chat_quality *out,
                                          store_kind_fn kinds, void *arg);
 
+/* The warnings of the chat's stored messages (what readers repaired), counted by kind. */
+typedef int (*store_warning_fn)(void *arg, const char *kind, int64_t n);
+TGH_MUSTCHECK tgh_err store_warnings_each(struct store *st, int64_t chat_id, store_warning_fn fn,
+                                          void *arg);
+
 /* The gap rows of chat_id (MSG_UNSET: every chat), by chat and first id. Strings live during fn. */
 TGH_MUSTCHECK tgh_err store_gaps_each(struct store *st, int64_t chat_id, store_gap_fn fn,
                                       void *arg);

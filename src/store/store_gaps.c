@@ -95,3 +95,11 @@ store_chat_quality(struct store *st, int64_t chat_id, int64_t now, int64_t since
         return tgh_errf(TGH_EINVAL, "quality figures need a chat");
     return store_be(st)->chat_quality(store_impl(st), chat_id, now, since, out, kinds, arg);
 }
+
+tgh_err
+store_warnings_each(struct store *st, int64_t chat_id, store_warning_fn fn, void *arg)
+{
+    if (chat_id == 0 || chat_id == MSG_UNSET)
+        return tgh_errf(TGH_EINVAL, "warnings need a chat");
+    return store_be(st)->warnings_each(store_impl(st), chat_id, fn, arg);
+}

@@ -89,6 +89,7 @@ struct store_backend {
     tgh_err (*gaps_put)(void *impl, int64_t chat_id, const struct store_gap *g, size_t n);
     tgh_err (*gaps_each)(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
     tgh_err (*first_seen_count)(void *impl, int64_t chat_id, int64_t from, int64_t to, int64_t *n);
+    tgh_err (*warnings_each)(void *impl, int64_t chat_id, store_warning_fn fn, void *arg);
     tgh_err (*chat_quality)(void *impl, int64_t chat_id, int64_t now, int64_t since,
                             struct store_chat_quality *out, store_kind_fn kinds, void *arg);
 };

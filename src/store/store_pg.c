@@ -535,4 +535,5 @@ const struct store_backend store_pg_backend = {
     .gaps_each = pg_gaps_each,
     .first_seen_count = pg_first_seen_count,
     .chat_quality = pg_chat_quality,
+    .warnings_each = pg_warnings_each,
 };

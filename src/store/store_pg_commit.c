@@ -437,6 +437,7 @@ merged_event(struct pg *pg, const struct kstate *k, const struct msg_event *ev, 
         m->raw = json_incref(ev->raw);
         m->action_params = json_incref(ev->action_params);
         m->buttons = json_incref(ev->buttons);
+        m->warnings = json_incref(ev->warnings);
     }
     return codec_event_encode(m, json, json_len);
 }

@@ -233,3 +233,23 @@ pg_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
     PQclear(r);
     return rc;
 }
+
+tgh_err
+pg_warnings_each(void *impl, int64_t chat_id, store_warning_fn fn, void *arg)
+{
+    struct params p = { .n = 0 };
+    PGresult *r = NULL;
+    tgh_err rc;
+
+    p_int(&p, chat_id);
+    rc = pg_px(impl,
+               "SELECT w ->> 'kind' AS k, count(*) FROM messages m,"
+               " jsonb_array_elements(m.event::jsonb -> 'warnings') w WHERE m.chat_id = $1"
+               " AND m.event LIKE '%\"warnings\":%' GROUP BY k ORDER BY k",
+               &p, &r, "read the chat's warnings");
+    for (int i = 0; rc == TGH_OK && i < PQntuples(r); i++)
+        if (!PQgetisnull(r, i, 0) && fn(arg, v_str(r, i, 0), v_i64(r, i, 1)) != 0)
+            break;
+    PQclear(r);
+    return rc;
+}

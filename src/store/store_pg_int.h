@@ -474,6 +474,7 @@ TGH_MUSTCHECK tgh_err pg_id_bounds(void *impl, int64_t chat_id, int64_t *min_id,
 TGH_MUSTCHECK tgh_err pg_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err pg_gaps_put(void *impl, int64_t chat_id, const struct store_gap *g, size_t n);
 TGH_MUSTCHECK tgh_err pg_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err pg_warnings_each(void *impl, int64_t chat_id, store_warning_fn fn, void *arg);
 TGH_MUSTCHECK tgh_err pg_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
                                       struct store_chat_quality *out, store_kind_fn kinds,
                                       void *arg);

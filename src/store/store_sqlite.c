@@ -379,4 +379,5 @@ const struct store_backend store_sqlite_backend = {
     .gaps_each = sqlite_gaps_each,
     .first_seen_count = sqlite_first_seen_count,
     .chat_quality = sqlite_chat_quality,
+    .warnings_each = sqlite_warnings_each,
 };

@@ -119,6 +119,7 @@ merged_event(struct sq *sq, const struct cur_row *row, const struct msg_event *e
         m->raw = json_incref(ev->raw);
         m->action_params = json_incref(ev->action_params);
         m->buttons = json_incref(ev->buttons);
+        m->warnings = json_incref(ev->warnings);
     }
     return codec_event_encode(m, json, json_len);
 }

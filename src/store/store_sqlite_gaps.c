@@ -262,3 +262,27 @@ sqlite_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
     sqlite3_finalize(s);
     return rc;
 }
+
+tgh_err
+sqlite_warnings_each(void *impl, int64_t chat_id, store_warning_fn fn, void *arg)
+{
+    struct sq *sq = impl;
+    sqlite3_stmt *s;
+    tgh_err rc = sq_prep(sq,
+                         "SELECT json_extract(w.value, '$.kind') AS k, count(*) FROM messages m,"
+                         " json_each(m.event, '$.warnings') w WHERE m.chat_id = :c"
+                         " AND m.event LIKE '%\"warnings\":%' GROUP BY k ORDER BY k",
+                         &s, "read the chat's warnings");
+    int src;
+
+    if (rc != TGH_OK)
+        return rc;
+    bind_named_i64(s, ":c", chat_id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW)
+        if (col_str(s, 0) != NULL && fn(arg, col_str(s, 0), sqlite3_column_int64(s, 1)) != 0)
+            break;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = sq_fail(sq, src, "read the chat's warnings");
+    sqlite3_finalize(s);
+    return rc;
+}

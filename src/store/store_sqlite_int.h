@@ -424,6 +424,8 @@ TGH_MUSTCHECK tgh_err sqlite_missing_runs(void *impl, int64_t chat_id, store_idr
 TGH_MUSTCHECK tgh_err sqlite_gaps_put(void *impl, int64_t chat_id, const struct store_gap *g,
                                       size_t n);
 TGH_MUSTCHECK tgh_err sqlite_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg);
+TGH_MUSTCHECK tgh_err sqlite_warnings_each(void *impl, int64_t chat_id, store_warning_fn fn,
+                                           void *arg);
 TGH_MUSTCHECK tgh_err sqlite_chat_quality(void *impl, int64_t chat_id, int64_t now, int64_t since,
                                           struct store_chat_quality *out, store_kind_fn kinds,
                                           void *arg);

@@ -276,9 +276,6 @@ test_malformed_updates(void **state)
     expect_dead(MSG_HEAD PRIV ",\"text\":5}}", "text: expected a string, got an integer");
     expect_dead(MSG_HEAD PRIV ",\"text\":\"ab\",\"entities\":[{\"offset\":0,\"type\":\"bold\"}]}}",
                 "entities[0].length: required");
-    expect_dead(MSG_HEAD PRIV ",\"text\":\"ab\",\"entities\":[{\"offset\":0,\"length\":9,"
-                              "\"type\":\"bold\"}]}}",
-                "entities[0]");
     expect_dead(MSG_HEAD PRIV ",\"forward_origin\":{\"type\":\"user\"}}}",
                 "forward_origin.sender_user: required");
     expect_dead(MSG_HEAD PRIV ",\"forward_origin\":{\"type\":\"channel\",\"chat\":{\"id\":0}}}}",
@@ -355,6 +352,45 @@ test_millisecond_dates(void **state)
                     "\"chat\":{\"id\":4242,\"type\":\"private\"},\"text\":\"x\"}}");
     assert_int_equal(json_array_size(r.events), 1);
     assert_int_equal(int_at(json_array_get(r.events, 0), "date", NULL), 1717300000);
+    json_decref(r.events);
+}
+
+/* What can be repaired is: the message is an event, each repair a warning on it. */
+static void
+test_repairs_are_warnings(void **state)
+{
+    struct rec r;
+    json_t *ev;
+
+    (void)state;
+    decode_text(&r, MSG_HEAD PRIV ",\"text\":\"ab\",\"entities\":[{\"offset\":0,\"length\":9,"
+                                  "\"type\":\"bold\"},{\"offset\":7,\"length\":1,\"type\":"
+                                  "\"italic\"}],\"has_media_spoiler\":\"false\"}}");
+    assert_int_equal(json_array_size(r.events), 1);
+    ev = json_array_get(r.events, 0);
+    assert_int_equal(json_array_size(json_object_get(ev, "entities")), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(ev, "entities"), 0), "length")),
+                     2);
+    {
+        const char *want[] = { "bool_as_string", "entity_clipped", "entity_dropped" };
+        json_t *w = json_object_get(ev, "warnings");
+
+        assert_int_equal(json_array_size(w), 3);
+        for (size_t i = 0; i < 3; i++)
+            assert_string_equal(json_string_value(json_object_get(json_array_get(w, i), "kind")),
+                                want[i]);
+    }
+    json_decref(r.events);
+    /* content of a kind not known: kept under its name */
+    decode_text(&r, MSG_HEAD PRIV ",\"hologram\":{\"depth\":3}}}");
+    assert_int_equal(json_array_size(r.events), 1);
+    ev = json_array_get(r.events, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "action"), "type")),
+                        "hologram");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ev, "warnings"), 0), "kind")),
+                        "unknown_content");
     json_decref(r.events);
 }
 
@@ -452,6 +488,7 @@ main(void)
         cmocka_unit_test(test_malformed_updates),
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_millisecond_dates),
+        cmocka_unit_test(test_repairs_are_warnings),
         cmocka_unit_test(test_same_post_same_hash),
     };
 

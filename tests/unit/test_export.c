@@ -143,6 +143,7 @@ ev_copy(struct tgh_arena *a, struct msg_event *d, const struct msg_event *s)
     json_incref(d->raw);
     json_incref(d->action_params);
     json_incref(d->buttons);
+    json_incref(d->warnings);
 }
 
 static tgh_err

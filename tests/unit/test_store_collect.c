@@ -1147,6 +1147,49 @@ test_chat_quality(void **state)
     assert_int_equal(q.messages + q.last_date, 0);
 }
 
+static int
+on_warn(void *arg, const char *kind, int64_t n)
+{
+    char *buf = arg;
+    size_t len = strlen(buf);
+
+    (void)snprintf(buf + len, 256 - len, "%s=%lld ", kind, (long long)n);
+    return 0;
+}
+
+/* Warnings stored with the messages, counted per kind. */
+static void
+test_warnings_counted(void **state)
+{
+    struct store_fx *fx = *state;
+    struct store_stats stats = { 0 };
+    char seen[256] = "";
+
+    for (int64_t id = 1; id <= 3; id++) {
+        struct msg_event ev;
+
+        msg_event_init(&ev);
+        ev.source = MSG_SOURCE_EXPORT;
+        ev.chat_id = CHAN;
+        ev.chat_type = MSG_CHAT_CHANNEL;
+        ev.message_id = id;
+        ev.date = DATE0 + id;
+        ev.text = "x";
+        if (id < 3)
+            ev.warnings =
+                json_pack("[{s:s,s:s},{s:s}]", "kind", "bool_as_string", "path", "media_spoiler",
+                          "kind", id == 1 ? "entity_clipped" : "unknown_media");
+        assert_int_equal(codec_event_finalize(&ev), TGH_OK);
+        assert_int_equal(store_batch_commit(fx->st, &ev, 1, &stats), TGH_OK);
+        msg_event_fini(&ev);
+    }
+    assert_int_equal(store_warnings_each(fx->st, CHAN, on_warn, seen), TGH_OK);
+    assert_string_equal(seen, "bool_as_string=2 entity_clipped=1 unknown_media=1 ");
+    seen[0] = '\0';
+    assert_int_equal(store_warnings_each(fx->st, CHAN2, on_warn, seen), TGH_OK);
+    assert_string_equal(seen, "");
+}
+
 /* ---- durability and migration ---- */
 
 static void
@@ -1398,6 +1441,7 @@ main(void)
         T(test_bot_state_and_items),
         T(test_gaps_ids_and_rows),
         T(test_chat_quality),
+        T(test_warnings_counted),
         T(test_enabled_round_trip),
         T(test_put_refuses_bad_rows),
         T(test_each_pages_and_callback_may_write),

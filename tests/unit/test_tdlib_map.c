@@ -859,7 +859,6 @@ test_errors_name_the_field(void **state)
         { "bad_album_id.json", "media_album_id: expected an int64 string, got a real", TGH_EPROTO },
         { "bad_reply_local.json", "reply_to.message_id: 5242883 is not a server message id",
           TGH_EPROTO },
-        { "bad_entity_bounds.json", "entities[0]", TGH_EINVAL }, /* the codec's bounds check */
     };
     struct fx *fx = *state;
 
@@ -869,6 +868,51 @@ test_errors_name_the_field(void **state)
         (void)snprintf(path, sizeof(path), "%s/tdlib/%s", TGH_FIXTURES, cases[i].fixture);
         map_fails(fx, load(path), cases[i].code, cases[i].what);
     }
+}
+
+/* The kind of warning i of ev, or "" when there is none. */
+static const char *
+warning_kind(const struct msg_event *ev, size_t i)
+{
+    const char *k = json_string_value(json_object_get(json_array_get(ev->warnings, i), "kind"));
+
+    return k != NULL ? k : "";
+}
+
+/* What can be repaired is: the message maps, and each repair is a warning on it. */
+static void
+test_repairs_are_warnings(void **state)
+{
+    struct fx *fx = *state;
+    char path[256];
+    struct msg_event *ev;
+
+    (void)snprintf(path, sizeof(path), "%s/tdlib/repair_entity_bounds.json", TGH_FIXTURES);
+    ev = map_fix(fx, path); /* "short" with a bold entity at 2+10 */
+    assert_int_equal(ev->n_entities, 1);
+    assert_int_equal(ev->entities[0].offset, 2);
+    assert_int_equal(ev->entities[0].length, 3);
+    assert_string_equal(warning_kind(ev, 0), "entity_clipped");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(ev->warnings, 0), "path")),
+               "entities[0]"));
+    ev = map_msg(fx,
+                 with(base_msg(), "content",
+                      "{\"@type\":\"messageText\",\"text\":{\"@type\":\"formattedText\","
+                      "\"text\":\"ab\",\"entities\":[{\"@type\":\"textEntity\",\"offset\":5,"
+                      "\"length\":1,\"type\":{\"@type\":\"textEntityTypeBold\"}}]}}"),
+                 NULL);
+    assert_int_equal(ev->n_entities, 0);
+    assert_string_equal(warning_kind(ev, 0), "entity_dropped");
+    ev = map_msg(fx, with(base_msg(), "is_channel_post", "\"true\""), NULL);
+    assert_string_equal(warning_kind(ev, 0), "bool_as_string");
+    ev = map_msg(fx, with(base_msg(), "content", "{\"@type\":\"messageHologram\",\"depth\":3}"),
+                 NULL);
+    assert_string_equal(ev->action, "hologram");
+    assert_string_equal(warning_kind(ev, 0), "unknown_content");
+    /* and a clean message has none */
+    ev = map_msg(fx, base_msg(), NULL);
+    assert_null(ev->warnings);
 }
 
 static void
@@ -973,6 +1017,7 @@ main(void)
         T(test_chat_from_the_caller),
         T(test_unknown_fields_and_nulls_are_ignored),
         T(test_errors_name_the_field),
+        T(test_repairs_are_warnings),
         T(test_wrong_types_in_optional_fields),
         T(test_caps_are_etoobig),
         T(test_not_an_object),
