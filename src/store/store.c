@@ -186,13 +186,95 @@ store_chats_each(struct store *st, store_chat_fn fn, void *arg)
     return st->be->chats_each(st->impl, fn, arg);
 }
 
+/*
+ * The search syntax the user wrote, if any (docs/internals/store.md,
+ * "Search"): a double quote, a parenthesis, a word ending in '*', or one of
+ * AND, OR, NOT, NEAR in capitals. NULL when the query is plain words.
+ */
+static const char *
+search_syntax(const char *q)
+{
+    static const char *const ops[] = { "AND", "OR", "NOT", "NEAR" };
+    const char *p = q;
+
+    if (strchr(q, '"') != NULL)
+        return "a double quote";
+    if (strpbrk(q, "()") != NULL)
+        return "a parenthesis";
+    while (*p != '\0') {
+        size_t n;
+
+        p += strspn(p, " \t\r\n");
+        n = strcspn(p, " \t\r\n");
+        if (n > 0 && p[n - 1] == '*')
+            return "a word ending in *";
+        for (size_t i = 0; i < TGH_NELEM(ops); i++)
+            if (n == strlen(ops[i]) && strncmp(p, ops[i], n) == 0)
+                return "AND, OR, NOT or NEAR";
+        p += n;
+    }
+    return NULL;
+}
+
+/* Plain words as phrases, one per word: every word is searched as the words it is made of. */
+static char *
+plain_query(const char *q)
+{
+    char *out = tgh_malloc(3 * strlen(q) + 1), *o = out;
+    const char *p = q;
+
+    while (*p != '\0') {
+        size_t n;
+
+        p += strspn(p, " \t\r\n");
+        n = strcspn(p, " \t\r\n");
+        if (n == 0)
+            break;
+        if (o != out)
+            *o++ = ' ';
+        *o++ = '"';
+        memcpy(o, p, n); /* no '"' in a plain query */
+        o += n;
+        *o++ = '"';
+        p += n;
+    }
+    *o = '\0';
+    return out;
+}
+
 tgh_err
 store_messages_each(struct store *st, const struct store_query *q, store_message_fn fn, void *arg)
 {
+    struct store_query plain;
+    const char *syntax;
+    char *words;
+    tgh_err rc;
+
     /* Message ids are per chat: a window across chats means nothing. */
     if ((q->after_id != 0 || q->before_id != 0) && q->chat_id == MSG_UNSET)
         return tgh_errf(TGH_EINVAL, "a message id window (after_id, before_id) needs a chat");
-    return st->be->messages_each(st->impl, q, fn, arg);
+    if (q->match == NULL)
+        return st->be->messages_each(st->impl, q, fn, arg);
+    if (q->match[strspn(q->match, " \t\r\n")] == '\0')
+        return tgh_errf(TGH_EINVAL, "an empty search query");
+    if ((syntax = search_syntax(q->match)) != NULL) {
+        rc = st->be->messages_each(st->impl, q, fn, arg);
+        if (rc == TGH_EINVAL) {
+            char why[400];
+
+            (void)snprintf(why, sizeof(why), "%s", tgh_errmsg());
+            rc = tgh_errf(TGH_EINVAL,
+                          "%s (read as search syntax because it has %s; plain words, without "
+                          "these, are searched as words)",
+                          why, syntax);
+        }
+        return rc;
+    }
+    plain = *q;
+    plain.match = words = plain_query(q->match);
+    rc = st->be->messages_each(st->impl, &plain, fn, arg);
+    tgh_free(words);
+    return rc;
 }
 
 tgh_err
