@@ -20,6 +20,7 @@
 #include "core/metrics.h"
 #include "core/msg.h"
 #include "core/url.h"
+#include "quality/quality.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -243,6 +244,25 @@ quality_row(void *arg, const struct store_chat_row *r)
     return 0;
 }
 
+/* What validate would say of the last day: its shortfalls, as a gauge. */
+static void
+validation_gauge(struct store *st)
+{
+    int64_t now = (int64_t)time(NULL);
+    json_t *res = NULL;
+
+    if (quality_validate(st, 0, now - 86400, now, &res) != TGH_OK) {
+        log_warn("metrics: validation not run: %s", tgh_errmsg());
+        return;
+    }
+    tgh_metric_set(tgh_metric_gauge("tgh_validation_shortfalls",
+                                    "what the last day's runs promised and the store lacks, and "
+                                    "cursor ends the store does not reach (tgharvest validate)",
+                                    NULL),
+                   NULL, (double)json_integer_value(json_object_get(res, "shortfalls")));
+    json_decref(res);
+}
+
 /* The report's figures over every chat (docs/internals/report.md), as gauges. */
 static void
 quality_gauges(struct store *st)
@@ -298,8 +318,10 @@ refresh_gauges(struct api_server *s, struct store **st, bool quality)
                        NULL, (double)t.dead_letters);
     media_gauges(*st);
     gap_gauges(*st);
-    if (quality)
+    if (quality) {
         quality_gauges(*st);
+        validation_gauge(*st);
+    }
     if (store_chats_each(*st, lag_row, &now) != TGH_OK) {
         log_warn("metrics: per-chat freshness not read: %s", tgh_errmsg());
         store_close(*st);

@@ -30,4 +30,13 @@ TGH_MUSTCHECK tgh_err quality_report(struct store *st, const struct quality_opts
 /* The report as one HTML page (no script, no outside resource) on out; TGH_EIO on a write error. */
 TGH_MUSTCHECK tgh_err quality_html(const json_t *report, FILE *out);
 
+/*
+ * Check the runs since since (or only run_id, when not 0) and, without
+ * run_id, every tracked chat's cursor: *out is {ok, runs_checked,
+ * shortfalls, runs[], cursors[]} with each problem named
+ * (docs/internals/report.md). TGH_ENOTFOUND for a run_id that does not exist.
+ */
+TGH_MUSTCHECK tgh_err quality_validate(struct store *st, int64_t run_id, int64_t since, int64_t now,
+                                       json_t **out);
+
 #endif

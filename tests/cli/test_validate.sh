@@ -31,6 +31,13 @@ assert_eq "the run's shortfall" "40 38" "$(jq -r --argjson r "$run" '.runs[] | s
 assert_contains "named" "committed 40 new messages, the store has 38" "$WORK/out"
 assert_contains "the cursor's newest" "its cursor says messages up to 40 were collected, the store's newest is 39" "$WORK/out"
 assert_contains "the cursor's oldest" "down to 1 were collected, the store's oldest is 2" "$WORK/out"
+. "$(dirname "$0")/api_lib.sh"
+TGH_HTTP_ADDR=127.0.0.1:0 start_http serve serve
+gauge() { curl -sf -H "X-API-Key: $READ_KEY" "$BASE/metrics" | awk '$1 == "tgh_validation_shortfalls" { print $2 }'; }
+deadline=$((SECONDS + 30))
+until [ -n "$(gauge)" ]; do [ $SECONDS -lt $deadline ] || fail "no tgh_validation_shortfalls"; sleep 0.2; done
+assert_eq "the shortfalls as a gauge" 3 "$(gauge)"
+stop_http serve
 assert_status 1 tgh validate
 assert_contains "text names each" "shortfall: run $run (collect-once) committed 40" "$WORK/out"
 assert_status 1 tgh validate --run "$run"
