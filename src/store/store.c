@@ -188,8 +188,9 @@ store_chats_each(struct store *st, store_chat_fn fn, void *arg)
 
 /*
  * The search syntax the user wrote, if any (docs/internals/store.md,
- * "Search"): a double quote, a parenthesis, a word ending in '*', or one of
- * AND, OR, NOT, NEAR in capitals. NULL when the query is plain words.
+ * "Search"): a double quote, a parenthesis, a word ending in '*' or starting
+ * with '-', or one of AND, OR, NOT, NEAR in capitals. NULL when the query is
+ * plain words.
  */
 static const char *
 search_syntax(const char *q)
@@ -208,6 +209,8 @@ search_syntax(const char *q)
         n = strcspn(p, " \t\r\n");
         if (n > 0 && p[n - 1] == '*')
             return "a word ending in *";
+        if (n > 1 && p[0] == '-')
+            return "a word starting with -";
         for (size_t i = 0; i < TGH_NELEM(ops); i++)
             if (n == strlen(ops[i]) && strncmp(p, ops[i], n) == 0)
                 return "AND, OR, NOT or NEAR";

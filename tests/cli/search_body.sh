@@ -33,8 +33,11 @@ assert_eq "OR" "5 8" "$(found 'мир OR pier')"
 if [ "${SEARCH_STRICT:-1}" = 1 ]; then # FTS5 refuses what it cannot read
     assert_status 1 tgh search '"fog warning'
     assert_contains "why it was read as syntax" "read as search syntax because it has a double quote" "$WORK/err"
+    assert_status 1 tgh search 'the -pier' # FTS5 has no '-'
+    assert_contains "why" "because it has a word starting with -" "$WORK/err"
 else # PostgreSQL's web-search syntax reads anything: an open quote runs to the end
     assert_eq "an open quote" 8 "$(found '"fog warning')"
+    assert_eq "-word excludes" 2 "$(found 'the -pier')"
 fi
 assert_status 1 tgh search '   '
 assert_contains "an empty query" "an empty search query" "$WORK/err"
