@@ -43,7 +43,8 @@ test-asan: deps
 # through live updates and kill -9 restarts, the media downloader (its storing
 # thread) through downloads, faults and a kill -9, the publishing writer (sharded
 # collectors into RabbitMQ) in the scale-out scenario, the live feed, and the
-# HTTP server's threads (a thread per connection, streams, the store pool).
+# HTTP server's threads (a thread per connection, streams, the store pool), and
+# the gap check inside the collecting daemon next to the API's gauges thread.
 test-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
@@ -52,7 +53,7 @@ test-tsan: deps
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_pipeline test_feed tgharvest fake_tdjson \
 		gen_events qtool
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure \
-		-R '^(test_pipeline|test_feed|cli_test_collect_live|cli_test_collect_kill|cli_test_collect_media|cli_test_collect_media_faults|cli_test_scale_pipeline|cli_test_api|cli_test_api_stream)$$'
+		-R '^(test_pipeline|test_feed|cli_test_collect_live|cli_test_collect_kill|cli_test_collect_media|cli_test_collect_media_faults|cli_test_scale_pipeline|cli_test_api|cli_test_api_stream|cli_test_gaps)$$'
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTGH_FUZZ=ON >/dev/null
