@@ -52,6 +52,16 @@ msg_event_fini(struct msg_event *ev)
     ev->raw = ev->action_params = ev->buttons = ev->warnings = NULL;
 }
 
+void
+msg_event_share(struct msg_event *dst, const struct msg_event *src)
+{
+    *dst = *src;
+    dst->raw = json_incref(src->raw);
+    dst->action_params = json_incref(src->action_params);
+    dst->buttons = json_incref(src->buttons);
+    dst->warnings = json_incref(src->warnings);
+}
+
 static bool
 parse_name(const char *const *names, size_t n, const char *s, int *out)
 {

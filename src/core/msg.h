@@ -251,6 +251,11 @@ void msg_event_init(struct msg_event *ev);
 
 /* Drop the json_t references; the arena owns everything else. NULL is fine. */
 void msg_event_fini(struct msg_event *ev);
+/*
+ * *dst = *src, sharing src's strings and parts, with a reference of its own
+ * to each json_t member (so msg_event_fini() of both is right).
+ */
+void msg_event_share(struct msg_event *dst, const struct msg_event *src);
 
 /* Name tables, total both ways. */
 const char *msg_op_name(enum msg_op op);

@@ -433,11 +433,7 @@ merged_event(struct pg *pg, const struct kstate *k, const struct msg_event *ev, 
     if (codec_event_merge(k->event, k->event_len, ev, &pg->scratch, m) != TGH_OK) {
         log_warn("chat=%" PRId64 " msg=%" PRId64 " stored event unreadable, replaced: %s",
                  ev->chat_id, ev->message_id, tgh_errmsg());
-        *m = *ev;
-        m->raw = json_incref(ev->raw);
-        m->action_params = json_incref(ev->action_params);
-        m->buttons = json_incref(ev->buttons);
-        m->warnings = json_incref(ev->warnings);
+        msg_event_share(m, ev);
     }
     return codec_event_encode(m, json, json_len);
 }

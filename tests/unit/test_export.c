@@ -66,7 +66,7 @@ cp(struct tgh_arena *a, const char *s)
 static void
 ev_copy(struct tgh_arena *a, struct msg_event *d, const struct msg_event *s)
 {
-    *d = *s;
+    msg_event_share(d, s); /* then its strings into the recorder's arena */
     d->chat_title = cp(a, s->chat_title);
     d->sender_name = cp(a, s->sender_name);
     d->author_signature = cp(a, s->author_signature);
@@ -140,10 +140,6 @@ ev_copy(struct tgh_arena *a, struct msg_event *d, const struct msg_event *s)
         c->vcard = cp(a, c->vcard);
         d->contact = c;
     }
-    json_incref(d->raw);
-    json_incref(d->action_params);
-    json_incref(d->buttons);
-    json_incref(d->warnings);
 }
 
 static tgh_err
