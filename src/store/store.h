@@ -593,6 +593,8 @@ enum store_gap_pos { STORE_GAP_LEADING = 0, STORE_GAP_INNER, STORE_GAP_TRAILING 
 const char *store_gap_class_name(enum store_gap_class c);
 bool store_gap_class_parse(const char *s, enum store_gap_class *out);
 const char *store_gap_pos_name(enum store_gap_pos p);
+/* The position "leading" or "trailing" names; anything else (NULL too) is inner. */
+enum store_gap_pos store_gap_pos_parse(const char *s);
 
 struct store_gap {
     int64_t chat_id;

@@ -37,6 +37,16 @@ store_gap_pos_name(enum store_gap_pos p)
                                                                              : "inner";
 }
 
+enum store_gap_pos
+store_gap_pos_parse(const char *s)
+{
+    if (s != NULL && strcmp(s, "leading") == 0)
+        return STORE_GAP_LEADING;
+    if (s != NULL && strcmp(s, "trailing") == 0)
+        return STORE_GAP_TRAILING;
+    return STORE_GAP_INNER;
+}
+
 tgh_err
 store_id_bounds(struct store *st, int64_t chat_id, int64_t *min_id, int64_t *max_id, int64_t *count)
 {

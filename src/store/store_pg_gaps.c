@@ -112,12 +112,9 @@ pg_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg)
             .checked_at = v_i64(r, i, 5),
             .detail = PQgetisnull(r, i, 6) ? NULL : v_str(r, i, 6),
         };
-        const char *pos = v_str(r, i, 4);
 
         (void)store_gap_class_parse(v_str(r, i, 3), &g.cls);
-        g.pos = strcmp(pos, "leading") == 0    ? STORE_GAP_LEADING
-                : strcmp(pos, "trailing") == 0 ? STORE_GAP_TRAILING
-                                               : STORE_GAP_INNER;
+        g.pos = store_gap_pos_parse(v_str(r, i, 4));
         if (fn(arg, &g) != 0)
             break;
     }

@@ -130,13 +130,9 @@ sqlite_gaps_each(void *impl, int64_t chat_id, store_gap_fn fn, void *arg)
             .checked_at = sqlite3_column_int64(s, 5),
             .detail = col_str(s, 6),
         };
-        const char *pos = col_str(s, 4);
 
         (void)store_gap_class_parse(col_str(s, 3), &r.cls);
-        r.pos = pos == NULL                    ? STORE_GAP_INNER
-                : strcmp(pos, "leading") == 0  ? STORE_GAP_LEADING
-                : strcmp(pos, "trailing") == 0 ? STORE_GAP_TRAILING
-                                               : STORE_GAP_INNER;
+        r.pos = store_gap_pos_parse(col_str(s, 4));
         if (fn(arg, &r) != 0)
             break;
     }
