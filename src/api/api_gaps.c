@@ -9,7 +9,7 @@
 #include <inttypes.h>
 
 #include "api/api_req_int.h"
-#include "store/store.h"
+#include "quality/quality.h"
 
 struct gaps_ctx {
     json_t *list;
@@ -21,16 +21,10 @@ static int
 on_gap(void *arg, const struct store_gap *g)
 {
     struct gaps_ctx *x = arg;
-    json_t *o =
-        json_pack("{s:I,s:I,s:I,s:s,s:s,s:I}", "first_id", (json_int_t)g->first_id, "last_id",
-                  (json_int_t)g->last_id, "ids", (json_int_t)(g->last_id - g->first_id + 1),
-                  "class", store_gap_class_name(g->cls), "position", store_gap_pos_name(g->pos),
-                  "checked_at", (json_int_t)g->checked_at);
+    json_t *o = quality_gap_json(g);
 
     if (o == NULL)
         return 1;
-    (void)json_object_set_new(o, "detail",
-                              g->detail != NULL ? json_string(g->detail) : json_null());
     (void)json_array_append_new(x->list, o);
     x->ids[g->cls] += g->last_id - g->first_id + 1;
     if (g->cls != STORE_GAP_MISSED && g->checked_at > x->checked_at)

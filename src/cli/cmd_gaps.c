@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "store/store.h"
+#include "quality/quality.h"
 
 static const struct option longopts[] = {
     { "chat", required_argument, NULL, 'c' },
@@ -26,22 +26,6 @@ struct gaps_out {
     int64_t ids[STORE_GAP_CLASSES];
     int64_t rows;
 };
-
-static json_t *
-gap_json(const struct store_gap *g)
-{
-    json_t *o = json_object();
-
-    (void)json_object_set_new(o, "first_id", json_integer(g->first_id));
-    (void)json_object_set_new(o, "last_id", json_integer(g->last_id));
-    (void)json_object_set_new(o, "ids", json_integer(g->last_id - g->first_id + 1));
-    (void)json_object_set_new(o, "class", json_string(store_gap_class_name(g->cls)));
-    (void)json_object_set_new(o, "position", json_string(store_gap_pos_name(g->pos)));
-    (void)json_object_set_new(o, "checked_at", json_integer(g->checked_at));
-    (void)json_object_set_new(o, "detail",
-                              g->detail != NULL ? json_string(g->detail) : json_null());
-    return o;
-}
 
 static int
 on_gap(void *arg, const struct store_gap *g)
@@ -81,7 +65,7 @@ on_gap(void *arg, const struct store_gap *g)
         (void)json_object_set_new(ids, k,
                                   json_integer(json_integer_value(json_object_get(ids, k)) + n));
     }
-    (void)json_array_append_new(json_object_get(o->cur, "gaps"), gap_json(g));
+    (void)json_array_append_new(json_object_get(o->cur, "gaps"), quality_gap_json(g));
     return 0;
 }
 

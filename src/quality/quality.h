@@ -24,6 +24,10 @@ struct quality_opts {
     int64_t freshness_slo; /* seconds: a tracked chat whose newest message is older is stale */
 };
 
+/* One gap row as the CLI and the API show it: {first_id, last_id, ids, class, position, checked_at,
+ * detail}. */
+json_t *quality_gap_json(const struct store_gap *g);
+
 /* The report of every chat of st, as a new JSON object (docs/internals/report.md). */
 TGH_MUSTCHECK tgh_err quality_report(struct store *st, const struct quality_opts *o, json_t **out);
 

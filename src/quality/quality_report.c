@@ -11,6 +11,21 @@
 
 #include "core/alloc.h"
 
+json_t *
+quality_gap_json(const struct store_gap *g)
+{
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:s,s:s,s:I}", "first_id", (json_int_t)g->first_id, "last_id",
+                  (json_int_t)g->last_id, "ids", (json_int_t)(g->last_id - g->first_id + 1),
+                  "class", store_gap_class_name(g->cls), "position", store_gap_pos_name(g->pos),
+                  "checked_at", (json_int_t)g->checked_at);
+
+    if (o != NULL)
+        (void)json_object_set_new(o, "detail",
+                                  g->detail != NULL ? json_string(g->detail) : json_null());
+    return o;
+}
+
 struct chat_item {
     int64_t chat_id;
     char type[32];
