@@ -163,7 +163,7 @@ struct runs_ctx {
 };
 
 static int
-on_missing(void *arg, int64_t first, int64_t last)
+on_missing(void *arg, int64_t first, int64_t last, int64_t below)
 {
     struct runs_ctx *x = arg;
 
@@ -171,7 +171,7 @@ on_missing(void *arg, int64_t first, int64_t last)
         (void)add_run(x->v, first, last, STORE_GAP_INNER, STORE_GAP_DELETED,
                       "Telegram has no message there (tombstones)");
     else
-        (void)add_run(x->v, first, last, STORE_GAP_INNER, V_CHECK, NULL);
+        add_run(x->v, first, last, STORE_GAP_INNER, V_CHECK, NULL)->after = below;
     return 0;
 }
 
@@ -293,10 +293,6 @@ build(struct cchat *c, struct verify *v)
 
         if (r->fixed != V_CHECK)
             continue;
-        if (r->pos == STORE_GAP_INNER) {
-            stored_at(e, chat, r->first - 1, &o);
-            r->after = o.date;
-        }
         r->id0 = v->nids;
         for (int64_t id = r->last; id >= r->first; id--) {
             if (budget == 0) {

@@ -614,11 +614,12 @@ TGH_MUSTCHECK tgh_err store_id_bounds(struct store *st, int64_t chat_id, int64_t
 
 /*
  * The runs of ids between the chat's lowest and highest stored message id
- * that no stored message has, lowest first: fn(arg, first, last) per run
- * (nonzero stops). Tombstones of messages never stored are not messages:
- * their ids are in the runs.
+ * that no stored message has, lowest first: fn(arg, first, last, below)
+ * per run, below the date of the stored message just under it (nonzero
+ * stops). Tombstones of messages never stored are not messages: their ids
+ * are in the runs.
  */
-typedef int (*store_idrun_fn)(void *arg, int64_t first, int64_t last);
+typedef int (*store_idrun_fn)(void *arg, int64_t first, int64_t last, int64_t below);
 TGH_MUSTCHECK tgh_err store_missing_runs(struct store *st, int64_t chat_id, store_idrun_fn fn,
                                          void *arg);
 

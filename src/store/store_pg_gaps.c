@@ -39,12 +39,12 @@ pg_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg)
 
     p_int(&p, chat_id);
     rc = pg_px(impl,
-               "SELECT message_id + 1, next_id - 1 FROM (SELECT message_id,"
+               "SELECT message_id + 1, next_id - 1, date FROM (SELECT message_id, date,"
                " lead(message_id) OVER (ORDER BY message_id) AS next_id FROM messages"
                " WHERE chat_id = $1) w WHERE next_id > message_id + 1 ORDER BY message_id",
                &p, &r, "read the chat's missing ids");
     for (int i = 0; rc == TGH_OK && i < PQntuples(r); i++)
-        if (fn(arg, v_i64(r, i, 0), v_i64(r, i, 1)) != 0)
+        if (fn(arg, v_i64(r, i, 0), v_i64(r, i, 1), v_i64(r, i, 2)) != 0)
             break;
     PQclear(r);
     return rc;

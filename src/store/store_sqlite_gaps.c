@@ -41,7 +41,7 @@ sqlite_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg)
     struct sq *sq = impl;
     sqlite3_stmt *s;
     tgh_err rc = sq_prep(sq,
-                         "SELECT message_id + 1, next_id - 1 FROM (SELECT message_id,"
+                         "SELECT message_id + 1, next_id - 1, date FROM (SELECT message_id, date,"
                          " lead(message_id) OVER (ORDER BY message_id) AS next_id FROM messages"
                          " WHERE chat_id = :chat) WHERE next_id > message_id + 1"
                          " ORDER BY message_id",
@@ -52,7 +52,8 @@ sqlite_missing_runs(void *impl, int64_t chat_id, store_idrun_fn fn, void *arg)
         return rc;
     bind_named_i64(s, ":chat", chat_id);
     while ((src = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)) != 0)
+        if (fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+               sqlite3_column_int64(s, 2)) != 0)
             break;
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = sq_fail(sq, src, "read the chat's missing ids");

@@ -895,10 +895,11 @@ struct runs {
 };
 
 static int
-on_run(void *arg, int64_t first, int64_t last)
+on_run(void *arg, int64_t first, int64_t last, int64_t below)
 {
     struct runs *r = arg;
 
+    assert_int_equal(below, DATE0 + (first - 1) * 60); /* commit_ids' dates */
     if (r->n < 8) {
         r->r[r->n][0] = first;
         r->r[r->n][1] = last;
