@@ -241,23 +241,20 @@ on_find(void *arg, const struct store_media_job *j)
 
 /*
  * Record that the end (at finished_at) of relayed job n was told (bot_items
- * "notice:<job>:<finished_at>": a job retried and ended again is told again):
- * true when it was not recorded before. A start tells what ended while the
+ * "notice:<job>:<finished_at>": a job retried and ended again is told again).
+ * A start tells what ended while the
  * bot was down and was not recorded; a crash between the message and the
  * record tells it twice, never not at all.
  */
-static bool
+static void
 notice_sent(struct bot *b, const struct bot_notice *n, int64_t finished_at)
 {
     char key[64];
     bool is_new = false;
 
     (void)snprintf(key, sizeof(key), "notice:%" PRId64 ":%" PRId64, n->id, finished_at);
-    if (store_bot_item_put(b->st, key, n->chat_id, n->message_id, &is_new, NULL) != TGH_OK) {
+    if (store_bot_item_put(b->st, key, n->chat_id, n->message_id, &is_new, NULL) != TGH_OK)
         log_warn("the notice of job %" PRId64 " not recorded: %s", n->id, tgh_errmsg());
-        return false;
-    }
-    return is_new;
 }
 
 /* Was the end of relayed job id told already? (Unreadable: taken as told, not told at every start.)
@@ -318,7 +315,7 @@ bot_media_notices(struct bot *b)
                            " could not be downloaded: %s (job %" PRId64 "; /retry %" PRId64 ").",
                            ns[i].message_id, f.error, ns[i].id, ns[i].id);
         bot_send(b, ns[i].chat_id, ns[i].message_id, text);
-        (void)notice_sent(b, &ns[i], f.finished_at);
+        notice_sent(b, &ns[i], f.finished_at);
         ns[i] = ns[--b->nnotices];
     }
 }

@@ -8,11 +8,9 @@
  * real name.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/cmd_query.h"

@@ -4,9 +4,7 @@
  * (src/quality/quality_validate.c)? Any shortfall is named and exits 1.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include <jansson.h>

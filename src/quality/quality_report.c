@@ -178,12 +178,6 @@ on_warning(void *arg, const char *kind, int64_t n)
     return 0;
 }
 
-static void
-total(json_t *t, const char *key, int64_t n)
-{
-    add_int(t, key, n);
-}
-
 tgh_err
 quality_report(struct store *st, const struct quality_opts *o, json_t **out)
 {
@@ -276,18 +270,18 @@ quality_report(struct store *st, const struct quality_opts *o, json_t **out)
                        : json_pack("{s:i,s:i,s:i,s:i,s:i}", "runs", 0, "failed", 0, "flood_waits",
                                    0, "flood_wait_seconds", 0, "redelivered", 0));
         (void)json_array_append_new(list, row);
-        total(totals, "messages", q.messages);
-        total(totals, "deleted", q.deleted);
-        total(totals, "edited", q.edited);
-        total(totals, "versions", q.versions);
-        total(totals, "new_since", q.first_seen_since);
-        total(totals, "same_content", q.same_content);
-        total(totals, "dangling_replies", q.dangling_replies);
-        total(totals, "replies_before_archive", q.replies_before);
-        total(totals, "dangling_threads", q.dangling_threads);
-        total(totals, "out_of_order", q.out_of_order);
-        total(totals, "future", q.future);
-        total(totals, "stale_chats", tr != NULL && lag > o->freshness_slo);
+        add_int(totals, "messages", q.messages);
+        add_int(totals, "deleted", q.deleted);
+        add_int(totals, "edited", q.edited);
+        add_int(totals, "versions", q.versions);
+        add_int(totals, "new_since", q.first_seen_since);
+        add_int(totals, "same_content", q.same_content);
+        add_int(totals, "dangling_replies", q.dangling_replies);
+        add_int(totals, "replies_before_archive", q.replies_before);
+        add_int(totals, "dangling_threads", q.dangling_threads);
+        add_int(totals, "out_of_order", q.out_of_order);
+        add_int(totals, "future", q.future);
+        add_int(totals, "stale_chats", tr != NULL && lag > o->freshness_slo);
         if (gp != NULL) {
             const char *k;
             json_t *v;
