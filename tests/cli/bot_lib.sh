@@ -9,6 +9,16 @@ BOT_TOKEN=123456:TEST-token_abc
 export TGH_BOT_TOKEN=$BOT_TOKEN TGH_BOT_WHITELIST=4242 TGH_BOT_POLL_TIMEOUT=1
 export TGH_BOT_ALBUM_WAIT_MS=800
 
+# The servers a test started (each NAME.pid in $WORK) stop with it, whatever way it ends.
+bot_cleanup() {
+    local f
+    for f in "$WORK"/*.pid; do
+        [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap bot_cleanup EXIT
+
 # start_node NAME URL_PATH SCRIPT ARGS...: run a node server on a free port,
 # PORT is set once URL_PATH answers. Its pid is in $WORK/NAME.pid.
 start_node() {
