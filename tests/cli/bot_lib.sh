@@ -13,7 +13,7 @@ export TGH_BOT_ALBUM_WAIT_MS=800
 bot_cleanup() {
     local f
     for f in "$WORK"/*.pid; do
-        [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+        [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
     done
     [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
